@@ -1,0 +1,680 @@
+//! Raw config -> desired state per cluster: the only conversion, and the semantic checks.
+
+use super::error::{did_you_mean, ConfigError, ConfigErrors, Location};
+use super::profiles::{self, Profile, CONTEXT_PLACEHOLDERS};
+use super::raw::{
+    PasswordKeyword, RawPassword, RawRole, RawRoleFields, RawSettingsScope, PROFILE_FIELD_KEYS,
+    ROLE_FIELD_KEYS,
+};
+use super::{Config, Origin};
+use crate::model::settings::{canonical_value, format_identifier_list, is_valid_setting_name};
+use crate::model::{
+    Attributes, ClusterKey, DesiredCluster, DesiredRole, PasswordPolicy, RoleName, SettingScope,
+    Settings, TargetName,
+};
+use crate::registry::{DatabaseEntry, NameGlob, Registry, TargetGlob};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the rest of the pipeline needs from the config.
+#[derive(Debug)]
+pub struct Lowered {
+    pub registry: Registry,
+    pub desired: BTreeMap<ClusterKey, DesiredCluster>,
+    /// Roles declared only for inactive targets: (role, target).
+    pub skipped: BTreeSet<(RoleName, TargetName)>,
+    pub ignore_roles: Vec<NameGlob>,
+    pub admin_user_env: Option<String>,
+    pub admin_password_env: Option<String>,
+}
+
+/// Facts from outside the files that validation needs.
+#[derive(Debug, Default)]
+pub struct LowerInput<'a> {
+    /// The admin role's name, when known: declaring it is an error.
+    pub admin_user: Option<&'a str>,
+}
+
+const DEFAULT_IGNORE_ROLES: &[&str] = &["pg_*", "postgres"];
+
+pub fn lower(config: &Config, input: &LowerInput) -> Result<Lowered, ConfigErrors> {
+    let mut errors = Vec::new();
+    let ignore_roles = compile_ignore_roles(config, &mut errors);
+    let registry = build_registry(config, &mut errors);
+    let profiles = resolve_profiles(config, &mut errors);
+
+    let mut desired: BTreeMap<ClusterKey, DesiredCluster> = BTreeMap::new();
+    for (cluster, entries) in registry.active_by_cluster() {
+        let targets = entries.iter().map(|e| e.target.clone()).collect();
+        desired.insert(
+            cluster,
+            DesiredCluster {
+                targets,
+                roles: BTreeMap::new(),
+            },
+        );
+    }
+    let mut skipped = BTreeSet::new();
+    // Where each (cluster, role) was first declared, to name both places on a conflict.
+    let mut first_seen: BTreeMap<(ClusterKey, RoleName), Location> = BTreeMap::new();
+    for (role, origin) in &config.roles {
+        let context = RoleContext {
+            config,
+            role,
+            origin: *origin,
+            profiles: &profiles,
+            ignore_roles: &ignore_roles,
+            admin_user: input.admin_user,
+        };
+        for instance in context.instances(&registry, &mut errors) {
+            if !instance.entry.active {
+                skipped.insert((instance.role.name.clone(), instance.entry.target.clone()));
+                continue;
+            }
+            let Some(cluster) = desired.get_mut(&instance.entry.cluster) else {
+                continue;
+            };
+            let key = (instance.entry.cluster.clone(), instance.role.name.clone());
+            match cluster.roles.get_mut(&instance.role.name) {
+                None => {
+                    first_seen.insert(key, instance.location.clone());
+                    cluster.roles.insert(instance.role.name.clone(), instance.role);
+                }
+                Some(existing) => {
+                    if let Err(why) = merge_role(existing, instance.role) {
+                        let first = first_seen.get(&key).cloned();
+                        errors.push(ConfigError {
+                            location: instance.location.clone(),
+                            message: format!(
+                                "role `{}` is declared twice on cluster {} and the declarations disagree ({why}); \
+                                 other declaration at {}",
+                                key.1,
+                                key.0,
+                                first.map_or_else(|| "?".into(), |l| l.to_string())
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(ConfigErrors::Invalid(errors));
+    }
+    Ok(Lowered {
+        registry,
+        desired,
+        skipped,
+        ignore_roles,
+        admin_user_env: config.settings.admin_user_env.clone(),
+        admin_password_env: config.settings.admin_password_env.clone(),
+    })
+}
+
+fn compile_ignore_roles(config: &Config, errors: &mut Vec<ConfigError>) -> Vec<NameGlob> {
+    let patterns: Vec<String> = match &config.settings.ignore_roles {
+        Some(p) => p.clone(),
+        None => DEFAULT_IGNORE_ROLES.iter().map(|s| s.to_string()).collect(),
+    };
+    patterns
+        .iter()
+        .filter_map(|p| match NameGlob::new(p) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                errors.push(ConfigError {
+                    location: config.settings_location("ignore_roles"),
+                    message: e,
+                });
+                None
+            }
+        })
+        .collect()
+}
+
+fn build_registry(config: &Config, errors: &mut Vec<ConfigError>) -> Registry {
+    let mut registry = Registry::default();
+    for (db, origin) in &config.databases {
+        let mut bad = |key: &str, message: String| {
+            errors.push(ConfigError {
+                location: config.database_location(*origin, Some(key)),
+                message,
+            })
+        };
+        if db.env.is_empty() || db.env.contains('/') {
+            bad("env", format!("env `{}` must be non-empty and contain no `/`", db.env));
+            continue;
+        }
+        if db.name.is_empty() || db.name.len() > 63 {
+            bad("name", format!("database name `{}` must be 1 to 63 bytes", db.name));
+            continue;
+        }
+        if db.host.is_empty() {
+            bad("host", "host must not be empty".into());
+            continue;
+        }
+        if db.port == Some(0) {
+            bad("port", "port must be between 1 and 65535".into());
+            continue;
+        }
+        registry.entries.push(DatabaseEntry {
+            target: TargetName {
+                env: db.env.clone(),
+                database: db.name.clone(),
+            },
+            cluster: ClusterKey {
+                host: db.host.clone(),
+                port: db.port.unwrap_or(5432),
+            },
+            active: db.active.unwrap_or(true),
+        });
+    }
+    registry
+}
+
+fn resolve_profiles(config: &Config, errors: &mut Vec<ConfigError>) -> BTreeMap<String, Profile> {
+    let user: BTreeMap<String, _> = config
+        .profiles
+        .iter()
+        .map(|(name, (raw, _))| (name.clone(), raw.clone()))
+        .collect();
+    let mut resolved = BTreeMap::new();
+    let names: BTreeSet<String> = profiles::builtin_profile_names()
+        .into_iter()
+        .map(str::to_string)
+        .chain(user.keys().cloned())
+        .collect();
+    for name in names {
+        let origin = config.profiles.get(&name).map(|(_, o)| *o);
+        let location = |key: Option<&str>| match origin {
+            Some(o) => config.profile_location(&name, o, key),
+            None => Location::new(&config.dir, 1, 1),
+        };
+        if let Some((raw, _)) = config.profiles.get(&name) {
+            for key in raw.unknown.keys() {
+                errors.push(ConfigError {
+                    location: location(Some(key)),
+                    message: format!(
+                        "unknown key `{key}` in profile `{name}`{}",
+                        did_you_mean(key, PROFILE_FIELD_KEYS.iter().copied())
+                    ),
+                });
+            }
+        }
+        match profiles::resolve(&name, &user, &mut Vec::new()) {
+            Ok(profile) => {
+                if let Some(template) = &profile.template {
+                    if let Err(e) = profiles::placeholders(template) {
+                        errors.push(ConfigError {
+                            location: location(Some("name")),
+                            message: e,
+                        });
+                    }
+                }
+                for glob in profile.envs.iter().flatten() {
+                    if let Err(e) = NameGlob::new(glob) {
+                        errors.push(ConfigError {
+                            location: location(Some("envs")),
+                            message: e,
+                        });
+                    }
+                }
+                resolved.insert(name, profile);
+            }
+            Err(e) => errors.push(ConfigError {
+                location: location(Some("extends")),
+                message: e,
+            }),
+        }
+    }
+    resolved
+}
+
+struct RoleContext<'a> {
+    config: &'a Config,
+    role: &'a RawRole,
+    origin: Origin,
+    profiles: &'a BTreeMap<String, Profile>,
+    ignore_roles: &'a [NameGlob],
+    admin_user: Option<&'a str>,
+}
+
+/// One declared role expanded for one registry entry.
+struct Instance<'a> {
+    entry: &'a DatabaseEntry,
+    role: DesiredRole,
+    location: Location,
+}
+
+impl<'a> RoleContext<'a> {
+    fn at(&self, key: Option<&str>) -> Location {
+        self.config.role_location(self.origin, key)
+    }
+
+    fn label(&self) -> String {
+        match (&self.role.name, &self.role.profile) {
+            (Some(name), _) => format!("role `{name}`"),
+            (None, Some(profile)) => format!("role with profile `{profile}`"),
+            (None, None) => "role".to_string(),
+        }
+    }
+
+    fn instances(&self, registry: &'a Registry, errors: &mut Vec<ConfigError>) -> Vec<Instance<'a>> {
+        let before = errors.len();
+        let mut error = |key: Option<&str>, message: String| {
+            errors.push(ConfigError {
+                location: self.at(key),
+                message,
+            })
+        };
+        let profile = match &self.role.profile {
+            None => None,
+            Some(name) => match self.profiles.get(name) {
+                Some(p) => Some(p),
+                None => {
+                    error(
+                        Some("profile"),
+                        format!(
+                            "{}: unknown profile `{name}`{}",
+                            self.label(),
+                            did_you_mean(name, self.profiles.keys().map(String::as_str))
+                        ),
+                    );
+                    return Vec::new();
+                }
+            },
+        };
+        let fields = match profile {
+            Some(p) => profiles::overlay(&p.fields, &self.role.fields),
+            None => self.role.fields.clone(),
+        };
+        let template = if self.role.name.is_some() {
+            None
+        } else {
+            profile.and_then(|p| p.template.clone())
+        };
+        let wanted: Vec<String> = template
+            .as_deref()
+            .map(profiles::placeholders)
+            .transpose()
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        for key in self.role.placeholders.keys() {
+            if !wanted.contains(key) {
+                let candidates = ROLE_FIELD_KEYS.iter().copied().chain(wanted.iter().map(String::as_str));
+                error(
+                    Some(key),
+                    format!("{}: unknown key `{key}`{}", self.label(), did_you_mean(key, candidates)),
+                );
+            }
+        }
+        let mut values: BTreeMap<String, String> = BTreeMap::new();
+        for (key, value) in &self.role.placeholders {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => {
+                    error(Some(key), format!("{}: `{key}` must be a string or number", self.label()));
+                    continue;
+                }
+            };
+            values.insert(key.clone(), text);
+        }
+        match (&self.role.name, &template) {
+            (None, None) => error(
+                None,
+                format!(
+                    "{}: needs a `name` (or a profile whose name template builds one)",
+                    self.label()
+                ),
+            ),
+            (None, Some(t)) => {
+                for p in wanted.iter().filter(|p| !CONTEXT_PLACEHOLDERS.contains(&p.as_str())) {
+                    if !values.contains_key(p) {
+                        error(
+                            None,
+                            format!(
+                                "{}: profile `{}` builds the name from `{t}`, so the role needs the key `{p}`",
+                                self.label(),
+                                self.role.profile.as_deref().unwrap_or_default()
+                            ),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+        let globs: Vec<TargetGlob> = self
+            .role
+            .targets
+            .iter()
+            .filter_map(|t| match TargetGlob::new(t) {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    error(Some("targets"), format!("{}: {e}", self.label()));
+                    None
+                }
+            })
+            .collect();
+        if self.role.targets.is_empty() {
+            error(None, format!("{}: `targets` is missing or empty", self.label()));
+        }
+        for glob in &globs {
+            if !registry.entries.iter().any(|e| glob.matches(&e.target)) {
+                error(
+                    Some("targets"),
+                    format!("{}: target `{}` matches no registry entry", self.label(), glob.text),
+                );
+            }
+        }
+        let env_globs: Vec<NameGlob> = profile
+            .and_then(|p| p.envs.as_ref())
+            .map(|envs| envs.iter().filter_map(|e| NameGlob::new(e).ok()).collect())
+            .unwrap_or_default();
+        let common = match self.common_state(&fields, profile) {
+            Ok(c) => Some(c),
+            Err((key, message)) => {
+                error(key, format!("{}: {message}", self.label()));
+                None
+            }
+        };
+        if errors.len() > before {
+            return Vec::new();
+        }
+        let Some((attributes, member_of, password, settings_per_db, settings_scope)) = common else {
+            return Vec::new();
+        };
+
+        let mut instances = Vec::new();
+        for entry in registry.select(&globs) {
+            let target = &entry.target;
+            let mut error = |key: Option<&str>, message: String| {
+                errors.push(ConfigError {
+                    location: self.at(key),
+                    message,
+                })
+            };
+            if let Some(p) = profile.filter(|p| p.envs.is_some()) {
+                if !env_globs.iter().any(|g| g.matches(&target.env)) {
+                    error(
+                        Some("targets"),
+                        format!(
+                            "{}: profile `{}` may only be used in envs [{}], not on target {target}",
+                            self.label(),
+                            p.name,
+                            p.envs.iter().flatten().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                    continue;
+                }
+            }
+            let name = match (&self.role.name, &template) {
+                (Some(name), _) => name.clone(),
+                (None, Some(t)) => {
+                    let mut all = values.clone();
+                    all.insert("env".into(), target.env.clone());
+                    all.insert("database".into(), target.database.clone());
+                    if let Some(prefix) = self.config.envs.get(&target.env).and_then(|e| e.prefix.clone()) {
+                        all.insert("env_prefix".into(), prefix);
+                    }
+                    match profiles::expand(t, &all) {
+                        Ok(n) => n,
+                        Err(_) if !all.contains_key("env_prefix") => {
+                            error(
+                                None,
+                                format!(
+                                    "{}: the name template `{t}` needs {{env_prefix}}, but env `{}` has no `prefix` (set [envs.{}] prefix)",
+                                    self.label(),
+                                    target.env,
+                                    target.env
+                                ),
+                            );
+                            continue;
+                        }
+                        Err(e) => {
+                            error(None, format!("{}: {e}", self.label()));
+                            continue;
+                        }
+                    }
+                }
+                (None, None) => continue,
+            };
+            let role_name = match RoleName::new(&name) {
+                Ok(n) => n,
+                Err(e) => {
+                    error(Some("name"), format!("{e} (target {target})"));
+                    continue;
+                }
+            };
+            if let Some(glob) = self.ignore_roles.iter().find(|g| g.matches(&name)) {
+                error(
+                    Some("name"),
+                    format!(
+                        "role `{name}` matches ignore_roles pattern `{}`; pgroster never touches it (target {target})",
+                        glob.text
+                    ),
+                );
+                continue;
+            }
+            if self.admin_user == Some(name.as_str()) {
+                error(
+                    Some("name"),
+                    format!("role `{name}` is the admin role pgroster connects as; it cannot manage itself (target {target})"),
+                );
+                continue;
+            }
+            let mut settings = Settings::new();
+            if !settings_per_db.is_empty() {
+                let scope = match settings_scope {
+                    RawSettingsScope::Database => SettingScope::Database(target.database.clone()),
+                    RawSettingsScope::Role => SettingScope::AllDatabases,
+                };
+                settings.insert(scope, settings_per_db.clone());
+            }
+            instances.push(Instance {
+                entry,
+                location: self.at(None),
+                role: DesiredRole {
+                    name: role_name,
+                    profile: self.role.profile.clone(),
+                    attributes: attributes.clone(),
+                    member_of: member_of.clone(),
+                    settings,
+                    password: password.clone(),
+                    targets: BTreeSet::from([target.clone()]),
+                    origin: self.at(None).to_string(),
+                },
+            });
+        }
+        instances
+    }
+
+    /// The parts of the desired role that do not depend on the target.
+    #[allow(clippy::type_complexity)]
+    fn common_state(
+        &self,
+        fields: &RawRoleFields,
+        profile: Option<&Profile>,
+    ) -> Result<
+        (
+            Attributes,
+            BTreeSet<RoleName>,
+            PasswordPolicy,
+            BTreeMap<String, String>,
+            RawSettingsScope,
+        ),
+        (Option<&'static str>, String),
+    > {
+        let defaults = Attributes::default();
+        let connection_limit = fields.connection_limit.unwrap_or(defaults.connection_limit);
+        if connection_limit < -1 {
+            return Err((
+                Some("connection_limit"),
+                format!("connection_limit {connection_limit} must be -1 (no limit) or more"),
+            ));
+        }
+        let valid_until = match &fields.valid_until {
+            None => None,
+            Some(v) => canonical_valid_until(&v.0).map_err(|e| (Some("valid_until"), e))?,
+        };
+        let attributes = Attributes {
+            login: fields.login.unwrap_or(defaults.login),
+            superuser: fields.superuser.unwrap_or(defaults.superuser),
+            createdb: fields.createdb.unwrap_or(defaults.createdb),
+            createrole: fields.createrole.unwrap_or(defaults.createrole),
+            inherit: fields.inherit.unwrap_or(defaults.inherit),
+            replication: fields.replication.unwrap_or(defaults.replication),
+            bypassrls: fields.bypassrls.unwrap_or(defaults.bypassrls),
+            connection_limit,
+            valid_until,
+        };
+        let mut member_of = BTreeSet::new();
+        for group in fields.member_of.iter().flatten() {
+            if group.is_empty() || group.len() > 63 {
+                return Err((Some("member_of"), format!("group name `{group}` must be 1 to 63 bytes")));
+            }
+            member_of.insert(RoleName::existing(group.clone()));
+        }
+        let rotation_of = |spec: Option<&String>| spec.cloned();
+        let password = match &fields.password {
+            None if attributes.login => PasswordPolicy::Generate { rotation: None },
+            None => PasswordPolicy::None,
+            Some(RawPassword::Keyword(PasswordKeyword::None)) => PasswordPolicy::None,
+            Some(RawPassword::Keyword(PasswordKeyword::Generate)) => {
+                PasswordPolicy::Generate { rotation: None }
+            }
+            Some(RawPassword::Spec(spec)) => match &spec.env {
+                Some(var) if var.is_empty() || var.contains('=') => {
+                    return Err((Some("password"), format!("`{var}` is not an environment variable name")));
+                }
+                Some(var) => PasswordPolicy::Env {
+                    var: var.clone(),
+                    rotation: rotation_of(spec.rotate.as_ref()),
+                },
+                None => PasswordPolicy::Generate {
+                    rotation: rotation_of(spec.rotate.as_ref()),
+                },
+            },
+        };
+        if let Some(r) = password.rotation() {
+            if r.contains(';') || r.contains('=') {
+                return Err((Some("password"), format!("rotation key `{r}` may not contain `;` or `=`")));
+            }
+        }
+        let mut settings = BTreeMap::new();
+        if let Some(path) = &fields.search_path {
+            if path.iter().any(String::is_empty) {
+                return Err((Some("search_path"), "search_path has an empty schema name".into()));
+            }
+            settings.insert("search_path".to_string(), format_identifier_list(path));
+        }
+        for (name, value) in fields.set.iter().flatten() {
+            if !is_valid_setting_name(name) {
+                return Err((Some("set"), format!("`{name}` is not a valid setting name")));
+            }
+            let name = name.to_ascii_lowercase();
+            if name == "search_path" && settings.contains_key("search_path") {
+                return Err((Some("set"), "search_path is given both as `search_path` and in `set`".into()));
+            }
+            settings.insert(name.clone(), canonical_value(&name, &value.0));
+        }
+        let scope = fields.settings_scope.unwrap_or(RawSettingsScope::Database);
+        let _ = profile;
+        Ok((attributes, member_of, password, settings, scope))
+    }
+}
+
+/// Merges a second declaration of the same role on the same cluster; errors when they disagree.
+fn merge_role(existing: &mut DesiredRole, other: DesiredRole) -> Result<(), String> {
+    if existing.attributes != other.attributes {
+        return Err(describe_difference(&existing.attributes, &other.attributes));
+    }
+    if existing.member_of != other.member_of {
+        return Err("member_of differs".into());
+    }
+    if existing.password != other.password {
+        return Err("password differs".into());
+    }
+    if existing.profile != other.profile {
+        return Err(format!(
+            "profile {} vs {}",
+            existing.profile.as_deref().unwrap_or("(none)"),
+            other.profile.as_deref().unwrap_or("(none)")
+        ));
+    }
+    for (scope, values) in other.settings {
+        let slot = existing.settings.entry(scope.clone()).or_default();
+        for (name, value) in values {
+            match slot.get(&name) {
+                Some(v) if *v != value => {
+                    return Err(format!("setting {name} in {scope}: `{v}` vs `{value}`"));
+                }
+                _ => {
+                    slot.insert(name, value);
+                }
+            }
+        }
+    }
+    existing.targets.extend(other.targets);
+    Ok(())
+}
+
+fn describe_difference(a: &Attributes, b: &Attributes) -> String {
+    let a_json = serde_json::to_value(a).unwrap_or_default();
+    let b_json = serde_json::to_value(b).unwrap_or_default();
+    let mut parts = Vec::new();
+    if let (Some(a), Some(b)) = (a_json.as_object(), b_json.as_object()) {
+        for (k, v) in a {
+            if b.get(k) != Some(v) {
+                parts.push(format!("{k} {} vs {}", v, b.get(k).cloned().unwrap_or_default()));
+            }
+        }
+    }
+    parts.join(", ")
+}
+
+/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]` (UTC, `T` or space, optional `Z`) or `infinity`;
+/// canonical form `YYYY-MM-DDTHH:MM:SSZ`, `None` for never.
+pub fn canonical_valid_until(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("infinity") {
+        return Ok(None);
+    }
+    let bad = || {
+        format!("valid_until `{text}` must be YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or infinity")
+    };
+    let text = text.strip_suffix('Z').unwrap_or(text);
+    let (date, time) = match text.split_once(['T', ' ']) {
+        Some((d, t)) => (d, t),
+        None => (text, "00:00:00"),
+    };
+    let digits = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_digit());
+    let date_parts: Vec<&str> = date.split('-').collect();
+    let mut time_parts: Vec<&str> = time.split(':').collect();
+    if time_parts.len() == 2 {
+        time_parts.push("00");
+    }
+    let ok = date_parts.len() == 3
+        && digits(date_parts[0], 4)
+        && digits(date_parts[1], 2)
+        && digits(date_parts[2], 2)
+        && time_parts.len() == 3
+        && time_parts.iter().all(|p| digits(p, 2));
+    if !ok {
+        return Err(bad());
+    }
+    let number = |s: &str| s.parse::<u32>().unwrap_or(u32::MAX);
+    let (month, day) = (number(date_parts[1]), number(date_parts[2]));
+    let (hour, minute, second) = (number(time_parts[0]), number(time_parts[1]), number(time_parts[2]));
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+        return Err(bad());
+    }
+    Ok(Some(format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        date_parts[0], date_parts[1], date_parts[2], time_parts[0], time_parts[1], time_parts[2]
+    )))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

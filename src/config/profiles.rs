@@ -1,0 +1,188 @@
+//! Built-in profiles (the seed's account kinds) and resolution of user profiles over them.
+
+use super::raw::{RawProfile, RawRoleFields, RawSettingsScope, SettingValue};
+use std::collections::BTreeMap;
+
+/// A profile after `extends` and overrides are applied.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub name: String,
+    pub template: Option<String>,
+    pub envs: Option<Vec<String>>,
+    pub fields: RawRoleFields,
+}
+
+pub fn builtin_profile_names() -> Vec<&'static str> {
+    vec!["app", "app-k8s", "devqa", "devlead", "readonly", "dba"]
+}
+
+/// The seed's account kinds, as documented in the README.
+pub fn builtin(name: &str) -> Option<Profile> {
+    let login = |limit: i32| RawRoleFields {
+        login: Some(true),
+        connection_limit: Some(limit),
+        ..RawRoleFields::default()
+    };
+    let (template, envs, fields) = match name {
+        "app" => (Some("{servername}_{port}"), None, login(200)),
+        "app-k8s" => (Some("{env_prefix}_{farm}"), None, login(200)),
+        "devqa" => (None, Some(vec!["dev", "qa", "uat"]), login(20)),
+        "devlead" => (None, None, login(20)),
+        "readonly" => (
+            None,
+            Some(vec!["prod"]),
+            RawRoleFields {
+                // Defence in depth: even a privilege granted by mistake cannot write.
+                set: Some(BTreeMap::from([(
+                    "default_transaction_read_only".to_string(),
+                    SettingValue("on".into()),
+                )])),
+                ..login(20)
+            },
+        ),
+        "dba" => (
+            None,
+            None,
+            RawRoleFields {
+                createdb: Some(true),
+                createrole: Some(true),
+                settings_scope: Some(RawSettingsScope::Role),
+                ..login(20)
+            },
+        ),
+        _ => return None,
+    };
+    Some(Profile {
+        name: name.to_string(),
+        template: template.map(str::to_string),
+        envs: envs.map(|e| e.into_iter().map(str::to_string).collect()),
+        fields,
+    })
+}
+
+/// `top` over `base`, field by field: the one place where precedence is decided.
+pub fn overlay(base: &RawRoleFields, top: &RawRoleFields) -> RawRoleFields {
+    RawRoleFields {
+        login: top.login.or(base.login),
+        superuser: top.superuser.or(base.superuser),
+        createdb: top.createdb.or(base.createdb),
+        createrole: top.createrole.or(base.createrole),
+        inherit: top.inherit.or(base.inherit),
+        replication: top.replication.or(base.replication),
+        bypassrls: top.bypassrls.or(base.bypassrls),
+        connection_limit: top.connection_limit.or(base.connection_limit),
+        valid_until: top.valid_until.clone().or_else(|| base.valid_until.clone()),
+        search_path: top.search_path.clone().or_else(|| base.search_path.clone()),
+        set: match (&base.set, &top.set) {
+            (Some(b), Some(t)) => {
+                let mut merged = b.clone();
+                merged.extend(t.clone());
+                Some(merged)
+            }
+            (b, t) => t.clone().or_else(|| b.clone()),
+        },
+        settings_scope: top.settings_scope.or(base.settings_scope),
+        member_of: top.member_of.clone().or_else(|| base.member_of.clone()),
+        password: top.password.clone().or_else(|| base.password.clone()),
+    }
+}
+
+/// Resolves `name` through user definitions, `extends` chains and built-ins.
+pub fn resolve(
+    name: &str,
+    user: &BTreeMap<String, RawProfile>,
+    seen: &mut Vec<String>,
+) -> Result<Profile, String> {
+    if seen.iter().any(|s| s == name) {
+        seen.push(name.to_string());
+        return Err(format!("profile `extends` cycle: {}", seen.join(" -> ")));
+    }
+    seen.push(name.to_string());
+    let Some(raw) = user.get(name) else {
+        return builtin(name).ok_or_else(|| format!("unknown profile `{name}`"));
+    };
+    let base = match (&raw.extends, builtin(name)) {
+        (Some(parent), _) => resolve(parent, user, seen)?,
+        (None, Some(builtin)) => builtin,
+        (None, None) => Profile::default(),
+    };
+    Ok(Profile {
+        name: name.to_string(),
+        template: raw.name.clone().or(base.template),
+        envs: raw.envs.clone().or(base.envs),
+        fields: overlay(&base.fields, &raw.fields),
+    })
+}
+
+/// Placeholders of a name template, e.g. `{servername}_{port}` -> [servername, port].
+pub fn placeholders(template: &str) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("name template `{template}` has an unclosed `{{`"))?;
+        let name = &after[..close];
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "name template `{template}` has a bad placeholder `{{{name}}}`"
+            ));
+        }
+        names.push(name.to_string());
+        rest = &after[close + 1..];
+    }
+    if rest.contains('}') {
+        return Err(format!("name template `{template}` has a stray `}}`"));
+    }
+    Ok(names)
+}
+
+/// Placeholders every template may use without the role declaring them.
+pub const CONTEXT_PLACEHOLDERS: &[&str] = &["env", "env_prefix", "database"];
+
+pub fn expand(template: &str, values: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = template.to_string();
+    for name in placeholders(template)? {
+        let value = values
+            .get(&name)
+            .ok_or_else(|| format!("name template `{template}` needs `{name}`"))?;
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_templates() {
+        let values = BTreeMap::from([
+            ("servername".to_string(), "web01".to_string()),
+            ("port".to_string(), "8080".to_string()),
+        ]);
+        assert_eq!(expand("{servername}_{port}", &values).unwrap(), "web01_8080");
+        assert!(expand("{farm}", &values).unwrap_err().contains("needs `farm`"));
+        assert!(placeholders("{a").is_err());
+        assert!(placeholders("a}").is_err());
+    }
+
+    #[test]
+    fn user_profiles_override_and_extend_builtins() {
+        let user: BTreeMap<String, RawProfile> = serde_yaml::from_str(
+            "devqa: { connection_limit: 5 }\nsupport: { extends: devqa, createdb: true }\nloop1: { extends: loop2 }\nloop2: { extends: loop1 }",
+        )
+        .unwrap();
+        let devqa = resolve("devqa", &user, &mut vec![]).unwrap();
+        assert_eq!(devqa.fields.connection_limit, Some(5));
+        assert_eq!(devqa.fields.login, Some(true));
+        assert_eq!(devqa.envs.as_ref().unwrap().len(), 3);
+        let support = resolve("support", &user, &mut vec![]).unwrap();
+        assert_eq!(support.fields.createdb, Some(true));
+        assert_eq!(support.fields.connection_limit, Some(5));
+        assert!(resolve("loop1", &user, &mut vec![]).unwrap_err().contains("cycle"));
+        assert!(resolve("nope", &user, &mut vec![]).is_err());
+    }
+}

@@ -1,0 +1,246 @@
+//! Serde types that mirror the config files exactly. A misspelt key is an error, never a default.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+
+/// One config file. Every section is optional; files in a config directory are merged.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    pub settings: Option<RawSettings>,
+    #[serde(default)]
+    pub envs: BTreeMap<String, RawEnv>,
+    #[serde(default)]
+    pub databases: Vec<RawDatabase>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, RawProfile>,
+    #[serde(default)]
+    pub roles: Vec<RawRole>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// SQLite audit log, relative to the config directory. Default `pgroster-audit.db`.
+    pub audit_log: Option<String>,
+    /// Environment variable holding the admin user name (credentials never live in files).
+    pub admin_user_env: Option<String>,
+    /// Environment variable holding the admin password.
+    pub admin_password_env: Option<String>,
+    /// Role name globs that are never touched and never listed as drift.
+    pub ignore_roles: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnv {
+    /// Usable in name templates as `{env_prefix}`.
+    pub prefix: Option<String>,
+}
+
+/// A registry entry: one database on one cluster.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub env: String,
+    pub name: String,
+    pub host: String,
+    /// Default 5432.
+    pub port: Option<u16>,
+    /// Default true; inactive entries are skipped and said so in the plan.
+    pub active: Option<bool>,
+}
+
+/// Attributes, settings, memberships and password shared by profiles and roles.
+/// Every field is optional so that a role overrides only what it names.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+pub struct RawRoleFields {
+    pub login: Option<bool>,
+    pub superuser: Option<bool>,
+    pub createdb: Option<bool>,
+    pub createrole: Option<bool>,
+    pub inherit: Option<bool>,
+    pub replication: Option<bool>,
+    pub bypassrls: Option<bool>,
+    /// -1 for no limit.
+    pub connection_limit: Option<i32>,
+    /// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` (UTC) or `infinity`.
+    pub valid_until: Option<ValidUntil>,
+    pub search_path: Option<Vec<String>>,
+    /// Any other role settings, e.g. `statement_timeout: "30s"`.
+    pub set: Option<BTreeMap<String, SettingValue>>,
+    /// `database` (default): settings apply per target database; `role`: role-wide.
+    pub settings_scope: Option<RawSettingsScope>,
+    pub member_of: Option<Vec<String>>,
+    pub password: Option<RawPassword>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawSettingsScope {
+    Database,
+    Role,
+}
+
+/// `none`, `{ rotate: "2026-11" }` (generated), or `{ env: VAR, rotate: ... }` (declared).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawPassword {
+    Keyword(PasswordKeyword),
+    Spec(RawPasswordSpec),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordKeyword {
+    /// No password.
+    None,
+    /// A generated password (the default for login roles).
+    Generate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPasswordSpec {
+    /// Change this value to reset the password on the next apply.
+    pub rotate: Option<String>,
+    /// Take the password from this environment variable instead of generating one.
+    pub env: Option<String>,
+}
+
+/// A profile: an account kind. Overrides or extends the built-in ones.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+pub struct RawProfile {
+    /// Another profile whose values this one starts from.
+    pub extends: Option<String>,
+    /// Name template, e.g. `{servername}_{port}`; placeholders become required keys on the role.
+    pub name: Option<String>,
+    /// Env globs where the profile may be used.
+    pub envs: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub fields: RawRoleFields,
+    /// Keys that are none of the above; rejected with a suggestion.
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub unknown: BTreeMap<String, serde_json::Value>,
+}
+
+/// A declared role. Keys that are not fields are the profile's name-template placeholders.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+pub struct RawRole {
+    pub name: Option<String>,
+    pub profile: Option<String>,
+    /// Globs over `env/database`.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    #[serde(flatten)]
+    pub fields: RawRoleFields,
+    /// Name-template placeholders such as `servername` or `farm`.
+    #[serde(flatten)]
+    pub placeholders: BTreeMap<String, serde_json::Value>,
+}
+
+/// A setting value: written as a string, number or boolean, stored as PostgreSQL's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingValue(pub String);
+
+impl JsonSchema for SettingValue {
+    fn schema_name() -> String {
+        "SettingValue".into()
+    }
+
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        schemars::schema::SchemaObject {
+            instance_type: Some(
+                vec![
+                    schemars::schema::InstanceType::String,
+                    schemars::schema::InstanceType::Number,
+                    schemars::schema::InstanceType::Boolean,
+                ]
+                .into(),
+            ),
+            ..Default::default()
+        }
+        .into()
+    }
+}
+
+impl<'de> Deserialize<'de> for SettingValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) => Ok(SettingValue(s)),
+            serde_json::Value::Number(n) => Ok(SettingValue(n.to_string())),
+            serde_json::Value::Bool(b) => Ok(SettingValue(if b { "on" } else { "off" }.into())),
+            other => Err(serde::de::Error::custom(format!(
+                "a setting value must be a string, number or boolean, not {other}"
+            ))),
+        }
+    }
+}
+
+/// A `valid_until` value as written: a YAML string or a TOML date/datetime.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+pub struct ValidUntil(
+    /// A date as `YYYY-MM-DD`, a UTC time as `YYYY-MM-DD HH:MM:SS`, or `infinity`.
+    pub String,
+);
+
+impl<'de> Deserialize<'de> for ValidUntil {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // TOML dates arrive as a one-entry map (toml's private datetime key) once serde
+        // buffers them for `flatten`; YAML dates arrive as strings.
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) => Ok(ValidUntil(s)),
+            serde_json::Value::Object(map) if map.len() == 1 => match map.into_iter().next() {
+                Some((_, serde_json::Value::String(s))) => Ok(ValidUntil(s)),
+                _ => Err(serde::de::Error::custom("valid_until must be a date")),
+            },
+            other => Err(serde::de::Error::custom(format!(
+                "valid_until must be a date such as 2027-03-31, not {other}"
+            ))),
+        }
+    }
+}
+
+/// Keys a role accepts besides its profile's placeholders, for "did you mean" suggestions.
+pub const ROLE_FIELD_KEYS: &[&str] = &[
+    "name",
+    "profile",
+    "targets",
+    "login",
+    "superuser",
+    "createdb",
+    "createrole",
+    "inherit",
+    "replication",
+    "bypassrls",
+    "connection_limit",
+    "valid_until",
+    "search_path",
+    "set",
+    "settings_scope",
+    "member_of",
+    "password",
+];
+
+/// Keys a profile accepts.
+pub const PROFILE_FIELD_KEYS: &[&str] = &[
+    "extends",
+    "name",
+    "envs",
+    "login",
+    "superuser",
+    "createdb",
+    "createrole",
+    "inherit",
+    "replication",
+    "bypassrls",
+    "connection_limit",
+    "valid_until",
+    "search_path",
+    "set",
+    "settings_scope",
+    "member_of",
+    "password",
+];

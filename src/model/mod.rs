@@ -1,0 +1,219 @@
+//! Desired and current state as one type, so the planner compares like with like.
+//!
+//! The config side (`config::lower`) and the catalog side (`catalog`) both produce these values.
+//! PostgreSQL's defaults for role attributes are written down once, in [`Attributes::default`].
+
+mod names;
+mod secret;
+pub mod settings;
+
+pub use names::{ClusterKey, NameError, RoleName, TargetName};
+pub use secret::Secret;
+
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Role attributes as `CREATE ROLE` knows them. `valid_until` is canonical UTC
+/// (`YYYY-MM-DDTHH:MM:SSZ`) or `None` for "never expires" (NULL or 'infinity').
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Attributes {
+    pub login: bool,
+    pub superuser: bool,
+    pub createdb: bool,
+    pub createrole: bool,
+    pub inherit: bool,
+    pub replication: bool,
+    pub bypassrls: bool,
+    pub connection_limit: i32,
+    pub valid_until: Option<String>,
+}
+
+impl Default for Attributes {
+    /// PostgreSQL's defaults for `CREATE ROLE` (docs: SQL Commands, CREATE ROLE).
+    fn default() -> Self {
+        Attributes {
+            login: false,
+            superuser: false,
+            createdb: false,
+            createrole: false,
+            inherit: true,
+            replication: false,
+            bypassrls: false,
+            connection_limit: -1,
+            valid_until: None,
+        }
+    }
+}
+
+/// Where a role setting applies: every database (`ALTER ROLE .. SET`) or one database
+/// (`ALTER ROLE .. IN DATABASE .. SET`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case", tag = "scope", content = "database")]
+pub enum SettingScope {
+    AllDatabases,
+    Database(String),
+}
+
+impl std::fmt::Display for SettingScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SettingScope::AllDatabases => f.write_str("all databases"),
+            SettingScope::Database(db) => write!(f, "database {db}"),
+        }
+    }
+}
+
+/// Settings keyed by scope, then by parameter name; values as PostgreSQL stores them.
+pub type Settings = BTreeMap<SettingScope, BTreeMap<String, String>>;
+
+/// How the password of a desired role is obtained. The value itself is never part of the model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "source")]
+pub enum PasswordPolicy {
+    /// Generated here on create and whenever `rotation` changes.
+    Generate { rotation: Option<String> },
+    /// Read from an environment variable at apply time.
+    Env { var: String, rotation: Option<String> },
+    /// No password (a group role, or a login that authenticates otherwise).
+    None,
+}
+
+impl PasswordPolicy {
+    pub fn rotation(&self) -> Option<&str> {
+        match self {
+            PasswordPolicy::Generate { rotation } | PasswordPolicy::Env { rotation, .. } => {
+                rotation.as_deref()
+            }
+            PasswordPolicy::None => None,
+        }
+    }
+}
+
+/// The marker comment pgroster puts on the roles it manages; its only state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Marker {
+    pub profile: Option<String>,
+    pub rotation: Option<String>,
+}
+
+const MARKER_PREFIX: &str = "managed by pgroster";
+
+impl Marker {
+    pub fn to_comment(&self) -> String {
+        let mut text = MARKER_PREFIX.to_string();
+        if let Some(profile) = &self.profile {
+            text.push_str("; profile=");
+            text.push_str(profile);
+        }
+        if let Some(rotation) = &self.rotation {
+            text.push_str("; rotation=");
+            text.push_str(rotation);
+        }
+        text
+    }
+
+    /// Reads a role comment; `None` when the role is not managed by pgroster.
+    pub fn parse(comment: &str) -> Option<Marker> {
+        let rest = comment.strip_prefix(MARKER_PREFIX)?;
+        let mut marker = Marker {
+            profile: None,
+            rotation: None,
+        };
+        for part in rest.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.split_once('=') {
+                Some(("profile", v)) => marker.profile = Some(v.to_string()),
+                Some(("rotation", v)) => marker.rotation = Some(v.to_string()),
+                _ => {}
+            }
+        }
+        Some(marker)
+    }
+}
+
+/// A target (env/database) on a cluster that a desired role is declared for.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Target {
+    pub name: TargetName,
+    pub cluster: ClusterKey,
+    pub active: bool,
+}
+
+/// One role as pgroster wants it on one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DesiredRole {
+    pub name: RoleName,
+    pub profile: Option<String>,
+    pub attributes: Attributes,
+    pub member_of: BTreeSet<RoleName>,
+    pub settings: Settings,
+    pub password: PasswordPolicy,
+    /// The targets this role was declared for on this cluster (for credentials and audit).
+    pub targets: BTreeSet<TargetName>,
+    /// Where the role was declared, for error messages.
+    pub origin: String,
+}
+
+/// Everything pgroster wants on one cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DesiredCluster {
+    /// Active registry entries on this cluster; the databases whose settings are in scope.
+    pub targets: BTreeSet<TargetName>,
+    pub roles: BTreeMap<RoleName, DesiredRole>,
+}
+
+/// A role as read from the catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CurrentRole {
+    pub name: RoleName,
+    pub attributes: Attributes,
+    pub member_of: BTreeSet<RoleName>,
+    pub settings: Settings,
+    pub comment: Option<String>,
+    /// Whether the connecting admin may alter this role (always true for a superuser;
+    /// on PostgreSQL 16+ a CREATEROLE admin needs ADMIN OPTION on it).
+    pub admin_can_alter: bool,
+}
+
+impl CurrentRole {
+    pub fn marker(&self) -> Option<Marker> {
+        self.comment.as_deref().and_then(Marker::parse)
+    }
+}
+
+/// What the connecting admin is allowed to do on a cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AdminInfo {
+    pub name: String,
+    pub superuser: bool,
+    pub createrole: bool,
+}
+
+/// Everything read from one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CurrentCluster {
+    pub server_version_num: i32,
+    pub admin: AdminInfo,
+    pub roles: BTreeMap<RoleName, CurrentRole>,
+    /// Databases that exist on the cluster.
+    pub databases: BTreeSet<String>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_round_trips() {
+        let marker = Marker {
+            profile: Some("devqa".into()),
+            rotation: Some("2026-11".into()),
+        };
+        assert_eq!(
+            marker.to_comment(),
+            "managed by pgroster; profile=devqa; rotation=2026-11"
+        );
+        assert_eq!(Marker::parse(&marker.to_comment()).unwrap(), marker);
+        assert_eq!(Marker::parse("a human comment"), None);
+    }
+}

@@ -1,0 +1,106 @@
+//! Validated names: roles, targets (env/database) and clusters (host:port).
+
+use serde::Serialize;
+
+/// PostgreSQL truncates identifiers to NAMEDATALEN-1 bytes (docs: Lexical Structure, Identifiers).
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("role name is empty")]
+    Empty,
+    #[error("role name `{0}` is {1} bytes; PostgreSQL allows at most 63")]
+    TooLong(String, usize),
+    #[error("role name `{0}` contains a NUL or control character")]
+    Control(String),
+    #[error("role name `{0}` is reserved by PostgreSQL (names starting with `pg_` and PUBLIC cannot be created)")]
+    Reserved(String),
+}
+
+/// A role name exactly as the user wrote it: case-sensitive, always quoted in SQL.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct RoleName(String);
+
+impl RoleName {
+    /// Validates a name pgroster may create: any characters but control ones, at most 63 bytes,
+    /// not one of the names PostgreSQL reserves.
+    pub fn new(name: &str) -> Result<Self, NameError> {
+        if name.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if name.len() > MAX_IDENTIFIER_BYTES {
+            return Err(NameError::TooLong(name.to_string(), name.len()));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(NameError::Control(name.to_string()));
+        }
+        if name.starts_with("pg_") || name.eq_ignore_ascii_case("public") {
+            return Err(NameError::Reserved(name.to_string()));
+        }
+        Ok(RoleName(name.to_string()))
+    }
+
+    /// A name read from the catalog (or a group referenced by `member_of`): trusted as it is.
+    pub fn existing(name: impl Into<String>) -> Self {
+        RoleName(name.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RoleName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A registry entry's address: `env/database`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TargetName {
+    pub env: String,
+    pub database: String,
+}
+
+impl std::fmt::Display for TargetName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.env, self.database)
+    }
+}
+
+/// A PostgreSQL cluster, the unit that owns roles.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ClusterKey {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for ClusterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_hostile_but_valid_names_verbatim() {
+        for name in ["JSmith", "evil SUPERUSER", "a\"b", "'; drop role x; --", "é"] {
+            assert_eq!(RoleName::new(name).map(|n| n.0), Ok(name.to_string()));
+        }
+    }
+
+    #[test]
+    fn rejects_invalid_names() {
+        assert!(matches!(RoleName::new(""), Err(NameError::Empty)));
+        assert!(matches!(RoleName::new(&"x".repeat(64)), Err(NameError::TooLong(_, 64))));
+        assert!(RoleName::new(&"x".repeat(63)).is_ok());
+        assert!(matches!(RoleName::new("a\nb"), Err(NameError::Control(_))));
+        assert!(matches!(RoleName::new("pg_x"), Err(NameError::Reserved(_))));
+        assert!(matches!(RoleName::new("Public"), Err(NameError::Reserved(_))));
+    }
+}

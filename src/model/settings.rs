@@ -1,0 +1,105 @@
+//! Role settings in one canonical text form, shared by the config and catalog sides.
+//!
+//! PostgreSQL stores list settings such as `search_path` re-quoted (`app, "JSmith"`), so both
+//! sides parse to elements and print them the same way; a second plan then shows no drift.
+
+/// Settings whose value is a list of identifiers (GUC_LIST_QUOTE in guc_tables.c).
+pub fn is_identifier_list(name: &str) -> bool {
+    matches!(name, "search_path" | "temp_tablespaces")
+}
+
+/// Splits a stored list value (`app, "My Schema"`) into its elements, unquoted.
+pub fn parse_identifier_list(value: &str) -> Vec<String> {
+    let mut elements = Vec::new();
+    let mut chars = value.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else { break };
+        let mut element = String::new();
+        if first == '"' {
+            chars.next();
+            while let Some(c) = chars.next() {
+                if c == '"' {
+                    if chars.peek() == Some(&'"') {
+                        chars.next();
+                        element.push('"');
+                    } else {
+                        break;
+                    }
+                } else {
+                    element.push(c);
+                }
+            }
+            while chars.peek().is_some_and(|c| *c != ',') {
+                chars.next();
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                element.push(c);
+                chars.next();
+            }
+            element = element.trim_end().to_string();
+        }
+        elements.push(element);
+        if chars.next().is_none() {
+            break;
+        }
+    }
+    elements
+}
+
+/// Prints elements as PostgreSQL would, quoting only where needed.
+pub fn format_identifier_list<S: AsRef<str>>(elements: &[S]) -> String {
+    let quoted: Vec<String> = elements
+        .iter()
+        .map(|e| {
+            let e = e.as_ref();
+            let plain = e.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                && e.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if plain {
+                e.to_string()
+            } else {
+                format!("\"{}\"", e.replace('"', "\"\""))
+            }
+        })
+        .collect();
+    quoted.join(", ")
+}
+
+/// The canonical form of a setting's value, whichever side it comes from.
+pub fn canonical_value(name: &str, value: &str) -> String {
+    if is_identifier_list(name) {
+        format_identifier_list(&parse_identifier_list(value))
+    } else {
+        value.to_string()
+    }
+}
+
+/// A setting name PostgreSQL accepts unquoted (`statement_timeout`, `auto_explain.log_min_duration`).
+pub fn is_valid_setting_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_path_round_trips_through_postgres_quoting() {
+        let elements = ["app", "JSmith", "$user", "a\"b", "with space"];
+        let text = format_identifier_list(&elements);
+        assert_eq!(text, r#"app, "JSmith", "$user", "a""b", "with space""#);
+        assert_eq!(parse_identifier_list(&text), elements);
+        assert_eq!(canonical_value("search_path", "app,public"), "app, public");
+        assert_eq!(canonical_value("statement_timeout", "30s"), "30s");
+    }
+}

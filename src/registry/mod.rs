@@ -1,0 +1,127 @@
+//! The registry: databases (targets `env/database`) and the clusters (host:port) they live on.
+
+use crate::model::{ClusterKey, TargetName};
+use globset::{Glob, GlobMatcher};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatabaseEntry {
+    pub target: TargetName,
+    pub cluster: ClusterKey,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Registry {
+    pub entries: Vec<DatabaseEntry>,
+}
+
+/// A compiled `env/database` glob. A glob without `/` selects whole envs (`dev` = `dev/*`).
+#[derive(Debug, Clone)]
+pub struct TargetGlob {
+    pub text: String,
+    matcher: GlobMatcher,
+}
+
+impl TargetGlob {
+    pub fn new(text: &str) -> Result<Self, String> {
+        let pattern = if text.contains('/') {
+            text.to_string()
+        } else {
+            format!("{text}/*")
+        };
+        let glob = globset::GlobBuilder::new(&pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("bad target glob `{text}`: {}", e.kind()))?;
+        Ok(TargetGlob {
+            text: text.to_string(),
+            matcher: glob.compile_matcher(),
+        })
+    }
+
+    pub fn matches(&self, target: &TargetName) -> bool {
+        self.matcher.is_match(target.to_string())
+    }
+}
+
+/// A compiled name glob (role names, env names): `*` matches any characters.
+#[derive(Debug, Clone)]
+pub struct NameGlob {
+    pub text: String,
+    matcher: GlobMatcher,
+}
+
+impl NameGlob {
+    pub fn new(text: &str) -> Result<Self, String> {
+        let glob = Glob::new(text).map_err(|e| format!("bad glob `{text}`: {}", e.kind()))?;
+        Ok(NameGlob {
+            text: text.to_string(),
+            matcher: glob.compile_matcher(),
+        })
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        self.matcher.is_match(name)
+    }
+}
+
+impl Registry {
+    /// Entries whose `env/database` matches any of `globs`, in registry order.
+    pub fn select(&self, globs: &[TargetGlob]) -> Vec<&DatabaseEntry> {
+        self.entries
+            .iter()
+            .filter(|e| globs.iter().any(|g| g.matches(&e.target)))
+            .collect()
+    }
+
+    pub fn find(&self, target: &TargetName) -> Option<&DatabaseEntry> {
+        self.entries.iter().find(|e| &e.target == target)
+    }
+
+    /// Active targets grouped by cluster.
+    pub fn active_by_cluster(&self) -> BTreeMap<ClusterKey, Vec<&DatabaseEntry>> {
+        let mut clusters: BTreeMap<ClusterKey, Vec<&DatabaseEntry>> = BTreeMap::new();
+        for entry in self.entries.iter().filter(|e| e.active) {
+            clusters.entry(entry.cluster.clone()).or_default().push(entry);
+        }
+        clusters
+    }
+}
+
+/// Parses `env/database` as given on the command line.
+pub fn parse_target(text: &str) -> Result<TargetName, String> {
+    match text.split_once('/') {
+        Some((env, database)) if !env.is_empty() && !database.is_empty() => Ok(TargetName {
+            env: env.to_string(),
+            database: database.to_string(),
+        }),
+        _ => Err(format!("target `{text}` must be written env/database")),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn target(env: &str, db: &str) -> TargetName {
+        TargetName {
+            env: env.into(),
+            database: db.into(),
+        }
+    }
+
+    #[test]
+    fn globs_match_env_and_database() {
+        let g = TargetGlob::new("dev/app_dev_*").unwrap();
+        assert!(g.matches(&target("dev", "app_dev_main")));
+        assert!(!g.matches(&target("qa", "app_dev_main")));
+        let env_only = TargetGlob::new("qa").unwrap();
+        assert!(env_only.matches(&target("qa", "anything")));
+        let all = TargetGlob::new("*/*").unwrap();
+        assert!(all.matches(&target("prod", "x")));
+        assert!(TargetGlob::new("dev/[").is_err());
+    }
+}

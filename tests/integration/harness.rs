@@ -1,0 +1,41 @@
+//! Throwaway PostgreSQL clusters and scenario directories for the integration tests.
+//!
+//! A [`Cluster`] is a real server on 127.0.0.1 with SCRAM password auth, copied from a data directory
+//! that `initdb` makes once per test process, and stopped (and deleted) on drop. A [`Scenario`] is a temp
+//! dir of config files plus the environment that the real `pgroster` binary runs with.
+//!
+//! Server binaries come from `PGROSTER_PG_BIN` (see `scripts/pg-bin.sh` for 16 and 18), else the
+//! highest-numbered `/usr/lib/postgresql/*/bin`. As root, `initdb` and `postgres` run as the `postgres`
+//! OS user (initdb refuses root). Every cluster lives under [`CLUSTERS_ROOT`] as `<test pid>-<n>`, so a
+//! later run can find and stop the postmasters of a test process that was killed before Drop ran.
+
+mod cluster;
+mod scenario;
+
+pub use cluster::Cluster;
+pub use scenario::{registry_toml, Output, Scenario};
+
+/// Parent of every cluster's data directory. A fixed path under /tmp rather than `$TMPDIR`: as root the
+/// server runs as `postgres`, which must be able to traverse every parent directory.
+pub const CLUSTERS_ROOT: &str = "/tmp/pgroster-test-clusters";
+
+/// The non-superuser admin every cluster has, as the seed's `role_create` and managed services are.
+pub const CREATEROLE_ADMIN: &str = "roster_admin";
+
+/// Env vars that [`registry_toml`] names for the admin credentials and [`Scenario::with_admin`] sets.
+pub const ADMIN_USER_ENV: &str = "PG_ADMIN_USER";
+pub const ADMIN_PASS_ENV: &str = "PG_ADMIN_PASS";
+
+/// Which admin a test runs pgroster with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminKind {
+    /// `postgres`, the bootstrap superuser.
+    Superuser,
+    /// [`CREATEROLE_ADMIN`]: `LOGIN CREATEROLE CREATEDB`, not a superuser.
+    CreateRole,
+}
+
+impl AdminKind {
+    pub const ALL: [AdminKind; 2] = [AdminKind::Superuser, AdminKind::CreateRole];
+}
+
