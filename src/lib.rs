@@ -9,6 +9,10 @@
 //! - `apply`:    statements -> one transaction per cluster (`apply::apply_cluster`)
 //! - `audit`:    every executed change -> SQLite           (`audit::AuditLog`)
 
+pub mod catalog;
 pub mod config;
+pub mod connection;
 pub mod model;
+pub mod plan;
 pub mod registry;
+pub mod render;

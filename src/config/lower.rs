@@ -77,7 +77,9 @@ pub fn lower(config: &Config, input: &LowerInput) -> Result<Lowered, ConfigError
             match cluster.roles.get_mut(&instance.role.name) {
                 None => {
                     first_seen.insert(key, instance.location.clone());
-                    cluster.roles.insert(instance.role.name.clone(), instance.role);
+                    cluster
+                        .roles
+                        .insert(instance.role.name.clone(), instance.role);
                 }
                 Some(existing) => {
                     if let Err(why) = merge_role(existing, instance.role) {
@@ -141,11 +143,17 @@ fn build_registry(config: &Config, errors: &mut Vec<ConfigError>) -> Registry {
             })
         };
         if db.env.is_empty() || db.env.contains('/') {
-            bad("env", format!("env `{}` must be non-empty and contain no `/`", db.env));
+            bad(
+                "env",
+                format!("env `{}` must be non-empty and contain no `/`", db.env),
+            );
             continue;
         }
         if db.name.is_empty() || db.name.len() > 63 {
-            bad("name", format!("database name `{}` must be 1 to 63 bytes", db.name));
+            bad(
+                "name",
+                format!("database name `{}` must be 1 to 63 bytes", db.name),
+            );
             continue;
         }
         if db.host.is_empty() {
@@ -258,7 +266,11 @@ impl<'a> RoleContext<'a> {
         }
     }
 
-    fn instances(&self, registry: &'a Registry, errors: &mut Vec<ConfigError>) -> Vec<Instance<'a>> {
+    fn instances(
+        &self,
+        registry: &'a Registry,
+        errors: &mut Vec<ConfigError>,
+    ) -> Vec<Instance<'a>> {
         let before = errors.len();
         let mut error = |key: Option<&str>, message: String| {
             errors.push(ConfigError {
@@ -301,10 +313,17 @@ impl<'a> RoleContext<'a> {
             .unwrap_or_default();
         for key in self.role.placeholders.keys() {
             if !wanted.contains(key) {
-                let candidates = ROLE_FIELD_KEYS.iter().copied().chain(wanted.iter().map(String::as_str));
+                let candidates = ROLE_FIELD_KEYS
+                    .iter()
+                    .copied()
+                    .chain(wanted.iter().map(String::as_str));
                 error(
                     Some(key),
-                    format!("{}: unknown key `{key}`{}", self.label(), did_you_mean(key, candidates)),
+                    format!(
+                        "{}: unknown key `{key}`{}",
+                        self.label(),
+                        did_you_mean(key, candidates)
+                    ),
                 );
             }
         }
@@ -314,7 +333,10 @@ impl<'a> RoleContext<'a> {
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Number(n) => n.to_string(),
                 _ => {
-                    error(Some(key), format!("{}: `{key}` must be a string or number", self.label()));
+                    error(
+                        Some(key),
+                        format!("{}: `{key}` must be a string or number", self.label()),
+                    );
                     continue;
                 }
             };
@@ -329,7 +351,10 @@ impl<'a> RoleContext<'a> {
                 ),
             ),
             (None, Some(t)) => {
-                for p in wanted.iter().filter(|p| !CONTEXT_PLACEHOLDERS.contains(&p.as_str())) {
+                for p in wanted
+                    .iter()
+                    .filter(|p| !CONTEXT_PLACEHOLDERS.contains(&p.as_str()))
+                {
                     if !values.contains_key(p) {
                         error(
                             None,
@@ -357,13 +382,20 @@ impl<'a> RoleContext<'a> {
             })
             .collect();
         if self.role.targets.is_empty() {
-            error(None, format!("{}: `targets` is missing or empty", self.label()));
+            error(
+                None,
+                format!("{}: `targets` is missing or empty", self.label()),
+            );
         }
         for glob in &globs {
             if !registry.entries.iter().any(|e| glob.matches(&e.target)) {
                 error(
                     Some("targets"),
-                    format!("{}: target `{}` matches no registry entry", self.label(), glob.text),
+                    format!(
+                        "{}: target `{}` matches no registry entry",
+                        self.label(),
+                        glob.text
+                    ),
                 );
             }
         }
@@ -381,7 +413,8 @@ impl<'a> RoleContext<'a> {
         if errors.len() > before {
             return Vec::new();
         }
-        let Some((attributes, member_of, password, settings_per_db, settings_scope)) = common else {
+        let Some((attributes, member_of, password, settings_per_db, settings_scope)) = common
+        else {
             return Vec::new();
         };
 
@@ -414,7 +447,12 @@ impl<'a> RoleContext<'a> {
                     let mut all = values.clone();
                     all.insert("env".into(), target.env.clone());
                     all.insert("database".into(), target.database.clone());
-                    if let Some(prefix) = self.config.envs.get(&target.env).and_then(|e| e.prefix.clone()) {
+                    if let Some(prefix) = self
+                        .config
+                        .envs
+                        .get(&target.env)
+                        .and_then(|e| e.prefix.clone())
+                    {
                         all.insert("env_prefix".into(), prefix);
                     }
                     match profiles::expand(t, &all) {
@@ -531,7 +569,10 @@ impl<'a> RoleContext<'a> {
         let mut member_of = BTreeSet::new();
         for group in fields.member_of.iter().flatten() {
             if group.is_empty() || group.len() > 63 {
-                return Err((Some("member_of"), format!("group name `{group}` must be 1 to 63 bytes")));
+                return Err((
+                    Some("member_of"),
+                    format!("group name `{group}` must be 1 to 63 bytes"),
+                ));
             }
             member_of.insert(RoleName::existing(group.clone()));
         }
@@ -545,7 +586,10 @@ impl<'a> RoleContext<'a> {
             }
             Some(RawPassword::Spec(spec)) => match &spec.env {
                 Some(var) if var.is_empty() || var.contains('=') => {
-                    return Err((Some("password"), format!("`{var}` is not an environment variable name")));
+                    return Err((
+                        Some("password"),
+                        format!("`{var}` is not an environment variable name"),
+                    ));
                 }
                 Some(var) => PasswordPolicy::Env {
                     var: var.clone(),
@@ -558,13 +602,19 @@ impl<'a> RoleContext<'a> {
         };
         if let Some(r) = password.rotation() {
             if r.contains(';') || r.contains('=') {
-                return Err((Some("password"), format!("rotation key `{r}` may not contain `;` or `=`")));
+                return Err((
+                    Some("password"),
+                    format!("rotation key `{r}` may not contain `;` or `=`"),
+                ));
             }
         }
         let mut settings = BTreeMap::new();
         if let Some(path) = &fields.search_path {
             if path.iter().any(String::is_empty) {
-                return Err((Some("search_path"), "search_path has an empty schema name".into()));
+                return Err((
+                    Some("search_path"),
+                    "search_path has an empty schema name".into(),
+                ));
             }
             settings.insert("search_path".to_string(), format_identifier_list(path));
         }
@@ -574,7 +624,10 @@ impl<'a> RoleContext<'a> {
             }
             let name = name.to_ascii_lowercase();
             if name == "search_path" && settings.contains_key("search_path") {
-                return Err((Some("set"), "search_path is given both as `search_path` and in `set`".into()));
+                return Err((
+                    Some("set"),
+                    "search_path is given both as `search_path` and in `set`".into(),
+                ));
             }
             settings.insert(name.clone(), canonical_value(&name, &value.0));
         }
@@ -626,7 +679,11 @@ fn describe_difference(a: &Attributes, b: &Attributes) -> String {
     if let (Some(a), Some(b)) = (a_json.as_object(), b_json.as_object()) {
         for (k, v) in a {
             if b.get(k) != Some(v) {
-                parts.push(format!("{k} {} vs {}", v, b.get(k).cloned().unwrap_or_default()));
+                parts.push(format!(
+                    "{k} {} vs {}",
+                    v,
+                    b.get(k).cloned().unwrap_or_default()
+                ));
             }
         }
     }
@@ -665,8 +722,17 @@ pub fn canonical_valid_until(text: &str) -> Result<Option<String>, String> {
     }
     let number = |s: &str| s.parse::<u32>().unwrap_or(u32::MAX);
     let (month, day) = (number(date_parts[1]), number(date_parts[2]));
-    let (hour, minute, second) = (number(time_parts[0]), number(time_parts[1]), number(time_parts[2]));
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+    let (hour, minute, second) = (
+        number(time_parts[0]),
+        number(time_parts[1]),
+        number(time_parts[2]),
+    );
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
         return Err(bad());
     }
     Ok(Some(format!(

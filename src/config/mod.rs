@@ -10,7 +10,7 @@ pub mod raw;
 mod source;
 
 pub use error::{ConfigError, ConfigErrors, Location};
-pub use lower::{lower, Lowered, LowerInput};
+pub use lower::{lower, LowerInput, Lowered};
 pub use profiles::builtin_profile_names;
 pub use source::{Format, SourceFile};
 
@@ -65,8 +65,12 @@ impl Config {
 
     /// The audit log path, resolved against the config directory.
     pub fn audit_log_path(&self) -> PathBuf {
-        self.dir
-            .join(self.settings.audit_log.as_deref().unwrap_or("pgroster-audit.db"))
+        self.dir.join(
+            self.settings
+                .audit_log
+                .as_deref()
+                .unwrap_or("pgroster-audit.db"),
+        )
     }
 }
 
@@ -89,7 +93,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         }
         (path.to_path_buf(), paths)
     } else {
-        let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let dir = path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         (dir, vec![path.to_path_buf()])
     };
     let mut files = Vec::new();
@@ -165,7 +171,10 @@ pub fn merge(dir: PathBuf, files: Vec<SourceFile>) -> Result<Config, ConfigError
             }
         }
         for (index, db) in raw.databases.into_iter().enumerate() {
-            let origin = Origin { file: file_index, index };
+            let origin = Origin {
+                file: file_index,
+                index,
+            };
             let key = (db.env.clone(), db.name.clone());
             if let Some(first) = database_seen.get(&key) {
                 errors.push(ConfigError {
@@ -183,7 +192,10 @@ pub fn merge(dir: PathBuf, files: Vec<SourceFile>) -> Result<Config, ConfigError
             config.databases.push((db, origin));
         }
         for (index, (name, profile)) in raw.profiles.into_iter().enumerate() {
-            let origin = Origin { file: file_index, index };
+            let origin = Origin {
+                file: file_index,
+                index,
+            };
             if let Some((_, first)) = config.profiles.get(&name) {
                 errors.push(ConfigError {
                     location: file.map_entry_location("profiles", &name, None),
@@ -197,7 +209,13 @@ pub fn merge(dir: PathBuf, files: Vec<SourceFile>) -> Result<Config, ConfigError
             config.profiles.insert(name, (profile, origin));
         }
         for (index, role) in raw.roles.into_iter().enumerate() {
-            config.roles.push((role, Origin { file: file_index, index }));
+            config.roles.push((
+                role,
+                Origin {
+                    file: file_index,
+                    index,
+                },
+            ));
         }
     }
     config.files = files;

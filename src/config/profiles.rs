@@ -163,8 +163,13 @@ mod tests {
             ("servername".to_string(), "web01".to_string()),
             ("port".to_string(), "8080".to_string()),
         ]);
-        assert_eq!(expand("{servername}_{port}", &values).unwrap(), "web01_8080");
-        assert!(expand("{farm}", &values).unwrap_err().contains("needs `farm`"));
+        assert_eq!(
+            expand("{servername}_{port}", &values).unwrap(),
+            "web01_8080"
+        );
+        assert!(expand("{farm}", &values)
+            .unwrap_err()
+            .contains("needs `farm`"));
         assert!(placeholders("{a").is_err());
         assert!(placeholders("a}").is_err());
     }
@@ -182,7 +187,9 @@ mod tests {
         let support = resolve("support", &user, &mut vec![]).unwrap();
         assert_eq!(support.fields.createdb, Some(true));
         assert_eq!(support.fields.connection_limit, Some(5));
-        assert!(resolve("loop1", &user, &mut vec![]).unwrap_err().contains("cycle"));
+        assert!(resolve("loop1", &user, &mut vec![])
+            .unwrap_err()
+            .contains("cycle"));
         assert!(resolve("nope", &user, &mut vec![]).is_err());
     }
 }

@@ -33,10 +33,7 @@ impl SourceFile {
     pub fn parse(&self) -> Result<RawFile, ConfigError> {
         match self.format {
             Format::Toml => toml::from_str::<RawFile>(&self.text).map_err(|e| {
-                let (line, column) = e
-                    .span()
-                    .map(|s| self.line_col(s.start))
-                    .unwrap_or((1, 1));
+                let (line, column) = e.span().map(|s| self.line_col(s.start)).unwrap_or((1, 1));
                 self.error_at(line, column, improve_serde_message(e.message()))
             }),
             Format::Yaml => {
@@ -84,7 +81,8 @@ impl SourceFile {
         let line = self
             .lines()
             .find(|(_, l)| match self.format {
-                Format::Toml => toml_header(l).is_some_and(|h| h == section || h.starts_with(&format!("{section}."))),
+                Format::Toml => toml_header(l)
+                    .is_some_and(|h| h == section || h.starts_with(&format!("{section}."))),
                 Format::Yaml => yaml_top_key(l) == Some(section),
             })
             .map_or(1, |(n, _)| n);
@@ -178,7 +176,12 @@ impl SourceFile {
                     let start = lines.iter().find(|(n, l)| {
                         *n > s && {
                             let t = l.trim_start();
-                            let key = t.split(':').next().unwrap_or("").trim().trim_matches(['"', '\'']);
+                            let key = t
+                                .split(':')
+                                .next()
+                                .unwrap_or("")
+                                .trim()
+                                .trim_matches(['"', '\'']);
                             l.len() > t.len() && key == name
                         }
                     })?;
@@ -187,7 +190,10 @@ impl SourceFile {
                         .iter()
                         .find(|(m, l)| {
                             let t = l.trim_start();
-                            *m > start.0 && !t.is_empty() && !t.starts_with('#') && l.len() - t.len() <= indent
+                            *m > start.0
+                                && !t.is_empty()
+                                && !t.starts_with('#')
+                                && l.len() - t.len() <= indent
                         })
                         .map_or(lines.len() + 1, |(m, _)| *m);
                     Some((start.0, end))
@@ -204,7 +210,9 @@ impl SourceFile {
     pub fn key_location_after(&self, line: usize, key: &str) -> Location {
         let end = self
             .lines()
-            .find(|(n, l)| *n > line && (l.trim_start().starts_with('[') || yaml_top_key(l).is_some()))
+            .find(|(n, l)| {
+                *n > line && (l.trim_start().starts_with('[') || yaml_top_key(l).is_some())
+            })
             .map_or(usize::MAX, |(n, _)| n);
         self.key_location_in(line, end, Some(key))
     }
@@ -222,7 +230,10 @@ impl SourceFile {
                 }
             }
         }
-        let line_text = self.lines().find(|(n, _)| *n == start).map_or("", |(_, l)| l);
+        let line_text = self
+            .lines()
+            .find(|(n, _)| *n == start)
+            .map_or("", |(_, l)| l);
         let column = line_text.len() - line_text.trim_start().len() + 1;
         Location::new(&self.path, start, column)
     }
@@ -252,11 +263,7 @@ fn improve_serde_message(message: &str) -> String {
     let Some((word, rest)) = rest.split_once('`') else {
         return message.to_string();
     };
-    let expected: Vec<&str> = rest
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .collect();
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
     format!(
         "{context}unknown key `{word}`{}",
         if expected.is_empty() {
@@ -279,7 +286,9 @@ mod tests {
 
     #[test]
     fn finds_yaml_items_and_keys() {
-        let f = yaml("roles:\n  - name: a\n    profile: x\n  - name: b\n    targets: []\n    profile: y\n");
+        let f = yaml(
+            "roles:\n  - name: a\n    profile: x\n  - name: b\n    targets: []\n    profile: y\n",
+        );
         assert_eq!(f.array_item_location("roles", 1, None).line, 4);
         let loc = f.array_item_location("roles", 1, Some("profile"));
         assert_eq!((loc.line, loc.column), (6, 5));

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Role attributes as `CREATE ROLE` knows them. `valid_until` is canonical UTC
 /// (`YYYY-MM-DDTHH:MM:SSZ`) or `None` for "never expires" (NULL or 'infinity').
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Attributes {
     pub login: bool,
     pub superuser: bool,
@@ -45,9 +45,69 @@ impl Default for Attributes {
     }
 }
 
+/// One attribute that differs, with both values, for plans and `ALTER ROLE`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct AttributeChange {
+    pub attribute: &'static str,
+    pub from: AttributeValue,
+    pub to: AttributeValue,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum AttributeValue {
+    Flag(bool),
+    Limit(i32),
+    /// `None` is "never expires".
+    Expiry(Option<String>),
+}
+
+impl std::fmt::Display for AttributeValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttributeValue::Flag(b) => write!(f, "{b}"),
+            AttributeValue::Limit(n) => write!(f, "{n}"),
+            AttributeValue::Expiry(Some(t)) => f.write_str(t),
+            AttributeValue::Expiry(None) => f.write_str("infinity"),
+        }
+    }
+}
+
+impl Attributes {
+    /// Every attribute with its value, in `CREATE ROLE` order.
+    pub fn values(&self) -> [(&'static str, AttributeValue); 9] {
+        use AttributeValue::{Expiry, Flag, Limit};
+        [
+            ("login", Flag(self.login)),
+            ("superuser", Flag(self.superuser)),
+            ("createdb", Flag(self.createdb)),
+            ("createrole", Flag(self.createrole)),
+            ("inherit", Flag(self.inherit)),
+            ("replication", Flag(self.replication)),
+            ("bypassrls", Flag(self.bypassrls)),
+            ("connection_limit", Limit(self.connection_limit)),
+            ("valid_until", Expiry(self.valid_until.clone())),
+        ]
+    }
+
+    /// What must change to turn `self` into `desired`.
+    pub fn diff(&self, desired: &Attributes) -> Vec<AttributeChange> {
+        self.values()
+            .into_iter()
+            .zip(desired.values())
+            .filter(|((_, from), (_, to))| from != to)
+            .map(|((attribute, from), (_, to))| AttributeChange {
+                attribute,
+                from,
+                to,
+            })
+            .collect()
+    }
+}
+
 /// Where a role setting applies: every database (`ALTER ROLE .. SET`) or one database
 /// (`ALTER ROLE .. IN DATABASE .. SET`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "scope", content = "database")]
 pub enum SettingScope {
     AllDatabases,
@@ -73,7 +133,10 @@ pub enum PasswordPolicy {
     /// Generated here on create and whenever `rotation` changes.
     Generate { rotation: Option<String> },
     /// Read from an environment variable at apply time.
-    Env { var: String, rotation: Option<String> },
+    Env {
+        var: String,
+        rotation: Option<String>,
+    },
     /// No password (a group role, or a login that authenticates otherwise).
     None,
 }

@@ -18,7 +18,7 @@ pub enum NameError {
 }
 
 /// A role name exactly as the user wrote it: case-sensitive, always quoted in SQL.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct RoleName(String);
 
@@ -58,7 +58,7 @@ impl std::fmt::Display for RoleName {
 }
 
 /// A registry entry's address: `env/database`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 pub struct TargetName {
     pub env: String,
     pub database: String,
@@ -71,7 +71,7 @@ impl std::fmt::Display for TargetName {
 }
 
 /// A PostgreSQL cluster, the unit that owns roles.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 pub struct ClusterKey {
     pub host: String,
     pub port: u16,
@@ -89,7 +89,13 @@ mod tests {
 
     #[test]
     fn accepts_hostile_but_valid_names_verbatim() {
-        for name in ["JSmith", "evil SUPERUSER", "a\"b", "'; drop role x; --", "é"] {
+        for name in [
+            "JSmith",
+            "evil SUPERUSER",
+            "a\"b",
+            "'; drop role x; --",
+            "é",
+        ] {
             assert_eq!(RoleName::new(name).map(|n| n.0), Ok(name.to_string()));
         }
     }
@@ -97,10 +103,16 @@ mod tests {
     #[test]
     fn rejects_invalid_names() {
         assert!(matches!(RoleName::new(""), Err(NameError::Empty)));
-        assert!(matches!(RoleName::new(&"x".repeat(64)), Err(NameError::TooLong(_, 64))));
+        assert!(matches!(
+            RoleName::new(&"x".repeat(64)),
+            Err(NameError::TooLong(_, 64))
+        ));
         assert!(RoleName::new(&"x".repeat(63)).is_ok());
         assert!(matches!(RoleName::new("a\nb"), Err(NameError::Control(_))));
         assert!(matches!(RoleName::new("pg_x"), Err(NameError::Reserved(_))));
-        assert!(matches!(RoleName::new("Public"), Err(NameError::Reserved(_))));
+        assert!(matches!(
+            RoleName::new("Public"),
+            Err(NameError::Reserved(_))
+        ));
     }
 }

@@ -59,7 +59,10 @@ pub fn format_identifier_list<S: AsRef<str>>(elements: &[S]) -> String {
         .iter()
         .map(|e| {
             let e = e.as_ref();
-            let plain = e.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            let plain = e
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
                 && e.chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
             if plain {
@@ -83,7 +86,9 @@ pub fn canonical_value(name: &str, value: &str) -> String {
 
 /// A setting name PostgreSQL accepts unquoted (`statement_timeout`, `auto_explain.log_min_duration`).
 pub fn is_valid_setting_name(name: &str) -> bool {
-    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')

@@ -84,7 +84,10 @@ impl Registry {
     pub fn active_by_cluster(&self) -> BTreeMap<ClusterKey, Vec<&DatabaseEntry>> {
         let mut clusters: BTreeMap<ClusterKey, Vec<&DatabaseEntry>> = BTreeMap::new();
         for entry in self.entries.iter().filter(|e| e.active) {
-            clusters.entry(entry.cluster.clone()).or_default().push(entry);
+            clusters
+                .entry(entry.cluster.clone())
+                .or_default()
+                .push(entry);
         }
         clusters
     }

@@ -82,7 +82,10 @@ fn settings_are_per_database_unless_the_profile_says_role_wide() {
     assert_eq!(main["search_path"], "app, public");
     assert_eq!(main["statement_timeout"], "30s");
     let boss = &dev.roles[&RoleName::existing("boss")];
-    assert_eq!(boss.settings.keys().collect::<Vec<_>>(), vec![&SettingScope::AllDatabases]);
+    assert_eq!(
+        boss.settings.keys().collect::<Vec<_>>(),
+        vec![&SettingScope::AllDatabases]
+    );
     assert!(boss.attributes.createrole && boss.attributes.createdb);
 }
 
@@ -101,20 +104,36 @@ fn inactive_targets_are_skipped_not_planned() {
 
 #[test]
 fn semantic_errors_name_file_line_role_and_target() {
-    let err = lowered("roles:\n  - name: jsmith\n    profile: devqa\n    targets: [\"prod/*\"]\n").unwrap_err();
+    let err = lowered("roles:\n  - name: jsmith\n    profile: devqa\n    targets: [\"prod/*\"]\n")
+        .unwrap_err();
     assert!(err.contains("roles.yaml:4:5"), "{err}");
-    assert!(err.contains("`jsmith`") && err.contains("devqa") && err.contains("prod/app_prod_main"), "{err}");
+    assert!(
+        err.contains("`jsmith`") && err.contains("devqa") && err.contains("prod/app_prod_main"),
+        "{err}"
+    );
 
-    let err = lowered("roles:\n  - profile: app\n    servername: web01\n    targets: [dev]\n").unwrap_err();
+    let err = lowered("roles:\n  - profile: app\n    servername: web01\n    targets: [dev]\n")
+        .unwrap_err();
     assert!(err.contains("needs the key `port`"), "{err}");
 
-    let err = lowered("roles:\n  - name: x\n    profile: devqa\n    targets: [dev]\n    conection_limit: 3\n").unwrap_err();
-    assert!(err.contains("roles.yaml:5:5") && err.contains("did you mean `connection_limit`?"), "{err}");
+    let err = lowered(
+        "roles:\n  - name: x\n    profile: devqa\n    targets: [dev]\n    conection_limit: 3\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("roles.yaml:5:5") && err.contains("did you mean `connection_limit`?"),
+        "{err}"
+    );
 
-    let err = lowered("roles:\n  - name: x\n    profile: devqaa\n    targets: [dev]\n").unwrap_err();
+    let err =
+        lowered("roles:\n  - name: x\n    profile: devqaa\n    targets: [dev]\n").unwrap_err();
     assert!(err.contains("did you mean `devqa`?"), "{err}");
 
-    let err = lowered(&format!("roles:\n  - name: {}\n    targets: [dev]\n", "x".repeat(64))).unwrap_err();
+    let err = lowered(&format!(
+        "roles:\n  - name: {}\n    targets: [dev]\n",
+        "x".repeat(64)
+    ))
+    .unwrap_err();
     assert!(err.contains("at most 63"), "{err}");
 
     let err = lowered("roles:\n  - name: postgres\n    targets: [dev]\n").unwrap_err();
@@ -136,8 +155,14 @@ fn disagreeing_declarations_on_one_cluster_are_an_error() {
         "roles:\n  - name: x\n    profile: devqa\n    targets: [dev/app_dev_main]\n  - name: x\n    profile: devlead\n    connection_limit: 5\n    targets: [dev/app_dev_other]\n",
     )
     .unwrap_err();
-    assert!(err.contains("declared twice on cluster pg-dev:5432"), "{err}");
-    assert!(err.contains("roles.yaml:2:"), "names the other place: {err}");
+    assert!(
+        err.contains("declared twice on cluster pg-dev:5432"),
+        "{err}"
+    );
+    assert!(
+        err.contains("roles.yaml:2:"),
+        "names the other place: {err}"
+    );
     // Agreeing declarations merge.
     lowered("roles:\n  - name: x\n    profile: devqa\n    targets: [dev/app_dev_main]\n  - name: x\n    profile: devqa\n    targets: [dev/app_dev_other]\n").unwrap();
 }
@@ -147,23 +172,49 @@ fn names_are_kept_exactly() {
     let l = lowered("roles:\n  - name: JSmith\n    targets: [dev]\n  - name: \"evil SUPERUSER\"\n    targets: [dev]\n").unwrap();
     let dev = &l.desired[&cluster("pg-dev", 5432)];
     assert!(dev.roles.contains_key(&RoleName::existing("JSmith")));
-    assert!(dev.roles.contains_key(&RoleName::existing("evil SUPERUSER")));
+    assert!(dev
+        .roles
+        .contains_key(&RoleName::existing("evil SUPERUSER")));
 }
 
 #[test]
 fn passwords_follow_the_declared_policy() {
     let l = lowered("roles:\n  - name: a\n    profile: devqa\n    targets: [dev]\n    password: { rotate: \"2026-11\" }\n  - name: b\n    profile: devqa\n    targets: [dev]\n    password: none\n  - name: c\n    profile: devqa\n    targets: [dev]\n    password: { env: C_PASS }\n  - name: g\n    targets: [dev]\n").unwrap();
     let roles = &l.desired[&cluster("pg-dev", 5432)].roles;
-    assert_eq!(roles[&RoleName::existing("a")].password, PasswordPolicy::Generate { rotation: Some("2026-11".into()) });
-    assert_eq!(roles[&RoleName::existing("b")].password, PasswordPolicy::None);
-    assert_eq!(roles[&RoleName::existing("c")].password, PasswordPolicy::Env { var: "C_PASS".into(), rotation: None });
-    assert_eq!(roles[&RoleName::existing("g")].password, PasswordPolicy::None, "a NOLOGIN role gets none");
+    assert_eq!(
+        roles[&RoleName::existing("a")].password,
+        PasswordPolicy::Generate {
+            rotation: Some("2026-11".into())
+        }
+    );
+    assert_eq!(
+        roles[&RoleName::existing("b")].password,
+        PasswordPolicy::None
+    );
+    assert_eq!(
+        roles[&RoleName::existing("c")].password,
+        PasswordPolicy::Env {
+            var: "C_PASS".into(),
+            rotation: None
+        }
+    );
+    assert_eq!(
+        roles[&RoleName::existing("g")].password,
+        PasswordPolicy::None,
+        "a NOLOGIN role gets none"
+    );
 }
 
 #[test]
 fn valid_until_is_canonical_utc() {
-    assert_eq!(canonical_valid_until("2027-03-31").unwrap().unwrap(), "2027-03-31T00:00:00Z");
-    assert_eq!(canonical_valid_until("2027-03-31 12:30").unwrap().unwrap(), "2027-03-31T12:30:00Z");
+    assert_eq!(
+        canonical_valid_until("2027-03-31").unwrap().unwrap(),
+        "2027-03-31T00:00:00Z"
+    );
+    assert_eq!(
+        canonical_valid_until("2027-03-31 12:30").unwrap().unwrap(),
+        "2027-03-31T12:30:00Z"
+    );
     assert_eq!(canonical_valid_until("infinity").unwrap(), None);
     assert!(canonical_valid_until("next week").is_err());
     assert!(canonical_valid_until("2027-13-01").is_err());

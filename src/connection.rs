@@ -1,0 +1,184 @@
+//! The admin connection: credentials (configured env vars, else libpq's PGUSER/PGPASSWORD and
+//! the password file), `application_name`, timeouts. Credentials never appear in errors.
+
+use crate::model::{ClusterKey, Secret};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const APPLICATION_NAME: &str = "pgroster";
+
+#[derive(Debug, Clone)]
+pub struct AdminCredentials {
+    pub user: String,
+    pub password: Option<Secret>,
+    /// Where the password file lives, for per-host look-ups (libpq's ~/.pgpass or PGPASSFILE).
+    passfile: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot connect to {cluster} (database {database}) as {user}: {reason}")]
+    Failed {
+        cluster: ClusterKey,
+        database: String,
+        user: String,
+        reason: String,
+    },
+}
+
+impl AdminCredentials {
+    /// Reads credentials: the configured variables first, then libpq's.
+    pub fn from_env(
+        user_var: Option<&str>,
+        password_var: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> AdminCredentials {
+        let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
+        let user = user_var
+            .and_then(|v| non_empty(env(v)))
+            .or_else(|| non_empty(env("PGUSER")))
+            .or_else(|| non_empty(env("USER")))
+            .unwrap_or_else(|| "postgres".into());
+        let password = password_var
+            .and_then(|v| non_empty(env(v)))
+            .or_else(|| non_empty(env("PGPASSWORD")))
+            .map(Secret::new);
+        let passfile = non_empty(env("PGPASSFILE"))
+            .map(PathBuf::from)
+            .or_else(|| non_empty(env("HOME")).map(|h| PathBuf::from(h).join(".pgpass")));
+        AdminCredentials {
+            user,
+            password,
+            passfile,
+        }
+    }
+
+    fn password_for(&self, cluster: &ClusterKey, database: &str) -> Option<Secret> {
+        if let Some(p) = &self.password {
+            return Some(p.clone());
+        }
+        let text = std::fs::read_to_string(self.passfile.as_ref()?).ok()?;
+        pgpass_lookup(&text, &cluster.host, cluster.port, database, &self.user).map(Secret::new)
+    }
+}
+
+/// Opens the admin connection to one database of a cluster.
+pub fn connect(
+    cluster: &ClusterKey,
+    database: &str,
+    credentials: &AdminCredentials,
+) -> Result<postgres::Client, ConnectError> {
+    let mut config = postgres::Config::new();
+    config
+        .host(&cluster.host)
+        .port(cluster.port)
+        .dbname(database)
+        .user(&credentials.user)
+        .application_name(APPLICATION_NAME)
+        .connect_timeout(Duration::from_secs(10));
+    if let Some(password) = credentials.password_for(cluster, database) {
+        config.password(password.expose());
+    }
+    config
+        .connect(postgres::NoTls)
+        .map_err(|e| ConnectError::Failed {
+            cluster: cluster.clone(),
+            database: database.to_string(),
+            user: credentials.user.clone(),
+            reason: describe_error(&e),
+        })
+}
+
+/// A PostgreSQL error as one line: the server's message when there is one.
+pub fn describe_error(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = db.message().to_string();
+            if let Some(detail) = db.detail() {
+                text.push_str(" (");
+                text.push_str(detail);
+                text.push(')');
+            }
+            text
+        }
+        None => {
+            let text = error.to_string();
+            match std::error::Error::source(error) {
+                Some(source) => format!("{text}: {source}"),
+                None => text,
+            }
+        }
+    }
+}
+
+/// libpq's password file format: `host:port:database:user:password`, `*` wildcards, `\` escapes.
+fn pgpass_lookup(text: &str, host: &str, port: u16, database: &str, user: &str) -> Option<String> {
+    let port = port.to_string();
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .find_map(|line| {
+            let fields = split_pgpass_line(line);
+            if fields.len() != 5 {
+                return None;
+            }
+            let matches = |field: &str, value: &str| field == "*" || field == value;
+            (matches(&fields[0], host)
+                && matches(&fields[1], &port)
+                && matches(&fields[2], database)
+                && matches(&fields[3], user))
+            .then(|| fields[4].clone())
+        })
+}
+
+fn split_pgpass_line(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    fields.last_mut().map(|f| f.push(next));
+                }
+            }
+            ':' if fields.len() < 5 => fields.push(String::new()),
+            _ => {
+                fields.last_mut().map(|f| f.push(c));
+            }
+        }
+    }
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pgpass_matches_with_wildcards_and_escapes() {
+        let text = "# comment\nother:5432:*:admin:nope\n*:5433:*:admin:p\\:w\\\\d\n";
+        assert_eq!(
+            pgpass_lookup(text, "h", 5433, "db", "admin").as_deref(),
+            Some("p:w\\d")
+        );
+        assert_eq!(pgpass_lookup(text, "h", 5432, "db", "admin"), None);
+    }
+
+    #[test]
+    fn configured_variables_win_over_libpq_ones() {
+        let env = |k: &str| match k {
+            "PG_ADMIN_USER" => Some("admin".to_string()),
+            "PGUSER" => Some("libpq".to_string()),
+            "PGPASSWORD" => Some("pw".to_string()),
+            _ => None,
+        };
+        let creds = AdminCredentials::from_env(Some("PG_ADMIN_USER"), Some("PG_ADMIN_PASS"), env);
+        assert_eq!(creds.user, "admin");
+        assert_eq!(
+            creds.password.map(|p| p.expose().to_string()).as_deref(),
+            Some("pw")
+        );
+        assert!(
+            format!("{:?}", AdminCredentials::from_env(None, None, env)).contains("(sensitive)")
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! The diff of one cluster: desired roles against the roles read from its catalog.
+
+use super::{Change, ClusterPlan, PasswordSource, RoleAction, RolePlan};
+use crate::model::{
+    CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, Marker, PasswordPolicy, SettingScope,
+};
+use crate::registry::NameGlob;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct DiffInput<'a> {
+    pub desired: &'a DesiredCluster,
+    pub current: &'a CurrentCluster,
+    pub ignore_roles: &'a [NameGlob],
+    /// True when `--target` narrowed the plan: undeclared managed roles are then not reported,
+    /// since they may be declared for targets outside the selection.
+    pub narrowed: bool,
+}
+
+pub fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> ClusterPlan {
+    let DiffInput {
+        desired, current, ..
+    } = input;
+    let mut plan = ClusterPlan {
+        cluster,
+        targets: desired.targets.iter().cloned().collect(),
+        server_version_num: Some(current.server_version_num),
+        roles: Vec::new(),
+        notes: Vec::new(),
+        errors: Vec::new(),
+    };
+    check_cluster(input, &mut plan.errors);
+    let in_scope: BTreeSet<SettingScope> = std::iter::once(SettingScope::AllDatabases)
+        .chain(
+            desired
+                .targets
+                .iter()
+                .map(|t| SettingScope::Database(t.database.clone())),
+        )
+        .collect();
+    for role in desired.roles.values() {
+        let plan_for_role = match current.roles.get(&role.name) {
+            None => create(role),
+            Some(existing) => update(role, existing, &in_scope, input.ignore_roles),
+        };
+        if let Some(role_plan) = plan_for_role {
+            check_role(input, role, &role_plan, &mut plan.errors);
+            plan.roles.push(role_plan);
+        }
+    }
+    if !input.narrowed {
+        for role in current.roles.values() {
+            let ignored = input
+                .ignore_roles
+                .iter()
+                .any(|g| g.matches(role.name.as_str()));
+            if role.marker().is_some() && !desired.roles.contains_key(&role.name) && !ignored {
+                plan.notes.push(format!(
+                    "role \"{}\" is managed by pgroster but no longer declared; it is left in place",
+                    role.name
+                ));
+            }
+        }
+    }
+    plan
+}
+
+fn marker_of(role: &DesiredRole) -> String {
+    Marker {
+        profile: role.profile.clone(),
+        rotation: role.password.rotation().map(str::to_string),
+    }
+    .to_comment()
+}
+
+fn password_source(policy: &PasswordPolicy) -> Option<PasswordSource> {
+    match policy {
+        PasswordPolicy::Generate { .. } => Some(PasswordSource::Generated),
+        PasswordPolicy::Env { var, .. } => Some(PasswordSource::Env { var: var.clone() }),
+        PasswordPolicy::None => None,
+    }
+}
+
+fn create(role: &DesiredRole) -> Option<RolePlan> {
+    let mut changes = vec![Change::CreateRole {
+        attributes: role.attributes.clone(),
+        password: password_source(&role.password),
+    }];
+    changes.extend(role.member_of.iter().map(|group| Change::GrantMembership {
+        group: group.clone(),
+    }));
+    for (scope, values) in &role.settings {
+        for (name, value) in values {
+            changes.push(Change::SetSetting {
+                scope: scope.clone(),
+                name: name.clone(),
+                from: None,
+                to: value.clone(),
+            });
+        }
+    }
+    changes.push(Change::SetMarker {
+        from: None,
+        to: marker_of(role),
+    });
+    Some(role_plan(role, RoleAction::Create, changes))
+}
+
+fn update(
+    role: &DesiredRole,
+    existing: &CurrentRole,
+    in_scope: &BTreeSet<SettingScope>,
+    ignore_roles: &[NameGlob],
+) -> Option<RolePlan> {
+    let mut changes = Vec::new();
+    let attribute_changes = existing.attributes.diff(&role.attributes);
+    if !attribute_changes.is_empty() {
+        changes.push(Change::AlterAttributes {
+            changes: attribute_changes,
+        });
+    }
+    let marker = existing.marker();
+    // A role that already exists gets no new password unless its rotation key changed.
+    if let (Some(marker), Some(source), Some(rotation)) = (
+        &marker,
+        password_source(&role.password),
+        role.password.rotation(),
+    ) {
+        if marker.rotation.as_deref() != Some(rotation) {
+            changes.push(Change::ResetPassword {
+                password: source,
+                from_rotation: marker.rotation.clone(),
+                to_rotation: Some(rotation.to_string()),
+            });
+        }
+    }
+    for group in role.member_of.difference(&existing.member_of) {
+        changes.push(Change::GrantMembership {
+            group: group.clone(),
+        });
+    }
+    for group in existing.member_of.difference(&role.member_of) {
+        // Memberships in ignored roles (pg_monitor and friends) were granted by someone else.
+        if !ignore_roles.iter().any(|g| g.matches(group.as_str())) {
+            changes.push(Change::RevokeMembership {
+                group: group.clone(),
+            });
+        }
+    }
+    diff_settings(role, existing, in_scope, &mut changes);
+    let wanted_marker = marker_of(role);
+    if existing.comment.as_deref() != Some(wanted_marker.as_str()) {
+        changes.push(Change::SetMarker {
+            from: existing.comment.clone(),
+            to: wanted_marker,
+        });
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    let action = if marker.is_some() {
+        RoleAction::Update
+    } else {
+        RoleAction::Adopt
+    };
+    Some(role_plan(role, action, changes))
+}
+
+fn diff_settings(
+    role: &DesiredRole,
+    existing: &CurrentRole,
+    in_scope: &BTreeSet<SettingScope>,
+    changes: &mut Vec<Change>,
+) {
+    let empty = BTreeMap::new();
+    for scope in in_scope {
+        let wanted = role.settings.get(scope).unwrap_or(&empty);
+        let have = existing.settings.get(scope).unwrap_or(&empty);
+        for (name, value) in wanted {
+            if have.get(name) != Some(value) {
+                changes.push(Change::SetSetting {
+                    scope: scope.clone(),
+                    name: name.clone(),
+                    from: have.get(name).cloned(),
+                    to: value.clone(),
+                });
+            }
+        }
+        for (name, value) in have {
+            if !wanted.contains_key(name) {
+                changes.push(Change::ResetSetting {
+                    scope: scope.clone(),
+                    name: name.clone(),
+                    from: value.clone(),
+                });
+            }
+        }
+    }
+}
+
+fn role_plan(role: &DesiredRole, action: RoleAction, changes: Vec<Change>) -> RolePlan {
+    RolePlan {
+        role: role.name.clone(),
+        action,
+        profile: role.profile.clone(),
+        targets: role.targets.iter().cloned().collect(),
+        changes,
+    }
+}
+
+/// Problems that make the whole cluster unappliable: found before anything runs.
+fn check_cluster(input: &DiffInput, errors: &mut Vec<String>) {
+    let admin = &input.current.admin;
+    if !admin.superuser && !admin.createrole {
+        errors.push(format!(
+            "the admin role \"{}\" has neither SUPERUSER nor CREATEROLE, so it cannot manage roles",
+            admin.name
+        ));
+    }
+    for target in &input.desired.targets {
+        if !input.current.databases.contains(&target.database) {
+            errors.push(format!(
+                "target {target}: database \"{}\" does not exist on this cluster",
+                target.database
+            ));
+        }
+    }
+}
+
+fn check_role(input: &DiffInput, role: &DesiredRole, plan: &RolePlan, errors: &mut Vec<String>) {
+    let current = input.current;
+    let admin = &current.admin;
+    for change in &plan.changes {
+        if let super::Change::GrantMembership { group } = change {
+            if !current.roles.contains_key(group) && !input.desired.roles.contains_key(group) {
+                errors.push(format!(
+                    "role \"{}\": member_of \"{group}\", which neither exists on this cluster nor is declared for it",
+                    role.name
+                ));
+            }
+        }
+    }
+    if admin.superuser {
+        return;
+    }
+    let a = &role.attributes;
+    let needs_superuser: Vec<&str> = [
+        ("SUPERUSER", a.superuser),
+        ("REPLICATION", a.replication),
+        ("BYPASSRLS", a.bypassrls),
+    ]
+    .into_iter()
+    .filter(|(_, wanted)| *wanted)
+    .map(|(name, _)| name)
+    .collect();
+    let touches_attributes = plan.changes.iter().any(|c| {
+        matches!(
+            c,
+            Change::CreateRole { .. } | Change::AlterAttributes { .. }
+        )
+    });
+    if touches_attributes && !needs_superuser.is_empty() {
+        errors.push(format!(
+            "role \"{}\" needs {} but the admin role \"{}\" is not a superuser",
+            role.name,
+            needs_superuser.join(", "),
+            admin.name
+        ));
+    }
+    if let Some(existing) = current.roles.get(&role.name) {
+        if !existing.admin_can_alter {
+            errors.push(format!(
+                "role \"{}\" exists but the admin role \"{}\" may not alter it \
+                 (PostgreSQL 16+ requires ADMIN OPTION on the role; a superuser must grant it)",
+                role.name, admin.name
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

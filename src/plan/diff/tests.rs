@@ -1,0 +1,216 @@
+use super::*;
+use crate::model::{
+    AdminInfo, Attributes, ClusterKey, CurrentCluster, PasswordPolicy, RoleName, TargetName,
+};
+
+fn target() -> TargetName {
+    TargetName {
+        env: "dev".into(),
+        database: "app".into(),
+    }
+}
+
+fn desired_role(name: &str) -> DesiredRole {
+    DesiredRole {
+        name: RoleName::existing(name),
+        profile: Some("devqa".into()),
+        attributes: Attributes {
+            login: true,
+            connection_limit: 20,
+            ..Attributes::default()
+        },
+        member_of: BTreeSet::new(),
+        settings: BTreeMap::from([(
+            SettingScope::Database("app".into()),
+            BTreeMap::from([("search_path".to_string(), "app, public".to_string())]),
+        )]),
+        password: PasswordPolicy::Generate {
+            rotation: Some("2026-11".into()),
+        },
+        targets: BTreeSet::from([target()]),
+        origin: "roles.yaml:1:1".into(),
+    }
+}
+
+/// The current role that applying `desired` would leave behind.
+fn as_current(role: &DesiredRole) -> CurrentRole {
+    CurrentRole {
+        name: role.name.clone(),
+        attributes: role.attributes.clone(),
+        member_of: role.member_of.clone(),
+        settings: role.settings.clone(),
+        comment: Some(marker_of(role)),
+        admin_can_alter: true,
+    }
+}
+
+fn cluster(
+    desired: Vec<DesiredRole>,
+    current: Vec<CurrentRole>,
+) -> (DesiredCluster, CurrentCluster) {
+    let mut databases = BTreeSet::from(["app".to_string(), "postgres".to_string()]);
+    databases.insert("app".into());
+    (
+        DesiredCluster {
+            targets: BTreeSet::from([target()]),
+            roles: desired.into_iter().map(|r| (r.name.clone(), r)).collect(),
+        },
+        CurrentCluster {
+            server_version_num: 150000,
+            admin: AdminInfo {
+                name: "admin".into(),
+                superuser: true,
+                createrole: true,
+            },
+            roles: current.into_iter().map(|r| (r.name.clone(), r)).collect(),
+            databases,
+        },
+    )
+}
+
+fn plan(desired: &DesiredCluster, current: &CurrentCluster) -> ClusterPlan {
+    let ignore = vec![NameGlob::new("pg_*").unwrap()];
+    diff_cluster(
+        ClusterKey {
+            host: "h".into(),
+            port: 5432,
+        },
+        &DiffInput {
+            desired,
+            current,
+            ignore_roles: &ignore,
+            narrowed: false,
+        },
+    )
+}
+
+#[test]
+fn creates_a_missing_role_with_everything_it_needs() {
+    let mut role = desired_role("jsmith");
+    role.member_of.insert(RoleName::existing("app_rw"));
+    let (d, c) = cluster(vec![role], vec![]);
+    let mut c = c;
+    c.roles.insert(
+        RoleName::existing("app_rw"),
+        CurrentRole {
+            name: RoleName::existing("app_rw"),
+            attributes: Attributes::default(),
+            member_of: BTreeSet::new(),
+            settings: BTreeMap::new(),
+            comment: None,
+            admin_can_alter: true,
+        },
+    );
+    let p = plan(&d, &c);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let kinds: Vec<&str> = p.roles[0]
+        .changes
+        .iter()
+        .map(|ch| match ch {
+            Change::CreateRole { .. } => "create",
+            Change::GrantMembership { .. } => "grant",
+            Change::SetSetting { .. } => "set",
+            Change::SetMarker { .. } => "mark",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["create", "grant", "set", "mark"]);
+}
+
+#[test]
+fn applying_the_plan_leaves_nothing_to_do() {
+    let role = desired_role("jsmith");
+    let (d, c) = cluster(vec![role.clone()], vec![as_current(&role)]);
+    assert!(plan(&d, &c).roles.is_empty());
+}
+
+#[test]
+fn detects_attribute_setting_membership_and_rotation_drift() {
+    let role = desired_role("jsmith");
+    let mut current = as_current(&role);
+    current.attributes.connection_limit = 50;
+    current.attributes.createdb = true;
+    current.member_of.insert(RoleName::existing("stale_group"));
+    current.member_of.insert(RoleName::existing("pg_monitor"));
+    current
+        .settings
+        .entry(SettingScope::Database("app".into()))
+        .or_default()
+        .insert("work_mem".into(), "64MB".into());
+    current.comment = Some("managed by pgroster; profile=devqa; rotation=2026-10".into());
+    let (d, c) = cluster(vec![role], vec![current]);
+    let p = plan(&d, &c);
+    let changes = &p.roles[0].changes;
+    assert_eq!(p.roles[0].action, RoleAction::Update);
+    assert!(matches!(&changes[0], Change::AlterAttributes { changes } if changes.len() == 2));
+    assert!(changes
+        .iter()
+        .any(|c| matches!(c, Change::ResetPassword { .. })));
+    assert!(changes.iter().any(
+        |c| matches!(c, Change::RevokeMembership { group } if group.as_str() == "stale_group")
+    ));
+    assert!(
+        !changes.iter().any(
+            |c| matches!(c, Change::RevokeMembership { group } if group.as_str() == "pg_monitor")
+        ),
+        "memberships in ignored roles are left alone"
+    );
+    assert!(changes
+        .iter()
+        .any(|c| matches!(c, Change::ResetSetting { name, .. } if name == "work_mem")));
+}
+
+#[test]
+fn an_unmanaged_existing_role_is_adopted_without_a_new_password() {
+    let role = desired_role("jsmith");
+    let mut current = as_current(&role);
+    current.comment = None;
+    let (d, c) = cluster(vec![role], vec![current]);
+    let p = plan(&d, &c);
+    assert_eq!(p.roles[0].action, RoleAction::Adopt);
+    assert!(!p.roles[0]
+        .changes
+        .iter()
+        .any(|c| matches!(c, Change::ResetPassword { .. })));
+}
+
+#[test]
+fn settings_outside_the_targets_are_not_touched() {
+    let role = desired_role("jsmith");
+    let mut current = as_current(&role);
+    current.settings.insert(
+        SettingScope::Database("other".into()),
+        BTreeMap::from([("work_mem".into(), "1MB".into())]),
+    );
+    let (d, c) = cluster(vec![role], vec![current]);
+    assert!(plan(&d, &c).roles.is_empty());
+}
+
+#[test]
+fn undeclared_managed_roles_are_noted_not_dropped() {
+    let role = desired_role("gone");
+    let (d, c) = cluster(vec![], vec![as_current(&role)]);
+    let p = plan(&d, &c);
+    assert!(p.roles.is_empty());
+    assert!(p.notes[0].contains("\"gone\""), "{:?}", p.notes);
+}
+
+#[test]
+fn a_createrole_admin_cannot_make_superusers() {
+    let mut role = desired_role("root2");
+    role.attributes.superuser = true;
+    let (d, mut c) = cluster(vec![role], vec![]);
+    c.admin.superuser = false;
+    let p = plan(&d, &c);
+    assert!(p.errors[0].contains("SUPERUSER"), "{:?}", p.errors);
+}
+
+#[test]
+fn unknown_groups_and_missing_databases_are_errors() {
+    let mut role = desired_role("x");
+    role.member_of.insert(RoleName::existing("nope"));
+    let (d, mut c) = cluster(vec![role], vec![]);
+    c.databases.remove("app");
+    let p = plan(&d, &c);
+    assert_eq!(p.errors.len(), 2, "{:?}", p.errors);
+}

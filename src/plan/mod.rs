@@ -1,0 +1,144 @@
+//! The plan: desired x current -> typed changes. Pure: no network, files, env or clock.
+//!
+//! The plan is a value: `plan` renders it, `apply` executes the same value.
+
+mod diff;
+mod order;
+
+pub use diff::{diff_cluster, DiffInput};
+pub use order::{phase, Phase};
+
+use crate::model::{AttributeChange, Attributes, ClusterKey, RoleName, SettingScope, TargetName};
+use serde::Serialize;
+
+/// Where a password comes from; never the value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "source")]
+pub enum PasswordSource {
+    Generated,
+    Env { var: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Change {
+    /// `CREATE ROLE` with every attribute, and the password when there is one.
+    CreateRole {
+        attributes: Attributes,
+        password: Option<PasswordSource>,
+    },
+    AlterAttributes {
+        changes: Vec<AttributeChange>,
+    },
+    /// A new password because the rotation key changed.
+    ResetPassword {
+        password: PasswordSource,
+        from_rotation: Option<String>,
+        to_rotation: Option<String>,
+    },
+    /// The marker comment that records that pgroster manages the role.
+    SetMarker {
+        from: Option<String>,
+        to: String,
+    },
+    GrantMembership {
+        group: RoleName,
+    },
+    RevokeMembership {
+        group: RoleName,
+    },
+    SetSetting {
+        scope: SettingScope,
+        name: String,
+        from: Option<String>,
+        to: String,
+    },
+    ResetSetting {
+        scope: SettingScope,
+        name: String,
+        from: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleAction {
+    Create,
+    Update,
+    /// An existing role pgroster did not manage until now.
+    Adopt,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct RolePlan {
+    pub role: RoleName,
+    pub action: RoleAction,
+    pub profile: Option<String>,
+    pub targets: Vec<TargetName>,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ClusterPlan {
+    pub cluster: ClusterKey,
+    pub targets: Vec<TargetName>,
+    pub server_version_num: Option<i32>,
+    pub roles: Vec<RolePlan>,
+    /// Facts the reader should know that change nothing (e.g. undeclared managed roles).
+    pub notes: Vec<String>,
+    /// Why this cluster cannot be planned or applied; its changes are not run.
+    pub errors: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Plan {
+    pub clusters: Vec<ClusterPlan>,
+    /// Inactive registry entries in scope: skipped, said once.
+    pub inactive_targets: Vec<TargetName>,
+    /// Roles not planned because their targets are inactive.
+    pub skipped_roles: Vec<SkippedRole>,
+    pub summary: Summary,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct SkippedRole {
+    pub role: RoleName,
+    pub target: TargetName,
+}
+
+impl Plan {
+    pub fn new(
+        clusters: Vec<ClusterPlan>,
+        inactive_targets: Vec<TargetName>,
+        skipped_roles: Vec<SkippedRole>,
+    ) -> Plan {
+        let mut summary = Summary::default();
+        for role in clusters.iter().flat_map(|c| &c.roles) {
+            match role.action {
+                RoleAction::Create => summary.add += 1,
+                RoleAction::Update | RoleAction::Adopt => summary.change += 1,
+            }
+        }
+        Plan {
+            clusters,
+            inactive_targets,
+            skipped_roles,
+            summary,
+        }
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.clusters.iter().any(|c| !c.roles.is_empty())
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.clusters.iter().any(|c| !c.errors.is_empty())
+    }
+}

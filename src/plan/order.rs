@@ -1,0 +1,29 @@
+//! The order of changes inside one cluster's transaction, decided here once.
+//!
+//! Roles are created first so that memberships and settings can name them; memberships are
+//! granted before any are revoked so a role never passes through a state with less access than
+//! both the old and the new plan give; markers go last so a role is only marked managed once
+//! everything else about it succeeded in the same transaction.
+
+use super::Change;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Create,
+    Alter,
+    Grant,
+    Settings,
+    Revoke,
+    Mark,
+}
+
+pub fn phase(change: &Change) -> Phase {
+    match change {
+        Change::CreateRole { .. } => Phase::Create,
+        Change::AlterAttributes { .. } | Change::ResetPassword { .. } => Phase::Alter,
+        Change::GrantMembership { .. } => Phase::Grant,
+        Change::SetSetting { .. } | Change::ResetSetting { .. } => Phase::Settings,
+        Change::RevokeMembership { .. } => Phase::Revoke,
+        Change::SetMarker { .. } => Phase::Mark,
+    }
+}

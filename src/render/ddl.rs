@@ -1,0 +1,216 @@
+//! Changes -> SQL statements. All DDL pgroster runs is built here, through `quote`.
+
+use super::quote::{ident, literal};
+use crate::model::settings::{is_identifier_list, parse_identifier_list};
+use crate::model::{AttributeChange, AttributeValue, Attributes, RoleName, Secret, SettingScope};
+use crate::plan::Change;
+
+/// SQL to run and the form to show. The runnable form may hold a password verifier, so only
+/// `apply` reads it; Debug and Display print the redacted form.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Statement {
+    sql: String,
+    pub redacted: String,
+}
+
+impl Statement {
+    fn plain(sql: String) -> Statement {
+        Statement {
+            redacted: sql.clone(),
+            sql,
+        }
+    }
+
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+}
+
+impl std::fmt::Debug for Statement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+impl std::fmt::Display for Statement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+/// The statement for one change. `verifier` is the SCRAM verifier for changes that set a
+/// password; a change that needs one and gets none sets no password.
+pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) -> Statement {
+    let role_sql = ident(role.as_str());
+    match change {
+        Change::CreateRole { attributes, .. } => {
+            let options = create_options(attributes);
+            with_password(format!("CREATE ROLE {role_sql}{options}"), verifier)
+        }
+        Change::AlterAttributes { changes } => {
+            let options: String = changes.iter().map(alter_option).collect();
+            Statement::plain(format!("ALTER ROLE {role_sql} WITH{options}"))
+        }
+        Change::ResetPassword { .. } => {
+            with_password(format!("ALTER ROLE {role_sql} WITH"), verifier)
+        }
+        Change::SetMarker { to, .. } => {
+            Statement::plain(format!("COMMENT ON ROLE {role_sql} IS {}", literal(to)))
+        }
+        Change::GrantMembership { group } => {
+            Statement::plain(format!("GRANT {} TO {role_sql}", ident(group.as_str())))
+        }
+        Change::RevokeMembership { group } => {
+            Statement::plain(format!("REVOKE {} FROM {role_sql}", ident(group.as_str())))
+        }
+        Change::SetSetting {
+            scope, name, to, ..
+        } => Statement::plain(format!(
+            "ALTER ROLE {role_sql}{} SET {} TO {}",
+            scope_sql(scope),
+            setting_name(name),
+            setting_value(name, to)
+        )),
+        Change::ResetSetting { scope, name, .. } => Statement::plain(format!(
+            "ALTER ROLE {role_sql}{} RESET {}",
+            scope_sql(scope),
+            setting_name(name)
+        )),
+    }
+}
+
+/// A password reset outside a plan (`pgroster reset`).
+pub fn reset_password(role: &RoleName, verifier: &Secret) -> Statement {
+    with_password(
+        format!("ALTER ROLE {} WITH", ident(role.as_str())),
+        Some(verifier),
+    )
+}
+
+fn with_password(prefix: String, verifier: Option<&Secret>) -> Statement {
+    match verifier {
+        Some(v) => Statement {
+            sql: format!("{prefix} PASSWORD {}", literal(v.expose())),
+            redacted: format!("{prefix} PASSWORD (sensitive)"),
+        },
+        None => Statement::plain(prefix),
+    }
+}
+
+/// Options of `CREATE ROLE`: only those that differ from PostgreSQL's defaults, because a
+/// CREATEROLE admin on PostgreSQL 15 may not even mention some superuser-only options.
+fn create_options(attributes: &Attributes) -> String {
+    let defaults = Attributes::default().values();
+    let options: String = attributes
+        .values()
+        .into_iter()
+        .zip(defaults)
+        .filter(|((_, value), (_, default))| value != default)
+        .map(|((attribute, value), _)| option(attribute, &value))
+        .collect();
+    if options.is_empty() {
+        String::new()
+    } else {
+        format!(" WITH{options}")
+    }
+}
+
+fn alter_option(change: &AttributeChange) -> String {
+    option(change.attribute, &change.to)
+}
+
+fn option(attribute: &str, value: &AttributeValue) -> String {
+    match value {
+        AttributeValue::Flag(on) => {
+            let keyword = attribute.to_ascii_uppercase();
+            if *on {
+                format!(" {keyword}")
+            } else {
+                format!(" NO{keyword}")
+            }
+        }
+        AttributeValue::Limit(n) => format!(" CONNECTION LIMIT {n}"),
+        AttributeValue::Expiry(Some(t)) => format!(" VALID UNTIL {}", literal(t)),
+        AttributeValue::Expiry(None) => " VALID UNTIL 'infinity'".to_string(),
+    }
+}
+
+fn scope_sql(scope: &SettingScope) -> String {
+    match scope {
+        SettingScope::AllDatabases => String::new(),
+        SettingScope::Database(db) => format!(" IN DATABASE {}", ident(db)),
+    }
+}
+
+/// Setting names are identifiers, possibly dotted (`auto_explain.log_min_duration`).
+fn setting_name(name: &str) -> String {
+    name.split('.').map(ident).collect::<Vec<_>>().join(".")
+}
+
+fn setting_value(name: &str, value: &str) -> String {
+    if is_identifier_list(name) {
+        let elements: Vec<String> = parse_identifier_list(value)
+            .iter()
+            .map(|e| ident(e))
+            .collect();
+        elements.join(", ")
+    } else {
+        literal(value)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::plan::PasswordSource;
+
+    #[test]
+    fn create_role_lists_non_default_attributes_and_redacts_the_password() {
+        let change = Change::CreateRole {
+            attributes: Attributes {
+                login: true,
+                connection_limit: 20,
+                valid_until: Some("2027-03-31T00:00:00Z".into()),
+                ..Attributes::default()
+            },
+            password: Some(PasswordSource::Generated),
+        };
+        let s = statement(
+            &RoleName::existing("evil SUPERUSER"),
+            &change,
+            Some(&Secret::new("SCRAM-SHA-256$x")),
+        );
+        assert_eq!(
+            s.redacted,
+            "CREATE ROLE \"evil SUPERUSER\" WITH LOGIN CONNECTION LIMIT 20 VALID UNTIL '2027-03-31T00:00:00Z' PASSWORD (sensitive)"
+        );
+        assert!(s.sql().ends_with("PASSWORD 'SCRAM-SHA-256$x'"));
+        assert!(!format!("{s} {s:?}").contains("SCRAM"));
+    }
+
+    #[test]
+    fn settings_quote_names_lists_and_values() {
+        let role = RoleName::existing("a\"b");
+        let set = Change::SetSetting {
+            scope: SettingScope::Database("My DB".into()),
+            name: "search_path".into(),
+            from: None,
+            to: "app, \"JSmith\"".into(),
+        };
+        assert_eq!(
+            statement(&role, &set, None).sql(),
+            "ALTER ROLE \"a\"\"b\" IN DATABASE \"My DB\" SET \"search_path\" TO \"app\", \"JSmith\""
+        );
+        let timeout = Change::SetSetting {
+            scope: SettingScope::AllDatabases,
+            name: "statement_timeout".into(),
+            from: None,
+            to: "30s'; --".into(),
+        };
+        assert_eq!(
+            statement(&role, &timeout, None).sql(),
+            "ALTER ROLE \"a\"\"b\" SET \"statement_timeout\" TO '30s''; --'"
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! The plan as JSON, documented by `schema/plan.schema.json`.
+
+use crate::plan::Plan;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// Bumped when a field changes meaning or disappears; additions keep the version.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, JsonSchema)]
+pub struct PlanDocument<'a> {
+    pub format_version: u32,
+    pub has_changes: bool,
+    pub has_errors: bool,
+    #[serde(flatten)]
+    pub plan: &'a Plan,
+}
+
+pub fn plan(plan: &Plan) -> String {
+    let document = PlanDocument {
+        format_version: FORMAT_VERSION,
+        has_changes: plan.has_changes(),
+        has_errors: plan.has_errors(),
+        plan,
+    };
+    serde_json::to_string_pretty(&document).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}

@@ -1,0 +1,8 @@
+//! Changes -> SQL (`ddl`, through `quote`), and the plan as text or JSON. No I/O.
+
+pub mod ddl;
+pub mod json;
+pub mod quote;
+pub mod text;
+
+pub use ddl::Statement;

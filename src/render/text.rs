@@ -1,0 +1,217 @@
+//! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove.
+
+use crate::model::SettingScope;
+use crate::plan::{Change, ClusterPlan, PasswordSource, Plan, RoleAction, RolePlan};
+use std::fmt::Write;
+
+#[derive(Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    fn code(self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn add(self, t: &str) -> String {
+        self.code("32", t)
+    }
+    fn change(self, t: &str) -> String {
+        self.code("33", t)
+    }
+    fn remove(self, t: &str) -> String {
+        self.code("31", t)
+    }
+    fn bold(self, t: &str) -> String {
+        self.code("1", t)
+    }
+}
+
+pub fn plan(plan: &Plan, color: bool) -> String {
+    let paint = Paint(color);
+    let mut out = String::new();
+    for cluster in &plan.clusters {
+        cluster_section(&mut out, cluster, paint);
+    }
+    if !plan.inactive_targets.is_empty() {
+        let names: Vec<String> = plan
+            .inactive_targets
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let _ = writeln!(out, "Skipped (inactive): {}", names.join(", "));
+    }
+    if !plan.skipped_roles.is_empty() {
+        let mut roles: Vec<String> = plan
+            .skipped_roles
+            .iter()
+            .map(|s| format!("\"{}\"", s.role))
+            .collect();
+        roles.dedup();
+        let _ = writeln!(
+            out,
+            "Skipped roles (declared only for inactive targets): {}",
+            roles.join(", ")
+        );
+    }
+    if plan.has_changes() {
+        let s = &plan.summary;
+        let _ = writeln!(
+            out,
+            "\n{} {} to add, {} to change, {} to destroy.",
+            paint.bold("Plan:"),
+            s.add,
+            s.change,
+            s.destroy
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\n{} The roles match the configuration.",
+            paint.bold("No changes.")
+        );
+    }
+    out
+}
+
+fn cluster_section(out: &mut String, cluster: &ClusterPlan, paint: Paint) {
+    let targets: Vec<String> = cluster.targets.iter().map(ToString::to_string).collect();
+    let version = cluster
+        .server_version_num
+        .map(|v| format!(", PostgreSQL {}.{}", v / 10000, v % 100))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{}",
+        paint.bold(&format!(
+            "# cluster {}{version} (targets: {})",
+            cluster.cluster,
+            targets.join(", ")
+        ))
+    );
+    if cluster.roles.is_empty() && cluster.errors.is_empty() {
+        let _ = writeln!(out, "  no changes");
+    }
+    for role in &cluster.roles {
+        role_section(out, role, paint);
+    }
+    for note in &cluster.notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
+    for error in &cluster.errors {
+        let _ = writeln!(out, "  {} {error}", paint.remove("error:"));
+    }
+    if !cluster.errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "  nothing will be changed on this cluster until the errors are fixed"
+        );
+    }
+    out.push('\n');
+}
+
+fn role_section(out: &mut String, role: &RolePlan, paint: Paint) {
+    let (symbol, why) = match role.action {
+        RoleAction::Create => (paint.add("+"), String::new()),
+        RoleAction::Update => (paint.change("~"), String::new()),
+        RoleAction::Adopt => (
+            paint.change("~"),
+            " (adopt: exists, not yet managed by pgroster)".to_string(),
+        ),
+    };
+    let profile = role
+        .profile
+        .as_deref()
+        .map(|p| format!(" profile {p},"))
+        .unwrap_or_default();
+    let targets: Vec<String> = role.targets.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        out,
+        "  {symbol} role \"{}\"{why} ({}targets {})",
+        role.role,
+        profile.trim_start(),
+        targets.join(", ")
+    );
+    for change in &role.changes {
+        for line in change_lines(change, paint) {
+            let _ = writeln!(out, "      {line}");
+        }
+    }
+}
+
+fn password_note(source: &PasswordSource) -> &'static str {
+    match source {
+        PasswordSource::Generated => "generated",
+        PasswordSource::Env { .. } => "from environment",
+    }
+}
+
+fn in_scope(scope: &SettingScope) -> String {
+    match scope {
+        SettingScope::AllDatabases => " (all databases)".into(),
+        SettingScope::Database(db) => format!(" (in database {db})"),
+    }
+}
+
+fn change_lines(change: &Change, paint: Paint) -> Vec<String> {
+    let add = paint.add("+");
+    let upd = paint.change("~");
+    let del = paint.remove("-");
+    match change {
+        Change::CreateRole {
+            attributes,
+            password,
+        } => {
+            let mut lines: Vec<String> = attributes
+                .values()
+                .into_iter()
+                .map(|(name, value)| format!("{add} {name:<16} = {value}"))
+                .collect();
+            if let Some(source) = password {
+                lines.push(format!(
+                    "{add} {:<16} = (sensitive, {})",
+                    "password",
+                    password_note(source)
+                ));
+            }
+            lines
+        }
+        Change::AlterAttributes { changes } => changes
+            .iter()
+            .map(|c| format!("{upd} {:<16} = {} -> {}", c.attribute, c.from, c.to))
+            .collect(),
+        Change::ResetPassword {
+            password,
+            from_rotation,
+            to_rotation,
+        } => vec![format!(
+            "{upd} {:<16} = (sensitive, {}; rotation {} -> {})",
+            "password",
+            password_note(password),
+            from_rotation.as_deref().unwrap_or("(none)"),
+            to_rotation.as_deref().unwrap_or("(none)")
+        )],
+        Change::SetMarker { from, to } => match from {
+            None => vec![format!("{add} {:<16} = \"{to}\"", "comment")],
+            Some(from) => vec![format!("{upd} {:<16} = \"{from}\" -> \"{to}\"", "comment")],
+        },
+        Change::GrantMembership { group } => vec![format!("{add} {:<16} \"{group}\"", "member_of")],
+        Change::RevokeMembership { group } => {
+            vec![format!("{del} {:<16} \"{group}\"", "member_of")]
+        }
+        Change::SetSetting {
+            scope,
+            name,
+            from,
+            to,
+        } => vec![match from {
+            None => format!("{add} {name:<16} = {to}{}", in_scope(scope)),
+            Some(from) => format!("{upd} {name:<16} = {from} -> {to}{}", in_scope(scope)),
+        }],
+        Change::ResetSetting { scope, name, from } => {
+            vec![format!("{del} {name:<16} = {from}{}", in_scope(scope))]
+        }
+    }
+}
