@@ -16,3 +16,6 @@ pub mod model;
 pub mod plan;
 pub mod registry;
 pub mod render;
+pub mod apply;
+pub mod fleet;
+pub mod audit;

@@ -224,6 +224,30 @@ pub struct DesiredCluster {
     pub roles: BTreeMap<RoleName, DesiredRole>,
 }
 
+impl DesiredCluster {
+    /// The part of this cluster's desired state that concerns the targets `keep` selects:
+    /// roles declared for at least one of them, and settings of their databases.
+    pub fn narrowed(&self, keep: impl Fn(&TargetName) -> bool) -> DesiredCluster {
+        let targets: BTreeSet<TargetName> = self.targets.iter().filter(|t| keep(t)).cloned().collect();
+        let databases: BTreeSet<&str> = targets.iter().map(|t| t.database.as_str()).collect();
+        let roles = self
+            .roles
+            .values()
+            .filter(|r| r.targets.iter().any(&keep))
+            .map(|r| {
+                let mut role = r.clone();
+                role.targets.retain(&keep);
+                role.settings.retain(|scope, _| match scope {
+                    SettingScope::AllDatabases => true,
+                    SettingScope::Database(db) => databases.contains(db.as_str()),
+                });
+                (role.name.clone(), role)
+            })
+            .collect();
+        DesiredCluster { targets, roles }
+    }
+}
+
 /// A role as read from the catalog.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CurrentRole {

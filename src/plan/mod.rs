@@ -60,6 +60,22 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// The audit log's name for this kind of change.
+    pub fn action_name(&self) -> &'static str {
+        match self {
+            Change::CreateRole { .. } => "create_role",
+            Change::AlterAttributes { .. } => "alter_role",
+            Change::ResetPassword { .. } => "reset_password",
+            Change::SetMarker { .. } => "set_marker",
+            Change::GrantMembership { .. } => "grant_membership",
+            Change::RevokeMembership { .. } => "revoke_membership",
+            Change::SetSetting { .. } => "set_setting",
+            Change::ResetSetting { .. } => "reset_setting",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoleAction {

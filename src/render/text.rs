@@ -1,6 +1,6 @@
 //! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove.
 
-use crate::model::SettingScope;
+use crate::model::{Attributes, SettingScope};
 use crate::plan::{Change, ClusterPlan, PasswordSource, Plan, RoleAction, RolePlan};
 use std::fmt::Write;
 
@@ -44,16 +44,19 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         let _ = writeln!(out, "Skipped (inactive): {}", names.join(", "));
     }
     if !plan.skipped_roles.is_empty() {
-        let mut roles: Vec<String> = plan
+        let skipped: Vec<String> = plan
             .skipped_roles
             .iter()
-            .map(|s| format!("\"{}\"", s.role))
+            .map(|s| format!("\"{}\" on {}", s.role, s.target))
             .collect();
-        roles.dedup();
+        let _ = writeln!(out, "Skipped (target inactive): {}", skipped.join(", "));
+    }
+    let failed = plan.clusters.iter().filter(|c| !c.errors.is_empty()).count();
+    if failed > 0 {
         let _ = writeln!(
             out,
-            "Skipped roles (declared only for inactive targets): {}",
-            roles.join(", ")
+            "\n{} {failed} cluster(s) could not be planned or have errors; see above.",
+            paint.remove("Error:")
         );
     }
     if plan.has_changes() {
@@ -66,7 +69,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             s.change,
             s.destroy
         );
-    } else {
+    } else if failed == 0 {
         let _ = writeln!(
             out,
             "\n{} The roles match the configuration.",
@@ -124,14 +127,14 @@ fn role_section(out: &mut String, role: &RolePlan, paint: Paint) {
     let profile = role
         .profile
         .as_deref()
-        .map(|p| format!(" profile {p},"))
+        .map(|p| format!("profile {p}, "))
         .unwrap_or_default();
     let targets: Vec<String> = role.targets.iter().map(ToString::to_string).collect();
     let _ = writeln!(
         out,
         "  {symbol} role \"{}\"{why} ({}targets {})",
         role.role,
-        profile.trim_start(),
+        profile,
         targets.join(", ")
     );
     for change in &role.changes {
@@ -139,6 +142,17 @@ fn role_section(out: &mut String, role: &RolePlan, paint: Paint) {
             let _ = writeln!(out, "      {line}");
         }
     }
+}
+
+/// One change on one line without colour, for the audit log. Never holds a secret: the plan
+/// has none.
+pub fn change_detail(change: &Change) -> String {
+    let lines = change_lines(change, Paint(false));
+    let squeezed: Vec<String> = lines
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    squeezed.join("; ")
 }
 
 fn password_note(source: &PasswordSource) -> &'static str {
@@ -164,10 +178,14 @@ fn change_lines(change: &Change, paint: Paint) -> Vec<String> {
             attributes,
             password,
         } => {
+            // Like `CREATE ROLE`, only what differs from PostgreSQL's defaults (and login).
+            let defaults = Attributes::default().values();
             let mut lines: Vec<String> = attributes
                 .values()
                 .into_iter()
-                .map(|(name, value)| format!("{add} {name:<16} = {value}"))
+                .zip(defaults)
+                .filter(|((name, value), (_, default))| *name == "login" || value != default)
+                .map(|((name, value), _)| format!("{add} {name:<16} = {value}"))
                 .collect();
             if let Some(source) = password {
                 lines.push(format!(

@@ -1,0 +1,176 @@
+//! Runs one cluster's changes in one transaction, under an advisory lock.
+//!
+//! `prepare` turns a cluster's plan into statements in phase order and obtains the passwords
+//! (generated here with the OS CSPRNG, or read from the declared environment variables), sent
+//! only as SCRAM-SHA-256 verifiers. `execute` runs them; a failure rolls the whole cluster back.
+
+mod password;
+
+pub use password::{generate_password, scram_verifier};
+
+use crate::connection::describe_error;
+use crate::model::{ClusterKey, RoleName, Secret, TargetName};
+use crate::plan::{phase, Change, ClusterPlan, PasswordSource};
+use crate::render::ddl::{self, Statement};
+
+/// One change ready to run: its statement and what the audit log says about it.
+#[derive(Debug)]
+pub struct PreparedChange {
+    pub role: RoleName,
+    pub target: Option<TargetName>,
+    pub action: &'static str,
+    pub detail: String,
+    pub statement: Statement,
+}
+
+/// A password generated during this apply, to be delivered once.
+#[derive(Debug)]
+pub struct GeneratedCredential {
+    pub role: RoleName,
+    pub targets: Vec<TargetName>,
+    pub cluster: ClusterKey,
+    pub password: Secret,
+}
+
+#[derive(Debug)]
+pub struct PreparedCluster {
+    pub cluster: ClusterKey,
+    pub changes: Vec<PreparedChange>,
+    pub credentials: Vec<GeneratedCredential>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("role \"{role}\" on {cluster}: the password variable {var} is not set or empty")]
+    MissingPasswordVar {
+        role: RoleName,
+        cluster: ClusterKey,
+        var: String,
+    },
+}
+
+/// Why a cluster's transaction was rolled back.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ExecuteError {
+    /// The change that failed, when it could be pinned down.
+    pub failed_index: Option<usize>,
+    pub message: String,
+}
+
+pub fn prepare(
+    plan: &ClusterPlan,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<PreparedCluster, PrepareError> {
+    let mut ordered = Vec::new();
+    let mut credentials = Vec::new();
+    for role in &plan.roles {
+        for change in &role.changes {
+            let source = match change {
+                Change::CreateRole { password, .. } => password.as_ref(),
+                Change::ResetPassword { password, .. } => Some(password),
+                _ => None,
+            };
+            let verifier = match source {
+                None => None,
+                Some(PasswordSource::Generated) => {
+                    let password = generate_password();
+                    let verifier = scram_verifier(&password);
+                    credentials.push(GeneratedCredential {
+                        role: role.role.clone(),
+                        targets: role.targets.clone(),
+                        cluster: plan.cluster.clone(),
+                        password,
+                    });
+                    Some(verifier)
+                }
+                Some(PasswordSource::Env { var }) => {
+                    let value = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                        PrepareError::MissingPasswordVar {
+                            role: role.role.clone(),
+                            cluster: plan.cluster.clone(),
+                            var: var.clone(),
+                        }
+                    })?;
+                    Some(scram_verifier(&Secret::new(value)))
+                }
+            };
+            ordered.push((phase(change), PreparedChange {
+                role: role.role.clone(),
+                target: audit_target(&role.targets, change),
+                action: change.action_name(),
+                detail: crate::render::text::change_detail(change),
+                statement: ddl::statement(&role.role, change, verifier.as_ref()),
+            }));
+        }
+    }
+    // A stable sort: within a phase, changes keep the plan's (sorted) order.
+    ordered.sort_by_key(|(phase, _)| *phase);
+    Ok(PreparedCluster {
+        cluster: plan.cluster.clone(),
+        changes: ordered.into_iter().map(|(_, c)| c).collect(),
+        credentials,
+    })
+}
+
+/// The target an audit row names: the database a setting is scoped to, else the role's first.
+fn audit_target(targets: &[TargetName], change: &Change) -> Option<TargetName> {
+    let database = match change {
+        Change::SetSetting { scope, .. } | Change::ResetSetting { scope, .. } => match scope {
+            crate::model::SettingScope::Database(db) => Some(db),
+            crate::model::SettingScope::AllDatabases => None,
+        },
+        _ => None,
+    };
+    database
+        .and_then(|db| targets.iter().find(|t| &t.database == db))
+        .or_else(|| targets.first())
+        .cloned()
+}
+
+/// Statements per round trip: large enough that 10,000 roles take a handful of round trips,
+/// small enough that a failing batch is quick to narrow down.
+const BATCH: usize = 500;
+
+/// Runs the prepared changes in one transaction. On failure the transaction is rolled back and
+/// the changes are replayed one by one in a second transaction, also rolled back, to name the
+/// statement that failed.
+pub fn execute(client: &mut postgres::Client, prepared: &PreparedCluster) -> Result<(), ExecuteError> {
+    if prepared.changes.is_empty() {
+        return Ok(());
+    }
+    let lock = format!(
+        "BEGIN; SET LOCAL lock_timeout = '30s'; SELECT pg_advisory_xact_lock({})",
+        ADVISORY_LOCK_KEY
+    );
+    let run = |client: &mut postgres::Client| -> Result<(), postgres::Error> {
+        client.batch_execute(&lock)?;
+        for chunk in prepared.changes.chunks(BATCH) {
+            let sql: Vec<&str> = chunk.iter().map(|c| c.statement.sql()).collect();
+            client.batch_execute(&sql.join(";\n"))?;
+        }
+        client.batch_execute("COMMIT")
+    };
+    let Err(error) = run(client) else {
+        return Ok(());
+    };
+    let message = describe_error(&error);
+    let _ = client.batch_execute("ROLLBACK");
+    Err(ExecuteError {
+        failed_index: locate_failure(client, prepared, &lock),
+        message,
+    })
+}
+
+fn locate_failure(client: &mut postgres::Client, prepared: &PreparedCluster, lock: &str) -> Option<usize> {
+    client.batch_execute(lock).ok()?;
+    let failed = prepared
+        .changes
+        .iter()
+        .position(|c| client.batch_execute(c.statement.sql()).is_err());
+    let _ = client.batch_execute("ROLLBACK");
+    failed
+}
+
+/// Serialises concurrent pgroster applies on one cluster ("pgroster" as a number).
+const ADVISORY_LOCK_KEY: i64 = 0x7067_726f_7374_6572;

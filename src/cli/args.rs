@@ -1,0 +1,139 @@
+//! Command-line arguments: clap types only.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pgroster",
+    version,
+    about = "Declarative PostgreSQL roles across a fleet: plan, apply, audit",
+    after_help = "Exit codes: 0 success (no changes), 1 error, 2 changes present (plan --detailed-exitcode)."
+)]
+pub struct Cli {
+    /// Config directory (its *.toml, *.yaml, *.yml files are merged) or a single file.
+    #[arg(short = 'c', long = "config", default_value = ".", global = true)]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the configuration without connecting to any database.
+    Validate,
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Plan, confirm, then change the clusters and record every change in the audit log.
+    Apply(ApplyArgs),
+    /// Reset one role's password now (generated), audited.
+    Reset(ResetArgs),
+    /// Read the audit log.
+    Audit(AuditArgs),
+    /// List every registered database, active or not.
+    Registry(FormatArgs),
+    /// List every role on a target's cluster.
+    Roles(RolesArgs),
+    /// Show one role on a target's cluster.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Only these targets (`env/database` glob; `dev` means `dev/*`). Repeatable.
+    #[arg(long = "target", value_name = "GLOB")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PlanFormat,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Write generated passwords to this new file (mode 0600; never overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub credentials_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// The role whose password is reset.
+    pub role: String,
+    /// The target (`env/database`) whose cluster holds the role.
+    #[arg(long, value_name = "ENV/DB")]
+    pub target: String,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Write the new password to this new file (mode 0600; never overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub credentials_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only changes at or after this time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC).
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long)]
+    pub role: Option<String>,
+    #[arg(long)]
+    pub env: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: AuditFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RolesArgs {
+    #[arg(long, value_name = "ENV/DB")]
+    pub target: String,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    pub role: String,
+    #[arg(long, value_name = "ENV/DB")]
+    pub target: String,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: TableFormat,
+}

@@ -1,0 +1,33 @@
+//! One file per subcommand; each only sequences library stages.
+
+mod apply;
+mod audit;
+mod inspect;
+mod plan;
+mod reset;
+mod validate;
+
+use super::args::{Cli, Command};
+use super::output::Output;
+use anyhow::Result;
+
+pub fn dispatch(cli: &Cli, output: &Output) -> Result<i32> {
+    match &cli.command {
+        Command::Validate => validate::run(&cli.config, output),
+        Command::Plan(args) => plan::run(&cli.config, args, output),
+        Command::Apply(args) => apply::run(&cli.config, args, output),
+        Command::Reset(args) => reset::run(&cli.config, args, output),
+        Command::Audit(args) => audit::run(&cli.config, args, output),
+        Command::Registry(args) => inspect::registry(&cli.config, args, output),
+        Command::Roles(args) => inspect::roles(&cli.config, args, output),
+        Command::Show(args) => inspect::show(&cli.config, args, output),
+    }
+}
+
+/// Compiles `--target` globs.
+pub fn selection(globs: &[String]) -> Result<Vec<pgroster::registry::TargetGlob>> {
+    globs
+        .iter()
+        .map(|g| pgroster::registry::TargetGlob::new(g).map_err(anyhow::Error::msg))
+        .collect()
+}

@@ -1,0 +1,27 @@
+//! `pgroster plan`: read every cluster in scope, diff, render.
+
+use crate::cli::args::{PlanArgs, PlanFormat};
+use crate::cli::output::Output;
+use crate::cli::{context, EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
+use anyhow::Result;
+use pgroster::fleet::plan_fleet;
+use pgroster::render;
+use std::path::Path;
+
+pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
+    let ctx = context::load(config)?;
+    let selection = super::selection(&args.selection.targets)?;
+    let fleet = plan_fleet(&ctx.lowered, &ctx.credentials, &selection);
+    let plan = &fleet.plan;
+    match args.format {
+        PlanFormat::Text => output.print(&render::text::plan(plan, output.color)),
+        PlanFormat::Json => output.print(&render::json::plan(plan)),
+    }
+    Ok(if plan.has_errors() {
+        EXIT_ERROR
+    } else if args.detailed_exitcode && plan.has_changes() {
+        EXIT_CHANGES
+    } else {
+        EXIT_OK
+    })
+}

@@ -1,0 +1,112 @@
+//! Reads every cluster in scope and plans it: the one place where catalog and planner meet.
+//!
+//! Clusters are read in parallel, since each is a network round trip (and an unreachable host
+//! costs a connect timeout); an unreachable or unreadable cluster becomes an error in its own
+//! section of the plan while the others are still planned.
+
+use crate::catalog;
+use crate::config::Lowered;
+use crate::connection::{connect, AdminCredentials};
+use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
+use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, SkippedRole};
+use crate::registry::TargetGlob;
+use std::collections::BTreeMap;
+
+pub struct Fleet {
+    pub plan: Plan,
+    /// Open admin connections of the clusters that were read, for apply to reuse.
+    pub connections: BTreeMap<ClusterKey, postgres::Client>,
+}
+
+/// Plans every cluster with a selected target (all when `selection` is empty).
+pub fn plan_fleet(lowered: &Lowered, credentials: &AdminCredentials, selection: &[TargetGlob]) -> Fleet {
+    let selected = |t: &crate::model::TargetName| selection.is_empty() || selection.iter().any(|g| g.matches(t));
+    let desired: BTreeMap<ClusterKey, DesiredCluster> = lowered
+        .desired
+        .iter()
+        .map(|(key, cluster)| (key.clone(), cluster.narrowed(selected)))
+        .filter(|(_, cluster)| !cluster.targets.is_empty())
+        .collect();
+    let results: Vec<(ClusterKey, Result<(postgres::Client, CurrentCluster), String>)> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = desired
+                .iter()
+                .map(|(key, cluster)| {
+                    let key = key.clone();
+                    let database = cluster
+                        .targets
+                        .first()
+                        .map(|t| t.database.clone())
+                        .unwrap_or_default();
+                    scope.spawn(move || {
+                        let result = read(&key, &database, credentials);
+                        (key, result)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().ok())
+                .collect()
+        });
+    let mut clusters = Vec::new();
+    let mut connections = BTreeMap::new();
+    for (key, result) in results {
+        let Some(cluster) = desired.get(&key) else { continue };
+        match result {
+            Ok((client, current)) => {
+                clusters.push(diff_cluster(
+                    key.clone(),
+                    &DiffInput {
+                        desired: cluster,
+                        current: &current,
+                        ignore_roles: &lowered.ignore_roles,
+                        narrowed: !selection.is_empty(),
+                    },
+                ));
+                connections.insert(key, client);
+            }
+            Err(error) => {
+                let targets: Vec<String> = cluster.targets.iter().map(ToString::to_string).collect();
+                clusters.push(ClusterPlan {
+                    cluster: key,
+                    targets: cluster.targets.iter().cloned().collect(),
+                    server_version_num: None,
+                    roles: Vec::new(),
+                    notes: Vec::new(),
+                    errors: vec![format!("targets {}: {error}", targets.join(", "))],
+                });
+            }
+        }
+    }
+    let inactive_targets = lowered
+        .registry
+        .entries
+        .iter()
+        .filter(|e| !e.active && selected(&e.target))
+        .map(|e| e.target.clone())
+        .collect();
+    let skipped_roles = lowered
+        .skipped
+        .iter()
+        .filter(|(_, t)| selected(t))
+        .map(|(role, target)| SkippedRole {
+            role: role.clone(),
+            target: target.clone(),
+        })
+        .collect();
+    Fleet {
+        plan: Plan::new(clusters, inactive_targets, skipped_roles),
+        connections,
+    }
+}
+
+fn read(
+    key: &ClusterKey,
+    database: &str,
+    credentials: &AdminCredentials,
+) -> Result<(postgres::Client, CurrentCluster), String> {
+    let mut client = connect(key, database, credentials).map_err(|e| e.to_string())?;
+    let current = catalog::read_cluster(&mut client).map_err(|e| format!("{key}: {e}"))?;
+    Ok((client, current))
+}
