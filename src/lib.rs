@@ -19,3 +19,4 @@ pub mod render;
 pub mod apply;
 pub mod fleet;
 pub mod audit;
+pub mod schema;
