@@ -6,18 +6,16 @@
 //!
 //! Server binaries come from `PGROSTER_PG_BIN` (see `scripts/pg-bin.sh` for 16 and 18), else the
 //! highest-numbered `/usr/lib/postgresql/*/bin`. As root, `initdb` and `postgres` run as the `postgres`
-//! OS user (initdb refuses root). Every cluster lives under [`CLUSTERS_ROOT`] as `<test pid>-<n>`, so a
-//! later run can find and stop the postmasters of a test process that was killed before Drop ran.
+//! OS user (initdb refuses root). Every cluster lives in `pgroster-test-clusters/<test pid>-<n>` under
+//! /dev/shm (or /tmp when /dev/shm is small), so a later run finds and stops the postmasters of a test
+//! process that was killed before Drop ran.
 
 mod cluster;
 mod scenario;
+mod template;
 
 pub use cluster::Cluster;
 pub use scenario::{registry_toml, Output, Scenario};
-
-/// Parent of every cluster's data directory. A fixed path under /tmp rather than `$TMPDIR`: as root the
-/// server runs as `postgres`, which must be able to traverse every parent directory.
-pub const CLUSTERS_ROOT: &str = "/tmp/pgroster-test-clusters";
 
 /// The non-superuser admin every cluster has, as the seed's `role_create` and managed services are.
 pub const CREATEROLE_ADMIN: &str = "roster_admin";
@@ -38,4 +36,3 @@ pub enum AdminKind {
 impl AdminKind {
     pub const ALL: [AdminKind; 2] = [AdminKind::Superuser, AdminKind::CreateRole];
 }
-

@@ -77,7 +77,8 @@ impl Scenario {
     /// Sets [`ADMIN_USER_ENV`] and [`ADMIN_PASS_ENV`] to that admin of `cluster`.
     pub fn with_admin(&mut self, cluster: &Cluster, kind: AdminKind) -> &mut Self {
         let (user, password) = cluster.admin(kind);
-        self.env(ADMIN_USER_ENV, &user).env(ADMIN_PASS_ENV, &password)
+        self.env(ADMIN_USER_ENV, &user)
+            .env(ADMIN_PASS_ENV, &password)
     }
 
     /// `<dir>/pgroster-audit.db`, where [`registry_toml`] puts the audit log.
