@@ -7,8 +7,8 @@
 //! Server binaries come from `PGROSTER_PG_BIN` (see `scripts/pg-bin.sh` for 16 and 18), else the
 //! highest-numbered `/usr/lib/postgresql/*/bin`. As root, `initdb` and `postgres` run as the `postgres`
 //! OS user (initdb refuses root). Every cluster lives in `pgroster-test-clusters/<test pid>-<n>` under
-//! /dev/shm (or /tmp when /dev/shm is small), so a later run finds and stops the postmasters of a test
-//! process that was killed before Drop ran.
+//! /dev/shm (or /tmp when /dev/shm is small), the template under /tmp, so a later run finds and stops
+//! the postmasters of a test process that was killed before Drop ran, and deletes what it left.
 
 mod cluster;
 mod scenario;

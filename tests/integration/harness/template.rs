@@ -11,14 +11,13 @@ use std::sync::OnceLock;
 use std::thread::sleep;
 use std::time::Duration;
 
-/// Where cluster directories go: `<candidate>/pgroster-test-clusters/<test pid>-<n>`. /dev/shm first when it
-/// has room: creating the ~1,000 small files of a data directory took 1.3 s of system time on this
-/// machine's ext4 /tmp and 0.13 s on tmpfs. Not `$TMPDIR`: as root the server runs as `postgres`, which
-/// must be able to traverse every parent directory.
-const ROOT_CANDIDATES: [&str; 2] = [
-    "/dev/shm/pgroster-test-clusters",
-    "/tmp/pgroster-test-clusters",
-];
+/// Cluster directories go in `<root>/<test pid>-<n>`: the tmpfs root when /dev/shm has room, since
+/// creating the ~1,000 small files of a data directory took 1.3 s of system time on this machine's ext4
+/// /tmp and 0.13 s on tmpfs. The template stays on disk (copying it from the page cache is as fast), so
+/// a finished run leaves no 39 MB in memory; the next run deletes it. Not `$TMPDIR`: as root the server
+/// runs as `postgres`, which must be able to traverse every parent directory.
+const TMPFS_ROOT: &str = "/dev/shm/pgroster-test-clusters";
+const DISK_ROOT: &str = "/tmp/pgroster-test-clusters";
 const TMPFS_MIN_FREE_KIB: u64 = 2 * 1024 * 1024;
 
 /// What every cluster of this test process is copied from and runs with.
@@ -27,7 +26,7 @@ pub(super) struct Template {
     pub bin: PathBuf,
     /// uid/gid of the `postgres` OS user when this process runs as root.
     pub run_as: Option<(u32, u32)>,
-    /// The directory cluster directories are created in.
+    /// The directory cluster directories are created in (tmpfs when it has room).
     pub root: PathBuf,
     /// The initdb'd data directory, never started.
     pub data: PathBuf,
@@ -42,10 +41,10 @@ pub(super) struct Template {
 pub(super) fn template() -> &'static Template {
     static TEMPLATE: OnceLock<Template> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
-        for candidate in ROOT_CANDIDATES {
-            stop_strays(Path::new(candidate));
+        for root in [TMPFS_ROOT, DISK_ROOT] {
+            stop_strays(Path::new(root));
         }
-        let root = choose_root();
+        let root = clusters_root();
         let bin = pg_bin();
         let run_as = (command_output("id", &["-u"]) == "0").then(|| {
             let id = |flag| {
@@ -55,9 +54,10 @@ pub(super) fn template() -> &'static Template {
             };
             (id("-u"), id("-g"))
         });
-        let data = root.join(format!("{}-template", std::process::id()));
+        let disk_root = shared_dir(Path::new(DISK_ROOT));
+        let data = disk_root.join(format!("{}-template", std::process::id()));
         let superuser_password = random_password();
-        initdb(&bin, run_as, &root, &data, &superuser_password);
+        initdb(&bin, run_as, &disk_root, &data, &superuser_password);
         let createrole_password = random_password();
         Template {
             createrole_verifier: scram_sha_256(createrole_password.as_bytes()),
@@ -71,8 +71,7 @@ pub(super) fn template() -> &'static Template {
     })
 }
 
-fn choose_root() -> PathBuf {
-    let [tmpfs, disk] = ROOT_CANDIDATES.map(PathBuf::from);
+fn clusters_root() -> PathBuf {
     let shm_free_kib = Command::new("df")
         .args(["-Pk", "/dev/shm"])
         .output()
@@ -83,17 +82,21 @@ fn choose_root() -> PathBuf {
         })
         .unwrap_or(0);
     let root = if shm_free_kib >= TMPFS_MIN_FREE_KIB {
-        tmpfs
+        TMPFS_ROOT
     } else {
-        disk
+        DISK_ROOT
     };
-    fs::create_dir_all(&root).unwrap();
-    // World-writable and sticky like /tmp: initdb (as `postgres`) creates the template here, and other
-    // users' test runs share the root without being able to delete each other's clusters.
-    if fs::metadata(&root).unwrap().permissions().mode() & 0o7777 != 0o1777 {
-        fs::set_permissions(&root, fs::Permissions::from_mode(0o1777)).unwrap();
+    shared_dir(Path::new(root))
+}
+
+/// Creates `dir` world-writable and sticky like /tmp: initdb (as `postgres`) creates the template in
+/// it, and other users' test runs share it without being able to delete each other's clusters.
+fn shared_dir(dir: &Path) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    if fs::metadata(dir).unwrap().permissions().mode() & 0o7777 != 0o1777 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o1777)).unwrap();
     }
-    root
+    dir.to_owned()
 }
 
 /// `PGROSTER_PG_BIN`, else the highest-numbered `/usr/lib/postgresql/*/bin`.
