@@ -131,21 +131,17 @@ fn pgpass_lookup(text: &str, host: &str, port: u16, database: &str, user: &str) 
 }
 
 fn split_pgpass_line(line: &str) -> Vec<String> {
-    let mut fields = vec![String::new()];
+    let mut fields = Vec::new();
+    let mut field = String::new();
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if let Some(next) = chars.next() {
-                    fields.last_mut().map(|f| f.push(next));
-                }
-            }
-            ':' if fields.len() < 5 => fields.push(String::new()),
-            _ => {
-                fields.last_mut().map(|f| f.push(c));
-            }
+            '\\' => field.extend(chars.next()),
+            ':' if fields.len() < 4 => fields.push(std::mem::take(&mut field)),
+            _ => field.push(c),
         }
     }
+    fields.push(field);
     fields
 }
 

@@ -12,6 +12,9 @@ use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, SkippedRole};
 use crate::registry::TargetGlob;
 use std::collections::BTreeMap;
 
+/// A cluster's open connection and catalog, or why it could not be read.
+type ReadResult = Result<(postgres::Client, CurrentCluster), String>;
+
 pub struct Fleet {
     pub plan: Plan,
     /// Open admin connections of the clusters that were read, for apply to reuse.
@@ -19,40 +22,44 @@ pub struct Fleet {
 }
 
 /// Plans every cluster with a selected target (all when `selection` is empty).
-pub fn plan_fleet(lowered: &Lowered, credentials: &AdminCredentials, selection: &[TargetGlob]) -> Fleet {
-    let selected = |t: &crate::model::TargetName| selection.is_empty() || selection.iter().any(|g| g.matches(t));
+pub fn plan_fleet(
+    lowered: &Lowered,
+    credentials: &AdminCredentials,
+    selection: &[TargetGlob],
+) -> Fleet {
+    let selected = |t: &crate::model::TargetName| {
+        selection.is_empty() || selection.iter().any(|g| g.matches(t))
+    };
     let desired: BTreeMap<ClusterKey, DesiredCluster> = lowered
         .desired
         .iter()
         .map(|(key, cluster)| (key.clone(), cluster.narrowed(selected)))
         .filter(|(_, cluster)| !cluster.targets.is_empty())
         .collect();
-    let results: Vec<(ClusterKey, Result<(postgres::Client, CurrentCluster), String>)> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = desired
-                .iter()
-                .map(|(key, cluster)| {
-                    let key = key.clone();
-                    let database = cluster
-                        .targets
-                        .first()
-                        .map(|t| t.database.clone())
-                        .unwrap_or_default();
-                    scope.spawn(move || {
-                        let result = read(&key, &database, credentials);
-                        (key, result)
-                    })
+    let results: Vec<(ClusterKey, ReadResult)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = desired
+            .iter()
+            .map(|(key, cluster)| {
+                let key = key.clone();
+                let database = cluster
+                    .targets
+                    .first()
+                    .map(|t| t.database.clone())
+                    .unwrap_or_default();
+                scope.spawn(move || {
+                    let result = read(&key, &database, credentials);
+                    (key, result)
                 })
-                .collect();
-            handles
-                .into_iter()
-                .filter_map(|h| h.join().ok())
-                .collect()
-        });
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
     let mut clusters = Vec::new();
     let mut connections = BTreeMap::new();
     for (key, result) in results {
-        let Some(cluster) = desired.get(&key) else { continue };
+        let Some(cluster) = desired.get(&key) else {
+            continue;
+        };
         match result {
             Ok((client, current)) => {
                 clusters.push(diff_cluster(
@@ -67,7 +74,8 @@ pub fn plan_fleet(lowered: &Lowered, credentials: &AdminCredentials, selection: 
                 connections.insert(key, client);
             }
             Err(error) => {
-                let targets: Vec<String> = cluster.targets.iter().map(ToString::to_string).collect();
+                let targets: Vec<String> =
+                    cluster.targets.iter().map(ToString::to_string).collect();
                 clusters.push(ClusterPlan {
                     cluster: key,
                     targets: cluster.targets.iter().cloned().collect(),
@@ -101,11 +109,7 @@ pub fn plan_fleet(lowered: &Lowered, credentials: &AdminCredentials, selection: 
     }
 }
 
-fn read(
-    key: &ClusterKey,
-    database: &str,
-    credentials: &AdminCredentials,
-) -> Result<(postgres::Client, CurrentCluster), String> {
+fn read(key: &ClusterKey, database: &str, credentials: &AdminCredentials) -> ReadResult {
     let mut client = connect(key, database, credentials).map_err(|e| e.to_string())?;
     let current = catalog::read_cluster(&mut client).map_err(|e| format!("{key}: {e}"))?;
     Ok((client, current))

@@ -9,14 +9,14 @@
 //! - `apply`:    statements -> one transaction per cluster (`apply::apply_cluster`)
 //! - `audit`:    every executed change -> SQLite           (`audit::AuditLog`)
 
+pub mod apply;
+pub mod audit;
 pub mod catalog;
 pub mod config;
 pub mod connection;
+pub mod fleet;
 pub mod model;
 pub mod plan;
 pub mod registry;
 pub mod render;
-pub mod apply;
-pub mod fleet;
-pub mod audit;
 pub mod schema;

@@ -23,7 +23,9 @@ mod tests {
     use std::path::Path;
 
     fn check(file: &str, generated: String) {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema").join(file);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("schema")
+            .join(file);
         if std::env::var_os("PGROSTER_BLESS").is_some() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &generated).unwrap();

@@ -95,13 +95,16 @@ pub fn prepare(
                     Some(scram_verifier(&Secret::new(value)))
                 }
             };
-            ordered.push((phase(change), PreparedChange {
-                role: role.role.clone(),
-                target: audit_target(&role.targets, change),
-                action: change.action_name(),
-                detail: crate::render::text::change_detail(change),
-                statement: ddl::statement(&role.role, change, verifier.as_ref()),
-            }));
+            ordered.push((
+                phase(change),
+                PreparedChange {
+                    role: role.role.clone(),
+                    target: audit_target(&role.targets, change),
+                    action: change.action_name(),
+                    detail: crate::render::text::change_detail(change),
+                    statement: ddl::statement(&role.role, change, verifier.as_ref()),
+                },
+            ));
         }
     }
     // A stable sort: within a phase, changes keep the plan's (sorted) order.
@@ -135,7 +138,10 @@ const BATCH: usize = 500;
 /// Runs the prepared changes in one transaction. On failure the transaction is rolled back and
 /// the changes are replayed one by one in a second transaction, also rolled back, to name the
 /// statement that failed.
-pub fn execute(client: &mut postgres::Client, prepared: &PreparedCluster) -> Result<(), ExecuteError> {
+pub fn execute(
+    client: &mut postgres::Client,
+    prepared: &PreparedCluster,
+) -> Result<(), ExecuteError> {
     if prepared.changes.is_empty() {
         return Ok(());
     }
@@ -162,7 +168,11 @@ pub fn execute(client: &mut postgres::Client, prepared: &PreparedCluster) -> Res
     })
 }
 
-fn locate_failure(client: &mut postgres::Client, prepared: &PreparedCluster, lock: &str) -> Option<usize> {
+fn locate_failure(
+    client: &mut postgres::Client,
+    prepared: &PreparedCluster,
+    lock: &str,
+) -> Option<usize> {
     client.batch_execute(lock).ok()?;
     let failed = prepared
         .changes

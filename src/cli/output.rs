@@ -30,7 +30,9 @@ impl Output {
 
     /// Terraform's question: only `yes` proceeds.
     pub fn confirm(&self, question: &str) -> bool {
-        self.print(&format!("{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "));
+        self.print(&format!(
+            "{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+        ));
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         answer.trim() == "yes"

@@ -228,7 +228,8 @@ impl DesiredCluster {
     /// The part of this cluster's desired state that concerns the targets `keep` selects:
     /// roles declared for at least one of them, and settings of their databases.
     pub fn narrowed(&self, keep: impl Fn(&TargetName) -> bool) -> DesiredCluster {
-        let targets: BTreeSet<TargetName> = self.targets.iter().filter(|t| keep(t)).cloned().collect();
+        let targets: BTreeSet<TargetName> =
+            self.targets.iter().filter(|t| keep(t)).cloned().collect();
         let databases: BTreeSet<&str> = targets.iter().map(|t| t.database.as_str()).collect();
         let roles = self
             .roles

@@ -51,7 +51,11 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             .collect();
         let _ = writeln!(out, "Skipped (target inactive): {}", skipped.join(", "));
     }
-    let failed = plan.clusters.iter().filter(|c| !c.errors.is_empty()).count();
+    let failed = plan
+        .clusters
+        .iter()
+        .filter(|c| !c.errors.is_empty())
+        .count();
     if failed > 0 {
         let _ = writeln!(
             out,

@@ -18,7 +18,11 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let plan = &fleet.plan;
     output.print(&render::text::plan(plan, output.color));
     if !plan.has_changes() {
-        return Ok(if plan.has_errors() { EXIT_ERROR } else { EXIT_OK });
+        return Ok(if plan.has_errors() {
+            EXIT_ERROR
+        } else {
+            EXIT_OK
+        });
     }
     if !args.auto_approve {
         if !output.stdin_is_terminal {
@@ -41,7 +45,11 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
         .map(|c| apply::prepare(c, &context::lookup_env))
         .collect::<Result<_, _>>()?;
     let generated: usize = prepared.iter().map(|p| p.credentials.len()).sum();
-    let delivery = credentials::prepare(generated, args.credentials_out.as_deref(), output.stdout_is_terminal)?;
+    let delivery = credentials::prepare(
+        generated,
+        args.credentials_out.as_deref(),
+        output.stdout_is_terminal,
+    )?;
     let mut audit = AuditLog::open(&ctx.config.audit_log_path())?;
     let run = audit.start_run(&context::actor(), "apply")?;
 
@@ -54,7 +62,11 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
             .iter()
             .map(|c| ChangeRecord {
                 env: c.target.as_ref().map(|t| t.env.clone()).unwrap_or_default(),
-                database: c.target.as_ref().map(|t| t.database.clone()).unwrap_or_default(),
+                database: c
+                    .target
+                    .as_ref()
+                    .map(|t| t.database.clone())
+                    .unwrap_or_default(),
                 host: cluster.cluster.host.clone(),
                 port: cluster.cluster.port,
                 role: c.role.to_string(),
@@ -76,7 +88,9 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
                 .iter()
                 .enumerate()
                 .map(|(i, id)| {
-                    let outcome = if e.failed_index == Some(i) || (e.failed_index.is_none() && i == 0) {
+                    let outcome = if e.failed_index == Some(i)
+                        || (e.failed_index.is_none() && i == 0)
+                    {
                         Outcome::Failed(e.message.clone())
                     } else {
                         Outcome::RolledBack(format!("another change on {} failed", cluster.cluster))
@@ -114,7 +128,11 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let delivered = credentials::deliver(delivery, &applied_credentials)?;
     output.print(&format!(
         "Apply {}! Roles: {added} added, {changed} changed, 0 destroyed. Audit run {run}.{}",
-        if failed_clusters == 0 { "complete" } else { "finished with errors" },
+        if failed_clusters == 0 {
+            "complete"
+        } else {
+            "finished with errors"
+        },
         if failed_clusters > 0 {
             format!(" {failed_clusters} cluster(s) failed and were rolled back.")
         } else {

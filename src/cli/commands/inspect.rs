@@ -4,10 +4,10 @@ use crate::cli::args::{FormatArgs, RolesArgs, ShowArgs, TableFormat};
 use crate::cli::output::{table, Output};
 use crate::cli::{context, EXIT_OK};
 use anyhow::{Context as _, Result};
+use pgroster::catalog;
 use pgroster::connection::connect;
 use pgroster::model::{CurrentCluster, CurrentRole, RoleName};
 use pgroster::registry::parse_target;
-use pgroster::catalog;
 use serde_json::json;
 use std::path::Path;
 
@@ -44,7 +44,8 @@ fn read_target(config: &Path, target: &str) -> Result<CurrentCluster> {
         .find(&target)
         .with_context(|| format!("target {target} is not in the registry"))?;
     let mut client = connect(&entry.cluster, &target.database, &ctx.credentials)?;
-    catalog::read_cluster(&mut client).with_context(|| format!("reading {} (target {target})", entry.cluster))
+    catalog::read_cluster(&mut client)
+        .with_context(|| format!("reading {} (target {target})", entry.cluster))
 }
 
 fn managed_by(role: &CurrentRole) -> String {
@@ -78,7 +79,9 @@ fn role_json(role: &CurrentRole) -> serde_json::Value {
 pub fn roles(config: &Path, args: &RolesArgs, output: &Output) -> Result<i32> {
     let current = read_target(config, &args.target)?;
     output.print(&match args.format {
-        TableFormat::Json => serde_json::to_string_pretty(&current.roles.values().map(role_json).collect::<Vec<_>>())?,
+        TableFormat::Json => serde_json::to_string_pretty(
+            &current.roles.values().map(role_json).collect::<Vec<_>>(),
+        )?,
         TableFormat::Table => {
             let rows: Vec<Vec<String>> = current
                 .roles
@@ -103,12 +106,26 @@ pub fn roles(config: &Path, args: &RolesArgs, output: &Output) -> Result<i32> {
                         flags.join(" "),
                         a.connection_limit.to_string(),
                         a.valid_until.clone().unwrap_or_else(|| "-".into()),
-                        r.member_of.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                        r.member_of
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         managed_by(r),
                     ]
                 })
                 .collect();
-            table(&["ROLE", "ATTRIBUTES", "CONN LIMIT", "VALID UNTIL", "MEMBER OF", "MANAGED"], &rows)
+            table(
+                &[
+                    "ROLE",
+                    "ATTRIBUTES",
+                    "CONN LIMIT",
+                    "VALID UNTIL",
+                    "MEMBER OF",
+                    "MANAGED",
+                ],
+                &rows,
+            )
         }
     });
     Ok(EXIT_OK)
@@ -117,10 +134,12 @@ pub fn roles(config: &Path, args: &RolesArgs, output: &Output) -> Result<i32> {
 pub fn show(config: &Path, args: &ShowArgs, output: &Output) -> Result<i32> {
     let current = read_target(config, &args.target)?;
     let name = RoleName::existing(args.role.clone());
-    let role = current
-        .roles
-        .get(&name)
-        .with_context(|| format!("role \"{name}\" does not exist on the cluster of target {}", args.target))?;
+    let role = current.roles.get(&name).with_context(|| {
+        format!(
+            "role \"{name}\" does not exist on the cluster of target {}",
+            args.target
+        )
+    })?;
     output.print(&match args.format {
         TableFormat::Json => serde_json::to_string_pretty(&role_json(role))?,
         TableFormat::Table => {
@@ -132,7 +151,11 @@ pub fn show(config: &Path, args: &ShowArgs, output: &Output) -> Result<i32> {
                 .collect();
             rows.push(vec![
                 "member_of".into(),
-                role.member_of.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                role.member_of
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             ]);
             for (scope, values) in &role.settings {
                 for (setting, value) in values {
@@ -140,7 +163,10 @@ pub fn show(config: &Path, args: &ShowArgs, output: &Output) -> Result<i32> {
                 }
             }
             rows.push(vec!["managed".into(), managed_by(role)]);
-            rows.push(vec!["comment".into(), role.comment.clone().unwrap_or_default()]);
+            rows.push(vec![
+                "comment".into(),
+                role.comment.clone().unwrap_or_default(),
+            ]);
             format!("role \"{name}\"\n{}", table(&["FIELD", "VALUE"], &rows))
         }
     });

@@ -25,13 +25,25 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
         bail!("target {target} is inactive in the registry");
     }
     let role = RoleName::existing(args.role.clone());
-    if let Some(glob) = ctx.lowered.ignore_roles.iter().find(|g| g.matches(role.as_str())) {
-        bail!("role \"{role}\" matches ignore_roles pattern `{}`; pgroster never touches it", glob.text);
+    if let Some(glob) = ctx
+        .lowered
+        .ignore_roles
+        .iter()
+        .find(|g| g.matches(role.as_str()))
+    {
+        bail!(
+            "role \"{role}\" matches ignore_roles pattern `{}`; pgroster never touches it",
+            glob.text
+        );
     }
     let mut client = connect(&entry.cluster, &target.database, &ctx.credentials)?;
-    let current = catalog::read_cluster(&mut client).with_context(|| format!("reading {}", entry.cluster))?;
+    let current =
+        catalog::read_cluster(&mut client).with_context(|| format!("reading {}", entry.cluster))?;
     let Some(existing) = current.roles.get(&role) else {
-        bail!("role \"{role}\" does not exist on {} (target {target})", entry.cluster);
+        bail!(
+            "role \"{role}\" does not exist on {} (target {target})",
+            entry.cluster
+        );
     };
     let declared = ctx
         .lowered
@@ -39,7 +51,10 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
         .get(&entry.cluster)
         .is_some_and(|c| c.roles.contains_key(&role));
     if existing.marker().is_none() && !declared {
-        bail!("role \"{role}\" on {} is not managed by pgroster; declare it first", entry.cluster);
+        bail!(
+            "role \"{role}\" on {} is not managed by pgroster; declare it first",
+            entry.cluster
+        );
     }
     if !existing.attributes.login {
         bail!("role \"{role}\" cannot log in (NOLOGIN); it has no use for a password");
@@ -48,12 +63,19 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
         if !output.stdin_is_terminal {
             bail!("reset needs --auto-approve when stdin is not a terminal (nothing was changed)");
         }
-        if !output.confirm(&format!("Reset the password of \"{role}\" on {}?", entry.cluster)) {
+        if !output.confirm(&format!(
+            "Reset the password of \"{role}\" on {}?",
+            entry.cluster
+        )) {
             output.print("Reset cancelled; nothing was changed.");
             return Ok(EXIT_ERROR);
         }
     }
-    let delivery = credentials::prepare(1, args.credentials_out.as_deref(), output.stdout_is_terminal)?;
+    let delivery = credentials::prepare(
+        1,
+        args.credentials_out.as_deref(),
+        output.stdout_is_terminal,
+    )?;
     let mut audit = AuditLog::open(&ctx.config.audit_log_path())?;
     let run = audit.start_run(&context::actor(), "reset")?;
     let ids = audit.record_started(
@@ -70,15 +92,24 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
     )?;
     let password = generate_password();
     let statement = render::ddl::reset_password(&role, &scram_verifier(&password));
-    let result = client.batch_execute(statement.sql()).map_err(|e| describe_error(&e));
+    let result = client
+        .batch_execute(statement.sql())
+        .map_err(|e| describe_error(&e));
     let outcome = match &result {
         Ok(()) => Outcome::Ok,
         Err(e) => Outcome::Failed(e.clone()),
     };
-    audit.record_outcomes(&ids.iter().map(|id| (*id, outcome.clone())).collect::<Vec<_>>())?;
+    audit.record_outcomes(
+        &ids.iter()
+            .map(|id| (*id, outcome.clone()))
+            .collect::<Vec<_>>(),
+    )?;
     audit.finish_run(&run, result.is_ok())?;
     if let Err(e) = result {
-        bail!("resetting the password of \"{role}\" on {} failed: {e}", entry.cluster);
+        bail!(
+            "resetting the password of \"{role}\" on {} failed: {e}",
+            entry.cluster
+        );
     }
     let delivered = credentials::deliver(
         delivery,
@@ -89,7 +120,10 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
             password,
         }],
     )?;
-    output.print(&format!("Password of \"{role}\" on {} reset. Audit run {run}.", entry.cluster));
+    output.print(&format!(
+        "Password of \"{role}\" on {} reset. Audit run {run}.",
+        entry.cluster
+    ));
     output.print(&delivered);
     Ok(EXIT_OK)
 }
