@@ -4,5 +4,7 @@
 //! Run against another PostgreSQL major with `PGROSTER_PG_BIN=$(scripts/pg-bin.sh 18) cargo test`.
 #![allow(clippy::unwrap_used)]
 
+mod cli_behaviour;
 mod harness;
 mod harness_selftest;
+mod loop_and_passwords;
