@@ -2,15 +2,11 @@
 
 use super::error::{did_you_mean, ConfigError, ConfigErrors, Location};
 use super::profiles::{self, Profile, CONTEXT_PLACEHOLDERS};
-use super::raw::{
-    PasswordKeyword, RawPassword, RawRole, RawRoleFields, RawSettingsScope, PROFILE_FIELD_KEYS,
-    ROLE_FIELD_KEYS,
-};
+use super::raw::{RawRole, RawSettingsScope, PROFILE_FIELD_KEYS, ROLE_FIELD_KEYS};
 use super::{Config, Origin};
-use crate::model::settings::{canonical_value, format_identifier_list, is_valid_setting_name};
 use crate::model::{
-    Attributes, ClusterKey, DesiredCluster, DesiredRole, PasswordPolicy, RoleName, SettingScope,
-    Settings, TargetName,
+    Attributes, ClusterKey, DesiredCluster, DesiredRole, RoleName, SettingScope, Settings,
+    TargetName,
 };
 use crate::registry::{DatabaseEntry, NameGlob, Registry, TargetGlob};
 use std::collections::{BTreeMap, BTreeSet};
@@ -403,7 +399,7 @@ impl<'a> RoleContext<'a> {
             .and_then(|p| p.envs.as_ref())
             .map(|envs| envs.iter().filter_map(|e| NameGlob::new(e).ok()).collect())
             .unwrap_or_default();
-        let common = match self.common_state(&fields, profile) {
+        let common = match fields::role_state(&fields) {
             Ok(c) => Some(c),
             Err((key, message)) => {
                 error(key, format!("{}: {message}", self.label()));
@@ -413,7 +409,14 @@ impl<'a> RoleContext<'a> {
         if errors.len() > before {
             return Vec::new();
         }
-        let Some((attributes, member_of, password, settings_per_db, settings_scope)) = common
+        let Some(fields::RoleState {
+            attributes,
+            member_of,
+            password,
+            settings: settings_per_db,
+            settings_scope,
+            grants,
+        }) = common
         else {
             return Vec::new();
         };
@@ -519,121 +522,13 @@ impl<'a> RoleContext<'a> {
                     member_of: member_of.clone(),
                     settings,
                     password: password.clone(),
+                    grants: grants.clone(),
                     targets: BTreeSet::from([target.clone()]),
                     origin: self.at(None).to_string(),
                 },
             });
         }
         instances
-    }
-
-    /// The parts of the desired role that do not depend on the target.
-    #[allow(clippy::type_complexity)]
-    fn common_state(
-        &self,
-        fields: &RawRoleFields,
-        profile: Option<&Profile>,
-    ) -> Result<
-        (
-            Attributes,
-            BTreeSet<RoleName>,
-            PasswordPolicy,
-            BTreeMap<String, String>,
-            RawSettingsScope,
-        ),
-        (Option<&'static str>, String),
-    > {
-        let defaults = Attributes::default();
-        let connection_limit = fields.connection_limit.unwrap_or(defaults.connection_limit);
-        if connection_limit < -1 {
-            return Err((
-                Some("connection_limit"),
-                format!("connection_limit {connection_limit} must be -1 (no limit) or more"),
-            ));
-        }
-        let valid_until = match &fields.valid_until {
-            None => None,
-            Some(v) => canonical_valid_until(&v.0).map_err(|e| (Some("valid_until"), e))?,
-        };
-        let attributes = Attributes {
-            login: fields.login.unwrap_or(defaults.login),
-            superuser: fields.superuser.unwrap_or(defaults.superuser),
-            createdb: fields.createdb.unwrap_or(defaults.createdb),
-            createrole: fields.createrole.unwrap_or(defaults.createrole),
-            inherit: fields.inherit.unwrap_or(defaults.inherit),
-            replication: fields.replication.unwrap_or(defaults.replication),
-            bypassrls: fields.bypassrls.unwrap_or(defaults.bypassrls),
-            connection_limit,
-            valid_until,
-        };
-        let mut member_of = BTreeSet::new();
-        for group in fields.member_of.iter().flatten() {
-            if group.is_empty() || group.len() > 63 {
-                return Err((
-                    Some("member_of"),
-                    format!("group name `{group}` must be 1 to 63 bytes"),
-                ));
-            }
-            member_of.insert(RoleName::existing(group.clone()));
-        }
-        let rotation_of = |spec: Option<&String>| spec.cloned();
-        let password = match &fields.password {
-            None if attributes.login => PasswordPolicy::Generate { rotation: None },
-            None => PasswordPolicy::None,
-            Some(RawPassword::Keyword(PasswordKeyword::None)) => PasswordPolicy::None,
-            Some(RawPassword::Keyword(PasswordKeyword::Generate)) => {
-                PasswordPolicy::Generate { rotation: None }
-            }
-            Some(RawPassword::Spec(spec)) => match &spec.env {
-                Some(var) if var.is_empty() || var.contains('=') => {
-                    return Err((
-                        Some("password"),
-                        format!("`{var}` is not an environment variable name"),
-                    ));
-                }
-                Some(var) => PasswordPolicy::Env {
-                    var: var.clone(),
-                    rotation: rotation_of(spec.rotate.as_ref()),
-                },
-                None => PasswordPolicy::Generate {
-                    rotation: rotation_of(spec.rotate.as_ref()),
-                },
-            },
-        };
-        if let Some(r) = password.rotation() {
-            if r.contains(';') || r.contains('=') {
-                return Err((
-                    Some("password"),
-                    format!("rotation key `{r}` may not contain `;` or `=`"),
-                ));
-            }
-        }
-        let mut settings = BTreeMap::new();
-        if let Some(path) = &fields.search_path {
-            if path.iter().any(String::is_empty) {
-                return Err((
-                    Some("search_path"),
-                    "search_path has an empty schema name".into(),
-                ));
-            }
-            settings.insert("search_path".to_string(), format_identifier_list(path));
-        }
-        for (name, value) in fields.set.iter().flatten() {
-            if !is_valid_setting_name(name) {
-                return Err((Some("set"), format!("`{name}` is not a valid setting name")));
-            }
-            let name = name.to_ascii_lowercase();
-            if name == "search_path" && settings.contains_key("search_path") {
-                return Err((
-                    Some("set"),
-                    "search_path is given both as `search_path` and in `set`".into(),
-                ));
-            }
-            settings.insert(name.clone(), canonical_value(&name, &value.0));
-        }
-        let scope = fields.settings_scope.unwrap_or(RawSettingsScope::Database);
-        let _ = profile;
-        Ok((attributes, member_of, password, settings, scope))
     }
 }
 
@@ -644,6 +539,9 @@ fn merge_role(existing: &mut DesiredRole, other: DesiredRole) -> Result<(), Stri
     }
     if existing.member_of != other.member_of {
         return Err("member_of differs".into());
+    }
+    if existing.grants != other.grants {
+        return Err("grants differ".into());
     }
     if existing.password != other.password {
         return Err("password differs".into());
@@ -690,56 +588,8 @@ fn describe_difference(a: &Attributes, b: &Attributes) -> String {
     parts.join(", ")
 }
 
-/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]` (UTC, `T` or space, optional `Z`) or `infinity`;
-/// canonical form `YYYY-MM-DDTHH:MM:SSZ`, `None` for never.
-pub fn canonical_valid_until(text: &str) -> Result<Option<String>, String> {
-    let text = text.trim();
-    if text.eq_ignore_ascii_case("infinity") {
-        return Ok(None);
-    }
-    let bad = || {
-        format!("valid_until `{text}` must be YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or infinity")
-    };
-    let text = text.strip_suffix('Z').unwrap_or(text);
-    let (date, time) = match text.split_once(['T', ' ']) {
-        Some((d, t)) => (d, t),
-        None => (text, "00:00:00"),
-    };
-    let digits = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_digit());
-    let date_parts: Vec<&str> = date.split('-').collect();
-    let mut time_parts: Vec<&str> = time.split(':').collect();
-    if time_parts.len() == 2 {
-        time_parts.push("00");
-    }
-    let ok = date_parts.len() == 3
-        && digits(date_parts[0], 4)
-        && digits(date_parts[1], 2)
-        && digits(date_parts[2], 2)
-        && time_parts.len() == 3
-        && time_parts.iter().all(|p| digits(p, 2));
-    if !ok {
-        return Err(bad());
-    }
-    let number = |s: &str| s.parse::<u32>().unwrap_or(u32::MAX);
-    let (month, day) = (number(date_parts[1]), number(date_parts[2]));
-    let (hour, minute, second) = (
-        number(time_parts[0]),
-        number(time_parts[1]),
-        number(time_parts[2]),
-    );
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return Err(bad());
-    }
-    Ok(Some(format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        date_parts[0], date_parts[1], date_parts[2], time_parts[0], time_parts[1], time_parts[2]
-    )))
-}
+mod fields;
+pub use fields::canonical_valid_until;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

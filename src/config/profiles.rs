@@ -1,6 +1,6 @@
 //! Built-in profiles (the seed's account kinds) and resolution of user profiles over them.
 
-use super::raw::{RawProfile, RawRoleFields, RawSettingsScope, SettingValue};
+use super::raw::{RawGrant, RawGrantOn, RawProfile, RawRoleFields, RawSettingsScope, SettingValue};
 use std::collections::BTreeMap;
 
 /// A profile after `extends` and overrides are applied.
@@ -16,11 +16,72 @@ pub fn builtin_profile_names() -> Vec<&'static str> {
     vec!["app", "app-k8s", "devqa", "devlead", "readonly", "dba"]
 }
 
+/// A grant on the role's schemas (`schemas`, default `public`).
+fn grant(on: RawGrantOn, privileges: &[&str], future: bool) -> RawGrant {
+    RawGrant {
+        on,
+        names: None,
+        schemas: None,
+        privileges: privileges.iter().map(|p| p.to_string()).collect(),
+        future: future.then_some(true),
+        future_owners: None,
+    }
+}
+
+/// Each built-in profile's privileges in its target databases, as the README documents them.
+fn builtin_grants(name: &str) -> Vec<RawGrant> {
+    use RawGrantOn::{Database, Functions, Schemas, Sequences, Tables};
+    let read_write = ["SELECT", "INSERT", "UPDATE", "DELETE"];
+    match name {
+        "app" | "app-k8s" => vec![
+            grant(Database, &["CONNECT", "TEMPORARY"], false),
+            grant(Schemas, &["USAGE"], false),
+            grant(Tables, &read_write, true),
+            grant(Sequences, &["USAGE", "SELECT", "UPDATE"], true),
+            grant(Functions, &["EXECUTE"], true),
+        ],
+        "devqa" => vec![
+            grant(Database, &["CONNECT", "TEMPORARY"], false),
+            grant(Schemas, &["USAGE"], false),
+            grant(Tables, &read_write, true),
+            grant(Sequences, &["USAGE", "SELECT"], true),
+            grant(Functions, &["EXECUTE"], true),
+        ],
+        "devlead" => vec![
+            grant(Database, &["CONNECT", "TEMPORARY"], false),
+            grant(Schemas, &["USAGE", "CREATE"], false),
+            grant(
+                Tables,
+                &["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"],
+                true,
+            ),
+            grant(Sequences, &["USAGE", "SELECT", "UPDATE"], true),
+            grant(Functions, &["EXECUTE"], true),
+        ],
+        // Read and nothing else: no TEMPORARY, no CREATE, no write privilege anywhere.
+        "readonly" => vec![
+            grant(Database, &["CONNECT"], false),
+            grant(Schemas, &["USAGE"], false),
+            grant(Tables, &["SELECT"], true),
+            grant(Sequences, &["SELECT"], true),
+        ],
+        "dba" => vec![
+            grant(Database, &["ALL"], false),
+            grant(Schemas, &["ALL"], false),
+            grant(Tables, &["ALL"], true),
+            grant(Sequences, &["ALL"], true),
+            grant(Functions, &["ALL"], true),
+        ],
+        _ => Vec::new(),
+    }
+}
+
 /// The seed's account kinds, as documented in the README.
 pub fn builtin(name: &str) -> Option<Profile> {
     let login = |limit: i32| RawRoleFields {
         login: Some(true),
         connection_limit: Some(limit),
+        grants: Some(builtin_grants(name)),
         ..RawRoleFields::default()
     };
     let (template, envs, fields) = match name {
@@ -84,6 +145,11 @@ pub fn overlay(base: &RawRoleFields, top: &RawRoleFields) -> RawRoleFields {
         settings_scope: top.settings_scope.or(base.settings_scope),
         member_of: top.member_of.clone().or_else(|| base.member_of.clone()),
         password: top.password.clone().or_else(|| base.password.clone()),
+        grants: match (&base.grants, &top.grants) {
+            (Some(b), Some(t)) => Some(b.iter().chain(t).cloned().collect()),
+            (b, t) => t.clone().or_else(|| b.clone()),
+        },
+        schemas: top.schemas.clone().or_else(|| base.schemas.clone()),
     }
 }
 

@@ -74,6 +74,41 @@ pub struct RawRoleFields {
     pub settings_scope: Option<RawSettingsScope>,
     pub member_of: Option<Vec<String>>,
     pub password: Option<RawPassword>,
+    /// Privileges in each target database; a role's grants add to its profile's.
+    pub grants: Option<Vec<RawGrant>>,
+    /// The schemas grants apply to when they name none (default `public`).
+    pub schemas: Option<Vec<String>>,
+}
+
+/// A grant as written: `{ on: tables, schemas: [reports], privileges: [SELECT], future: true }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrant {
+    pub on: RawGrantOn,
+    /// Objects by name: schemas for `schema(s)`, `schema.name` for `table`, `sequence`, `function`.
+    pub names: Option<Vec<String>>,
+    /// For `tables`, `sequences`, `functions`: every such object in these schemas.
+    pub schemas: Option<Vec<String>>,
+    /// Privilege names, or `ALL` for every privilege of the object kind.
+    pub privileges: Vec<String>,
+    /// Also cover objects created later (`ALTER DEFAULT PRIVILEGES`).
+    pub future: Option<bool>,
+    /// Whose future objects (default: the roles that own the schema's objects of that kind).
+    pub future_owners: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawGrantOn {
+    Database,
+    Schema,
+    Schemas,
+    Table,
+    Tables,
+    Sequence,
+    Sequences,
+    Function,
+    Functions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -222,6 +257,8 @@ pub const ROLE_FIELD_KEYS: &[&str] = &[
     "settings_scope",
     "member_of",
     "password",
+    "grants",
+    "schemas",
 ];
 
 /// Keys a profile accepts.
@@ -243,4 +280,6 @@ pub const PROFILE_FIELD_KEYS: &[&str] = &[
     "settings_scope",
     "member_of",
     "password",
+    "grants",
+    "schemas",
 ];

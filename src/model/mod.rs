@@ -4,6 +4,7 @@
 //! PostgreSQL's defaults for role attributes are written down once, in [`Attributes::default`].
 
 mod names;
+pub mod privileges;
 mod secret;
 pub mod settings;
 
@@ -210,6 +211,8 @@ pub struct DesiredRole {
     pub member_of: BTreeSet<RoleName>,
     pub settings: Settings,
     pub password: PasswordPolicy,
+    /// Privileges in each target database (sorted, deduplicated).
+    pub grants: Vec<privileges::GrantSpec>,
     /// The targets this role was declared for on this cluster (for credentials and audit).
     pub targets: BTreeSet<TargetName>,
     /// Where the role was declared, for error messages.

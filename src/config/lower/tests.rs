@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::{merge, Format, SourceFile};
+use crate::model::PasswordPolicy;
 use std::path::{Path, PathBuf};
 
 const REGISTRY: &str = r#"

@@ -27,6 +27,7 @@ fn desired_role(name: &str) -> DesiredRole {
         password: PasswordPolicy::Generate {
             rotation: Some("2026-11".into()),
         },
+        grants: Vec::new(),
         targets: BTreeSet::from([target()]),
         origin: "roles.yaml:1:1".into(),
     }

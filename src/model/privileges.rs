@@ -1,0 +1,201 @@
+//! Privileges: what a role may do on the objects of a database, desired and held.
+//!
+//! Grants are declared once per role and applied in each of its target databases; "all tables in
+//! schema" grants are resolved against the objects that exist when planning, and `future`
+//! grants become default privileges so that objects created later are covered too.
+
+use super::RoleName;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    Database,
+    Schema,
+    /// Tables, views, materialized views, foreign and partitioned tables: what
+    /// `GRANT .. ON ALL TABLES IN SCHEMA` covers.
+    Table,
+    Sequence,
+    /// Functions and procedures.
+    Function,
+}
+
+impl ObjectKind {
+    /// The privileges `ALL` stands for (docs: Privileges, table 5.2). MAINTAIN arrived in 17.
+    pub fn all_privileges(self, server_version_num: i32) -> Vec<&'static str> {
+        match self {
+            ObjectKind::Database => vec!["CONNECT", "CREATE", "TEMPORARY"],
+            ObjectKind::Schema => vec!["CREATE", "USAGE"],
+            ObjectKind::Table => {
+                let mut all = vec![
+                    "DELETE",
+                    "INSERT",
+                    "REFERENCES",
+                    "SELECT",
+                    "TRIGGER",
+                    "TRUNCATE",
+                    "UPDATE",
+                ];
+                if server_version_num >= 170000 {
+                    all.push("MAINTAIN");
+                }
+                all
+            }
+            ObjectKind::Sequence => vec!["SELECT", "UPDATE", "USAGE"],
+            ObjectKind::Function => vec!["EXECUTE"],
+        }
+    }
+
+    /// Every privilege the kind can have on any supported server, for validation.
+    pub fn valid_privileges(self) -> Vec<&'static str> {
+        self.all_privileges(i32::MAX)
+    }
+
+    /// The keyword in `GRANT .. ON <KIND>`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ObjectKind::Database => "DATABASE",
+            ObjectKind::Schema => "SCHEMA",
+            ObjectKind::Table => "TABLE",
+            ObjectKind::Sequence => "SEQUENCE",
+            ObjectKind::Function => "FUNCTION",
+        }
+    }
+
+    /// The plural in `ON ALL <KINDS> IN SCHEMA` and `ALTER DEFAULT PRIVILEGES .. ON <KINDS>`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            ObjectKind::Database => "DATABASES",
+            ObjectKind::Schema => "SCHEMAS",
+            ObjectKind::Table => "TABLES",
+            ObjectKind::Sequence => "SEQUENCES",
+            ObjectKind::Function => "FUNCTIONS",
+        }
+    }
+
+    pub fn noun(self) -> &'static str {
+        match self {
+            ObjectKind::Database => "database",
+            ObjectKind::Schema => "schema",
+            ObjectKind::Table => "table",
+            ObjectKind::Sequence => "sequence",
+            ObjectKind::Function => "function",
+        }
+    }
+}
+
+/// Normalises a privilege name as written (`temp`, `Select`) to the catalog's spelling.
+pub fn normalize_privilege(name: &str) -> String {
+    match name.trim().to_ascii_uppercase().as_str() {
+        "TEMP" => "TEMPORARY".to_string(),
+        "ALL PRIVILEGES" => "ALL".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// What a grant is on.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "on")]
+pub enum GrantTarget {
+    /// The target database itself.
+    Database,
+    Schemas {
+        names: Vec<String>,
+    },
+    /// Every object of `kind` in `schemas`, now (and later, with `future`).
+    AllIn {
+        kind: ObjectKind,
+        schemas: Vec<String>,
+    },
+    /// Objects by `schema.name` (functions: every overload of the name).
+    Named {
+        kind: ObjectKind,
+        objects: Vec<(String, String)>,
+    },
+}
+
+impl GrantTarget {
+    pub fn kind(&self) -> ObjectKind {
+        match self {
+            GrantTarget::Database => ObjectKind::Database,
+            GrantTarget::Schemas { .. } => ObjectKind::Schema,
+            GrantTarget::AllIn { kind, .. } | GrantTarget::Named { kind, .. } => *kind,
+        }
+    }
+}
+
+/// One declared grant, the same in every target database of the role.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+pub struct GrantSpec {
+    pub target: GrantTarget,
+    /// Catalog spelling; `ALL` is expanded by the planner for the server's version.
+    pub privileges: BTreeSet<String>,
+    /// Also grant on objects created later (`ALTER DEFAULT PRIVILEGES`); only for `AllIn`.
+    pub future: bool,
+    /// Whose future objects; `None`: the roles that own the schema's objects of that kind now,
+    /// else the schema's owner.
+    pub future_owners: Option<Vec<RoleName>>,
+}
+
+/// An object in a database, named as SQL needs it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
+pub struct ObjectRef {
+    pub kind: ObjectKind,
+    /// `None` for databases and schemas.
+    pub schema: Option<String>,
+    pub name: String,
+    /// A function's identity arguments, as `pg_get_function_identity_arguments` prints them.
+    pub arguments: Option<String>,
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(schema) = &self.schema {
+            write!(f, "{schema}.")?;
+        }
+        f.write_str(&self.name)?;
+        if let Some(arguments) = &self.arguments {
+            write!(f, "({arguments})")?;
+        }
+        Ok(())
+    }
+}
+
+/// An object that exists in a database, with its owner.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct DbObject {
+    pub object: ObjectRef,
+    pub owner: RoleName,
+}
+
+/// A privilege a role holds directly on an object (whoever granted it).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct HeldPrivilege {
+    pub grantee: RoleName,
+    pub object: ObjectRef,
+    pub privilege: String,
+}
+
+/// A default privilege: objects of `kind` that `owner` creates (in `schema`, or anywhere)
+/// get `privilege` for `grantee`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+pub struct DefaultPrivilege {
+    pub owner: RoleName,
+    pub schema: Option<String>,
+    pub kind: ObjectKind,
+    pub grantee: RoleName,
+    pub privilege: String,
+}
+
+/// Everything privilege-related read from one database.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DatabaseState {
+    pub database: String,
+    /// Databases, schemas, tables, sequences and functions outside the system schemas.
+    pub objects: Vec<DbObject>,
+    pub held: BTreeSet<HeldPrivilege>,
+    pub defaults: BTreeSet<DefaultPrivilege>,
+}
