@@ -1,1 +1,1331 @@
-//! Placeholder; filled in by its owner.
+//! The reconcile loop end to end against real clusters, and everything about passwords.
+//!
+//! Every scenario that changes something is followed by `plan --detailed-exitcode` exiting 0 ("test
+//! the loop"). Scenarios whose outcome depends on the admin run once with the superuser and once with
+//! the non-superuser CREATEROLE admin, each on a fresh cluster (roles are cluster-wide). Assertions read
+//! the catalogs directly (pg_roles, pg_authid, pg_auth_members, pg_db_role_setting, pg_shdescription).
+
+use crate::harness::{registry_toml, AdminKind, Cluster, Output, Scenario, CREATEROLE_ADMIN};
+use postgres::error::SqlState;
+use rand::distributions::{Alphanumeric, DistString};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// A SQL string literal for the tests' own catalog queries.
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Every row of `sql` (run as superuser in `postgres`), NULL shown as `NULL`.
+fn rows(cluster: &Cluster, sql: &str) -> Vec<Vec<String>> {
+    cluster
+        .query_strings("postgres", sql)
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The first column of every row.
+fn column(cluster: &Cluster, sql: &str) -> Vec<String> {
+    rows(cluster, sql)
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
+}
+
+#[track_caller]
+fn scalar(cluster: &Cluster, sql: &str) -> String {
+    let all = rows(cluster, sql);
+    assert_eq!(all.len(), 1, "expected one row from {sql}: {all:?}");
+    all[0][0].clone()
+}
+
+fn role_exists(cluster: &Cluster, role: &str) -> bool {
+    scalar(
+        cluster,
+        &format!(
+            "SELECT count(*) FROM pg_roles WHERE rolname = {}",
+            lit(role)
+        ),
+    ) == "1"
+}
+
+fn role_count(cluster: &Cluster) -> String {
+    scalar(cluster, "SELECT count(*) FROM pg_roles")
+}
+
+/// The attributes pgroster manages, as one comparable line.
+#[track_caller]
+fn attrs(cluster: &Cluster, role: &str) -> String {
+    scalar(
+        cluster,
+        &format!(
+            "SELECT 'login=' || rolcanlogin::text || ' limit=' || rolconnlimit::text \
+             || ' until=' || coalesce(CASE WHEN isfinite(rolvaliduntil) \
+                THEN to_char(rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') \
+                ELSE rolvaliduntil::text END, 'never') \
+             || ' createdb=' || rolcreatedb::text || ' createrole=' || rolcreaterole::text \
+             || ' superuser=' || rolsuper::text \
+             FROM pg_roles WHERE rolname = {}",
+            lit(role)
+        ),
+    )
+}
+
+/// `database: name=value` per setting of `role`, `(role-wide)` for settings in every database.
+fn settings(cluster: &Cluster, role: &str) -> Vec<String> {
+    column(
+        cluster,
+        &format!(
+            "SELECT coalesce(d.datname, '(role-wide)') || ': ' || s \
+             FROM pg_db_role_setting rs \
+             JOIN pg_roles r ON r.oid = rs.setrole \
+             LEFT JOIN pg_database d ON d.oid = rs.setdatabase \
+             CROSS JOIN LATERAL unnest(rs.setconfig) AS s \
+             WHERE r.rolname = {} ORDER BY 1",
+            lit(role)
+        ),
+    )
+}
+
+/// The groups `role` is a member of.
+fn member_of(cluster: &Cluster, role: &str) -> Vec<String> {
+    column(
+        cluster,
+        &format!(
+            "SELECT DISTINCT g.rolname FROM pg_auth_members am \
+             JOIN pg_roles m ON m.oid = am.member JOIN pg_roles g ON g.oid = am.roleid \
+             WHERE m.rolname = {} ORDER BY 1",
+            lit(role)
+        ),
+    )
+}
+
+/// The role's comment (pg_shdescription), `NULL` when it has none.
+#[track_caller]
+fn comment(cluster: &Cluster, role: &str) -> String {
+    scalar(
+        cluster,
+        &format!(
+            "SELECT d.description FROM pg_roles r \
+             LEFT JOIN pg_shdescription d \
+               ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass \
+             WHERE r.rolname = {}",
+            lit(role)
+        ),
+    )
+}
+
+/// pg_authid.rolpassword: the stored verifier, `NULL` when the role has no password.
+#[track_caller]
+fn stored_password(cluster: &Cluster, role: &str) -> String {
+    scalar(
+        cluster,
+        &format!(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = {}",
+            lit(role)
+        ),
+    )
+}
+
+/// Whether `role` can log in to `db` with `password` over TCP (SCRAM). A wrong password must be
+/// refused as such, not for some other reason.
+#[track_caller]
+fn logs_in(cluster: &Cluster, role: &str, password: &str, db: &str) -> bool {
+    match cluster.connect(role, password, db) {
+        Ok(mut client) => {
+            let who: String = client
+                .query_one("SELECT current_user::text", &[])
+                .unwrap()
+                .get(0);
+            assert_eq!(who, role);
+            true
+        }
+        Err(e) => {
+            let code = e.as_db_error().map(|d| d.code().clone());
+            assert_eq!(
+                code,
+                Some(SqlState::INVALID_PASSWORD),
+                "{role} could not log in for another reason than its password: {e}"
+            );
+            false
+        }
+    }
+}
+
+fn random_secret(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 24)
+    )
+}
+
+/// Whitespace runs squeezed to one space per line, so plan lines compare without their padding.
+fn squeeze(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[track_caller]
+fn assert_has(text: &str, needle: &str) {
+    assert!(
+        squeeze(text).contains(needle),
+        "expected {needle:?} in:\n{text}"
+    );
+}
+
+#[track_caller]
+fn assert_lacks(text: &str, needle: &str) {
+    assert!(
+        !squeeze(text).contains(needle),
+        "did not expect {needle:?} in:\n{text}"
+    );
+}
+
+/// A scenario with `registry` and `roles.yaml`, run as `kind`'s admin.
+fn scenario(cluster: &Cluster, kind: AdminKind, registry: &str, roles: &str) -> Scenario {
+    let mut scenario = Scenario::new();
+    scenario.with_admin(cluster, kind);
+    scenario
+        .file("registry.toml", registry)
+        .file("roles.yaml", roles);
+    scenario
+}
+
+/// Every run of the binary in one scenario, kept so that tests can search all output for secrets.
+#[derive(Default)]
+struct Transcript(Vec<String>);
+
+impl Transcript {
+    fn run(&mut self, scenario: &Scenario, args: &[&str]) -> Output {
+        let out = scenario.run(args);
+        self.0.push(format!(
+            "$ pgroster {}\n--- stdout\n{}\n--- stderr\n{}",
+            args.join(" "),
+            out.stdout,
+            out.stderr
+        ));
+        out
+    }
+
+    fn plan(&mut self, scenario: &Scenario) -> Output {
+        self.run(scenario, &["plan", "--detailed-exitcode"])
+    }
+
+    /// `apply --auto-approve`, with `--credentials-out <scenario dir>/<file>` when `creds` is given.
+    fn apply(&mut self, scenario: &Scenario, creds: Option<&str>) -> Output {
+        let path = creds.map(|name| creds_path(scenario, name));
+        let mut args = vec!["apply", "--auto-approve"];
+        if let Some(path) = &path {
+            args.push("--credentials-out");
+            args.push(path.to_str().unwrap());
+        }
+        self.run(scenario, &args)
+    }
+
+    /// The loop closes: a plan right after shows no changes and exits 0.
+    #[track_caller]
+    fn assert_converged(&mut self, scenario: &Scenario) {
+        let out = self.plan(scenario);
+        out.expect_code(0);
+        assert_has(&out.stdout, "No changes.");
+    }
+}
+
+fn creds_path(scenario: &Scenario, name: &str) -> PathBuf {
+    scenario.path().join(name)
+}
+
+/// One entry of a `--credentials-out` file.
+#[derive(Debug, Clone)]
+struct Credential {
+    role: String,
+    env: String,
+    database: String,
+    host: String,
+    port: u16,
+    password: String,
+}
+
+#[track_caller]
+fn read_credentials(path: &Path) -> Vec<Credential> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("credentials file {}: {e}", path.display()));
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let field = |entry: &serde_json::Value, key: &str| {
+        entry[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string `{key}` in {entry}"))
+            .to_owned()
+    };
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("credentials file is not a JSON array: {text}"))
+        .iter()
+        .map(|entry| Credential {
+            role: field(entry, "role"),
+            env: field(entry, "env"),
+            database: field(entry, "database"),
+            host: field(entry, "host"),
+            port: u16::try_from(entry["port"].as_u64().unwrap()).unwrap(),
+            password: field(entry, "password"),
+        })
+        .collect()
+}
+
+/// The one password the file holds for `role` (a role has one password however many targets).
+#[track_caller]
+fn password_of(credentials: &[Credential], role: &str) -> String {
+    let mut passwords: Vec<&str> = credentials
+        .iter()
+        .filter(|c| c.role == role)
+        .map(|c| c.password.as_str())
+        .collect();
+    passwords.dedup();
+    assert_eq!(
+        passwords.len(),
+        1,
+        "expected one password for {role} in {credentials:?}"
+    );
+    passwords[0].to_owned()
+}
+
+#[track_caller]
+fn assert_mode_0600(path: &Path) {
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{} has mode {mode:o}", path.display());
+}
+
+/// `pgroster audit --format json`, parsed.
+#[track_caller]
+fn audit_entries(transcript: &mut Transcript, scenario: &Scenario) -> Vec<serde_json::Value> {
+    let out = transcript.run(scenario, &["audit", "--format", "json"]);
+    out.expect_success();
+    let value: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("audit --format json is not JSON ({e}):\n{}", out.stdout));
+    value.as_array().unwrap().clone()
+}
+
+/// The run id in apply's last line, `... Audit run 0123456789abcdef.`.
+#[track_caller]
+fn run_id(out: &Output) -> String {
+    let at = out
+        .stdout
+        .find("Audit run ")
+        .unwrap_or_else(|| panic!("no audit run id in:\n{}", out.stdout));
+    out.stdout[at + "Audit run ".len()..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect()
+}
+
+fn text_of(entry: &serde_json::Value, key: &str) -> String {
+    entry[key].as_str().unwrap_or_default().to_owned()
+}
+
+/// A port on 127.0.0.1 that nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Every kind of change converges
+// ---------------------------------------------------------------------------------------------
+
+const CONVERGE_V1: &str = r#"
+roles:
+  - name: app_rw
+    targets: ["dev/*"]
+  - name: alice
+    login: true
+    connection_limit: 5
+    valid_until: "2030-01-02"
+    createdb: true
+    search_path: [app, public]
+    set: { statement_timeout: "30s" }
+    member_of: [app_rw]
+    targets: ["dev/app_a", "dev/app_b"]
+  - name: dbadmin
+    profile: dba
+    search_path: [admin, public]
+    set: { work_mem: "8MB" }
+    targets: ["dev/*"]
+"#;
+
+const CONVERGE_V2: &str = r#"
+roles:
+  - name: app_rw
+    targets: ["dev/*"]
+  - name: alice
+    login: true
+    connection_limit: 7
+    valid_until: "2031-06-30 12:30:00"
+    createdb: false
+    search_path: [app2, public]
+    set: { statement_timeout: "1min" }
+    member_of: [app_rw]
+    targets: ["dev/app_a", "dev/app_b"]
+  - name: dbadmin
+    profile: dba
+    search_path: [admin]
+    set: { work_mem: "16MB" }
+    targets: ["dev/*"]
+"#;
+
+const CONVERGE_V3: &str = r#"
+roles:
+  - name: app_rw
+    targets: ["dev/*"]
+  - name: alice
+    login: false
+    connection_limit: 7
+    search_path: [app2, public]
+    targets: ["dev/app_a", "dev/app_b"]
+  - name: dbadmin
+    profile: dba
+    search_path: [admin]
+    targets: ["dev/*"]
+"#;
+
+fn every_kind_of_change_converges(kind: AdminKind) {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    cluster.create_database("app_b");
+    cluster.create_database("outside");
+    let registry = registry_toml(&[("dev", "app_a", &cluster), ("dev", "app_b", &cluster)]);
+    let s = scenario(&cluster, kind, &registry, CONVERGE_V1);
+    let mut t = Transcript::default();
+
+    // Create: attributes, per-database settings in both databases, role-wide settings, membership.
+    let plan = t.plan(&s);
+    plan.expect_code(2);
+    for line in [
+        "+ role \"alice\"",
+        "+ role \"app_rw\"",
+        "+ role \"dbadmin\" (profile dba,",
+        "+ connection_limit = 5",
+        "+ valid_until = 2030-01-02T00:00:00Z",
+        "+ createdb = true",
+        "+ password = (sensitive, generated)",
+        "+ member_of \"app_rw\"",
+        "+ statement_timeout = 30s (in database app_a)",
+        "+ statement_timeout = 30s (in database app_b)",
+        "+ work_mem = 8MB (all databases)",
+        "Plan: 3 to add, 0 to change, 0 to destroy.",
+    ] {
+        assert_has(&plan.stdout, line);
+    }
+    t.apply(&s, Some("creds1.json")).expect_success();
+    assert_eq!(
+        attrs(&cluster, "alice"),
+        "login=true limit=5 until=2030-01-02 00:00:00 createdb=true createrole=false superuser=false"
+    );
+    assert_eq!(
+        settings(&cluster, "alice"),
+        [
+            "app_a: search_path=app, public",
+            "app_a: statement_timeout=30s",
+            "app_b: search_path=app, public",
+            "app_b: statement_timeout=30s",
+        ]
+    );
+    assert_eq!(member_of(&cluster, "alice"), ["app_rw"]);
+    assert_eq!(comment(&cluster, "alice"), "managed by pgroster");
+    assert_eq!(member_of(&cluster, "app_rw"), Vec::<String>::new());
+    assert_eq!(
+        attrs(&cluster, "dbadmin"),
+        "login=true limit=20 until=never createdb=true createrole=true superuser=false"
+    );
+    assert_eq!(
+        settings(&cluster, "dbadmin"),
+        [
+            "(role-wide): search_path=admin, public",
+            "(role-wide): work_mem=8MB"
+        ]
+    );
+    assert_eq!(
+        comment(&cluster, "dbadmin"),
+        "managed by pgroster; profile=dba"
+    );
+    assert_eq!(
+        attrs(&cluster, "app_rw"),
+        "login=false limit=-1 until=never createdb=false createrole=false superuser=false"
+    );
+    assert_eq!(stored_password(&cluster, "app_rw"), "NULL");
+    let creds = read_credentials(&creds_path(&s, "creds1.json"));
+    let mut roles: Vec<&str> = creds.iter().map(|c| c.role.as_str()).collect();
+    roles.sort_unstable();
+    // One entry per role and target; the group role has no password.
+    assert_eq!(roles, ["alice", "alice", "dbadmin", "dbadmin"]);
+    for c in &creds {
+        assert_eq!((c.env.as_str(), c.host.as_str()), ("dev", "127.0.0.1"));
+        assert_eq!(c.port, cluster.port);
+        assert!(logs_in(&cluster, &c.role, &c.password, &c.database));
+    }
+    t.assert_converged(&s);
+    // Left alone: settings in a database outside the registry, and memberships in ignored roles
+    // (granted by someone else).
+    cluster
+        .client("postgres")
+        .batch_execute(
+            "ALTER ROLE alice IN DATABASE outside SET work_mem = '1MB'; GRANT pg_monitor TO alice",
+        )
+        .unwrap();
+    t.assert_converged(&s);
+
+    // Change attributes and setting values in place.
+    s.file("roles.yaml", CONVERGE_V2);
+    let plan = t.plan(&s);
+    plan.expect_code(2);
+    for line in [
+        "~ role \"alice\"",
+        "~ connection_limit = 5 -> 7",
+        "~ valid_until = 2030-01-02T00:00:00Z -> 2031-06-30T12:30:00Z",
+        "~ createdb = true -> false",
+        "~ search_path = app, public -> app2, public (in database app_a)",
+        "~ statement_timeout = 30s -> 1min (in database app_b)",
+        "~ search_path = admin, public -> admin (all databases)",
+        "~ work_mem = 8MB -> 16MB (all databases)",
+        "Plan: 0 to add, 2 to change, 0 to destroy.",
+    ] {
+        assert_has(&plan.stdout, line);
+    }
+    assert_lacks(&plan.stdout, "password");
+    // No password is generated for existing roles, so no --credentials-out is needed.
+    t.apply(&s, None).expect_success();
+    assert_eq!(
+        attrs(&cluster, "alice"),
+        "login=true limit=7 until=2031-06-30 12:30:00 createdb=false createrole=false superuser=false"
+    );
+    assert_eq!(
+        settings(&cluster, "alice"),
+        [
+            "app_a: search_path=app2, public",
+            "app_a: statement_timeout=1min",
+            "app_b: search_path=app2, public",
+            "app_b: statement_timeout=1min",
+            "outside: work_mem=1MB",
+        ]
+    );
+    assert_eq!(
+        settings(&cluster, "dbadmin"),
+        [
+            "(role-wide): search_path=admin",
+            "(role-wide): work_mem=16MB"
+        ]
+    );
+    t.assert_converged(&s);
+
+    // Login off, membership revoked, settings removed from the config are reset.
+    s.file("roles.yaml", CONVERGE_V3);
+    let plan = t.plan(&s);
+    plan.expect_code(2);
+    for line in [
+        "~ login = true -> false",
+        "~ valid_until = 2031-06-30T12:30:00Z -> infinity",
+        "- member_of \"app_rw\"",
+        "- statement_timeout = 1min (in database app_a)",
+        "- statement_timeout = 1min (in database app_b)",
+        "- work_mem = 16MB (all databases)",
+        "Plan: 0 to add, 2 to change, 0 to destroy.",
+    ] {
+        assert_has(&plan.stdout, line);
+    }
+    t.apply(&s, None).expect_success();
+    assert_eq!(
+        attrs(&cluster, "alice"),
+        "login=false limit=7 until=infinity createdb=false createrole=false superuser=false"
+    );
+    assert_eq!(
+        settings(&cluster, "alice"),
+        [
+            "app_a: search_path=app2, public",
+            "app_b: search_path=app2, public",
+            "outside: work_mem=1MB",
+        ]
+    );
+    assert_eq!(member_of(&cluster, "alice"), ["pg_monitor"]);
+    assert_eq!(
+        settings(&cluster, "dbadmin"),
+        ["(role-wide): search_path=admin"]
+    );
+    assert_eq!(comment(&cluster, "alice"), "managed by pgroster");
+    t.assert_converged(&s);
+}
+
+#[test]
+fn every_kind_of_change_converges_with_superuser_admin() {
+    every_kind_of_change_converges(AdminKind::Superuser);
+}
+
+#[test]
+fn every_kind_of_change_converges_with_createrole_admin() {
+    every_kind_of_change_converges(AdminKind::CreateRole);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Adoption of a hand-made role
+// ---------------------------------------------------------------------------------------------
+
+const ADOPT_ROLES: &str = r#"
+roles:
+  - name: legacy
+    login: true
+    connection_limit: 3
+    set: { statement_timeout: "10s" }
+    password: { rotate: "2026-11" }
+    targets: ["dev/app_a"]
+"#;
+
+fn adoption(kind: AdminKind) {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    let hand_password = random_secret("Hand-");
+    let verifier = postgres_protocol::password::scram_sha_256(hand_password.as_bytes());
+    cluster
+        .client("postgres")
+        .batch_execute(&format!(
+            "CREATE ROLE legacy LOGIN CONNECTION LIMIT 2 PASSWORD {}",
+            lit(&verifier)
+        ))
+        .unwrap();
+    let verifier_before = stored_password(&cluster, "legacy");
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let s = scenario(&cluster, kind, &registry, ADOPT_ROLES);
+    let mut t = Transcript::default();
+
+    if kind == AdminKind::CreateRole && cluster.major_version() >= 16 {
+        // PostgreSQL 16+: a CREATEROLE admin may only alter roles it has ADMIN OPTION on.
+        let plan = t.plan(&s);
+        plan.expect_code(1);
+        let all = format!("{}{}", plan.stdout, plan.stderr);
+        assert_has(&all, "role \"legacy\"");
+        assert_has(&all, "ADMIN OPTION");
+        let apply = t.apply(&s, None);
+        apply.expect_code(1);
+        assert_eq!(comment(&cluster, "legacy"), "NULL");
+        assert_eq!(
+            attrs(&cluster, "legacy"),
+            "login=true limit=2 until=never createdb=false createrole=false superuser=false"
+        );
+        assert_eq!(settings(&cluster, "legacy"), Vec::<String>::new());
+        // What the error asks for: a superuser grants ADMIN OPTION; then the role is adoptable.
+        cluster
+            .client("postgres")
+            .batch_execute(&format!(
+                "GRANT legacy TO \"{CREATEROLE_ADMIN}\" WITH ADMIN OPTION"
+            ))
+            .unwrap();
+    }
+
+    let plan = t.plan(&s);
+    plan.expect_code(2);
+    for line in [
+        "~ role \"legacy\" (adopt: exists, not yet managed by pgroster)",
+        "~ connection_limit = 2 -> 3",
+        "+ statement_timeout = 10s (in database app_a)",
+        "+ comment = \"managed by pgroster; rotation=2026-11\"",
+        "Plan: 0 to add, 1 to change, 0 to destroy.",
+    ] {
+        assert_has(&plan.stdout, line);
+    }
+    // Not even with a rotation key: adoption records the key, it does not reset the password.
+    assert_lacks(&plan.stdout, "password");
+    // Adoption generates no password, so apply needs no --credentials-out.
+    t.apply(&s, None).expect_success();
+    assert_eq!(
+        comment(&cluster, "legacy"),
+        "managed by pgroster; rotation=2026-11"
+    );
+    assert_eq!(
+        attrs(&cluster, "legacy"),
+        "login=true limit=3 until=never createdb=false createrole=false superuser=false"
+    );
+    assert_eq!(
+        settings(&cluster, "legacy"),
+        ["app_a: statement_timeout=10s"]
+    );
+    assert_eq!(stored_password(&cluster, "legacy"), verifier_before);
+    assert!(logs_in(&cluster, "legacy", &hand_password, "app_a"));
+    t.assert_converged(&s);
+}
+
+#[test]
+fn adoption_marks_a_hand_made_role_without_resetting_its_password_superuser_admin() {
+    adoption(AdminKind::Superuser);
+}
+
+#[test]
+fn adoption_by_createrole_admin_needs_admin_option_on_postgres_16_and_later() {
+    adoption(AdminKind::CreateRole);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Passwords: delivery, rotation, env, none, and no secret anywhere it should not be
+// ---------------------------------------------------------------------------------------------
+
+const PASSWORD_ROLES: &str = r#"
+roles:
+  - name: gen1
+    login: true
+    targets: ["dev/app_a"]
+  - name: gen2
+    profile: devlead
+    targets: ["dev/app_a"]
+  - name: rot
+    login: true
+    password: { rotate: "a" }
+    targets: ["dev/app_a"]
+  - name: envrole
+    login: true
+    password: { env: MY_PASS, rotate: "1" }
+    targets: ["dev/app_a"]
+  - name: nopw
+    login: true
+    password: none
+    targets: ["dev/app_a"]
+  - name: grp
+    targets: ["dev/app_a"]
+"#;
+
+fn passwords(kind: AdminKind) {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let mut s = scenario(&cluster, kind, &registry, PASSWORD_ROLES);
+    let mut t = Transcript::default();
+    let declared = ["gen1", "gen2", "rot", "envrole", "nopw", "grp"];
+
+    // The declared password's variable is not set: refused before anything changes.
+    let out = t.apply(&s, Some("creds0.json"));
+    out.expect_code(1);
+    assert_has(&out.stderr, "MY_PASS");
+    for role in declared {
+        assert!(!role_exists(&cluster, role), "{role} was created");
+    }
+    let env_password = random_secret("Env-");
+    s.env("MY_PASS", &env_password);
+
+    let plan = t.plan(&s);
+    plan.expect_code(2);
+    assert_has(&plan.stdout, "+ password = (sensitive, from environment)");
+    assert_has(&plan.stdout, "+ password = (sensitive, generated)");
+
+    // Stdout is a pipe and there is no --credentials-out: refused before anything changes.
+    let before = role_count(&cluster);
+    let refused = t.apply(&s, None);
+    refused.expect_code(1);
+    assert_has(&refused.stderr, "--credentials-out");
+    assert_eq!(role_count(&cluster), before);
+    for role in declared {
+        assert!(!role_exists(&cluster, role), "{role} was created");
+    }
+
+    // With --credentials-out: a new 0600 file, and every generated password logs in.
+    let first = creds_path(&s, "creds1.json");
+    t.apply(&s, Some("creds1.json")).expect_success();
+    assert_mode_0600(&first);
+    let creds = read_credentials(&first);
+    let mut roles: Vec<&str> = creds.iter().map(|c| c.role.as_str()).collect();
+    roles.sort_unstable();
+    assert_eq!(roles, ["gen1", "gen2", "rot"]);
+    for c in &creds {
+        assert_eq!(
+            (c.env.as_str(), c.database.as_str(), c.host.as_str(), c.port),
+            ("dev", "app_a", "127.0.0.1", cluster.port)
+        );
+        assert_eq!(
+            c.password.len(),
+            32,
+            "generated passwords are 32 characters"
+        );
+        assert!(logs_in(&cluster, &c.role, &c.password, "app_a"));
+        assert!(stored_password(&cluster, &c.role).starts_with("SCRAM-SHA-256$"));
+    }
+    let mut secrets: Vec<String> = creds.iter().map(|c| c.password.clone()).collect();
+    assert!(logs_in(&cluster, "envrole", &env_password, "app_a"));
+    assert!(stored_password(&cluster, "envrole").starts_with("SCRAM-SHA-256$"));
+    assert_eq!(stored_password(&cluster, "nopw"), "NULL");
+    assert_eq!(stored_password(&cluster, "grp"), "NULL");
+    assert_eq!(comment(&cluster, "rot"), "managed by pgroster; rotation=a");
+    assert_eq!(
+        comment(&cluster, "envrole"),
+        "managed by pgroster; rotation=1"
+    );
+    t.assert_converged(&s);
+
+    // The same --credentials-out path again: the file exists, so nothing changes.
+    let more =
+        format!("{PASSWORD_ROLES}  - name: gen3\n    login: true\n    targets: [\"dev/app_a\"]\n");
+    s.file("roles.yaml", &more);
+    let first_contents = std::fs::read(&first).unwrap();
+    let before = role_count(&cluster);
+    let clash = t.apply(&s, Some("creds1.json"));
+    clash.expect_code(1);
+    assert_has(&clash.stderr, "creds1.json");
+    assert_eq!(role_count(&cluster), before);
+    assert!(!role_exists(&cluster, "gen3"));
+    assert_eq!(std::fs::read(&first).unwrap(), first_contents);
+    t.apply(&s, Some("creds2.json")).expect_success();
+    let gen3 = password_of(&read_credentials(&creds_path(&s, "creds2.json")), "gen3");
+    assert!(logs_in(&cluster, "gen3", &gen3, "app_a"));
+    secrets.push(gen3);
+    t.assert_converged(&s);
+
+    // Rotation: a new key means a new password; the old one stops working. Generated, and from
+    // the environment (a new value with a new key).
+    let old_rot = password_of(&creds, "rot");
+    s.file(
+        "roles.yaml",
+        &more
+            .replace("rotate: \"a\"", "rotate: \"b\"")
+            .replace("rotate: \"1\"", "rotate: \"2\""),
+    );
+    let new_env_password = random_secret("Env2-");
+    s.env("MY_PASS", &new_env_password);
+    let plan = t.plan(&s);
+    plan.expect_code(2);
+    assert_has(
+        &plan.stdout,
+        "~ password = (sensitive, generated; rotation a -> b)",
+    );
+    assert_has(
+        &plan.stdout,
+        "~ password = (sensitive, from environment; rotation 1 -> 2)",
+    );
+    assert_has(
+        &plan.stdout,
+        "~ comment = \"managed by pgroster; rotation=a\" -> \"managed by pgroster; rotation=b\"",
+    );
+    assert_has(&plan.stdout, "Plan: 0 to add, 2 to change, 0 to destroy.");
+    t.apply(&s, Some("creds3.json")).expect_success();
+    let rotated = read_credentials(&creds_path(&s, "creds3.json"));
+    assert_eq!(rotated.len(), 1, "{rotated:?}");
+    let new_rot = password_of(&rotated, "rot");
+    assert_ne!(new_rot, old_rot);
+    assert!(logs_in(&cluster, "rot", &new_rot, "app_a"));
+    assert!(!logs_in(&cluster, "rot", &old_rot, "app_a"));
+    assert_eq!(comment(&cluster, "rot"), "managed by pgroster; rotation=b");
+    assert!(logs_in(&cluster, "envrole", &new_env_password, "app_a"));
+    assert!(!logs_in(&cluster, "envrole", &env_password, "app_a"));
+    assert_eq!(
+        comment(&cluster, "envrole"),
+        "managed by pgroster; rotation=2"
+    );
+    // The others kept theirs.
+    assert!(logs_in(
+        &cluster,
+        "gen1",
+        &password_of(&creds, "gen1"),
+        "app_a"
+    ));
+    secrets.push(new_rot);
+    secrets.push(new_env_password);
+    t.assert_converged(&s);
+
+    // No secret anywhere: output of every run (audit included), server log, audit file.
+    audit_entries(&mut t, &s);
+    secrets.push(env_password);
+    let log = cluster.server_log();
+    assert!(
+        log.contains("SCRAM-SHA-256$"),
+        "pgroster sends verifiers, which the statement log shows"
+    );
+    let mut audit_bytes = std::fs::read(s.audit_log()).unwrap();
+    let wal = PathBuf::from(format!("{}-wal", s.audit_log().display()));
+    if let Ok(more) = std::fs::read(wal) {
+        audit_bytes.extend(more);
+    }
+    let transcript = t.0.join("\n");
+    for secret in &secrets {
+        assert!(
+            !transcript.contains(secret.as_str()),
+            "a secret in the output:\n{transcript}"
+        );
+        assert!(!log.contains(secret.as_str()), "a secret in the server log");
+        assert!(
+            !audit_bytes
+                .windows(secret.len())
+                .any(|w| w == secret.as_bytes()),
+            "a secret in the audit log"
+        );
+    }
+}
+
+#[test]
+fn passwords_delivered_once_rotated_and_never_leaked_superuser_admin() {
+    passwords(AdminKind::Superuser);
+}
+
+#[test]
+fn passwords_delivered_once_rotated_and_never_leaked_createrole_admin() {
+    passwords(AdminKind::CreateRole);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. pgroster reset
+// ---------------------------------------------------------------------------------------------
+
+const RESET_ROLES: &str = r#"
+roles:
+  - name: resetme
+    login: true
+    targets: ["dev/app_a"]
+"#;
+
+fn reset(kind: AdminKind) {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    cluster
+        .client("postgres")
+        .batch_execute("CREATE ROLE handmade LOGIN")
+        .unwrap();
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let s = scenario(&cluster, kind, &registry, RESET_ROLES);
+    let mut t = Transcript::default();
+    t.apply(&s, Some("creds.json")).expect_success();
+    let old = password_of(&read_credentials(&creds_path(&s, "creds.json")), "resetme");
+    assert!(logs_in(&cluster, "resetme", &old, "app_a"));
+
+    let reset_file = creds_path(&s, "reset.json");
+    let reset_arg = reset_file.to_str().unwrap();
+    fn reset_args<'a>(role: &'a str, file: &'a str) -> Vec<&'a str> {
+        vec![
+            "reset",
+            role,
+            "--target",
+            "dev/app_a",
+            "--auto-approve",
+            "--credentials-out",
+            file,
+        ]
+    }
+    let out = t.run(&s, &reset_args("resetme", reset_arg));
+    out.expect_success();
+    assert_mode_0600(&reset_file);
+    let creds = read_credentials(&reset_file);
+    assert_eq!(creds.len(), 1, "{creds:?}");
+    assert_eq!(
+        (
+            creds[0].env.as_str(),
+            creds[0].database.as_str(),
+            creds[0].port
+        ),
+        ("dev", "app_a", cluster.port)
+    );
+    let new = password_of(&creds, "resetme");
+    assert_ne!(new, old);
+    assert!(logs_in(&cluster, "resetme", &new, "app_a"));
+    assert!(!logs_in(&cluster, "resetme", &old, "app_a"));
+    assert!(!out.stdout.contains(&new) && !out.stderr.contains(&new));
+
+    let entries = audit_entries(&mut t, &s);
+    let resets: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| text_of(e, "action") == "reset_password")
+        .collect();
+    assert_eq!(resets.len(), 1, "{entries:?}");
+    assert_eq!(text_of(resets[0], "role"), "resetme");
+    assert_eq!(text_of(resets[0], "env"), "dev");
+    assert_eq!(text_of(resets[0], "database"), "app_a");
+    assert_eq!(text_of(resets[0], "outcome"), "ok");
+    assert_eq!(text_of(resets[0], "command"), "reset");
+    assert!(!serde_json::to_string(&entries).unwrap().contains(&new));
+    // A reset is not drift: the marker is unchanged.
+    t.assert_converged(&s);
+
+    // Refused: an ignored role, an unmanaged role, and no way to deliver the password.
+    let postgres_before = stored_password(&cluster, "postgres");
+    let handmade_before = stored_password(&cluster, "handmade");
+    let refused_file = creds_path(&s, "refused.json");
+    let refused_arg = refused_file.to_str().unwrap();
+    let out = t.run(&s, &reset_args("postgres", refused_arg));
+    out.expect_code(1);
+    assert_has(&out.stderr, "ignore_roles");
+    let out = t.run(&s, &reset_args("handmade", refused_arg));
+    out.expect_code(1);
+    assert_has(&out.stderr, "not managed by pgroster");
+    let out = t.run(
+        &s,
+        &[
+            "reset",
+            "resetme",
+            "--target",
+            "dev/app_a",
+            "--auto-approve",
+        ],
+    );
+    out.expect_code(1);
+    assert_has(&out.stderr, "--credentials-out");
+    assert!(!refused_file.exists(), "a refused reset created its file");
+    assert_eq!(stored_password(&cluster, "postgres"), postgres_before);
+    assert_eq!(stored_password(&cluster, "handmade"), handmade_before);
+    assert!(logs_in(&cluster, "resetme", &new, "app_a"));
+    let resets = audit_entries(&mut t, &s)
+        .iter()
+        .filter(|e| text_of(e, "action") == "reset_password")
+        .count();
+    assert_eq!(resets, 1, "refused resets must not be audited as changes");
+}
+
+#[test]
+fn reset_sets_a_new_password_audited_and_refuses_unmanaged_roles_superuser_admin() {
+    reset(AdminKind::Superuser);
+}
+
+#[test]
+fn reset_sets_a_new_password_audited_and_refuses_unmanaged_roles_createrole_admin() {
+    reset(AdminKind::CreateRole);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Hostile names
+// ---------------------------------------------------------------------------------------------
+
+const UNICODE_NAME: &str = "Zoë_日本_ünï";
+
+fn hostile_roles() -> String {
+    format!(
+        r#"
+roles:
+  - name: "evil SUPERUSER"
+    login: true
+    targets: ["dev/*"]
+  - name: 'a"b'
+    login: true
+    targets: ["dev/*"]
+  - name: "'; drop role x; --"
+    login: true
+    targets: ["dev/*"]
+  - name: JSmith
+    login: true
+    member_of: ['a"b']
+    search_path: ["My Schema", public]
+    set: {{ application_name: "it's \"quoted\"" }}
+    targets: ["dev/*"]
+  - name: "{UNICODE_NAME}"
+    login: true
+    targets: ["dev/*"]
+"#
+    )
+}
+
+fn hostile_names(kind: AdminKind) {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    cluster
+        .client("postgres")
+        .batch_execute("CREATE ROLE x")
+        .unwrap();
+    cluster.create_database("App DB");
+    let registry = registry_toml(&[("dev", "app_a", &cluster), ("dev", "App DB", &cluster)]);
+    let s = scenario(&cluster, kind, &registry, &hostile_roles());
+    let mut t = Transcript::default();
+    t.plan(&s).expect_code(2);
+    t.apply(&s, Some("creds.json")).expect_success();
+
+    let mut expected = vec![
+        "'; drop role x; --",
+        "JSmith",
+        "a\"b",
+        "evil SUPERUSER",
+        UNICODE_NAME,
+        "x",
+    ];
+    expected.sort_unstable(); // The template is initdb'd with --locale=C: byte order.
+    let created = column(
+        &cluster,
+        &format!(
+            "SELECT rolname FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%' \
+             AND rolname NOT IN ('postgres', '{CREATEROLE_ADMIN}') ORDER BY rolname COLLATE \"C\""
+        ),
+    );
+    assert_eq!(created, expected);
+    assert!(!role_exists(&cluster, "jsmith"), "JSmith was case-folded");
+    assert!(!role_exists(&cluster, "evil"));
+    assert_eq!(
+        column(&cluster, "SELECT rolname FROM pg_roles WHERE rolsuper"),
+        ["postgres"]
+    );
+    assert_eq!(member_of(&cluster, "JSmith"), ["a\"b"]);
+    assert_eq!(
+        settings(&cluster, "JSmith"),
+        [
+            "App DB: application_name=it's \"quoted\"",
+            "App DB: search_path=\"My Schema\", public",
+            "app_a: application_name=it's \"quoted\"",
+            "app_a: search_path=\"My Schema\", public",
+        ]
+    );
+    let creds = read_credentials(&creds_path(&s, "creds.json"));
+    assert_eq!(creds.len(), 10, "five roles, two targets each: {creds:?}");
+    for c in &creds {
+        assert!(logs_in(&cluster, &c.role, &c.password, &c.database));
+        assert_eq!(comment(&cluster, &c.role), "managed by pgroster");
+    }
+    t.assert_converged(&s);
+}
+
+#[test]
+fn hostile_names_are_created_exactly_as_named_superuser_admin() {
+    hostile_names(AdminKind::Superuser);
+}
+
+#[test]
+fn hostile_names_are_created_exactly_as_named_createrole_admin() {
+    hostile_names(AdminKind::CreateRole);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Several clusters: each in its own transaction
+// ---------------------------------------------------------------------------------------------
+
+const MULTI_V1: &str = r#"
+roles:
+  - name: both_grp
+    targets: ["dev/*", "prod/*"]
+  - name: a_user
+    login: true
+    member_of: [both_grp]
+    targets: ["dev/app_a"]
+  - name: b_user
+    login: true
+    connection_limit: 4
+    member_of: [both_grp]
+    targets: ["prod/app_b"]
+"#;
+
+const MULTI_V2_EXTRA: &str = r#"
+  - name: a_new
+    login: true
+    targets: ["dev/app_a"]
+  - name: b_new
+    login: true
+    targets: ["prod/app_b"]
+  - name: b_bad
+    password: none
+    set: { statement_timeout: "TIMEOUT" }
+    targets: ["prod/app_b"]
+"#;
+
+fn multi_cluster(kind: AdminKind) {
+    let a = Cluster::start();
+    let b = Cluster::start();
+    a.create_database("app_a");
+    b.create_database("app_b");
+    let registry = registry_toml(&[("dev", "app_a", &a), ("prod", "app_b", &b)]);
+    let s = scenario(&a, kind, &registry, MULTI_V1);
+    let mut t = Transcript::default();
+
+    // Both clusters change in one apply.
+    let plan = t.plan(&s);
+    plan.expect_code(2);
+    assert_has(&plan.stdout, &format!("# cluster 127.0.0.1:{}", a.port));
+    assert_has(&plan.stdout, &format!("# cluster 127.0.0.1:{}", b.port));
+    assert_has(&plan.stdout, "Plan: 4 to add, 0 to change, 0 to destroy.");
+    t.apply(&s, Some("creds1.json")).expect_success();
+    for (cluster, user, other) in [(&a, "a_user", "b_user"), (&b, "b_user", "a_user")] {
+        assert!(role_exists(cluster, "both_grp"));
+        assert!(role_exists(cluster, user));
+        assert!(
+            !role_exists(cluster, other),
+            "{other} leaked to the wrong cluster"
+        );
+        assert_eq!(member_of(cluster, user), ["both_grp"]);
+    }
+    let creds = read_credentials(&creds_path(&s, "creds1.json"));
+    for c in &creds {
+        let cluster = if c.role == "a_user" { &a } else { &b };
+        assert_eq!(c.port, cluster.port, "{c:?}");
+        assert!(logs_in(cluster, &c.role, &c.password, &c.database));
+    }
+    assert_eq!(creds.len(), 2, "{creds:?}");
+    t.assert_converged(&s);
+
+    // PostgreSQL rejects b_bad's setting at ALTER ROLE time: all of B rolls back, A commits.
+    let v2 = format!(
+        "{}{}",
+        MULTI_V1.replace("connection_limit: 4", "connection_limit: 9"),
+        MULTI_V2_EXTRA.replace("TIMEOUT", "banana")
+    );
+    s.file("roles.yaml", &v2);
+    let b_roles_before = role_count(&b);
+    let out = t.apply(&s, Some("creds2.json"));
+    out.expect_code(1);
+    assert_has(&out.stderr, &format!("127.0.0.1:{}", b.port));
+    assert_has(&out.stderr, "banana");
+    assert_has(&out.stderr, "b_bad");
+    assert_has(&out.stderr, "rolled back");
+    assert!(
+        role_exists(&a, "a_new"),
+        "cluster A's changes were not committed"
+    );
+    assert!(!role_exists(&b, "b_new"), "cluster B was not rolled back");
+    assert!(!role_exists(&b, "b_bad"), "cluster B was not rolled back");
+    assert_eq!(role_count(&b), b_roles_before);
+    assert_eq!(
+        attrs(&b, "b_user"),
+        "login=true limit=4 until=never createdb=false createrole=false superuser=false"
+    );
+    // Only the committed cluster's password is delivered, and it works.
+    let creds = read_credentials(&creds_path(&s, "creds2.json"));
+    let roles: Vec<&str> = creds.iter().map(|c| c.role.as_str()).collect();
+    assert_eq!(roles, ["a_new"]);
+    assert!(logs_in(&a, "a_new", &creds[0].password, "app_a"));
+
+    let run = run_id(&out);
+    let entries: Vec<serde_json::Value> = audit_entries(&mut t, &s)
+        .into_iter()
+        .filter(|e| text_of(e, "run_id") == run)
+        .collect();
+    let on = |cluster: &Cluster| -> Vec<&serde_json::Value> {
+        entries
+            .iter()
+            .filter(|e| e["port"].as_u64() == Some(u64::from(cluster.port)))
+            .collect()
+    };
+    let (on_a, on_b) = (on(&a), on(&b));
+    assert!(!on_a.is_empty() && !on_b.is_empty(), "{entries:#?}");
+    for e in &on_a {
+        assert_eq!(text_of(e, "outcome"), "ok", "{e}");
+    }
+    assert!(on_a
+        .iter()
+        .any(|e| text_of(e, "role") == "a_new" && text_of(e, "action") == "create_role"));
+    let failed: Vec<_> = on_b
+        .iter()
+        .filter(|e| text_of(e, "outcome").starts_with("failed: "))
+        .collect();
+    assert_eq!(failed.len(), 1, "{on_b:#?}");
+    assert_eq!(text_of(failed[0], "role"), "b_bad");
+    assert!(
+        text_of(failed[0], "outcome").contains("banana"),
+        "{}",
+        failed[0]
+    );
+    let rolled_back = on_b
+        .iter()
+        .filter(|e| text_of(e, "outcome").starts_with("rolled back"))
+        .count();
+    assert_eq!(rolled_back, on_b.len() - 1, "{on_b:#?}");
+    assert!(on_b
+        .iter()
+        .any(|e| text_of(e, "role") == "b_new" && text_of(e, "action") == "create_role"));
+
+    // The loop: B still has its changes pending (A none); fixed, they apply and converge.
+    let plan = t.plan(&s);
+    plan.expect_code(2);
+    assert_has(&plan.stdout, "+ role \"b_new\"");
+    assert_lacks(&plan.stdout, "a_new");
+    s.file("roles.yaml", &v2.replace("banana", "5s"));
+    t.apply(&s, Some("creds3.json")).expect_success();
+    assert!(role_exists(&b, "b_new") && role_exists(&b, "b_bad"));
+    assert_eq!(settings(&b, "b_bad"), ["app_b: statement_timeout=5s"]);
+    assert_eq!(
+        attrs(&b, "b_user"),
+        "login=true limit=9 until=never createdb=false createrole=false superuser=false"
+    );
+    t.assert_converged(&s);
+}
+
+#[test]
+fn multi_cluster_failure_rolls_back_only_that_cluster_superuser_admin() {
+    multi_cluster(AdminKind::Superuser);
+}
+
+#[test]
+fn multi_cluster_failure_rolls_back_only_that_cluster_createrole_admin() {
+    multi_cluster(AdminKind::CreateRole);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. An unreachable cluster
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn unreachable_cluster_is_named_while_the_reachable_one_is_still_planned() {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    let port = closed_port();
+    let registry = format!(
+        "{}\n[[databases]]\nenv = \"qa\"\nname = \"app_q\"\nhost = \"127.0.0.1\"\nport = {port}\n",
+        registry_toml(&[("dev", "app_a", &cluster)])
+    );
+    let roles = r#"
+roles:
+  - name: r_reach
+    targets: ["dev/*"]
+  - name: r_q
+    targets: ["qa/*"]
+"#;
+    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
+    let mut t = Transcript::default();
+    for args in [&["plan"][..], &["plan", "--detailed-exitcode"][..]] {
+        let out = t.run(&s, args);
+        out.expect_code(1);
+        assert_has(&out.stdout, "qa/app_q");
+        assert_has(&out.stdout, &format!("127.0.0.1:{port}"));
+        assert_has(&out.stdout, "+ role \"r_reach\"");
+        assert_has(
+            &out.stdout,
+            &format!("# cluster 127.0.0.1:{}", cluster.port),
+        );
+    }
+    // The reachable cluster alone: planned, applied, converged.
+    let out = t.run(&s, &["plan", "--target", "dev", "--detailed-exitcode"]);
+    out.expect_code(2);
+    assert_lacks(&out.stdout, "app_q");
+    t.run(&s, &["apply", "--target", "dev", "--auto-approve"])
+        .expect_success();
+    assert!(role_exists(&cluster, "r_reach"));
+    assert!(!role_exists(&cluster, "r_q"));
+    let out = t.run(&s, &["plan", "--target", "dev", "--detailed-exitcode"]);
+    out.expect_code(0);
+    // And the whole fleet still reports the unreachable target.
+    let out = t.plan(&s);
+    out.expect_code(1);
+    assert_has(&out.stdout, "qa/app_q");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setting names PostgreSQL stores in its own spelling
+// ---------------------------------------------------------------------------------------------
+
+/// PostgreSQL stores a role setting under the parameter's canonical name (`GUCArrayAdd` normalises
+/// it): `ALTER ROLE .. SET timezone` is stored as `TimeZone=UTC`. The loop must still close whichever
+/// spelling the config uses.
+#[test]
+fn mixed_case_setting_names_converge() {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let roles = r#"
+roles:
+  - name: tz_user
+    password: none
+    set: { TimeZone: "UTC", DateStyle: "ISO, DMY" }
+    targets: ["dev/app_a"]
+"#;
+    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
+    let mut t = Transcript::default();
+    t.apply(&s, None).expect_success();
+    assert_eq!(
+        settings(&cluster, "tz_user"),
+        ["app_a: DateStyle=ISO, DMY", "app_a: TimeZone=UTC"]
+    );
+    t.assert_converged(&s);
+}
