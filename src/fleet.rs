@@ -7,18 +7,29 @@
 use crate::catalog;
 use crate::config::Lowered;
 use crate::connection::{connect, AdminCredentials};
+use crate::model::privileges::DatabaseState;
 use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
+use crate::plan::privileges::DatabaseIndex;
 use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, SkippedRole};
 use crate::registry::TargetGlob;
 use std::collections::BTreeMap;
 
-/// A cluster's open connection and catalog, or why it could not be read.
-type ReadResult = Result<(postgres::Client, CurrentCluster), String>;
+/// What was read from one cluster, with the connections apply will reuse.
+pub struct ClusterRead {
+    /// One connection per target database; the first target's also runs role changes.
+    pub connections: BTreeMap<String, postgres::Client>,
+    pub role_database: String,
+    current: CurrentCluster,
+    databases: BTreeMap<String, DatabaseState>,
+}
+
+/// A cluster's state, or why it could not be read.
+type ReadResult = Result<ClusterRead, String>;
 
 pub struct Fleet {
     pub plan: Plan,
     /// Open admin connections of the clusters that were read, for apply to reuse.
-    pub connections: BTreeMap<ClusterKey, postgres::Client>,
+    pub connections: BTreeMap<ClusterKey, ClusterRead>,
 }
 
 /// Plans every cluster with a selected target (all when `selection` is empty).
@@ -41,13 +52,10 @@ pub fn plan_fleet(
             .iter()
             .map(|(key, cluster)| {
                 let key = key.clone();
-                let database = cluster
-                    .targets
-                    .first()
-                    .map(|t| t.database.clone())
-                    .unwrap_or_default();
+                let databases: Vec<String> =
+                    cluster.targets.iter().map(|t| t.database.clone()).collect();
                 scope.spawn(move || {
-                    let result = read(&key, &database, credentials);
+                    let result = read(&key, &databases, credentials);
                     (key, result)
                 })
             })
@@ -61,17 +69,24 @@ pub fn plan_fleet(
             continue;
         };
         match result {
-            Ok((client, current)) => {
+            Ok(read) => {
+                let indexes: BTreeMap<String, DatabaseIndex> = read
+                    .databases
+                    .iter()
+                    .map(|(name, state)| (name.clone(), DatabaseIndex::new(state)))
+                    .collect();
                 clusters.push(diff_cluster(
                     key.clone(),
                     &DiffInput {
                         desired: cluster,
-                        current: &current,
+                        current: &read.current,
+                        databases: &indexes,
                         ignore_roles: &lowered.ignore_roles,
                         narrowed: !selection.is_empty(),
                     },
                 ));
-                connections.insert(key, client);
+                drop(indexes);
+                connections.insert(key, read);
             }
             Err(error) => {
                 let targets: Vec<String> =
@@ -109,8 +124,29 @@ pub fn plan_fleet(
     }
 }
 
-fn read(key: &ClusterKey, database: &str, credentials: &AdminCredentials) -> ReadResult {
-    let mut client = connect(key, database, credentials).map_err(|e| e.to_string())?;
-    let current = catalog::read_cluster(&mut client).map_err(|e| format!("{key}: {e}"))?;
-    Ok((client, current))
+fn read(key: &ClusterKey, databases: &[String], credentials: &AdminCredentials) -> ReadResult {
+    let role_database = databases.first().cloned().unwrap_or_default();
+    let mut first = connect(key, &role_database, credentials).map_err(|e| e.to_string())?;
+    let current = catalog::read_cluster(&mut first).map_err(|e| format!("{key}: {e}"))?;
+    let mut connections = BTreeMap::from([(role_database.clone(), first)]);
+    let mut states = BTreeMap::new();
+    // A missing database is reported by the planner, which sees pg_database.
+    for database in databases.iter().filter(|d| current.databases.contains(*d)) {
+        if !connections.contains_key(database) {
+            let client = connect(key, database, credentials).map_err(|e| e.to_string())?;
+            connections.insert(database.clone(), client);
+        }
+        let Some(client) = connections.get_mut(database) else {
+            continue;
+        };
+        let state = catalog::privileges::read_database(client)
+            .map_err(|e| format!("{key}: database {database}: {e}"))?;
+        states.insert(database.clone(), state);
+    }
+    Ok(ClusterRead {
+        connections,
+        role_database,
+        current,
+        databases: states,
+    })
 }

@@ -32,10 +32,19 @@ pub struct GeneratedCredential {
     pub password: Secret,
 }
 
+/// Changes that run in one transaction over one connection.
+#[derive(Debug)]
+pub struct Unit {
+    /// The database whose connection runs the unit; `None`: the cluster's role connection.
+    pub database: Option<String>,
+    pub changes: Vec<PreparedChange>,
+}
+
 #[derive(Debug)]
 pub struct PreparedCluster {
     pub cluster: ClusterKey,
-    pub changes: Vec<PreparedChange>,
+    /// Role changes first, then one unit per database with privilege changes.
+    pub units: Vec<Unit>,
     pub credentials: Vec<GeneratedCredential>,
 }
 
@@ -97,6 +106,7 @@ pub fn prepare(
             };
             ordered.push((
                 phase(change),
+                change.database().map(str::to_string),
                 PreparedChange {
                     role: role.role.clone(),
                     target: audit_target(&role.targets, change),
@@ -108,10 +118,23 @@ pub fn prepare(
         }
     }
     // A stable sort: within a phase, changes keep the plan's (sorted) order.
-    ordered.sort_by_key(|(phase, _)| *phase);
+    ordered.sort_by_key(|(phase, _, _)| *phase);
+    let mut units = vec![Unit {
+        database: None,
+        changes: Vec::new(),
+    }];
+    for (_, database, change) in ordered {
+        match units.iter_mut().find(|u| u.database == database) {
+            Some(unit) => unit.changes.push(change),
+            None => units.push(Unit {
+                database,
+                changes: vec![change],
+            }),
+        }
+    }
     Ok(PreparedCluster {
         cluster: plan.cluster.clone(),
-        changes: ordered.into_iter().map(|(_, c)| c).collect(),
+        units,
         credentials,
     })
 }
@@ -120,13 +143,13 @@ pub fn prepare(
 fn audit_target(targets: &[TargetName], change: &Change) -> Option<TargetName> {
     let database = match change {
         Change::SetSetting { scope, .. } | Change::ResetSetting { scope, .. } => match scope {
-            crate::model::SettingScope::Database(db) => Some(db),
+            crate::model::SettingScope::Database(db) => Some(db.as_str()),
             crate::model::SettingScope::AllDatabases => None,
         },
-        _ => None,
+        other => other.database(),
     };
     database
-        .and_then(|db| targets.iter().find(|t| &t.database == db))
+        .and_then(|db| targets.iter().find(|t| t.database == db))
         .or_else(|| targets.first())
         .cloned()
 }
@@ -135,14 +158,11 @@ fn audit_target(targets: &[TargetName], change: &Change) -> Option<TargetName> {
 /// small enough that a failing batch is quick to narrow down.
 const BATCH: usize = 500;
 
-/// Runs the prepared changes in one transaction. On failure the transaction is rolled back and
-/// the changes are replayed one by one in a second transaction, also rolled back, to name the
+/// Runs a unit's changes in one transaction. On failure the transaction is rolled back and the
+/// changes are replayed one by one in a second transaction, also rolled back, to name the
 /// statement that failed.
-pub fn execute(
-    client: &mut postgres::Client,
-    prepared: &PreparedCluster,
-) -> Result<(), ExecuteError> {
-    if prepared.changes.is_empty() {
+pub fn execute(client: &mut postgres::Client, unit: &Unit) -> Result<(), ExecuteError> {
+    if unit.changes.is_empty() {
         return Ok(());
     }
     let lock = format!(
@@ -151,7 +171,7 @@ pub fn execute(
     );
     let run = |client: &mut postgres::Client| -> Result<(), postgres::Error> {
         client.batch_execute(&lock)?;
-        for chunk in prepared.changes.chunks(BATCH) {
+        for chunk in unit.changes.chunks(BATCH) {
             let sql: Vec<&str> = chunk.iter().map(|c| c.statement.sql()).collect();
             client.batch_execute(&sql.join(";\n"))?;
         }
@@ -163,18 +183,14 @@ pub fn execute(
     let message = describe_error(&error);
     let _ = client.batch_execute("ROLLBACK");
     Err(ExecuteError {
-        failed_index: locate_failure(client, prepared, &lock),
+        failed_index: locate_failure(client, unit, &lock),
         message,
     })
 }
 
-fn locate_failure(
-    client: &mut postgres::Client,
-    prepared: &PreparedCluster,
-    lock: &str,
-) -> Option<usize> {
+fn locate_failure(client: &mut postgres::Client, unit: &Unit, lock: &str) -> Option<usize> {
     client.batch_execute(lock).ok()?;
-    let failed = prepared
+    let failed = unit
         .changes
         .iter()
         .position(|c| client.batch_execute(c.statement.sql()).is_err());

@@ -7,6 +7,8 @@
 use crate::connection::describe_error;
 use crate::model::settings::canonical_value;
 use crate::model::{AdminInfo, Attributes, CurrentCluster, CurrentRole, RoleName, SettingScope};
+pub mod privileges;
+
 use postgres::SimpleQueryMessage;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,24 +50,7 @@ type Rows = Vec<Vec<Option<String>>>;
 
 /// Reads the whole cluster's role state through `client`.
 pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, CatalogError> {
-    let messages = client
-        .simple_query(CATALOG_BATCH)
-        .map_err(|e| CatalogError::Query(describe_error(&e)))?;
-    let mut sets: Vec<Rows> = vec![Vec::new()];
-    for message in messages {
-        match message {
-            SimpleQueryMessage::Row(row) => {
-                let values = (0..row.len())
-                    .map(|i| row.get(i).map(str::to_string))
-                    .collect();
-                if let Some(set) = sets.last_mut() {
-                    set.push(values);
-                }
-            }
-            SimpleQueryMessage::CommandComplete(_) => sets.push(Vec::new()),
-            _ => {}
-        }
-    }
+    let sets = run_batch(client, CATALOG_BATCH)?;
     let [admin_rows, role_rows, member_rows, setting_rows, database_rows, ..] = sets.as_slice()
     else {
         return Err(CatalogError::Shape("fewer result sets than queries".into()));
@@ -144,6 +129,29 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
         roles,
         databases,
     })
+}
+
+/// Runs a batch of queries in one round trip; one row set per query, in order.
+fn run_batch(client: &mut postgres::Client, sql: &str) -> Result<Vec<Rows>, CatalogError> {
+    let messages = client
+        .simple_query(sql)
+        .map_err(|e| CatalogError::Query(describe_error(&e)))?;
+    let mut sets: Vec<Rows> = vec![Vec::new()];
+    for message in messages {
+        match message {
+            SimpleQueryMessage::Row(row) => {
+                let values = (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect();
+                if let Some(set) = sets.last_mut() {
+                    set.push(values);
+                }
+            }
+            SimpleQueryMessage::CommandComplete(_) => sets.push(Vec::new()),
+            _ => {}
+        }
+    }
+    Ok(sets)
 }
 
 fn text(row: &[Option<String>], index: usize) -> Result<&str, CatalogError> {

@@ -1,5 +1,6 @@
 //! The diff of one cluster: desired roles against the roles read from its catalog.
 
+use super::privileges::{diff_database, DatabaseIndex};
 use super::{Change, ClusterPlan, PasswordSource, RoleAction, RolePlan};
 use crate::model::{
     CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, Marker, PasswordPolicy, SettingScope,
@@ -10,6 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct DiffInput<'a> {
     pub desired: &'a DesiredCluster,
     pub current: &'a CurrentCluster,
+    /// Objects and privileges of each target database on the cluster, by database name.
+    pub databases: &'a BTreeMap<String, DatabaseIndex<'a>>,
     pub ignore_roles: &'a [NameGlob],
     /// True when `--target` narrowed the plan: undeclared managed roles are then not reported,
     /// since they may be declared for targets outside the selection.
@@ -38,14 +41,42 @@ pub fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> Clu
         )
         .collect();
     for role in desired.roles.values() {
-        let plan_for_role = match current.roles.get(&role.name) {
+        let mut plan_for_role = match current.roles.get(&role.name) {
             None => create(role),
             Some(existing) => update(role, existing, &in_scope, input.ignore_roles),
         };
+        let privilege_changes = privileges(role, input, &mut plan.notes, &mut plan.errors);
+        if !privilege_changes.is_empty() {
+            let role_plan = plan_for_role.get_or_insert_with(|| {
+                let action = if current
+                    .roles
+                    .get(&role.name)
+                    .is_some_and(|r| r.marker().is_some())
+                {
+                    RoleAction::Update
+                } else {
+                    RoleAction::Adopt
+                };
+                role_plan(role, action, Vec::new())
+            });
+            role_plan.changes.extend(privilege_changes);
+        }
         if let Some(role_plan) = plan_for_role {
             check_role(input, role, &role_plan, &mut plan.errors);
             plan.roles.push(role_plan);
         }
+    }
+    if plan
+        .roles
+        .iter()
+        .flat_map(|r| &r.changes)
+        .any(|c| c.database().is_some())
+    {
+        plan.notes.push(
+            "role changes run in one transaction on the cluster; grants then run in one \
+             transaction per database, over that database's own connection"
+                .to_string(),
+        );
     }
     if !input.narrowed {
         for role in current.roles.values() {
@@ -62,6 +93,43 @@ pub fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> Clu
         }
     }
     plan
+}
+
+/// The role's privilege changes in each of its target databases on this cluster.
+fn privileges(
+    role: &DesiredRole,
+    input: &DiffInput,
+    notes: &mut Vec<String>,
+    errors: &mut Vec<String>,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let databases: BTreeSet<&str> = role.targets.iter().map(|t| t.database.as_str()).collect();
+    // A database missing from the cluster is already an error of the cluster.
+    for database in databases
+        .into_iter()
+        .filter(|d| input.current.databases.contains(*d))
+    {
+        let Some(index) = input.databases.get(database) else {
+            errors.push(format!(
+                "role \"{}\": the privileges of database {database} could not be read",
+                role.name
+            ));
+            continue;
+        };
+        let (db_changes, db_notes) = diff_database(
+            &role.name,
+            &role.grants,
+            index,
+            input.current.server_version_num,
+        );
+        changes.extend(db_changes);
+        notes.extend(
+            db_notes
+                .into_iter()
+                .map(|n| format!("role \"{}\": {n}", role.name)),
+        );
+    }
+    changes
 }
 
 fn marker_of(role: &DesiredRole) -> String {

@@ -4,10 +4,12 @@
 
 mod diff;
 mod order;
+pub mod privileges;
 
 pub use diff::{diff_cluster, DiffInput};
 pub use order::{phase, Phase};
 
+use crate::model::privileges::{ObjectKind, ObjectRef};
 use crate::model::{AttributeChange, Attributes, ClusterKey, RoleName, SettingScope, TargetName};
 use serde::Serialize;
 
@@ -20,7 +22,7 @@ pub enum PasswordSource {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "change")]
 pub enum Change {
     /// `CREATE ROLE` with every attribute, and the password when there is one.
     CreateRole {
@@ -58,6 +60,47 @@ pub enum Change {
         name: String,
         from: String,
     },
+    /// Privileges on objects of one database; runs over that database's connection.
+    Grant {
+        database: String,
+        kind: ObjectKind,
+        objects: GrantObjects,
+        privileges: Vec<String>,
+    },
+    Revoke {
+        database: String,
+        kind: ObjectKind,
+        objects: GrantObjects,
+        privileges: Vec<String>,
+    },
+    /// Default privileges for objects `owner` creates later (`ALTER DEFAULT PRIVILEGES`).
+    GrantDefault {
+        database: String,
+        owner: RoleName,
+        schema: Option<String>,
+        kind: ObjectKind,
+        privileges: Vec<String>,
+    },
+    RevokeDefault {
+        database: String,
+        owner: RoleName,
+        schema: Option<String>,
+        kind: ObjectKind,
+        privileges: Vec<String>,
+    },
+}
+
+/// The objects a grant or revoke names.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "scope")]
+pub enum GrantObjects {
+    /// Every object of the kind in the schema (`ON ALL TABLES IN SCHEMA`).
+    AllInSchema {
+        schema: String,
+    },
+    Objects {
+        objects: Vec<ObjectRef>,
+    },
 }
 
 impl Change {
@@ -72,6 +115,21 @@ impl Change {
             Change::RevokeMembership { .. } => "revoke_membership",
             Change::SetSetting { .. } => "set_setting",
             Change::ResetSetting { .. } => "reset_setting",
+            Change::Grant { .. } => "grant",
+            Change::Revoke { .. } => "revoke",
+            Change::GrantDefault { .. } => "grant_default",
+            Change::RevokeDefault { .. } => "revoke_default",
+        }
+    }
+
+    /// The database whose connection runs this change; `None` for cluster-wide role changes.
+    pub fn database(&self) -> Option<&str> {
+        match self {
+            Change::Grant { database, .. }
+            | Change::Revoke { database, .. }
+            | Change::GrantDefault { database, .. }
+            | Change::RevokeDefault { database, .. } => Some(database),
+            _ => None,
         }
     }
 }

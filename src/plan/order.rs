@@ -4,6 +4,9 @@
 //! granted before any are revoked so a role never passes through a state with less access than
 //! both the old and the new plan give; markers go last so a role is only marked managed once
 //! everything else about it succeeded in the same transaction.
+//!
+//! Privileges run afterwards, in each database's own transaction over its own connection (the
+//! roles they name are committed by then): grants before revokes, for the same reason.
 
 use super::Change;
 
@@ -15,6 +18,8 @@ pub enum Phase {
     Settings,
     Revoke,
     Mark,
+    GrantPrivileges,
+    RevokePrivileges,
 }
 
 pub fn phase(change: &Change) -> Phase {
@@ -25,5 +30,7 @@ pub fn phase(change: &Change) -> Phase {
         Change::SetSetting { .. } | Change::ResetSetting { .. } => Phase::Settings,
         Change::RevokeMembership { .. } => Phase::Revoke,
         Change::SetMarker { .. } => Phase::Mark,
+        Change::Grant { .. } | Change::GrantDefault { .. } => Phase::GrantPrivileges,
+        Change::Revoke { .. } | Change::RevokeDefault { .. } => Phase::RevokePrivileges,
     }
 }

@@ -1,9 +1,10 @@
 //! Changes -> SQL statements. All DDL pgroster runs is built here, through `quote`.
 
 use super::quote::{ident, literal};
+use crate::model::privileges::{ObjectKind, ObjectRef};
 use crate::model::settings::{is_identifier_list, parse_identifier_list};
 use crate::model::{AttributeChange, AttributeValue, Attributes, RoleName, Secret, SettingScope};
-use crate::plan::Change;
+use crate::plan::{Change, GrantObjects};
 
 /// SQL to run and the form to show. The runnable form may hold a password verifier, so only
 /// `apply` reads it; Debug and Display print the redacted form.
@@ -76,6 +77,113 @@ pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) ->
             scope_sql(scope),
             setting_name(name)
         )),
+        Change::Grant {
+            database,
+            kind,
+            objects,
+            privileges,
+        } => Statement::plain(format!(
+            "GRANT {} ON {} TO {role_sql}",
+            privileges.join(", "),
+            objects_sql(database, *kind, objects)
+        )),
+        Change::Revoke {
+            database,
+            kind,
+            objects,
+            privileges,
+        } => Statement::plain(format!(
+            "REVOKE {} ON {} FROM {role_sql}",
+            privileges.join(", "),
+            objects_sql(database, *kind, objects)
+        )),
+        Change::GrantDefault {
+            owner,
+            schema,
+            kind,
+            privileges,
+            ..
+        } => Statement::plain(format!(
+            "{} GRANT {} ON {} TO {role_sql}",
+            default_prefix(owner, schema.as_deref()),
+            privileges.join(", "),
+            default_kind(*kind)
+        )),
+        Change::RevokeDefault {
+            owner,
+            schema,
+            kind,
+            privileges,
+            ..
+        } => Statement::plain(format!(
+            "{} REVOKE {} ON {} FROM {role_sql}",
+            default_prefix(owner, schema.as_deref()),
+            privileges.join(", "),
+            default_kind(*kind)
+        )),
+    }
+}
+
+/// Functions are addressed as routines so that procedures are covered too (PostgreSQL 11+).
+fn object_keyword(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::Function => "ROUTINE",
+        other => other.keyword(),
+    }
+}
+
+/// `TABLE "s"."t", "s"."u"` or `ALL TABLES IN SCHEMA "s"`. Privilege names come from a fixed
+/// list (validated in config, or read from `aclexplode`), so they are written as keywords.
+fn objects_sql(database: &str, kind: ObjectKind, objects: &GrantObjects) -> String {
+    match objects {
+        GrantObjects::AllInSchema { schema } => {
+            let plural = match kind {
+                ObjectKind::Function => "ROUTINES",
+                other => other.plural(),
+            };
+            format!("ALL {plural} IN SCHEMA {}", ident(schema))
+        }
+        GrantObjects::Objects { objects } => {
+            let names: Vec<String> = objects.iter().map(|o| object_sql(database, o)).collect();
+            format!("{} {}", object_keyword(kind), names.join(", "))
+        }
+    }
+}
+
+fn object_sql(database: &str, object: &ObjectRef) -> String {
+    let name = match object.kind {
+        // The connection's own database: the name is the one the catalog gave.
+        ObjectKind::Database => ident(if object.name.is_empty() {
+            database
+        } else {
+            &object.name
+        }),
+        _ => match &object.schema {
+            Some(schema) => format!("{}.{}", ident(schema), ident(&object.name)),
+            None => ident(&object.name),
+        },
+    };
+    match &object.arguments {
+        // Identity arguments as PostgreSQL prints them (types already quoted by the server).
+        Some(arguments) => format!("{name}({arguments})"),
+        None => name,
+    }
+}
+
+fn default_prefix(owner: &RoleName, schema: Option<&str>) -> String {
+    let in_schema = schema
+        .map(|s| format!(" IN SCHEMA {}", ident(s)))
+        .unwrap_or_default();
+    format!(
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {}{in_schema}",
+        ident(owner.as_str())
+    )
+}
+
+fn default_kind(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::Function => "ROUTINES",
+        other => other.plural(),
     }
 }
 

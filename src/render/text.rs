@@ -1,7 +1,8 @@
 //! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove.
 
+use crate::model::privileges::ObjectKind;
 use crate::model::{Attributes, SettingScope};
-use crate::plan::{Change, ClusterPlan, PasswordSource, Plan, RoleAction, RolePlan};
+use crate::plan::{Change, ClusterPlan, GrantObjects, PasswordSource, Plan, RoleAction, RolePlan};
 use std::fmt::Write;
 
 #[derive(Clone, Copy)]
@@ -234,6 +235,65 @@ fn change_lines(change: &Change, paint: Paint) -> Vec<String> {
         }],
         Change::ResetSetting { scope, name, from } => {
             vec![format!("{del} {name:<16} = {from}{}", in_scope(scope))]
+        }
+        Change::Grant {
+            database,
+            kind,
+            objects,
+            privileges,
+        } => vec![format!(
+            "{add} grant {} on {} (in database {database})",
+            privileges.join(", "),
+            objects_text(*kind, objects)
+        )],
+        Change::Revoke {
+            database,
+            kind,
+            objects,
+            privileges,
+        } => vec![format!(
+            "{del} revoke {} on {} (in database {database})",
+            privileges.join(", "),
+            objects_text(*kind, objects)
+        )],
+        Change::GrantDefault {
+            database,
+            owner,
+            schema,
+            kind,
+            privileges,
+        } => vec![format!(
+            "{add} grant {} on future {} created by {owner}{} (default privileges, in database {database})",
+            privileges.join(", "),
+            kind.plural().to_ascii_lowercase(),
+            schema.as_deref().map(|s| format!(" in schema {s}")).unwrap_or_default()
+        )],
+        Change::RevokeDefault {
+            database,
+            owner,
+            schema,
+            kind,
+            privileges,
+        } => vec![format!(
+            "{del} revoke {} on future {} created by {owner}{} (default privileges, in database {database})",
+            privileges.join(", "),
+            kind.plural().to_ascii_lowercase(),
+            schema.as_deref().map(|s| format!(" in schema {s}")).unwrap_or_default()
+        )],
+    }
+}
+
+fn objects_text(kind: ObjectKind, objects: &GrantObjects) -> String {
+    match objects {
+        GrantObjects::AllInSchema { schema } => {
+            format!(
+                "all {} in schema {schema}",
+                kind.plural().to_ascii_lowercase()
+            )
+        }
+        GrantObjects::Objects { objects } => {
+            let names: Vec<String> = objects.iter().map(ToString::to_string).collect();
+            format!("{} {}", kind.noun(), names.join(", "))
         }
     }
 }

@@ -5,9 +5,10 @@ use crate::cli::credentials;
 use crate::cli::output::Output;
 use crate::cli::{context, EXIT_ERROR, EXIT_OK};
 use anyhow::{bail, Result};
-use pgroster::apply::{self, PreparedCluster};
+use pgroster::apply::{self, PreparedCluster, Unit};
 use pgroster::audit::{AuditLog, ChangeRecord, Outcome};
 use pgroster::fleet::plan_fleet;
+use pgroster::fleet::ClusterRead;
 use pgroster::render;
 use std::path::Path;
 
@@ -57,71 +58,25 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let mut applied_credentials = Vec::new();
     let (mut added, mut changed) = (0, 0);
     for (cluster_plan, cluster) in runnable.iter().zip(prepared) {
-        let records: Vec<ChangeRecord> = cluster
-            .changes
-            .iter()
-            .map(|c| ChangeRecord {
-                env: c.target.as_ref().map(|t| t.env.clone()).unwrap_or_default(),
-                database: c
-                    .target
-                    .as_ref()
-                    .map(|t| t.database.clone())
-                    .unwrap_or_default(),
-                host: cluster.cluster.host.clone(),
-                port: cluster.cluster.port,
-                role: c.role.to_string(),
-                action: c.action.to_string(),
-                detail: c.detail.clone(),
-            })
-            .collect();
-        let ids = audit.record_started(&run, &records)?;
-        let result = match fleet.connections.get_mut(&cluster.cluster) {
-            Some(client) => apply::execute(client, &cluster),
-            None => Err(apply::ExecuteError {
-                failed_index: None,
-                message: "no connection to the cluster".into(),
-            }),
-        };
-        let outcomes: Vec<(i64, Outcome)> = match &result {
-            Ok(()) => ids.iter().map(|id| (*id, Outcome::Ok)).collect(),
-            Err(e) => ids
-                .iter()
-                .enumerate()
-                .map(|(i, id)| {
-                    let outcome = if e.failed_index == Some(i)
-                        || (e.failed_index.is_none() && i == 0)
-                    {
-                        Outcome::Failed(e.message.clone())
-                    } else {
-                        Outcome::RolledBack(format!("another change on {} failed", cluster.cluster))
-                    };
-                    (*id, outcome)
-                })
-                .collect(),
-        };
-        audit.record_outcomes(&outcomes)?;
-        match result {
-            Ok(()) => {
-                for role in &cluster_plan.roles {
-                    match role.action {
-                        pgroster::plan::RoleAction::Create => added += 1,
-                        _ => changed += 1,
-                    }
+        let read = fleet.connections.get_mut(&cluster.cluster);
+        let (errors, roles_committed) = run_cluster(&mut audit, &run, read, &cluster)?;
+        if errors.is_empty() {
+            for role in &cluster_plan.roles {
+                match role.action {
+                    pgroster::plan::RoleAction::Create => added += 1,
+                    _ => changed += 1,
                 }
-                applied_credentials.extend(cluster.credentials);
             }
-            Err(e) => {
-                failed_clusters += 1;
-                let statement = e
-                    .failed_index
-                    .and_then(|i| cluster.changes.get(i))
-                    .map(|c| format!(" while running `{}` for role \"{}\"", c.statement, c.role))
-                    .unwrap_or_default();
-                eprintln!(
-                    "Error: {}: {}{statement}; the cluster's transaction was rolled back",
-                    cluster.cluster, e.message
-                );
+        } else {
+            failed_clusters += 1;
+            for error in errors {
+                eprintln!("Error: {error}");
             }
+        }
+        // Role changes commit first; passwords of roles created there are live even when a
+        // database's grants failed afterwards, so they are delivered whenever roles committed.
+        if roles_committed {
+            applied_credentials.extend(cluster.credentials);
         }
     }
     audit.finish_run(&run, failed_clusters == 0)?;
@@ -147,4 +102,98 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     } else {
         EXIT_OK
     })
+}
+
+/// Runs one cluster's units (roles, then each database) with their audit rows; returns the
+/// errors, each saying what was rolled back, and whether the role changes committed.
+fn run_cluster(
+    audit: &mut AuditLog,
+    run: &pgroster::audit::RunId,
+    mut read: Option<&mut ClusterRead>,
+    cluster: &PreparedCluster,
+) -> Result<(Vec<String>, bool)> {
+    let mut errors = Vec::new();
+    let mut roles_failed = false;
+    for unit in &cluster.units {
+        let records: Vec<ChangeRecord> = unit
+            .changes
+            .iter()
+            .map(|c| ChangeRecord {
+                env: c.target.as_ref().map(|t| t.env.clone()).unwrap_or_default(),
+                database: c
+                    .target
+                    .as_ref()
+                    .map(|t| t.database.clone())
+                    .unwrap_or_default(),
+                host: cluster.cluster.host.clone(),
+                port: cluster.cluster.port,
+                role: c.role.to_string(),
+                action: c.action.to_string(),
+                detail: c.detail.clone(),
+            })
+            .collect();
+        if records.is_empty() {
+            continue;
+        }
+        let ids = audit.record_started(run, &records)?;
+        let result = if roles_failed {
+            Err(apply::ExecuteError {
+                failed_index: None,
+                message: "not run: the cluster's role changes failed".into(),
+            })
+        } else {
+            execute_unit(read.as_deref_mut(), unit)
+        };
+        let outcomes: Vec<(i64, Outcome)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let outcome = match &result {
+                    Ok(()) => Outcome::Ok,
+                    Err(e) if e.failed_index == Some(i) || (e.failed_index.is_none() && i == 0) => {
+                        Outcome::Failed(e.message.clone())
+                    }
+                    Err(_) => {
+                        Outcome::RolledBack(format!("another change on {} failed", cluster.cluster))
+                    }
+                };
+                (*id, outcome)
+            })
+            .collect();
+        audit.record_outcomes(&outcomes)?;
+        if let Err(e) = result {
+            roles_failed |= unit.database.is_none();
+            let statement = e
+                .failed_index
+                .and_then(|i| unit.changes.get(i))
+                .map(|c| format!(" while running `{}` for role \"{}\"", c.statement, c.role))
+                .unwrap_or_default();
+            let scope = match &unit.database {
+                None => "role changes".to_string(),
+                Some(db) => format!("privilege changes in database {db}"),
+            };
+            errors.push(format!(
+                "{}: {}{statement}; its {scope} were rolled back",
+                cluster.cluster, e.message
+            ));
+        }
+    }
+    Ok((errors, !roles_failed))
+}
+
+fn execute_unit(read: Option<&mut ClusterRead>, unit: &Unit) -> Result<(), apply::ExecuteError> {
+    let no_connection = |what: &str| apply::ExecuteError {
+        failed_index: None,
+        message: format!("no connection to {what}"),
+    };
+    let read = read.ok_or_else(|| no_connection("the cluster"))?;
+    let database = unit
+        .database
+        .clone()
+        .unwrap_or_else(|| read.role_database.clone());
+    let client = read
+        .connections
+        .get_mut(&database)
+        .ok_or_else(|| no_connection(&format!("database {database}")))?;
+    apply::execute(client, unit)
 }

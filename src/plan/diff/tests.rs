@@ -71,6 +71,11 @@ fn cluster(
 
 fn plan(desired: &DesiredCluster, current: &CurrentCluster) -> ClusterPlan {
     let ignore = vec![NameGlob::new("pg_*").unwrap()];
+    let state = crate::model::privileges::DatabaseState {
+        database: "app".into(),
+        ..Default::default()
+    };
+    let databases = BTreeMap::from([("app".to_string(), DatabaseIndex::new(&state))]);
     diff_cluster(
         ClusterKey {
             host: "h".into(),
@@ -79,6 +84,7 @@ fn plan(desired: &DesiredCluster, current: &CurrentCluster) -> ClusterPlan {
         &DiffInput {
             desired,
             current,
+            databases: &databases,
             ignore_roles: &ignore,
             narrowed: false,
         },

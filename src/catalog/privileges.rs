@@ -1,0 +1,138 @@
+//! One database's objects and privileges, in one round trip of set-based queries.
+//!
+//! ACLs are exploded with `aclexplode`, and a NULL ACL with `acldefault`, so an object that was
+//! never granted on still shows its owner's implicit privileges (docs: System Information
+//! Functions, Table 9.70). PUBLIC (grantee 0) never joins `pg_roles`, so it is never read;
+//! pgroster does not manage it. System schemas are out of scope.
+
+use super::{run_batch, text, CatalogError};
+use crate::model::privileges::{
+    DatabaseState, DbObject, DefaultPrivilege, HeldPrivilege, ObjectKind, ObjectRef,
+};
+use crate::model::RoleName;
+
+const USER_SCHEMAS: &str = "n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'";
+
+fn batch() -> String {
+    format!(
+        "
+SELECT 'database', NULL, d.datname, NULL, pg_get_userbyid(d.datdba)
+  FROM pg_database d WHERE d.datname = current_database()
+UNION ALL
+SELECT 'schema', NULL, n.nspname, NULL, pg_get_userbyid(n.nspowner)
+  FROM pg_namespace n WHERE {USER_SCHEMAS}
+UNION ALL
+SELECT CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END, n.nspname, c.relname, NULL,
+       pg_get_userbyid(c.relowner)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND {USER_SCHEMAS}
+UNION ALL
+SELECT 'function', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
+       pg_get_userbyid(p.proowner)
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS};
+SELECT 'database', NULL, d.datname, NULL, g.rolname, a.privilege_type
+  FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+  JOIN pg_roles g ON g.oid = a.grantee
+ WHERE d.datname = current_database()
+UNION ALL
+SELECT 'schema', NULL, n.nspname, NULL, g.rolname, a.privilege_type
+  FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+  JOIN pg_roles g ON g.oid = a.grantee
+ WHERE {USER_SCHEMAS}
+UNION ALL
+SELECT CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END, n.nspname, c.relname, NULL,
+       g.rolname, a.privilege_type
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+       aclexplode(coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner))) a
+  JOIN pg_roles g ON g.oid = a.grantee
+ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND {USER_SCHEMAS}
+UNION ALL
+SELECT 'function', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
+       g.rolname, a.privilege_type
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace,
+       aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+  JOIN pg_roles g ON g.oid = a.grantee
+ WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS};
+SELECT pg_get_userbyid(d.defaclrole), n.nspname, d.defaclobjtype::text, g.rolname, a.privilege_type
+  FROM pg_default_acl d
+  LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace,
+       aclexplode(d.defaclacl) a
+  JOIN pg_roles g ON g.oid = a.grantee;
+SELECT current_database();
+"
+    )
+}
+
+fn kind(text: &str) -> Result<ObjectKind, CatalogError> {
+    match text {
+        "database" => Ok(ObjectKind::Database),
+        "schema" => Ok(ObjectKind::Schema),
+        "table" => Ok(ObjectKind::Table),
+        "sequence" => Ok(ObjectKind::Sequence),
+        "function" => Ok(ObjectKind::Function),
+        other => Err(CatalogError::Shape(format!("unknown object kind {other}"))),
+    }
+}
+
+/// `pg_default_acl.defaclobjtype` (docs: pg_default_acl).
+fn default_kind(code: &str) -> Option<ObjectKind> {
+    match code {
+        "r" => Some(ObjectKind::Table),
+        "S" => Some(ObjectKind::Sequence),
+        "f" => Some(ObjectKind::Function),
+        "n" => Some(ObjectKind::Schema),
+        _ => None, // types ('T') and large objects are not managed
+    }
+}
+
+fn object(row: &[Option<String>]) -> Result<ObjectRef, CatalogError> {
+    Ok(ObjectRef {
+        kind: kind(text(row, 0)?)?,
+        schema: row.get(1).cloned().flatten(),
+        name: text(row, 2)?.to_string(),
+        arguments: row.get(3).cloned().flatten(),
+    })
+}
+
+pub fn read_database(client: &mut postgres::Client) -> Result<DatabaseState, CatalogError> {
+    let sets = run_batch(client, &batch())?;
+    let [objects, acl, defaults, current, ..] = sets.as_slice() else {
+        return Err(CatalogError::Shape("fewer result sets than queries".into()));
+    };
+    let mut state = DatabaseState {
+        database: current
+            .first()
+            .map(|r| text(r, 0).map(str::to_string))
+            .transpose()?
+            .unwrap_or_default(),
+        ..DatabaseState::default()
+    };
+    for row in objects {
+        state.objects.push(DbObject {
+            object: object(row)?,
+            owner: RoleName::existing(text(row, 4)?),
+        });
+    }
+    for row in acl {
+        state.held.insert(HeldPrivilege {
+            object: object(row)?,
+            grantee: RoleName::existing(text(row, 4)?),
+            privilege: text(row, 5)?.to_string(),
+        });
+    }
+    for row in defaults {
+        let Some(kind) = default_kind(text(row, 2)?) else {
+            continue;
+        };
+        state.defaults.insert(DefaultPrivilege {
+            owner: RoleName::existing(text(row, 0)?),
+            schema: row.get(1).cloned().flatten(),
+            kind,
+            grantee: RoleName::existing(text(row, 3)?),
+            privilege: text(row, 4)?.to_string(),
+        });
+    }
+    state.objects.sort();
+    Ok(state)
+}

@@ -1,0 +1,332 @@
+//! The privilege diff of one role in one database: declared grants against held privileges.
+//!
+//! A managed role's grants are authoritative in its target databases: a privilege it holds on
+//! an object there that no grant declares is revoked. Objects the role owns are left out (an
+//! owner's privileges are implicit), as are PUBLIC and the system schemas. Who granted a
+//! privilege does not matter: held is held.
+
+use super::{Change, GrantObjects};
+use crate::model::privileges::{
+    DatabaseState, DbObject, DefaultPrivilege, GrantSpec, GrantTarget, HeldPrivilege, ObjectKind,
+    ObjectRef,
+};
+use crate::model::RoleName;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The role owning the `public` schema since PostgreSQL 15; nobody creates objects as it.
+const DATABASE_OWNER_ROLE: &str = "pg_database_owner";
+
+/// Objects and privileges of one database, indexed for many roles' diffs.
+pub struct DatabaseIndex<'a> {
+    pub state: &'a DatabaseState,
+    by_kind_schema: BTreeMap<(ObjectKind, Option<&'a str>), Vec<&'a DbObject>>,
+    held_by_role: BTreeMap<&'a RoleName, Vec<&'a HeldPrivilege>>,
+    defaults_by_role: BTreeMap<&'a RoleName, Vec<&'a DefaultPrivilege>>,
+}
+
+impl<'a> DatabaseIndex<'a> {
+    pub fn new(state: &'a DatabaseState) -> Self {
+        let mut by_kind_schema: BTreeMap<_, Vec<_>> = BTreeMap::new();
+        for object in &state.objects {
+            by_kind_schema
+                .entry((object.object.kind, object.object.schema.as_deref()))
+                .or_default()
+                .push(object);
+        }
+        let mut held_by_role: BTreeMap<_, Vec<_>> = BTreeMap::new();
+        for held in &state.held {
+            held_by_role.entry(&held.grantee).or_default().push(held);
+        }
+        let mut defaults_by_role: BTreeMap<_, Vec<_>> = BTreeMap::new();
+        for default in &state.defaults {
+            defaults_by_role
+                .entry(&default.grantee)
+                .or_default()
+                .push(default);
+        }
+        DatabaseIndex {
+            state,
+            by_kind_schema,
+            held_by_role,
+            defaults_by_role,
+        }
+    }
+
+    fn objects<'s>(&'s self, kind: ObjectKind, schema: Option<&'s str>) -> &'s [&'a DbObject] {
+        self.by_kind_schema
+            .get(&(kind, schema))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn schema(&self, name: &str) -> Option<&'a DbObject> {
+        self.objects(ObjectKind::Schema, None)
+            .iter()
+            .copied()
+            .find(|o| o.object.name == name)
+    }
+
+    fn database_owner(&self) -> Option<&'a RoleName> {
+        self.objects(ObjectKind::Database, None)
+            .first()
+            .map(|o| &o.owner)
+    }
+}
+
+/// The changes that make `role`'s privileges in one database match `grants`, and notes.
+pub fn diff_database(
+    role: &RoleName,
+    grants: &[GrantSpec],
+    index: &DatabaseIndex,
+    server_version_num: i32,
+) -> (Vec<Change>, Vec<String>) {
+    let database = &index.state.database;
+    let mut notes = Vec::new();
+    let owned = |o: &DbObject| &o.owner == role;
+    let mut desired: BTreeSet<(ObjectRef, String)> = BTreeSet::new();
+    let mut desired_defaults: BTreeSet<DefaultPrivilege> = BTreeSet::new();
+    for spec in grants {
+        let kind = spec.target.kind();
+        let privileges = expand(&spec.privileges, kind, server_version_num);
+        let mut objects: Vec<&DbObject> = Vec::new();
+        match &spec.target {
+            GrantTarget::Database => objects.extend(index.objects(ObjectKind::Database, None)),
+            GrantTarget::Schemas { names } => {
+                for name in names {
+                    match index.schema(name) {
+                        Some(schema) => objects.push(schema),
+                        None => notes.push(missing_schema(name, database)),
+                    }
+                }
+            }
+            GrantTarget::AllIn { kind, schemas } => {
+                for schema in schemas {
+                    let Some(schema_object) = index.schema(schema) else {
+                        notes.push(missing_schema(schema, database));
+                        continue;
+                    };
+                    let in_schema = index.objects(*kind, Some(schema));
+                    objects.extend(in_schema);
+                    if spec.future {
+                        for owner in future_owners(spec, role, in_schema, schema_object, index) {
+                            for privilege in &privileges {
+                                desired_defaults.insert(DefaultPrivilege {
+                                    owner: owner.clone(),
+                                    schema: Some(schema.clone()),
+                                    kind: *kind,
+                                    grantee: role.clone(),
+                                    privilege: privilege.clone(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            GrantTarget::Named {
+                kind,
+                objects: names,
+            } => {
+                for (schema, name) in names {
+                    let found: Vec<&DbObject> = index
+                        .objects(*kind, Some(schema))
+                        .iter()
+                        .copied()
+                        .filter(|o| &o.object.name == name)
+                        .collect();
+                    if found.is_empty() {
+                        notes.push(format!(
+                            "{} {schema}.{name} does not exist in database {database}; its grant is skipped",
+                            kind.noun()
+                        ));
+                    }
+                    objects.extend(found);
+                }
+            }
+        }
+        for object in objects.into_iter().filter(|o| !owned(o)) {
+            for privilege in &privileges {
+                desired.insert((object.object.clone(), privilege.clone()));
+            }
+        }
+    }
+    let owned_refs: BTreeSet<&ObjectRef> = index
+        .state
+        .objects
+        .iter()
+        .filter(|o| owned(o))
+        .map(|o| &o.object)
+        .collect();
+    let held: BTreeSet<(ObjectRef, String)> = index
+        .held_by_role
+        .get(role)
+        .into_iter()
+        .flatten()
+        .filter(|h| !owned_refs.contains(&h.object))
+        .map(|h| (h.object.clone(), h.privilege.clone()))
+        .collect();
+    let held_defaults: BTreeSet<DefaultPrivilege> = index
+        .defaults_by_role
+        .get(role)
+        .into_iter()
+        .flatten()
+        .map(|d| (*d).clone())
+        .collect();
+
+    let mut changes = Vec::new();
+    let to_grant: BTreeSet<_> = desired.difference(&held).cloned().collect();
+    let to_revoke: BTreeSet<_> = held.difference(&desired).cloned().collect();
+    for (kind, objects, privileges) in group(&to_grant, index, role) {
+        changes.push(Change::Grant {
+            database: database.clone(),
+            kind,
+            objects,
+            privileges,
+        });
+    }
+    for (kind, objects, privileges) in group(&to_revoke, index, role) {
+        changes.push(Change::Revoke {
+            database: database.clone(),
+            kind,
+            objects,
+            privileges,
+        });
+    }
+    for ((owner, schema, kind), privileges) in
+        group_defaults(desired_defaults.difference(&held_defaults))
+    {
+        changes.push(Change::GrantDefault {
+            database: database.clone(),
+            owner,
+            schema,
+            kind,
+            privileges,
+        });
+    }
+    for ((owner, schema, kind), privileges) in
+        group_defaults(held_defaults.difference(&desired_defaults))
+    {
+        changes.push(Change::RevokeDefault {
+            database: database.clone(),
+            owner,
+            schema,
+            kind,
+            privileges,
+        });
+    }
+    notes.sort();
+    notes.dedup();
+    (changes, notes)
+}
+
+fn missing_schema(name: &str, database: &str) -> String {
+    format!("schema {name} does not exist in database {database}; grants on it are skipped until it does")
+}
+
+/// `ALL` becomes the kind's privileges on this server version.
+fn expand(
+    privileges: &BTreeSet<String>,
+    kind: ObjectKind,
+    server_version_num: i32,
+) -> BTreeSet<String> {
+    privileges
+        .iter()
+        .flat_map(|p| {
+            if p == "ALL" {
+                kind.all_privileges(server_version_num)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect()
+            } else {
+                vec![p.clone()]
+            }
+        })
+        .collect()
+}
+
+/// Whose future objects a `future` grant covers: as declared, else the owners of the schema's
+/// objects of that kind, else the schema's owner (the database owner for `pg_database_owner`).
+fn future_owners(
+    spec: &GrantSpec,
+    role: &RoleName,
+    in_schema: &[&DbObject],
+    schema: &DbObject,
+    index: &DatabaseIndex,
+) -> BTreeSet<RoleName> {
+    let owners: BTreeSet<RoleName> = match &spec.future_owners {
+        Some(owners) => owners.iter().cloned().collect(),
+        None if !in_schema.is_empty() => in_schema.iter().map(|o| o.owner.clone()).collect(),
+        None if schema.owner.as_str() == DATABASE_OWNER_ROLE => {
+            index.database_owner().cloned().into_iter().collect()
+        }
+        None => BTreeSet::from([schema.owner.clone()]),
+    };
+    owners.into_iter().filter(|o| o != role).collect()
+}
+
+type Grouped = Vec<(ObjectKind, GrantObjects, Vec<String>)>;
+
+/// Groups (object, privilege) pairs into as few statements as read well: "all tables in schema"
+/// when every object of the kind there is concerned, else the objects by name; privileges that
+/// concern the same objects share a statement.
+fn group(pairs: &BTreeSet<(ObjectRef, String)>, index: &DatabaseIndex, role: &RoleName) -> Grouped {
+    let mut by_privilege: BTreeMap<(ObjectKind, Option<String>, String), BTreeSet<ObjectRef>> =
+        BTreeMap::new();
+    for (object, privilege) in pairs {
+        by_privilege
+            .entry((object.kind, object.schema.clone(), privilege.clone()))
+            .or_default()
+            .insert(object.clone());
+    }
+    let mut by_objects: BTreeMap<(ObjectKind, GrantObjects), Vec<String>> = BTreeMap::new();
+    for ((kind, schema, privilege), objects) in by_privilege {
+        let whole_schema = match (&schema, kind) {
+            (Some(schema), ObjectKind::Table | ObjectKind::Sequence | ObjectKind::Function) => {
+                let all: BTreeSet<&ObjectRef> = index
+                    .objects(kind, Some(schema))
+                    .iter()
+                    .filter(|o| &o.owner != role)
+                    .map(|o| &o.object)
+                    .collect();
+                let every_object_concerned =
+                    all.len() == objects.len() && all.iter().all(|o| objects.contains(*o));
+                // `ON ALL .. IN SCHEMA` also reaches objects the role owns; only use it when
+                // there are none, so it grants exactly what the plan shows.
+                let owns_some = index
+                    .objects(kind, Some(schema))
+                    .iter()
+                    .any(|o| &o.owner == role);
+                (every_object_concerned && objects.len() > 1 && !owns_some).then(|| schema.clone())
+            }
+            _ => None,
+        };
+        let key = match whole_schema {
+            Some(schema) => GrantObjects::AllInSchema { schema },
+            None => GrantObjects::Objects {
+                objects: objects.into_iter().collect(),
+            },
+        };
+        by_objects.entry((kind, key)).or_default().push(privilege);
+    }
+    by_objects
+        .into_iter()
+        .map(|((kind, objects), privileges)| (kind, objects, privileges))
+        .collect()
+}
+
+type DefaultKey = (RoleName, Option<String>, ObjectKind);
+
+fn group_defaults<'a>(
+    defaults: impl Iterator<Item = &'a DefaultPrivilege>,
+) -> BTreeMap<DefaultKey, Vec<String>> {
+    let mut grouped: BTreeMap<DefaultKey, Vec<String>> = BTreeMap::new();
+    for d in defaults {
+        grouped
+            .entry((d.owner.clone(), d.schema.clone(), d.kind))
+            .or_default()
+            .push(d.privilege.clone());
+    }
+    grouped
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

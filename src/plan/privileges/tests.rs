@@ -1,0 +1,123 @@
+use super::*;
+use crate::model::privileges::{DatabaseState, DbObject};
+
+fn role(name: &str) -> RoleName {
+    RoleName::existing(name)
+}
+
+fn object(kind: ObjectKind, schema: Option<&str>, name: &str, owner: &str) -> DbObject {
+    DbObject {
+        object: ObjectRef {
+            kind,
+            schema: schema.map(str::to_string),
+            name: name.into(),
+            arguments: None,
+        },
+        owner: role(owner),
+    }
+}
+
+fn state() -> DatabaseState {
+    DatabaseState {
+        database: "app".into(),
+        objects: vec![
+            object(ObjectKind::Database, None, "app", "postgres"),
+            object(ObjectKind::Schema, None, "reports", "owner"),
+            object(ObjectKind::Table, Some("reports"), "a", "owner"),
+            object(ObjectKind::Table, Some("reports"), "b", "owner"),
+            object(ObjectKind::Table, Some("reports"), "mine", "analyst"),
+        ],
+        held: BTreeSet::new(),
+        defaults: BTreeSet::new(),
+    }
+}
+
+fn select_on_reports(future: bool) -> GrantSpec {
+    GrantSpec {
+        target: GrantTarget::AllIn {
+            kind: ObjectKind::Table,
+            schemas: vec!["reports".into()],
+        },
+        privileges: BTreeSet::from(["SELECT".to_string()]),
+        future,
+        future_owners: None,
+    }
+}
+
+fn held(grantee: &str, o: &DbObject, privilege: &str) -> HeldPrivilege {
+    HeldPrivilege {
+        grantee: role(grantee),
+        object: o.object.clone(),
+        privilege: privilege.into(),
+    }
+}
+
+#[test]
+fn grants_what_is_missing_and_skips_objects_the_role_owns() {
+    let state = state();
+    let index = DatabaseIndex::new(&state);
+    let (changes, notes) =
+        diff_database(&role("analyst"), &[select_on_reports(true)], &index, 150000);
+    assert!(notes.is_empty(), "{notes:?}");
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    match &changes[0] {
+        Change::Grant {
+            objects: GrantObjects::Objects { objects },
+            privileges,
+            ..
+        } => {
+            assert_eq!(objects.len(), 2, "the owned table is not granted on");
+            assert_eq!(privileges, &["SELECT".to_string()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(&changes[1], Change::GrantDefault { owner, .. } if owner.as_str() == "owner"));
+}
+
+#[test]
+fn held_privileges_match_whoever_granted_them_and_undeclared_ones_are_revoked() {
+    let mut state = state();
+    let a = state.objects[2].clone();
+    let b = state.objects[3].clone();
+    state.held.insert(held("analyst", &a, "SELECT"));
+    state.held.insert(held("analyst", &b, "SELECT"));
+    state.held.insert(held("analyst", &b, "INSERT"));
+    let index = DatabaseIndex::new(&state);
+    let (changes, _) = diff_database(
+        &role("analyst"),
+        &[select_on_reports(false)],
+        &index,
+        150000,
+    );
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert!(
+        matches!(&changes[0], Change::Revoke { privileges, .. } if privileges == &["INSERT".to_string()])
+    );
+}
+
+#[test]
+fn all_expands_per_server_version_and_missing_schemas_are_notes() {
+    let state = state();
+    let index = DatabaseIndex::new(&state);
+    let mut spec = select_on_reports(false);
+    spec.privileges = BTreeSet::from(["ALL".to_string()]);
+    let (changes, _) = diff_database(&role("other"), &[spec.clone()], &index, 170000);
+    match &changes[0] {
+        Change::Grant {
+            objects: GrantObjects::AllInSchema { schema },
+            privileges,
+            ..
+        } => {
+            assert_eq!(schema, "reports");
+            assert!(privileges.contains(&"MAINTAIN".to_string()));
+        }
+        other => panic!("{other:?}"),
+    }
+    spec.target = GrantTarget::AllIn {
+        kind: ObjectKind::Table,
+        schemas: vec!["nope".into()],
+    };
+    let (changes, notes) = diff_database(&role("other"), &[spec], &index, 150000);
+    assert!(changes.is_empty());
+    assert!(notes[0].contains("schema nope does not exist"), "{notes:?}");
+}
