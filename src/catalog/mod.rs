@@ -3,14 +3,20 @@
 //! Roles are cluster-wide, so one connection per cluster reads them all: `pg_roles` with role
 //! comments, `pg_auth_members`, `pg_db_role_setting`, and `pg_database`. The queries are sent as
 //! one simple-protocol batch; their cost does not grow with the number of declared roles.
+//! PostgreSQL 16 added `inherit_option` and `set_option` to `pg_auth_members`; reading them
+//! through `to_jsonb` keeps one query for every version (NULL before 16). A membership granted
+//! by several grantors (16+) has each option if any grant has it.
 
 use crate::connection::describe_error;
 use crate::model::settings::canonical_value;
-use crate::model::{AdminInfo, Attributes, CurrentCluster, CurrentRole, RoleName, SettingScope};
+use crate::model::{
+    AdminInfo, Attributes, CurrentCluster, CurrentRole, MembershipOptions, Memberships, RoleName,
+    SettingScope,
+};
 pub mod privileges;
 
 use postgres::SimpleQueryMessage;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -34,10 +40,13 @@ SELECT r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.ro
          OR pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')
   FROM pg_roles r
   LEFT JOIN pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass;
-SELECT DISTINCT m.rolname, g.rolname
+SELECT m.rolname, g.rolname, bool_or(am.admin_option),
+       bool_or((to_jsonb(am) ->> 'inherit_option')::boolean),
+       bool_or((to_jsonb(am) ->> 'set_option')::boolean)
   FROM pg_auth_members am
   JOIN pg_roles m ON m.oid = am.member
-  JOIN pg_roles g ON g.oid = am.roleid;
+  JOIN pg_roles g ON g.oid = am.roleid
+ GROUP BY 1, 2;
 SELECT r.rolname, d.datname, s.setting
   FROM pg_db_role_setting rs
   JOIN pg_roles r ON r.oid = rs.setrole
@@ -88,7 +97,7 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
             CurrentRole {
                 name,
                 attributes,
-                member_of: BTreeSet::new(),
+                member_of: Memberships::new(),
                 settings: BTreeMap::new(),
                 comment: row.get(10).cloned().flatten(),
                 admin_can_alter: flag(row, 11)?,
@@ -99,7 +108,12 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
         let member = RoleName::existing(text(row, 0)?);
         let group = RoleName::existing(text(row, 1)?);
         if let Some(role) = roles.get_mut(&member) {
-            role.member_of.insert(group);
+            let options = MembershipOptions {
+                admin: flag(row, 2)?,
+                inherit: optional_flag(row, 3)?,
+                set: optional_flag(row, 4)?,
+            };
+            role.member_of.insert(group, options);
         }
     }
     for row in setting_rows {
@@ -158,6 +172,13 @@ fn text(row: &[Option<String>], index: usize) -> Result<&str, CatalogError> {
     row.get(index)
         .and_then(|v| v.as_deref())
         .ok_or_else(|| CatalogError::Shape(format!("column {index} is NULL")))
+}
+
+fn optional_flag(row: &[Option<String>], index: usize) -> Result<Option<bool>, CatalogError> {
+    match row.get(index).and_then(|v| v.as_deref()) {
+        None => Ok(None),
+        Some(_) => flag(row, index).map(Some),
+    }
 }
 
 fn flag(row: &[Option<String>], index: usize) -> Result<bool, CatalogError> {

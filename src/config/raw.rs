@@ -72,12 +72,32 @@ pub struct RawRoleFields {
     pub set: Option<BTreeMap<String, SettingValue>>,
     /// `database` (default): settings apply per target database; `role`: role-wide.
     pub settings_scope: Option<RawSettingsScope>,
-    pub member_of: Option<Vec<String>>,
+    /// Group roles: names, or `{ role, admin, inherit, set }` (inherit/set need PostgreSQL 16).
+    pub member_of: Option<Vec<RawMembership>>,
     pub password: Option<RawPassword>,
     /// Privileges in each target database; a role's grants add to its profile's.
     pub grants: Option<Vec<RawGrant>>,
     /// The schemas grants apply to when they name none (default `public`).
     pub schemas: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawMembership {
+    Group(String),
+    Options(RawMembershipOptions),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMembershipOptions {
+    pub role: String,
+    /// WITH ADMIN OPTION: may grant the group to others.
+    pub admin: Option<bool>,
+    /// Inherit the group's privileges (PostgreSQL 16+; default: the member's INHERIT attribute).
+    pub inherit: Option<bool>,
+    /// May `SET ROLE` to the group (PostgreSQL 16+; default true).
+    pub set: Option<bool>,
 }
 
 /// A grant as written: `{ on: tables, schemas: [reports], privileges: [SELECT], future: true }`.

@@ -106,6 +106,20 @@ impl Attributes {
     }
 }
 
+/// Options of a membership (PostgreSQL 16 added `inherit` and `set`). `None` leaves the
+/// server's default for a new grant and is not compared, so it never shows as drift.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
+pub struct MembershipOptions {
+    pub admin: bool,
+    pub inherit: Option<bool>,
+    pub set: Option<bool>,
+}
+
+/// The groups a role is a member of, with the options of each membership.
+pub type Memberships = BTreeMap<RoleName, MembershipOptions>;
+
 /// Where a role setting applies: every database (`ALTER ROLE .. SET`) or one database
 /// (`ALTER ROLE .. IN DATABASE .. SET`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
@@ -208,7 +222,7 @@ pub struct DesiredRole {
     pub name: RoleName,
     pub profile: Option<String>,
     pub attributes: Attributes,
-    pub member_of: BTreeSet<RoleName>,
+    pub member_of: Memberships,
     pub settings: Settings,
     pub password: PasswordPolicy,
     /// Privileges in each target database (sorted, deduplicated).
@@ -257,7 +271,7 @@ impl DesiredCluster {
 pub struct CurrentRole {
     pub name: RoleName,
     pub attributes: Attributes,
-    pub member_of: BTreeSet<RoleName>,
+    pub member_of: Memberships,
     pub settings: Settings,
     pub comment: Option<String>,
     /// Whether the connecting admin may alter this role (always true for a superuser;

@@ -40,7 +40,9 @@ pub fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> Clu
                 .map(|t| SettingScope::Database(t.database.clone())),
         )
         .collect();
+    let membership_options_supported = current.server_version_num >= 160000;
     for role in desired.roles.values() {
+        let role = &supported_options(role, membership_options_supported, &mut plan.notes);
         let mut plan_for_role = match current.roles.get(&role.name) {
             None => create(role),
             Some(existing) => update(role, existing, &in_scope, input.ignore_roles),
@@ -153,9 +155,15 @@ fn create(role: &DesiredRole) -> Option<RolePlan> {
         attributes: role.attributes.clone(),
         password: password_source(&role.password),
     }];
-    changes.extend(role.member_of.iter().map(|group| Change::GrantMembership {
-        group: group.clone(),
-    }));
+    changes.extend(
+        role.member_of
+            .iter()
+            .map(|(group, options)| Change::GrantMembership {
+                group: group.clone(),
+                options: *options,
+                from: None,
+            }),
+    );
     for (scope, values) in &role.settings {
         for (name, value) in values {
             changes.push(Change::SetSetting {
@@ -201,19 +209,7 @@ fn update(
             });
         }
     }
-    for group in role.member_of.difference(&existing.member_of) {
-        changes.push(Change::GrantMembership {
-            group: group.clone(),
-        });
-    }
-    for group in existing.member_of.difference(&role.member_of) {
-        // Memberships in ignored roles (pg_monitor and friends) were granted by someone else.
-        if !ignore_roles.iter().any(|g| g.matches(group.as_str())) {
-            changes.push(Change::RevokeMembership {
-                group: group.clone(),
-            });
-        }
-    }
+    diff_memberships(role, existing, ignore_roles, &mut changes);
     diff_settings(role, existing, in_scope, &mut changes);
     let wanted_marker = marker_of(role);
     if existing.comment.as_deref() != Some(wanted_marker.as_str()) {
@@ -231,6 +227,75 @@ fn update(
         RoleAction::Adopt
     };
     Some(role_plan(role, action, changes))
+}
+
+/// Before PostgreSQL 16 a membership has no INHERIT or SET option: say so once per role and
+/// plan without them rather than pretend.
+fn supported_options(role: &DesiredRole, supported: bool, notes: &mut Vec<String>) -> DesiredRole {
+    let mut role = role.clone();
+    if supported {
+        return role;
+    }
+    let mut dropped = Vec::new();
+    for (group, options) in role.member_of.iter_mut() {
+        if options.inherit.take().is_some() | options.set.take().is_some() {
+            dropped.push(format!("\"{group}\""));
+        }
+    }
+    if !dropped.is_empty() {
+        notes.push(format!(
+            "role \"{}\": the inherit/set options of its membership in {} need PostgreSQL 16; \
+             this server does not support them, so they are not applied",
+            role.name,
+            dropped.join(", ")
+        ));
+    }
+    role
+}
+
+fn diff_memberships(
+    role: &DesiredRole,
+    existing: &CurrentRole,
+    ignore_roles: &[NameGlob],
+    changes: &mut Vec<Change>,
+) {
+    for (group, want) in &role.member_of {
+        let Some(have) = existing.member_of.get(group) else {
+            changes.push(Change::GrantMembership {
+                group: group.clone(),
+                options: *want,
+                from: None,
+            });
+            continue;
+        };
+        // An option left unset is the server's business; only declared ones are compared.
+        let differs = |w: Option<bool>, h: Option<bool>| w.is_some() && h.is_some() && w != h;
+        if (want.admin && !have.admin)
+            || differs(want.inherit, have.inherit)
+            || differs(want.set, have.set)
+        {
+            changes.push(Change::GrantMembership {
+                group: group.clone(),
+                options: *want,
+                from: Some(*have),
+            });
+        }
+        if have.admin && !want.admin {
+            changes.push(Change::RevokeMembershipAdmin {
+                group: group.clone(),
+            });
+        }
+    }
+    for group in existing.member_of.keys() {
+        // Memberships in ignored roles (pg_monitor and friends) were granted by someone else.
+        if !role.member_of.contains_key(group)
+            && !ignore_roles.iter().any(|g| g.matches(group.as_str()))
+        {
+            changes.push(Change::RevokeMembership {
+                group: group.clone(),
+            });
+        }
+    }
 }
 
 fn diff_settings(
@@ -298,7 +363,7 @@ fn check_role(input: &DiffInput, role: &DesiredRole, plan: &RolePlan, errors: &m
     let current = input.current;
     let admin = &current.admin;
     for change in &plan.changes {
-        if let super::Change::GrantMembership { group } = change {
+        if let super::Change::GrantMembership { group, .. } = change {
             if !current.roles.contains_key(group) && !input.desired.roles.contains_key(group) {
                 errors.push(format!(
                     "role \"{}\": member_of \"{group}\", which neither exists on this cluster nor is declared for it",

@@ -10,7 +10,9 @@ pub use diff::{diff_cluster, DiffInput};
 pub use order::{phase, Phase};
 
 use crate::model::privileges::{ObjectKind, ObjectRef};
-use crate::model::{AttributeChange, Attributes, ClusterKey, RoleName, SettingScope, TargetName};
+use crate::model::{
+    AttributeChange, Attributes, ClusterKey, MembershipOptions, RoleName, SettingScope, TargetName,
+};
 use serde::Serialize;
 
 /// Where a password comes from; never the value.
@@ -43,7 +45,14 @@ pub enum Change {
         from: Option<String>,
         to: String,
     },
+    /// A new membership, or new options for an existing one (`from`).
     GrantMembership {
+        group: RoleName,
+        options: MembershipOptions,
+        from: Option<MembershipOptions>,
+    },
+    /// Takes back the ADMIN OPTION of a membership that stays.
+    RevokeMembershipAdmin {
         group: RoleName,
     },
     RevokeMembership {
@@ -113,6 +122,7 @@ impl Change {
             Change::SetMarker { .. } => "set_marker",
             Change::GrantMembership { .. } => "grant_membership",
             Change::RevokeMembership { .. } => "revoke_membership",
+            Change::RevokeMembershipAdmin { .. } => "revoke_membership_admin",
             Change::SetSetting { .. } => "set_setting",
             Change::ResetSetting { .. } => "reset_setting",
             Change::Grant { .. } => "grant",

@@ -28,7 +28,7 @@ pub fn phase(change: &Change) -> Phase {
         Change::AlterAttributes { .. } | Change::ResetPassword { .. } => Phase::Alter,
         Change::GrantMembership { .. } => Phase::Grant,
         Change::SetSetting { .. } | Change::ResetSetting { .. } => Phase::Settings,
-        Change::RevokeMembership { .. } => Phase::Revoke,
+        Change::RevokeMembership { .. } | Change::RevokeMembershipAdmin { .. } => Phase::Revoke,
         Change::SetMarker { .. } => Phase::Mark,
         Change::Grant { .. } | Change::GrantDefault { .. } => Phase::GrantPrivileges,
         Change::Revoke { .. } | Change::RevokeDefault { .. } => Phase::RevokePrivileges,

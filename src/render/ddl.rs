@@ -3,7 +3,9 @@
 use super::quote::{ident, literal};
 use crate::model::privileges::{ObjectKind, ObjectRef};
 use crate::model::settings::{is_identifier_list, parse_identifier_list};
-use crate::model::{AttributeChange, AttributeValue, Attributes, RoleName, Secret, SettingScope};
+use crate::model::{
+    AttributeChange, AttributeValue, Attributes, MembershipOptions, RoleName, Secret, SettingScope,
+};
 use crate::plan::{Change, GrantObjects};
 
 /// SQL to run and the form to show. The runnable form may hold a password verifier, so only
@@ -58,9 +60,15 @@ pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) ->
         Change::SetMarker { to, .. } => {
             Statement::plain(format!("COMMENT ON ROLE {role_sql} IS {}", literal(to)))
         }
-        Change::GrantMembership { group } => {
-            Statement::plain(format!("GRANT {} TO {role_sql}", ident(group.as_str())))
-        }
+        Change::GrantMembership { group, options, .. } => Statement::plain(format!(
+            "GRANT {} TO {role_sql}{}",
+            ident(group.as_str()),
+            membership_options(options)
+        )),
+        Change::RevokeMembershipAdmin { group } => Statement::plain(format!(
+            "REVOKE ADMIN OPTION FOR {} FROM {role_sql}",
+            ident(group.as_str())
+        )),
         Change::RevokeMembership { group } => {
             Statement::plain(format!("REVOKE {} FROM {role_sql}", ident(group.as_str())))
         }
@@ -121,6 +129,29 @@ pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) ->
             privileges.join(", "),
             default_kind(*kind)
         )),
+    }
+}
+
+/// `WITH ADMIN OPTION` works on every version; INHERIT and SET (PostgreSQL 16+) only reach here
+/// when the planner saw a server that has them.
+fn membership_options(options: &MembershipOptions) -> String {
+    let mut parts = Vec::new();
+    if options.admin {
+        parts.push("ADMIN TRUE".to_string());
+    }
+    if let Some(inherit) = options.inherit {
+        parts.push(format!(
+            "INHERIT {}",
+            if inherit { "TRUE" } else { "FALSE" }
+        ));
+    }
+    if let Some(set) = options.set {
+        parts.push(format!("SET {}", if set { "TRUE" } else { "FALSE" }));
+    }
+    match parts.as_slice() {
+        [] => String::new(),
+        [only] if only == "ADMIN TRUE" => " WITH ADMIN OPTION".to_string(),
+        _ => format!(" WITH {}", parts.join(", ")),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove.
 
 use crate::model::privileges::ObjectKind;
-use crate::model::{Attributes, SettingScope};
+use crate::model::{Attributes, MembershipOptions, SettingScope};
 use crate::plan::{Change, ClusterPlan, GrantObjects, PasswordSource, Plan, RoleAction, RolePlan};
 use std::fmt::Write;
 
@@ -220,7 +220,24 @@ fn change_lines(change: &Change, paint: Paint) -> Vec<String> {
             None => vec![format!("{add} {:<16} = \"{to}\"", "comment")],
             Some(from) => vec![format!("{upd} {:<16} = \"{from}\" -> \"{to}\"", "comment")],
         },
-        Change::GrantMembership { group } => vec![format!("{add} {:<16} \"{group}\"", "member_of")],
+        Change::GrantMembership {
+            group,
+            options,
+            from: None,
+        } => vec![format!("{add} {:<16} \"{group}\"{}", "member_of", membership_text(options))],
+        Change::GrantMembership {
+            group,
+            options,
+            from: Some(from),
+        } => vec![format!(
+            "{upd} {:<16} \"{group}\":{} ->{}",
+            "member_of",
+            membership_text(from),
+            membership_text(options)
+        )],
+        Change::RevokeMembershipAdmin { group } => {
+            vec![format!("{del} {:<16} \"{group}\" admin option", "member_of")]
+        }
         Change::RevokeMembership { group } => {
             vec![format!("{del} {:<16} \"{group}\"", "member_of")]
         }
@@ -280,6 +297,24 @@ fn change_lines(change: &Change, paint: Paint) -> Vec<String> {
             kind.plural().to_ascii_lowercase(),
             schema.as_deref().map(|s| format!(" in schema {s}")).unwrap_or_default()
         )],
+    }
+}
+
+fn membership_text(options: &MembershipOptions) -> String {
+    let mut parts = Vec::new();
+    if options.admin {
+        parts.push("admin".to_string());
+    }
+    if let Some(inherit) = options.inherit {
+        parts.push(format!("inherit={inherit}"));
+    }
+    if let Some(set) = options.set {
+        parts.push(format!("set={set}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
     }
 }
 

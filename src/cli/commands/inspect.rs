@@ -107,7 +107,7 @@ pub fn roles(config: &Path, args: &RolesArgs, output: &Output) -> Result<i32> {
                         a.connection_limit.to_string(),
                         a.valid_until.clone().unwrap_or_else(|| "-".into()),
                         r.member_of
-                            .iter()
+                            .keys()
                             .map(ToString::to_string)
                             .collect::<Vec<_>>()
                             .join(", "),
@@ -153,7 +153,13 @@ pub fn show(config: &Path, args: &ShowArgs, output: &Output) -> Result<i32> {
                 "member_of".into(),
                 role.member_of
                     .iter()
-                    .map(ToString::to_string)
+                    .map(|(group, o)| {
+                        let mut text = group.to_string();
+                        if o.admin {
+                            text.push_str(" (admin)");
+                        }
+                        text
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
             ]);

@@ -1,17 +1,18 @@
 //! The target-independent part of a role: attributes, password, settings, grants.
 
 use super::super::raw::{
-    PasswordKeyword, RawGrant, RawGrantOn, RawPassword, RawRoleFields, RawSettingsScope,
+    PasswordKeyword, RawGrant, RawGrantOn, RawMembership, RawPassword, RawRoleFields,
+    RawSettingsScope,
 };
 use crate::model::privileges::{normalize_privilege, GrantSpec, GrantTarget, ObjectKind};
 use crate::model::settings::{canonical_value, format_identifier_list, is_valid_setting_name};
-use crate::model::{Attributes, PasswordPolicy, RoleName};
+use crate::model::{Attributes, MembershipOptions, Memberships, PasswordPolicy, RoleName};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The parts of a desired role that do not depend on the target.
 pub struct RoleState {
     pub attributes: Attributes,
-    pub member_of: BTreeSet<RoleName>,
+    pub member_of: Memberships,
     pub password: PasswordPolicy,
     pub settings: BTreeMap<String, String>,
     pub settings_scope: RawSettingsScope,
@@ -45,15 +46,26 @@ pub fn role_state(fields: &RawRoleFields) -> Result<RoleState, FieldError> {
         connection_limit,
         valid_until,
     };
-    let mut member_of = BTreeSet::new();
-    for group in fields.member_of.iter().flatten() {
+    let mut member_of = Memberships::new();
+    for membership in fields.member_of.iter().flatten() {
+        let (group, options) = match membership {
+            RawMembership::Group(group) => (group, MembershipOptions::default()),
+            RawMembership::Options(o) => (
+                &o.role,
+                MembershipOptions {
+                    admin: o.admin.unwrap_or(false),
+                    inherit: o.inherit,
+                    set: o.set,
+                },
+            ),
+        };
         if group.is_empty() || group.len() > 63 {
             return Err((
                 Some("member_of"),
                 format!("group name `{group}` must be 1 to 63 bytes"),
             ));
         }
-        member_of.insert(RoleName::existing(group.clone()));
+        member_of.insert(RoleName::existing(group.clone()), options);
     }
     let rotation_of = |spec: Option<&String>| spec.cloned();
     let password = match &fields.password {

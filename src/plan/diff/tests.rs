@@ -1,6 +1,7 @@
 use super::*;
 use crate::model::{
-    AdminInfo, Attributes, ClusterKey, CurrentCluster, PasswordPolicy, RoleName, TargetName,
+    AdminInfo, Attributes, ClusterKey, CurrentCluster, MembershipOptions, Memberships,
+    PasswordPolicy, RoleName, TargetName,
 };
 
 fn target() -> TargetName {
@@ -19,7 +20,7 @@ fn desired_role(name: &str) -> DesiredRole {
             connection_limit: 20,
             ..Attributes::default()
         },
-        member_of: BTreeSet::new(),
+        member_of: Memberships::new(),
         settings: BTreeMap::from([(
             SettingScope::Database("app".into()),
             BTreeMap::from([("search_path".to_string(), "app, public".to_string())]),
@@ -94,7 +95,8 @@ fn plan(desired: &DesiredCluster, current: &CurrentCluster) -> ClusterPlan {
 #[test]
 fn creates_a_missing_role_with_everything_it_needs() {
     let mut role = desired_role("jsmith");
-    role.member_of.insert(RoleName::existing("app_rw"));
+    role.member_of
+        .insert(RoleName::existing("app_rw"), MembershipOptions::default());
     let (d, c) = cluster(vec![role], vec![]);
     let mut c = c;
     c.roles.insert(
@@ -102,7 +104,7 @@ fn creates_a_missing_role_with_everything_it_needs() {
         CurrentRole {
             name: RoleName::existing("app_rw"),
             attributes: Attributes::default(),
-            member_of: BTreeSet::new(),
+            member_of: Memberships::new(),
             settings: BTreeMap::new(),
             comment: None,
             admin_can_alter: true,
@@ -137,8 +139,14 @@ fn detects_attribute_setting_membership_and_rotation_drift() {
     let mut current = as_current(&role);
     current.attributes.connection_limit = 50;
     current.attributes.createdb = true;
-    current.member_of.insert(RoleName::existing("stale_group"));
-    current.member_of.insert(RoleName::existing("pg_monitor"));
+    current.member_of.insert(
+        RoleName::existing("stale_group"),
+        MembershipOptions::default(),
+    );
+    current.member_of.insert(
+        RoleName::existing("pg_monitor"),
+        MembershipOptions::default(),
+    );
     current
         .settings
         .entry(SettingScope::Database("app".into()))
@@ -215,9 +223,51 @@ fn a_createrole_admin_cannot_make_superusers() {
 #[test]
 fn unknown_groups_and_missing_databases_are_errors() {
     let mut role = desired_role("x");
-    role.member_of.insert(RoleName::existing("nope"));
+    role.member_of
+        .insert(RoleName::existing("nope"), MembershipOptions::default());
     let (d, mut c) = cluster(vec![role], vec![]);
     c.databases.remove("app");
     let p = plan(&d, &c);
     assert_eq!(p.errors.len(), 2, "{:?}", p.errors);
+}
+
+#[test]
+fn membership_options_are_compared_only_where_declared_and_only_on_16() {
+    let mut role = desired_role("lead");
+    role.member_of.insert(
+        RoleName::existing("app_rw"),
+        MembershipOptions {
+            admin: false,
+            inherit: Some(false),
+            set: None,
+        },
+    );
+    let mut current = as_current(&role);
+    current.member_of.insert(
+        RoleName::existing("app_rw"),
+        MembershipOptions {
+            admin: true,
+            inherit: Some(true),
+            set: Some(true),
+        },
+    );
+    let (d, mut c) = cluster(vec![role], vec![current]);
+    c.server_version_num = 160002;
+    let p = plan(&d, &c);
+    let changes = &p.roles[0].changes;
+    assert!(changes.iter().any(|ch| matches!(ch, Change::GrantMembership { from: Some(_), options, .. } if options.inherit == Some(false))));
+    assert!(changes
+        .iter()
+        .any(|ch| matches!(ch, Change::RevokeMembershipAdmin { .. })));
+    c.server_version_num = 150004;
+    let p = plan(&d, &c);
+    assert!(
+        p.notes.iter().any(|n| n.contains("need PostgreSQL 16")),
+        "{:?}",
+        p.notes
+    );
+    assert!(!p.roles[0]
+        .changes
+        .iter()
+        .any(|ch| matches!(ch, Change::GrantMembership { .. })));
 }
