@@ -8,3 +8,4 @@ mod cli_behaviour;
 mod harness;
 mod harness_selftest;
 mod loop_and_passwords;
+mod privileges;
