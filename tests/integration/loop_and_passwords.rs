@@ -406,6 +406,14 @@ fn every_kind_of_change_converges(kind: AdminKind) {
     cluster.create_database("app_a");
     cluster.create_database("app_b");
     cluster.create_database("outside");
+    // pgroster's sessions run at UTC+05:30: valid_until must still mean UTC.
+    cluster
+        .client("postgres")
+        .batch_execute(&format!(
+            "ALTER ROLE postgres SET timezone = 'Asia/Kolkata'; \
+             ALTER ROLE \"{CREATEROLE_ADMIN}\" SET timezone = 'Asia/Kolkata'"
+        ))
+        .unwrap();
     let registry = registry_toml(&[("dev", "app_a", &cluster), ("dev", "app_b", &cluster)]);
     let s = scenario(&cluster, kind, &registry, CONVERGE_V1);
     let mut t = Transcript::default();
@@ -674,6 +682,63 @@ fn adoption_by_createrole_admin_needs_admin_option_on_postgres_16_and_later() {
     adoption(AdminKind::CreateRole);
 }
 
+/// Granting membership in a group is a change to the group: on PostgreSQL 16+ a CREATEROLE admin
+/// needs ADMIN OPTION on it, and the plan must say so rather than the apply failing.
+fn membership_in_a_hand_made_group(kind: AdminKind) {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    cluster
+        .client("postgres")
+        .batch_execute("CREATE ROLE legacy_grp NOLOGIN")
+        .unwrap();
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let roles = r#"
+roles:
+  - name: newbie
+    password: none
+    member_of: [legacy_grp]
+    targets: ["dev/app_a"]
+"#;
+    let s = scenario(&cluster, kind, &registry, roles);
+    let mut t = Transcript::default();
+    if kind == AdminKind::CreateRole && cluster.major_version() >= 16 {
+        let plan = t.plan(&s);
+        let all = format!("{}{}", plan.stdout, plan.stderr);
+        plan.expect_code(1);
+        assert_has(&all, "\"legacy_grp\"");
+        assert_has(&all, "ADMIN OPTION");
+        t.apply(&s, None).expect_code(1);
+        assert!(!role_exists(&cluster, "newbie"));
+        cluster
+            .client("postgres")
+            .batch_execute(&format!(
+                "GRANT legacy_grp TO \"{CREATEROLE_ADMIN}\" WITH ADMIN OPTION"
+            ))
+            .unwrap();
+    }
+    let plan = t.plan(&s);
+    plan.expect_code(2);
+    assert_has(&plan.stdout, "+ member_of \"legacy_grp\"");
+    t.apply(&s, None).expect_success();
+    assert_eq!(member_of(&cluster, "newbie"), ["legacy_grp"]);
+    assert_eq!(
+        comment(&cluster, "legacy_grp"),
+        "NULL",
+        "the group is not adopted"
+    );
+    t.assert_converged(&s);
+}
+
+#[test]
+fn membership_in_a_hand_made_group_superuser_admin() {
+    membership_in_a_hand_made_group(AdminKind::Superuser);
+}
+
+#[test]
+fn membership_in_a_hand_made_group_needs_admin_option_on_16_and_later_createrole_admin() {
+    membership_in_a_hand_made_group(AdminKind::CreateRole);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. Passwords: delivery, rotation, env, none, and no secret anywhere it should not be
 // ---------------------------------------------------------------------------------------------
@@ -717,7 +782,8 @@ fn passwords(kind: AdminKind) {
     for role in declared {
         assert!(!role_exists(&cluster, role), "{role} was created");
     }
-    let env_password = random_secret("Env-");
+    // Quotes, a backslash and a space: sent as a verifier, it needs no quoting.
+    let env_password = random_secret("Env'\"\\ $-");
     s.env("MY_PASS", &env_password);
 
     let plan = t.plan(&s);
@@ -797,6 +863,8 @@ fn passwords(kind: AdminKind) {
     );
     let new_env_password = random_secret("Env2-");
     s.env("MY_PASS", &new_env_password);
+    // The JSON plan too (its output joins the transcript searched for secrets below).
+    t.run(&s, &["plan", "--format", "json"]).expect_success();
     let plan = t.plan(&s);
     plan.expect_code(2);
     assert_has(
@@ -839,6 +907,8 @@ fn passwords(kind: AdminKind) {
 
     // No secret anywhere: output of every run (audit included), server log, audit file.
     audit_entries(&mut t, &s);
+    // Its random tail too: a leak through a quoted SQL literal would double the quote and backslash.
+    secrets.push(env_password[env_password.len() - 24..].to_owned());
     secrets.push(env_password);
     let log = cluster.server_log();
     assert!(
@@ -932,6 +1002,11 @@ fn reset(kind: AdminKind) {
     assert!(logs_in(&cluster, "resetme", &new, "app_a"));
     assert!(!logs_in(&cluster, "resetme", &old, "app_a"));
     assert!(!out.stdout.contains(&new) && !out.stderr.contains(&new));
+    let log = cluster.server_log();
+    assert!(
+        !log.contains(&new) && !log.contains(&old),
+        "a password in the server log"
+    );
 
     let entries = audit_entries(&mut t, &s);
     let resets: Vec<&serde_json::Value> = entries
@@ -1077,6 +1152,33 @@ fn hostile_names(kind: AdminKind) {
         assert!(logs_in(&cluster, &c.role, &c.password, &c.database));
         assert_eq!(comment(&cluster, &c.role), "managed by pgroster");
     }
+    t.assert_converged(&s);
+
+    // `reset` quotes the same way.
+    for (i, role) in ["a\"b", "'; drop role x; --", UNICODE_NAME]
+        .into_iter()
+        .enumerate()
+    {
+        let file = creds_path(&s, &format!("reset{i}.json"));
+        t.run(
+            &s,
+            &[
+                "reset",
+                role,
+                "--target",
+                "dev/app_a",
+                "--auto-approve",
+                "--credentials-out",
+                file.to_str().unwrap(),
+            ],
+        )
+        .expect_success();
+        let new = password_of(&read_credentials(&file), role);
+        assert!(logs_in(&cluster, role, &new, "app_a"));
+        let old = password_of(&creds, role);
+        assert!(!logs_in(&cluster, role, &old, "app_a"));
+    }
+    assert!(role_exists(&cluster, "x"));
     t.assert_converged(&s);
 }
 
