@@ -401,6 +401,21 @@ roles:
     targets: ["dev/*"]
 "#;
 
+/// Settings move from per-database to role-wide; the group is no longer declared (left in place).
+const CONVERGE_V4: &str = r#"
+roles:
+  - name: alice
+    login: false
+    connection_limit: 7
+    search_path: [app2, public]
+    settings_scope: role
+    targets: ["dev/app_a", "dev/app_b"]
+  - name: dbadmin
+    profile: dba
+    search_path: [admin]
+    targets: ["dev/*"]
+"#;
+
 fn every_kind_of_change_converges(kind: AdminKind) {
     let cluster = Cluster::start();
     cluster.create_database("app_a");
@@ -572,6 +587,31 @@ fn every_kind_of_change_converges(kind: AdminKind) {
         ["(role-wide): search_path=admin"]
     );
     assert_eq!(comment(&cluster, "alice"), "managed by pgroster");
+    t.assert_converged(&s);
+
+    // settings_scope: role on a role without the dba profile, and an undeclared managed role.
+    s.file("roles.yaml", CONVERGE_V4);
+    let plan = t.plan(&s);
+    plan.expect_code(2);
+    for line in [
+        "- search_path = app2, public (in database app_a)",
+        "- search_path = app2, public (in database app_b)",
+        "+ search_path = app2, public (all databases)",
+        "note: role \"app_rw\" is managed by pgroster but no longer declared; it is left in place",
+        "Plan: 0 to add, 1 to change, 0 to destroy.",
+    ] {
+        assert_has(&plan.stdout, line);
+    }
+    t.apply(&s, None).expect_success();
+    assert_eq!(
+        settings(&cluster, "alice"),
+        [
+            "(role-wide): search_path=app2, public",
+            "outside: work_mem=1MB"
+        ]
+    );
+    assert!(role_exists(&cluster, "app_rw"));
+    assert_eq!(comment(&cluster, "app_rw"), "managed by pgroster");
     t.assert_converged(&s);
 }
 
