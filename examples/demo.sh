@@ -40,6 +40,8 @@ export PGPASSWORD=$admin_password
 psql_as_admin() { "$bin/psql" -X -q -h 127.0.0.1 -U postgres -d postgres "$@"; }
 for db in app_dev_main app_qa_main; do psql_as_admin -p "${ports[0]}" -c "CREATE DATABASE $db"; done
 for db in app_uat_main app_prod_main app_prod_reports; do psql_as_admin -p "${ports[1]}" -c "CREATE DATABASE $db"; done
+psql_as_admin -p "${ports[1]}" -d app_prod_reports -c \
+  "CREATE SCHEMA reports; CREATE TABLE reports.daily (day date, total numeric); CREATE TABLE reports.monthly (month date, total numeric)"
 unset PGPASSWORD
 
 cp "$here/config/roles.yaml" "$work/"
@@ -55,5 +57,12 @@ pgroster plan || true
 pgroster apply --auto-approve --credentials-out "$work/credentials.json"
 echo "(credentials.json: $(stat -c '%a' "$work/credentials.json") permissions, $(grep -c '"role"' "$work/credentials.json") entries)"
 pgroster plan --detailed-exitcode && echo "(exit code 0: no drift)"
-pgroster roles --target prod/app_prod_main
-pgroster audit
+
+echo
+echo "== drift: someone grants INSERT on reports.daily to analyst01 by hand"
+PGPASSWORD=$admin_password psql_as_admin -p "${ports[1]}" -d app_prod_reports -c "GRANT INSERT ON reports.daily TO analyst01"
+pgroster plan --detailed-exitcode --target prod || echo "(exit code $?: drift)"
+pgroster apply --auto-approve --target prod
+pgroster plan --detailed-exitcode && echo "(exit code 0: no drift)"
+pgroster show analyst01 --target prod/app_prod_reports
+pgroster audit --env prod

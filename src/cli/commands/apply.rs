@@ -18,6 +18,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let mut fleet = plan_fleet(&ctx.lowered, &ctx.credentials, &selection);
     let plan = &fleet.plan;
     output.print(&render::text::plan(plan, output.color));
+    super::report_plan_errors(plan);
     if !plan.has_changes() {
         return Ok(if plan.has_errors() {
             EXIT_ERROR
@@ -54,7 +55,12 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let mut audit = AuditLog::open(&ctx.config.audit_log_path())?;
     let run = audit.start_run(&context::actor(), "apply")?;
 
-    let mut failed_clusters = 0;
+    // Clusters with plan errors are not run; they count as failed.
+    let mut failed_clusters = plan
+        .clusters
+        .iter()
+        .filter(|c| !c.errors.is_empty())
+        .count();
     let mut applied_credentials = Vec::new();
     let (mut added, mut changed) = (0, 0);
     for (cluster_plan, cluster) in runnable.iter().zip(prepared) {
@@ -89,7 +95,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
             "finished with errors"
         },
         if failed_clusters > 0 {
-            format!(" {failed_clusters} cluster(s) failed and were rolled back.")
+            format!(" {failed_clusters} cluster(s) failed or were not run; see the errors.")
         } else {
             String::new()
         }

@@ -24,6 +24,16 @@ pub fn dispatch(cli: &Cli, output: &Output) -> Result<i32> {
     }
 }
 
+/// Repeats each cluster's plan errors on stderr, so a run whose stdout goes to a file or a PR
+/// comment still says why it failed.
+pub fn report_plan_errors(plan: &pgroster::plan::Plan) {
+    for cluster in &plan.clusters {
+        for error in &cluster.errors {
+            eprintln!("Error: {}: {error}", cluster.cluster);
+        }
+    }
+}
+
 /// Compiles `--target` globs.
 pub fn selection(globs: &[String]) -> Result<Vec<pgroster::registry::TargetGlob>> {
     globs

@@ -17,6 +17,7 @@ pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
         PlanFormat::Text => output.print(&render::text::plan(plan, output.color)),
         PlanFormat::Json => output.print(&render::json::plan(plan)),
     }
+    super::report_plan_errors(plan);
     Ok(if plan.has_errors() {
         EXIT_ERROR
     } else if args.detailed_exitcode && plan.has_changes() {
