@@ -360,7 +360,11 @@ roles:
     member_of: [app_rw]
     targets: ["dev/app_a", "dev/app_b"]
   - name: dbadmin
-    profile: dba
+    login: true
+    createdb: true
+    createrole: true
+    connection_limit: 20
+    settings_scope: role
     search_path: [admin, public]
     set: { work_mem: "8MB" }
     targets: ["dev/*"]
@@ -380,7 +384,11 @@ roles:
     member_of: [app_rw]
     targets: ["dev/app_a", "dev/app_b"]
   - name: dbadmin
-    profile: dba
+    login: true
+    createdb: true
+    createrole: true
+    connection_limit: 20
+    settings_scope: role
     search_path: [admin]
     set: { work_mem: "16MB" }
     targets: ["dev/*"]
@@ -396,7 +404,11 @@ roles:
     search_path: [app2, public]
     targets: ["dev/app_a", "dev/app_b"]
   - name: dbadmin
-    profile: dba
+    login: true
+    createdb: true
+    createrole: true
+    connection_limit: 20
+    settings_scope: role
     search_path: [admin]
     targets: ["dev/*"]
 "#;
@@ -411,7 +423,11 @@ roles:
     settings_scope: role
     targets: ["dev/app_a", "dev/app_b"]
   - name: dbadmin
-    profile: dba
+    login: true
+    createdb: true
+    createrole: true
+    connection_limit: 20
+    settings_scope: role
     search_path: [admin]
     targets: ["dev/*"]
 "#;
@@ -439,7 +455,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
     for line in [
         "+ role \"alice\"",
         "+ role \"app_rw\"",
-        "+ role \"dbadmin\" (profile dba,",
+        "+ role \"dbadmin\" (targets dev/app_a, dev/app_b)",
         "+ connection_limit = 5",
         "+ valid_until = 2030-01-02T00:00:00Z",
         "+ createdb = true",
@@ -480,10 +496,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
             "(role-wide): work_mem=8MB"
         ]
     );
-    assert_eq!(
-        comment(&cluster, "dbadmin"),
-        "managed by pgroster; profile=dba"
-    );
+    assert_eq!(comment(&cluster, "dbadmin"), "managed by pgroster");
     assert_eq!(
         attrs(&cluster, "app_rw"),
         "login=false limit=-1 until=never createdb=false createrole=false superuser=false"
@@ -623,6 +636,80 @@ fn every_kind_of_change_converges_with_superuser_admin() {
 #[test]
 fn every_kind_of_change_converges_with_createrole_admin() {
     every_kind_of_change_converges(AdminKind::CreateRole);
+}
+
+/// The built-in `dba` profile: CREATEDB CREATEROLE, connection limit 20, settings role-wide.
+fn dba_profile(kind: AdminKind) {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    cluster.create_database("app_b");
+    let registry = registry_toml(&[("dev", "app_a", &cluster), ("dev", "app_b", &cluster)]);
+    let roles = r#"
+roles:
+  - name: dba1
+    profile: dba
+    search_path: [admin, public]
+    set: { work_mem: "8MB" }
+    targets: ["dev/*"]
+"#;
+    let s = scenario(&cluster, kind, &registry, roles);
+    let mut t = Transcript::default();
+    let plan = t.plan(&s);
+    plan.expect_code(2);
+    assert_has(
+        &plan.stdout,
+        "+ role \"dba1\" (profile dba, targets dev/app_a, dev/app_b)",
+    );
+    assert_has(
+        &plan.stdout,
+        "+ search_path = admin, public (all databases)",
+    );
+    t.apply(&s, Some("creds.json")).expect_success();
+    assert_eq!(
+        attrs(&cluster, "dba1"),
+        "login=true limit=20 until=never createdb=true createrole=true superuser=false"
+    );
+    assert_eq!(
+        settings(&cluster, "dba1"),
+        [
+            "(role-wide): search_path=admin, public",
+            "(role-wide): work_mem=8MB"
+        ]
+    );
+    assert_eq!(
+        comment(&cluster, "dba1"),
+        "managed by pgroster; profile=dba"
+    );
+    let password = password_of(&read_credentials(&creds_path(&s, "creds.json")), "dba1");
+    assert!(logs_in(&cluster, "dba1", &password, "app_b"));
+    t.assert_converged(&s);
+
+    s.file("roles.yaml", &roles.replace("[admin, public]", "[admin]"));
+    let plan = t.plan(&s);
+    plan.expect_code(2);
+    assert_has(
+        &plan.stdout,
+        "~ search_path = admin, public -> admin (all databases)",
+    );
+    t.apply(&s, None).expect_success();
+    assert_eq!(
+        settings(&cluster, "dba1"),
+        [
+            "(role-wide): search_path=admin",
+            "(role-wide): work_mem=8MB"
+        ]
+    );
+    t.assert_converged(&s);
+}
+
+#[test]
+fn dba_profile_role_wide_settings_converge_superuser_admin() {
+    dba_profile(AdminKind::Superuser);
+}
+
+#[test]
+fn dba_profile_role_wide_settings_converge_createrole_admin() {
+    dba_profile(AdminKind::CreateRole);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -789,7 +876,8 @@ roles:
     login: true
     targets: ["dev/app_a"]
   - name: gen2
-    profile: devlead
+    login: true
+    connection_limit: 20
     targets: ["dev/app_a"]
   - name: rot
     login: true
