@@ -3,6 +3,7 @@
 
 use crate::model::{ClusterKey, Secret};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const APPLICATION_NAME: &str = "pgroster";
@@ -62,12 +63,45 @@ impl AdminCredentials {
     }
 }
 
+/// An admin connection that keeps the server's warnings: PostgreSQL answers some requests it
+/// cannot carry out (a GRANT by a role without the grant option, a REVOKE of someone else's
+/// grant) with a WARNING instead of an error, and apply must not take that for success.
+pub struct Connection {
+    client: postgres::Client,
+    warnings: Arc<Mutex<Vec<String>>>,
+}
+
+impl Connection {
+    /// The warnings received since the last call.
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for Connection {
+    type Target = postgres::Client;
+    fn deref(&self) -> &postgres::Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Connection {
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        &mut self.client
+    }
+}
+
 /// Opens the admin connection to one database of a cluster.
 pub fn connect(
     cluster: &ClusterKey,
     database: &str,
     credentials: &AdminCredentials,
-) -> Result<postgres::Client, ConnectError> {
+) -> Result<Connection, ConnectError> {
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&warnings);
     let mut config = postgres::Config::new();
     config
         .host(&cluster.host)
@@ -79,8 +113,16 @@ pub fn connect(
     if let Some(password) = credentials.password_for(cluster, database) {
         config.password(password.expose());
     }
+    config.notice_callback(move |notice| {
+        if notice.parsed_severity() == Some(postgres::error::Severity::Warning) {
+            if let Ok(mut w) = sink.lock() {
+                w.push(notice.message().to_string());
+            }
+        }
+    });
     config
         .connect(postgres::NoTls)
+        .map(|client| Connection { client, warnings })
         .map_err(|e| ConnectError::Failed {
             cluster: cluster.clone(),
             database: database.to_string(),

@@ -6,7 +6,7 @@
 
 use crate::catalog;
 use crate::config::Lowered;
-use crate::connection::{connect, AdminCredentials};
+use crate::connection::{connect, AdminCredentials, Connection};
 use crate::model::privileges::DatabaseState;
 use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
 use crate::plan::privileges::DatabaseIndex;
@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 /// What was read from one cluster, with the connections apply will reuse.
 pub struct ClusterRead {
     /// One connection per target database; the first target's also runs role changes.
-    pub connections: BTreeMap<String, postgres::Client>,
+    pub connections: BTreeMap<String, Connection>,
     pub role_database: String,
     current: CurrentCluster,
     databases: BTreeMap<String, DatabaseState>,

@@ -8,7 +8,7 @@ mod password;
 
 pub use password::{generate_password, scram_verifier};
 
-use crate::connection::describe_error;
+use crate::connection::{describe_error, Connection};
 use crate::model::{ClusterKey, RoleName, Secret, TargetName};
 use crate::plan::{phase, Change, ClusterPlan, PasswordSource};
 use crate::render::ddl::{self, Statement};
@@ -158,43 +158,61 @@ fn audit_target(targets: &[TargetName], change: &Change) -> Option<TargetName> {
 /// small enough that a failing batch is quick to narrow down.
 const BATCH: usize = 500;
 
-/// Runs a unit's changes in one transaction. On failure the transaction is rolled back and the
-/// changes are replayed one by one in a second transaction, also rolled back, to name the
-/// statement that failed.
-pub fn execute(client: &mut postgres::Client, unit: &Unit) -> Result<(), ExecuteError> {
+/// Runs a unit's changes in one transaction. A server error or WARNING rolls it back; the
+/// changes are then replayed one by one in a second transaction, also rolled back, to name the
+/// statement at fault.
+pub fn execute(connection: &mut Connection, unit: &Unit) -> Result<(), ExecuteError> {
     if unit.changes.is_empty() {
         return Ok(());
     }
     let lock = format!(
-        "BEGIN; SET LOCAL lock_timeout = '30s'; SELECT pg_advisory_xact_lock({})",
-        ADVISORY_LOCK_KEY
+        "BEGIN; SET LOCAL lock_timeout = '30s'; SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"
     );
-    let run = |client: &mut postgres::Client| -> Result<(), postgres::Error> {
-        client.batch_execute(&lock)?;
+    connection.take_warnings();
+    let run = |connection: &mut Connection| -> Result<(), String> {
+        connection
+            .batch_execute(&lock)
+            .map_err(|e| describe_error(&e))?;
         for chunk in unit.changes.chunks(BATCH) {
             let sql: Vec<&str> = chunk.iter().map(|c| c.statement.sql()).collect();
-            client.batch_execute(&sql.join(";\n"))?;
+            connection
+                .batch_execute(&sql.join(";\n"))
+                .map_err(|e| describe_error(&e))?;
+            refuse_warnings(connection)?;
         }
-        client.batch_execute("COMMIT")
+        connection
+            .batch_execute("COMMIT")
+            .map_err(|e| describe_error(&e))
     };
-    let Err(error) = run(client) else {
+    let Err(message) = run(connection) else {
         return Ok(());
     };
-    let message = describe_error(&error);
-    let _ = client.batch_execute("ROLLBACK");
+    let _ = connection.batch_execute("ROLLBACK");
     Err(ExecuteError {
-        failed_index: locate_failure(client, unit, &lock),
+        failed_index: locate_failure(connection, unit, &lock),
         message,
     })
 }
 
-fn locate_failure(client: &mut postgres::Client, unit: &Unit, lock: &str) -> Option<usize> {
-    client.batch_execute(lock).ok()?;
-    let failed = unit
-        .changes
-        .iter()
-        .position(|c| client.batch_execute(c.statement.sql()).is_err());
-    let _ = client.batch_execute("ROLLBACK");
+fn refuse_warnings(connection: &Connection) -> Result<(), String> {
+    let warnings = connection.take_warnings();
+    if warnings.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "PostgreSQL did not carry it out: WARNING: {}",
+            warnings.join("; ")
+        ))
+    }
+}
+
+fn locate_failure(connection: &mut Connection, unit: &Unit, lock: &str) -> Option<usize> {
+    connection.batch_execute(lock).ok()?;
+    connection.take_warnings();
+    let failed = unit.changes.iter().position(|c| {
+        connection.batch_execute(c.statement.sql()).is_err() || refuse_warnings(connection).is_err()
+    });
+    let _ = connection.batch_execute("ROLLBACK");
     failed
 }
 

@@ -37,7 +37,8 @@ SELECT r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.ro
        d.description,
        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
          OR (current_setting('server_version_num')::int < 160000 AND NOT r.rolsuper)
-         OR pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')
+         OR pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION'),
+       pg_has_role(current_user, r.oid, 'USAGE')
   FROM pg_roles r
   LEFT JOIN pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass;
 SELECT m.rolname, g.rolname, bool_or(am.admin_option),
@@ -101,6 +102,7 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
                 settings: BTreeMap::new(),
                 comment: row.get(10).cloned().flatten(),
                 admin_can_alter: flag(row, 11)?,
+                admin_acts_as: flag(row, 12)?,
             },
         );
     }
@@ -130,7 +132,9 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
             role.settings
                 .entry(scope)
                 .or_default()
-                .insert(name.to_string(), canonical_value(name, value));
+                // PostgreSQL stores some names in its own spelling (TimeZone); names are
+                // case-insensitive, and the config side lowercases them too.
+                .insert(name.to_ascii_lowercase(), canonical_value(name, value));
         }
     }
     let databases = database_rows

@@ -31,25 +31,25 @@ SELECT 'function', n.nspname, p.proname, pg_get_function_identity_arguments(p.oi
        pg_get_userbyid(p.proowner)
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS};
-SELECT 'database', NULL, d.datname, NULL, g.rolname, a.privilege_type
+SELECT 'database', NULL, d.datname, NULL, g.rolname, a.privilege_type, pg_get_userbyid(a.grantor)
   FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
   JOIN pg_roles g ON g.oid = a.grantee
  WHERE d.datname = current_database()
 UNION ALL
-SELECT 'schema', NULL, n.nspname, NULL, g.rolname, a.privilege_type
+SELECT 'schema', NULL, n.nspname, NULL, g.rolname, a.privilege_type, pg_get_userbyid(a.grantor)
   FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
   JOIN pg_roles g ON g.oid = a.grantee
  WHERE {USER_SCHEMAS}
 UNION ALL
 SELECT CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END, n.nspname, c.relname, NULL,
-       g.rolname, a.privilege_type
+       g.rolname, a.privilege_type, pg_get_userbyid(a.grantor)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
        aclexplode(coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner))) a
   JOIN pg_roles g ON g.oid = a.grantee
  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND {USER_SCHEMAS}
 UNION ALL
 SELECT 'function', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
-       g.rolname, a.privilege_type
+       g.rolname, a.privilege_type, pg_get_userbyid(a.grantor)
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace,
        aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
   JOIN pg_roles g ON g.oid = a.grantee
@@ -119,6 +119,7 @@ pub fn read_database(client: &mut postgres::Client) -> Result<DatabaseState, Cat
             object: object(row)?,
             grantee: RoleName::existing(text(row, 4)?),
             privilege: text(row, 5)?.to_string(),
+            grantor: RoleName::existing(text(row, 6)?),
         });
     }
     for row in defaults {

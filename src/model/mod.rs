@@ -277,6 +277,9 @@ pub struct CurrentRole {
     /// Whether the connecting admin may alter this role (always true for a superuser;
     /// on PostgreSQL 16+ a CREATEROLE admin needs ADMIN OPTION on it).
     pub admin_can_alter: bool,
+    /// Whether the admin has this role's privileges (superuser, or a member that inherits):
+    /// needed to grant on objects it owns and to set default privileges for it.
+    pub admin_acts_as: bool,
 }
 
 impl CurrentRole {

@@ -177,6 +177,9 @@ pub struct HeldPrivilege {
     pub grantee: RoleName,
     pub object: ObjectRef,
     pub privilege: String,
+    /// Who granted it: a REVOKE only removes the grants of the role it acts as, so revokes
+    /// name each grantor (`GRANTED BY`).
+    pub grantor: RoleName,
 }
 
 /// A default privilege: objects of `kind` that `owner` creates (in `schema`, or anywhere)

@@ -1,9 +1,10 @@
 //! The diff of one cluster: desired roles against the roles read from its catalog.
 
-use super::privileges::{diff_database, DatabaseIndex};
+use super::privileges::{diff_database, Context, DatabaseIndex};
 use super::{Change, ClusterPlan, PasswordSource, RoleAction, RolePlan};
 use crate::model::{
-    CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, Marker, PasswordPolicy, SettingScope,
+    CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, Marker, PasswordPolicy, RoleName,
+    SettingScope,
 };
 use crate::registry::NameGlob;
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,17 +119,33 @@ fn privileges(
             ));
             continue;
         };
-        let (db_changes, db_notes) = diff_database(
+        let admin_acts_as = |owner: &RoleName| {
+            input.current.admin.superuser
+                || input
+                    .current
+                    .roles
+                    .get(owner)
+                    .is_some_and(|r| r.admin_acts_as)
+        };
+        let diff = diff_database(
             &role.name,
             &role.grants,
             index,
-            input.current.server_version_num,
+            &Context {
+                server_version_num: input.current.server_version_num,
+                admin_acts_as: &admin_acts_as,
+            },
         );
-        changes.extend(db_changes);
+        changes.extend(diff.changes);
         notes.extend(
-            db_notes
+            diff.notes
                 .into_iter()
                 .map(|n| format!("role \"{}\": {n}", role.name)),
+        );
+        errors.extend(
+            diff.errors
+                .into_iter()
+                .map(|e| format!("role \"{}\": {e}", role.name)),
         );
     }
     changes
@@ -363,13 +380,25 @@ fn check_role(input: &DiffInput, role: &DesiredRole, plan: &RolePlan, errors: &m
     let current = input.current;
     let admin = &current.admin;
     for change in &plan.changes {
-        if let super::Change::GrantMembership { group, .. } = change {
-            if !current.roles.contains_key(group) && !input.desired.roles.contains_key(group) {
-                errors.push(format!(
-                    "role \"{}\": member_of \"{group}\", which neither exists on this cluster nor is declared for it",
-                    role.name
-                ));
-            }
+        let group = match change {
+            Change::GrantMembership { group, .. }
+            | Change::RevokeMembership { group }
+            | Change::RevokeMembershipAdmin { group } => group,
+            _ => continue,
+        };
+        match current.roles.get(group) {
+            None if !input.desired.roles.contains_key(group) => errors.push(format!(
+                "role \"{}\": member_of \"{group}\", which neither exists on this cluster nor is declared for it",
+                role.name
+            )),
+            // PostgreSQL 16+: only ADMIN OPTION on a group lets a non-superuser grant it;
+            // before 16, CREATEROLE may grant any group but a superuser one.
+            Some(existing) if !admin.superuser && !existing.admin_can_alter => errors.push(format!(
+                "role \"{}\": the admin role \"{}\" may not grant or revoke membership in \"{group}\" \
+                 (it needs ADMIN OPTION on \"{group}\"; a superuser must grant it)",
+                role.name, admin.name
+            )),
+            _ => {}
         }
     }
     if admin.superuser {

@@ -81,6 +81,7 @@ pub enum Change {
         kind: ObjectKind,
         objects: GrantObjects,
         privileges: Vec<String>,
+        granted_by: RoleName,
     },
     /// Default privileges for objects `owner` creates later (`ALTER DEFAULT PRIVILEGES`).
     GrantDefault {

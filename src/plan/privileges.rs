@@ -72,15 +72,34 @@ impl<'a> DatabaseIndex<'a> {
     }
 }
 
-/// The changes that make `role`'s privileges in one database match `grants`, and notes.
+/// What the planner knows about the server and the admin.
+pub struct Context<'a> {
+    pub server_version_num: i32,
+    /// Whether the admin has the privileges of a role (to grant on its objects, to set default
+    /// privileges for it, to revoke its grants).
+    pub admin_acts_as: &'a dyn Fn(&RoleName) -> bool,
+}
+
+/// The changes for one role in one database, what the reader should know, and what cannot be
+/// done by this admin.
+#[derive(Debug, Default)]
+pub struct PrivilegeDiff {
+    pub changes: Vec<Change>,
+    pub notes: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// The changes that make `role`'s privileges in one database match `grants`.
 pub fn diff_database(
     role: &RoleName,
     grants: &[GrantSpec],
     index: &DatabaseIndex,
-    server_version_num: i32,
-) -> (Vec<Change>, Vec<String>) {
+    context: &Context,
+) -> PrivilegeDiff {
     let database = &index.state.database;
+    let server_version_num = context.server_version_num;
     let mut notes = Vec::new();
+    let mut errors = Vec::new();
     let owned = |o: &DbObject| &o.owner == role;
     let mut desired: BTreeSet<(ObjectRef, String)> = BTreeSet::new();
     let mut desired_defaults: BTreeSet<DefaultPrivilege> = BTreeSet::new();
@@ -107,7 +126,23 @@ pub fn diff_database(
                     let in_schema = index.objects(*kind, Some(schema));
                     objects.extend(in_schema);
                     if spec.future {
-                        for owner in future_owners(spec, role, in_schema, schema_object, index) {
+                        let owners = future_owners(spec, role, in_schema, schema_object, index);
+                        for owner in owners.into_iter().filter(|owner| {
+                            if (context.admin_acts_as)(owner) {
+                                return true;
+                            }
+                            let problem = format!(
+                                "default privileges for future {} created by {owner} in schema {schema} \
+                                 (database {database}) need the admin to be a member of {owner}",
+                                kind.plural().to_ascii_lowercase()
+                            );
+                            if spec.future_owners.is_some() {
+                                errors.push(problem);
+                            } else {
+                                notes.push(format!("{problem}; skipped (declare `future_owners` to choose owners)"));
+                            }
+                            false
+                        }) {
                             for privilege in &privileges {
                                 desired_defaults.insert(DefaultPrivilege {
                                     owner: owner.clone(),
@@ -155,14 +190,16 @@ pub fn diff_database(
         .filter(|o| owned(o))
         .map(|o| &o.object)
         .collect();
-    let held: BTreeSet<(ObjectRef, String)> = index
-        .held_by_role
-        .get(role)
-        .into_iter()
-        .flatten()
-        .filter(|h| !owned_refs.contains(&h.object))
-        .map(|h| (h.object.clone(), h.privilege.clone()))
-        .collect();
+    let mut grantors: BTreeMap<(ObjectRef, String), BTreeSet<RoleName>> = BTreeMap::new();
+    for h in index.held_by_role.get(role).into_iter().flatten() {
+        if !owned_refs.contains(&h.object) {
+            grantors
+                .entry((h.object.clone(), h.privilege.clone()))
+                .or_default()
+                .insert(h.grantor.clone());
+        }
+    }
+    let held: BTreeSet<(ObjectRef, String)> = grantors.keys().cloned().collect();
     let held_defaults: BTreeSet<DefaultPrivilege> = index
         .defaults_by_role
         .get(role)
@@ -173,7 +210,24 @@ pub fn diff_database(
 
     let mut changes = Vec::new();
     let to_grant: BTreeSet<_> = desired.difference(&held).cloned().collect();
-    let to_revoke: BTreeSet<_> = held.difference(&desired).cloned().collect();
+    let owners: BTreeMap<&ObjectRef, &RoleName> = index
+        .state
+        .objects
+        .iter()
+        .map(|o| (&o.object, &o.owner))
+        .collect();
+    for (object, _) in &to_grant {
+        if let Some(owner) = owners
+            .get(object)
+            .filter(|owner| !(context.admin_acts_as)(owner))
+        {
+            errors.push(format!(
+                "cannot grant on {} {object} in database {database}: it is owned by {owner}, \
+                 and the admin is not a member of {owner}",
+                object.kind.noun()
+            ));
+        }
+    }
     for (kind, objects, privileges) in group(&to_grant, index, role) {
         changes.push(Change::Grant {
             database: database.clone(),
@@ -182,13 +236,31 @@ pub fn diff_database(
             privileges,
         });
     }
-    for (kind, objects, privileges) in group(&to_revoke, index, role) {
-        changes.push(Change::Revoke {
-            database: database.clone(),
-            kind,
-            objects,
-            privileges,
-        });
+    // One revoke per grantor: REVOKE removes only the grants of the role it acts as.
+    let mut to_revoke: BTreeMap<&RoleName, BTreeSet<(ObjectRef, String)>> = BTreeMap::new();
+    for (pair, by) in &grantors {
+        if !desired.contains(pair) {
+            for grantor in by {
+                to_revoke.entry(grantor).or_default().insert(pair.clone());
+            }
+        }
+    }
+    for (grantor, pairs) in to_revoke {
+        if !(context.admin_acts_as)(grantor) {
+            errors.push(format!(
+                "cannot revoke privileges granted by {grantor} in database {database}: \
+                 the admin is not a member of {grantor}"
+            ));
+        }
+        for (kind, objects, privileges) in group(&pairs, index, role) {
+            changes.push(Change::Revoke {
+                database: database.clone(),
+                kind,
+                objects,
+                privileges,
+                granted_by: grantor.clone(),
+            });
+        }
     }
     for ((owner, schema, kind), privileges) in
         group_defaults(desired_defaults.difference(&held_defaults))
@@ -204,6 +276,12 @@ pub fn diff_database(
     for ((owner, schema, kind), privileges) in
         group_defaults(held_defaults.difference(&desired_defaults))
     {
+        if !(context.admin_acts_as)(&owner) {
+            errors.push(format!(
+                "cannot revoke default privileges of {owner} in database {database}: \
+                 the admin is not a member of {owner}"
+            ));
+        }
         changes.push(Change::RevokeDefault {
             database: database.clone(),
             owner,
@@ -214,7 +292,13 @@ pub fn diff_database(
     }
     notes.sort();
     notes.dedup();
-    (changes, notes)
+    errors.sort();
+    errors.dedup();
+    PrivilegeDiff {
+        changes,
+        notes,
+        errors,
+    }
 }
 
 fn missing_schema(name: &str, database: &str) -> String {

@@ -100,10 +100,14 @@ pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) ->
             kind,
             objects,
             privileges,
+            granted_by,
         } => Statement::plain(format!(
-            "REVOKE {} ON {} FROM {role_sql}",
+            // REVOKE only removes the grants of the role it runs as, and GRANTED BY accepts
+            // only the current user before PostgreSQL 16; so it runs as the grantor.
+            "SET ROLE {grantor}; REVOKE {} ON {} FROM {role_sql}; RESET ROLE",
             privileges.join(", "),
-            objects_sql(database, *kind, objects)
+            objects_sql(database, *kind, objects),
+            grantor = ident(granted_by.as_str())
         )),
         Change::GrantDefault {
             owner,

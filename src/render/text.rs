@@ -268,8 +268,9 @@ fn change_lines(change: &Change, paint: Paint) -> Vec<String> {
             kind,
             objects,
             privileges,
+            granted_by,
         } => vec![format!(
-            "{del} revoke {} on {} (in database {database})",
+            "{del} revoke {} on {} (in database {database}), granted by {granted_by}",
             privileges.join(", "),
             objects_text(*kind, objects)
         )],

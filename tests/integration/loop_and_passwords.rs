@@ -643,6 +643,16 @@ fn dba_profile(kind: AdminKind) {
     let cluster = Cluster::start();
     cluster.create_database("app_a");
     cluster.create_database("app_b");
+    if matches!(kind, AdminKind::CreateRole) {
+        // The dba profile grants on the databases; a CREATEROLE admin can only grant on what
+        // it owns (pgroster refuses at plan time otherwise), as on managed services.
+        let mut client = cluster.client("postgres");
+        for db in ["app_a", "app_b"] {
+            client
+                .batch_execute(&format!("ALTER DATABASE {db} OWNER TO {CREATEROLE_ADMIN}"))
+                .unwrap();
+        }
+    }
     let registry = registry_toml(&[("dev", "app_a", &cluster), ("dev", "app_b", &cluster)]);
     let roles = r#"
 roles:

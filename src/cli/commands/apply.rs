@@ -66,14 +66,15 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     for (cluster_plan, cluster) in runnable.iter().zip(prepared) {
         let read = fleet.connections.get_mut(&cluster.cluster);
         let (errors, roles_committed) = run_cluster(&mut audit, &run, read, &cluster)?;
-        if errors.is_empty() {
+        if roles_committed {
             for role in &cluster_plan.roles {
                 match role.action {
                     pgroster::plan::RoleAction::Create => added += 1,
                     _ => changed += 1,
                 }
             }
-        } else {
+        }
+        if !errors.is_empty() {
             failed_clusters += 1;
             for error in errors {
                 eprintln!("Error: {error}");

@@ -43,6 +43,7 @@ fn as_current(role: &DesiredRole) -> CurrentRole {
         settings: role.settings.clone(),
         comment: Some(marker_of(role)),
         admin_can_alter: true,
+        admin_acts_as: true,
     }
 }
 
@@ -108,6 +109,7 @@ fn creates_a_missing_role_with_everything_it_needs() {
             settings: BTreeMap::new(),
             comment: None,
             admin_can_alter: true,
+            admin_acts_as: true,
         },
     );
     let p = plan(&d, &c);

@@ -49,6 +49,14 @@ fn held(grantee: &str, o: &DbObject, privilege: &str) -> HeldPrivilege {
         grantee: role(grantee),
         object: o.object.clone(),
         privilege: privilege.into(),
+        grantor: role("owner"),
+    }
+}
+
+fn superuser() -> Context<'static> {
+    Context {
+        server_version_num: 150000,
+        admin_acts_as: &|_| true,
     }
 }
 
@@ -56,8 +64,12 @@ fn held(grantee: &str, o: &DbObject, privilege: &str) -> HeldPrivilege {
 fn grants_what_is_missing_and_skips_objects_the_role_owns() {
     let state = state();
     let index = DatabaseIndex::new(&state);
-    let (changes, notes) =
-        diff_database(&role("analyst"), &[select_on_reports(true)], &index, 150000);
+    let PrivilegeDiff { changes, notes, .. } = diff_database(
+        &role("analyst"),
+        &[select_on_reports(true)],
+        &index,
+        &superuser(),
+    );
     assert!(notes.is_empty(), "{notes:?}");
     assert_eq!(changes.len(), 2, "{changes:?}");
     match &changes[0] {
@@ -83,12 +95,13 @@ fn held_privileges_match_whoever_granted_them_and_undeclared_ones_are_revoked() 
     state.held.insert(held("analyst", &b, "SELECT"));
     state.held.insert(held("analyst", &b, "INSERT"));
     let index = DatabaseIndex::new(&state);
-    let (changes, _) = diff_database(
+    let changes = diff_database(
         &role("analyst"),
         &[select_on_reports(false)],
         &index,
-        150000,
-    );
+        &superuser(),
+    )
+    .changes;
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert!(
         matches!(&changes[0], Change::Revoke { privileges, .. } if privileges == &["INSERT".to_string()])
@@ -101,7 +114,11 @@ fn all_expands_per_server_version_and_missing_schemas_are_notes() {
     let index = DatabaseIndex::new(&state);
     let mut spec = select_on_reports(false);
     spec.privileges = BTreeSet::from(["ALL".to_string()]);
-    let (changes, _) = diff_database(&role("other"), &[spec.clone()], &index, 170000);
+    let pg17 = Context {
+        server_version_num: 170000,
+        admin_acts_as: &|_| true,
+    };
+    let changes = diff_database(&role("other"), &[spec.clone()], &index, &pg17).changes;
     match &changes[0] {
         Change::Grant {
             objects: GrantObjects::AllInSchema { schema },
@@ -117,7 +134,38 @@ fn all_expands_per_server_version_and_missing_schemas_are_notes() {
         kind: ObjectKind::Table,
         schemas: vec!["nope".into()],
     };
-    let (changes, notes) = diff_database(&role("other"), &[spec], &index, 150000);
+    let PrivilegeDiff { changes, notes, .. } =
+        diff_database(&role("other"), &[spec], &index, &superuser());
     assert!(changes.is_empty());
     assert!(notes[0].contains("schema nope does not exist"), "{notes:?}");
+}
+
+#[test]
+fn an_admin_that_cannot_act_as_the_owner_gets_errors_and_notes_not_failures_at_apply() {
+    let state = state();
+    let index = DatabaseIndex::new(&state);
+    let limited = Context {
+        server_version_num: 160000,
+        admin_acts_as: &|r: &RoleName| r.as_str() != "owner",
+    };
+    let diff = diff_database(
+        &role("analyst"),
+        &[select_on_reports(true)],
+        &index,
+        &limited,
+    );
+    assert!(
+        diff.errors.iter().any(|e| e.contains("owned by owner")),
+        "{:?}",
+        diff.errors
+    );
+    assert!(
+        diff.notes.iter().any(|n| n.contains("future_owners")),
+        "{:?}",
+        diff.notes
+    );
+    assert!(!diff
+        .changes
+        .iter()
+        .any(|c| matches!(c, Change::GrantDefault { .. })));
 }
