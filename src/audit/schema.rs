@@ -8,9 +8,11 @@ const MIGRATIONS: &[&str] = &[
     // v1. Times are UTC text in one fixed-width RFC 3339 form, so comparing strings compares times.
     // STRICT makes SQLite reject a value of the wrong type instead of storing it as given.
     // `runs.status` and `changes.outcome` start as 'started' and are updated afterwards, so a
-    // process that dies in between leaves a visible 'started' row.
+    // process that dies in between leaves a visible 'started' row. Changes point at their run by
+    // its integer key, which keeps rows small and the foreign-key check a rowid lookup.
     "CREATE TABLE runs (
-        run_id      TEXT PRIMARY KEY,
+        id          INTEGER PRIMARY KEY,
+        run_id      TEXT NOT NULL UNIQUE,
         started_at  TEXT NOT NULL,
         finished_at TEXT,
         actor       TEXT NOT NULL,
@@ -19,7 +21,7 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE TABLE changes (
         id      INTEGER PRIMARY KEY,
-        run_id  TEXT NOT NULL REFERENCES runs (run_id),
+        run     INTEGER NOT NULL REFERENCES runs (id),
         time    TEXT NOT NULL,
         env     TEXT NOT NULL,
         dbname  TEXT NOT NULL,
