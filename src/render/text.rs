@@ -1,7 +1,7 @@
 //! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove.
 
 use crate::model::privileges::ObjectKind;
-use crate::model::{Attributes, MembershipOptions, SettingScope};
+use crate::model::{Attributes, MembershipOptions, RoleName, SettingScope};
 use crate::plan::{Change, ClusterPlan, GrantObjects, PasswordSource, Plan, RoleAction, RolePlan};
 use std::fmt::Write;
 
@@ -224,7 +224,11 @@ fn change_lines(change: &Change, paint: Paint) -> Vec<String> {
             group,
             options,
             from: None,
-        } => vec![format!("{add} {:<16} \"{group}\"{}", "member_of", membership_text(options))],
+        } => vec![format!(
+            "{add} {:<16} \"{group}\"{}",
+            "member_of",
+            membership_text(options)
+        )],
         Change::GrantMembership {
             group,
             options,
@@ -236,7 +240,10 @@ fn change_lines(change: &Change, paint: Paint) -> Vec<String> {
             membership_text(options)
         )],
         Change::RevokeMembershipAdmin { group } => {
-            vec![format!("{del} {:<16} \"{group}\" admin option", "member_of")]
+            vec![format!(
+                "{del} {:<16} \"{group}\" admin option",
+                "member_of"
+            )]
         }
         Change::RevokeMembership { group } => {
             vec![format!("{del} {:<16} \"{group}\"", "member_of")]
@@ -281,10 +288,8 @@ fn change_lines(change: &Change, paint: Paint) -> Vec<String> {
             kind,
             privileges,
         } => vec![format!(
-            "{add} grant {} on future {} created by {owner}{} (default privileges, in database {database})",
-            privileges.join(", "),
-            kind.plural().to_ascii_lowercase(),
-            schema.as_deref().map(|s| format!(" in schema {s}")).unwrap_or_default()
+            "{add} grant {}",
+            default_text(database, owner, schema.as_deref(), *kind, privileges)
         )],
         Change::RevokeDefault {
             database,
@@ -293,12 +298,27 @@ fn change_lines(change: &Change, paint: Paint) -> Vec<String> {
             kind,
             privileges,
         } => vec![format!(
-            "{del} revoke {} on future {} created by {owner}{} (default privileges, in database {database})",
-            privileges.join(", "),
-            kind.plural().to_ascii_lowercase(),
-            schema.as_deref().map(|s| format!(" in schema {s}")).unwrap_or_default()
+            "{del} revoke {}",
+            default_text(database, owner, schema.as_deref(), *kind, privileges)
         )],
     }
+}
+
+fn default_text(
+    database: &str,
+    owner: &RoleName,
+    schema: Option<&str>,
+    kind: ObjectKind,
+    privileges: &[String],
+) -> String {
+    format!(
+        "{} on future {} created by {owner}{} (default privileges, in database {database})",
+        privileges.join(", "),
+        kind.plural().to_ascii_lowercase(),
+        schema
+            .map(|s| format!(" in schema {s}"))
+            .unwrap_or_default()
+    )
 }
 
 fn membership_text(options: &MembershipOptions) -> String {

@@ -13,9 +13,11 @@
 mod cluster;
 mod scenario;
 mod template;
+mod text;
 
 pub use cluster::Cluster;
 pub use scenario::{registry_toml, Output, Scenario};
+pub use text::{assert_has, assert_lacks};
 
 /// The non-superuser admin every cluster has, as the seed's `role_create` and managed services are.
 pub const CREATEROLE_ADMIN: &str = "roster_admin";

@@ -5,7 +5,9 @@
 //! the non-superuser CREATEROLE admin, each on a fresh cluster (roles are cluster-wide). Assertions read
 //! the catalogs directly (pg_roles, pg_authid, pg_auth_members, pg_db_role_setting, pg_shdescription).
 
-use crate::harness::{registry_toml, AdminKind, Cluster, Output, Scenario, CREATEROLE_ADMIN};
+use crate::harness::{
+    assert_has, assert_lacks, registry_toml, AdminKind, Cluster, Output, Scenario, CREATEROLE_ADMIN,
+};
 use postgres::error::SqlState;
 use rand::distributions::{Alphanumeric, DistString};
 use std::os::unix::fs::PermissionsExt;
@@ -168,38 +170,9 @@ fn random_secret(prefix: &str) -> String {
     )
 }
 
-/// Whitespace runs squeezed to one space per line, so plan lines compare without their padding.
-fn squeeze(text: &str) -> String {
-    text.lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-#[track_caller]
-fn assert_has(text: &str, needle: &str) {
-    assert!(
-        squeeze(text).contains(needle),
-        "expected {needle:?} in:\n{text}"
-    );
-}
-
-#[track_caller]
-fn assert_lacks(text: &str, needle: &str) {
-    assert!(
-        !squeeze(text).contains(needle),
-        "did not expect {needle:?} in:\n{text}"
-    );
-}
-
-/// A scenario with `registry` and `roles.yaml`, run as `kind`'s admin.
+/// A scenario with `registry.toml` and `roles.yaml`, run as `kind`'s admin.
 fn scenario(cluster: &Cluster, kind: AdminKind, registry: &str, roles: &str) -> Scenario {
-    let mut scenario = Scenario::new();
-    scenario.with_admin(cluster, kind);
-    scenario
-        .file("registry.toml", registry)
-        .file("roles.yaml", roles);
-    scenario
+    Scenario::with_files(cluster, kind, registry, roles)
 }
 
 /// Every run of the binary in one scenario, kept so that tests can search all output for secrets.

@@ -7,7 +7,9 @@
 //! cluster-wide. Version-dependent expectations (MAINTAIN on 17+, membership options on 16+) branch on
 //! `Cluster::major_version`, so the same file runs against PostgreSQL 15, 16 and 18.
 
-use crate::harness::{registry_toml, AdminKind, Cluster, Output, Scenario, CREATEROLE_ADMIN};
+use crate::harness::{
+    assert_has, assert_lacks, registry_toml, AdminKind, Cluster, Output, Scenario, CREATEROLE_ADMIN,
+};
 use postgres::error::SqlState;
 use std::path::{Path, PathBuf};
 
@@ -205,38 +207,9 @@ fn server_warnings(cluster: &Cluster) -> String {
     out.join("\n")
 }
 
-/// Whitespace runs squeezed to one space per line, so plan lines compare without their padding.
-fn squeeze(text: &str) -> String {
-    text.lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-#[track_caller]
-fn assert_has(text: &str, needle: &str) {
-    assert!(
-        squeeze(text).contains(needle),
-        "expected {needle:?} in:\n{text}"
-    );
-}
-
-#[track_caller]
-fn assert_lacks(text: &str, needle: &str) {
-    assert!(
-        !squeeze(text).contains(needle),
-        "did not expect {needle:?} in:\n{text}"
-    );
-}
-
 /// A scenario with `registry.toml` and `roles.yaml`, run as `kind`'s admin.
 fn scenario(cluster: &Cluster, kind: AdminKind, registry: &str, roles: &str) -> Scenario {
-    let mut scenario = Scenario::new();
-    scenario.with_admin(cluster, kind);
-    scenario
-        .file("registry.toml", registry)
-        .file("roles.yaml", roles);
-    scenario
+    Scenario::with_files(cluster, kind, registry, roles)
 }
 
 /// `plan --detailed-exitcode`.

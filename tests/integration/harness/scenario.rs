@@ -53,6 +53,16 @@ impl Scenario {
     }
 
     /// The config directory (`-c`); relative paths in the config (the audit log) land here too.
+    /// A scenario with `registry.toml` and `roles.yaml`, run as `kind`'s admin on `cluster`.
+    pub fn with_files(cluster: &Cluster, kind: AdminKind, registry: &str, roles: &str) -> Scenario {
+        let mut scenario = Scenario::new();
+        scenario.with_admin(cluster, kind);
+        scenario
+            .file("registry.toml", registry)
+            .file("roles.yaml", roles);
+        scenario
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
