@@ -1,8 +1,10 @@
 //! The admin connection: credentials (configured env vars, else libpq's PGUSER/PGPASSWORD and
-//! the password file), `application_name`, timeouts. Credentials never appear in errors.
+//! the password file), TLS as libpq's `sslmode`, `application_name`, timeouts. Credentials never
+//! appear in errors.
 
-use crate::model::{ClusterKey, Secret};
-use std::path::PathBuf;
+use crate::model::{ClusterKey, Secret, SslMode};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -94,12 +96,94 @@ impl std::ops::DerefMut for Connection {
     }
 }
 
-/// Opens the admin connection to one database of a cluster.
-pub fn connect(
+/// TLS for every cluster: a default mode, per-cluster overrides, and the CA to trust.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub default_mode: SslMode,
+    pub per_cluster: BTreeMap<ClusterKey, SslMode>,
+    /// PEM file of trusted CAs for verify-ca/verify-full; `None`: the system's trust store.
+    pub root_cert: Option<PathBuf>,
+}
+
+/// Opens admin connections: who to log in as and how to secure the connection.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    pub credentials: AdminCredentials,
+    pub tls: TlsSettings,
+}
+
+impl Connector {
+    /// Opens the admin connection to one database of a cluster.
+    pub fn connect(
+        &self,
+        cluster: &ClusterKey,
+        database: &str,
+    ) -> Result<Connection, ConnectError> {
+        let mode = self
+            .tls
+            .per_cluster
+            .get(cluster)
+            .copied()
+            .unwrap_or(self.tls.default_mode);
+        connect(
+            cluster,
+            database,
+            &self.credentials,
+            mode,
+            self.tls.root_cert.as_deref(),
+        )
+    }
+}
+
+/// A native-tls connector for `mode`: libpq's semantics, where `prefer` and `require` encrypt
+/// without verifying, `verify-ca` checks the chain and `verify-full` also the host name.
+fn tls_connector(
+    mode: SslMode,
+    root_cert: Option<&Path>,
+) -> Result<postgres_native_tls::MakeTlsConnector, String> {
+    let mut builder = native_tls::TlsConnector::builder();
+    match mode {
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => {
+            builder.danger_accept_invalid_certs(true);
+            builder.danger_accept_invalid_hostnames(true);
+        }
+        SslMode::VerifyCa => {
+            builder.danger_accept_invalid_hostnames(true);
+        }
+        SslMode::VerifyFull => {}
+    }
+    if let (Some(path), SslMode::VerifyCa | SslMode::VerifyFull) = (root_cert, mode) {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read sslrootcert {}: {e}", path.display()))?;
+        let certificate = native_tls::Certificate::from_pem(&pem).map_err(|e| {
+            format!(
+                "sslrootcert {} is not a PEM certificate: {e}",
+                path.display()
+            )
+        })?;
+        // Like libpq: with a root certificate given, only it is trusted.
+        builder.disable_built_in_roots(true);
+        builder.add_root_certificate(certificate);
+    }
+    let connector = builder
+        .build()
+        .map_err(|e| format!("TLS setup failed: {e}"))?;
+    Ok(postgres_native_tls::MakeTlsConnector::new(connector))
+}
+
+fn connect(
     cluster: &ClusterKey,
     database: &str,
     credentials: &AdminCredentials,
+    mode: SslMode,
+    root_cert: Option<&Path>,
 ) -> Result<Connection, ConnectError> {
+    let failed = |reason: String| ConnectError::Failed {
+        cluster: cluster.clone(),
+        database: database.to_string(),
+        user: credentials.user.clone(),
+        reason,
+    };
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&warnings);
     let mut config = postgres::Config::new();
@@ -120,15 +204,23 @@ pub fn connect(
             }
         }
     });
-    config
-        .connect(postgres::NoTls)
+    let client = match mode {
+        SslMode::Disable => {
+            config.ssl_mode(postgres::config::SslMode::Disable);
+            config.connect(postgres::NoTls)
+        }
+        _ => {
+            config.ssl_mode(if mode == SslMode::Prefer {
+                postgres::config::SslMode::Prefer
+            } else {
+                postgres::config::SslMode::Require
+            });
+            config.connect(tls_connector(mode, root_cert).map_err(failed)?)
+        }
+    };
+    client
         .map(|client| Connection { client, warnings })
-        .map_err(|e| ConnectError::Failed {
-            cluster: cluster.clone(),
-            database: database.to_string(),
-            user: credentials.user.clone(),
-            reason: describe_error(&e),
-        })
+        .map_err(|e| failed(describe_error(&e)))
 }
 
 /// A PostgreSQL error as one line: the server's message when there is one.

@@ -6,7 +6,7 @@
 
 use crate::catalog;
 use crate::config::Lowered;
-use crate::connection::{connect, AdminCredentials, Connection};
+use crate::connection::{Connection, Connector};
 use crate::model::privileges::DatabaseState;
 use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
 use crate::plan::privileges::DatabaseIndex;
@@ -33,11 +33,7 @@ pub struct Fleet {
 }
 
 /// Plans every cluster with a selected target (all when `selection` is empty).
-pub fn plan_fleet(
-    lowered: &Lowered,
-    credentials: &AdminCredentials,
-    selection: &[TargetGlob],
-) -> Fleet {
+pub fn plan_fleet(lowered: &Lowered, connector: &Connector, selection: &[TargetGlob]) -> Fleet {
     let selected = |t: &crate::model::TargetName| {
         selection.is_empty() || selection.iter().any(|g| g.matches(t))
     };
@@ -55,7 +51,7 @@ pub fn plan_fleet(
                 let databases: Vec<String> =
                     cluster.targets.iter().map(|t| t.database.clone()).collect();
                 scope.spawn(move || {
-                    let result = read(&key, &databases, credentials);
+                    let result = read(&key, &databases, connector);
                     (key, result)
                 })
             })
@@ -124,16 +120,20 @@ pub fn plan_fleet(
     }
 }
 
-fn read(key: &ClusterKey, databases: &[String], credentials: &AdminCredentials) -> ReadResult {
+fn read(key: &ClusterKey, databases: &[String], connector: &Connector) -> ReadResult {
     let role_database = databases.first().cloned().unwrap_or_default();
-    let mut first = connect(key, &role_database, credentials).map_err(|e| e.to_string())?;
+    let mut first = connector
+        .connect(key, &role_database)
+        .map_err(|e| e.to_string())?;
     let current = catalog::read_cluster(&mut first).map_err(|e| format!("{key}: {e}"))?;
     let mut connections = BTreeMap::from([(role_database.clone(), first)]);
     let mut states = BTreeMap::new();
     // A missing database is reported by the planner, which sees pg_database.
     for database in databases.iter().filter(|d| current.databases.contains(*d)) {
         if !connections.contains_key(database) {
-            let client = connect(key, database, credentials).map_err(|e| e.to_string())?;
+            let client = connector
+                .connect(key, database)
+                .map_err(|e| e.to_string())?;
             connections.insert(database.clone(), client);
         }
         let Some(client) = connections.get_mut(database) else {

@@ -2,13 +2,14 @@
 
 use anyhow::{Context as _, Result};
 use pgroster::config::{self, Config, LowerInput, Lowered};
-use pgroster::connection::AdminCredentials;
+use pgroster::connection::{AdminCredentials, Connector, TlsSettings};
+use pgroster::model::SslMode;
 use std::path::Path;
 
 pub struct Context {
     pub config: Config,
     pub lowered: Lowered,
-    pub credentials: AdminCredentials,
+    pub connector: Connector,
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -31,10 +32,26 @@ pub fn load(path: &Path) -> Result<Context> {
     )
     .map_err(anyhow::Error::new)
     .context("the configuration is invalid")?;
+    let tls = TlsSettings {
+        default_mode: match (config.settings.sslmode, env_var("PGSSLMODE")) {
+            (Some(mode), _) => mode,
+            (None, Some(text)) => text
+                .parse::<SslMode>()
+                .map_err(|e| anyhow::anyhow!("PGSSLMODE: {e}"))?,
+            (None, None) => SslMode::Prefer,
+        },
+        per_cluster: lowered.registry.sslmodes(),
+        root_cert: config
+            .settings
+            .sslrootcert
+            .as_ref()
+            .map(|p| config.dir.join(p))
+            .or_else(|| env_var("PGSSLROOTCERT").map(Into::into)),
+    };
     Ok(Context {
         config,
         lowered,
-        credentials,
+        connector: Connector { credentials, tls },
     })
 }
 

@@ -160,16 +160,33 @@ fn build_registry(config: &Config, errors: &mut Vec<ConfigError>) -> Registry {
             bad("port", "port must be between 1 and 65535".into());
             continue;
         }
+        let cluster = ClusterKey {
+            host: db.host.clone(),
+            port: db.port.unwrap_or(5432),
+        };
+        if let Some(other) = registry.entries.iter().find(|e| {
+            e.cluster == cluster
+                && e.sslmode.is_some()
+                && db.sslmode.is_some()
+                && e.sslmode != db.sslmode
+        }) {
+            bad(
+                "sslmode",
+                format!(
+                    "sslmode differs from that of {} on the same cluster {cluster}; one connection serves both",
+                    other.target
+                ),
+            );
+            continue;
+        }
         registry.entries.push(DatabaseEntry {
             target: TargetName {
                 env: db.env.clone(),
                 database: db.name.clone(),
             },
-            cluster: ClusterKey {
-                host: db.host.clone(),
-                port: db.port.unwrap_or(5432),
-            },
+            cluster,
             active: db.active.unwrap_or(true),
+            sslmode: db.sslmode,
         });
     }
     registry

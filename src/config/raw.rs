@@ -1,5 +1,6 @@
 //! Serde types that mirror the config files exactly. A misspelt key is an error, never a default.
 
+use crate::model::SslMode;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -30,6 +31,11 @@ pub struct RawSettings {
     pub admin_password_env: Option<String>,
     /// Role name globs that are never touched and never listed as drift.
     pub ignore_roles: Option<Vec<String>>,
+    /// TLS for every cluster unless a database says otherwise (default: PGSSLMODE, else prefer).
+    pub sslmode: Option<SslMode>,
+    /// CA certificate(s) to trust (PEM), relative to the config dir (default: PGSSLROOTCERT,
+    /// else the system's trust store).
+    pub sslrootcert: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
@@ -50,6 +56,8 @@ pub struct RawDatabase {
     pub port: Option<u16>,
     /// Default true; inactive entries are skipped and said so in the plan.
     pub active: Option<bool>,
+    /// TLS for this database's cluster; every entry of one cluster must agree.
+    pub sslmode: Option<SslMode>,
 }
 
 /// Attributes, settings, memberships and password shared by profiles and roles.

@@ -120,6 +120,39 @@ pub struct MembershipOptions {
 /// The groups a role is a member of, with the options of each membership.
 pub type Memberships = BTreeMap<RoleName, MembershipOptions>;
 
+/// How a connection uses TLS, as libpq's `sslmode` (docs: libpq, SSL Support).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    /// TLS when the server offers it, unverified (libpq's default).
+    Prefer,
+    /// TLS always, certificate not verified.
+    Require,
+    /// TLS, certificate signed by a trusted CA.
+    VerifyCa,
+    /// TLS, trusted CA, and the certificate names the host.
+    VerifyFull,
+}
+
+impl std::str::FromStr for SslMode {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "disable" => Ok(SslMode::Disable),
+            "allow" | "prefer" => Ok(SslMode::Prefer),
+            "require" => Ok(SslMode::Require),
+            "verify-ca" => Ok(SslMode::VerifyCa),
+            "verify-full" => Ok(SslMode::VerifyFull),
+            other => Err(format!(
+                "sslmode `{other}` is not one of disable, prefer, require, verify-ca, verify-full"
+            )),
+        }
+    }
+}
+
 /// Where a role setting applies: every database (`ALTER ROLE .. SET`) or one database
 /// (`ALTER ROLE .. IN DATABASE .. SET`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]

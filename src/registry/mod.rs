@@ -1,6 +1,6 @@
 //! The registry: databases (targets `env/database`) and the clusters (host:port) they live on.
 
-use crate::model::{ClusterKey, TargetName};
+use crate::model::{ClusterKey, SslMode, TargetName};
 use globset::{Glob, GlobMatcher};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -10,6 +10,7 @@ pub struct DatabaseEntry {
     pub target: TargetName,
     pub cluster: ClusterKey,
     pub active: bool,
+    pub sslmode: Option<SslMode>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -78,6 +79,14 @@ impl Registry {
 
     pub fn find(&self, target: &TargetName) -> Option<&DatabaseEntry> {
         self.entries.iter().find(|e| &e.target == target)
+    }
+
+    /// The TLS mode each cluster's entries ask for, where they ask.
+    pub fn sslmodes(&self) -> BTreeMap<ClusterKey, SslMode> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.sslmode.map(|m| (e.cluster.clone(), m)))
+            .collect()
     }
 
     /// Active targets grouped by cluster.

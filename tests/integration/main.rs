@@ -9,3 +9,4 @@ mod harness;
 mod harness_selftest;
 mod loop_and_passwords;
 mod privileges;
+mod tls;

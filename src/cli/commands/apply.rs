@@ -15,7 +15,7 @@ use std::path::Path;
 pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let ctx = context::load(config)?;
     let selection = super::selection(&args.selection.targets)?;
-    let mut fleet = plan_fleet(&ctx.lowered, &ctx.credentials, &selection);
+    let mut fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection);
     let plan = &fleet.plan;
     output.print(&render::text::plan(plan, output.color));
     super::report_plan_errors(plan);

@@ -5,7 +5,6 @@ use crate::cli::output::{table, Output};
 use crate::cli::{context, EXIT_OK};
 use anyhow::{Context as _, Result};
 use pgroster::catalog;
-use pgroster::connection::connect;
 use pgroster::model::{CurrentCluster, CurrentRole, RoleName};
 use pgroster::registry::parse_target;
 use serde_json::json;
@@ -43,7 +42,7 @@ fn read_target(config: &Path, target: &str) -> Result<CurrentCluster> {
         .registry
         .find(&target)
         .with_context(|| format!("target {target} is not in the registry"))?;
-    let mut client = connect(&entry.cluster, &target.database, &ctx.credentials)?;
+    let mut client = ctx.connector.connect(&entry.cluster, &target.database)?;
     catalog::read_cluster(&mut client)
         .with_context(|| format!("reading {} (target {target})", entry.cluster))
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
     let ctx = context::load(config)?;
     let selection = super::selection(&args.selection.targets)?;
-    let fleet = plan_fleet(&ctx.lowered, &ctx.credentials, &selection);
+    let fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection);
     let plan = &fleet.plan;
     match args.format {
         PlanFormat::Text => output.print(&render::text::plan(plan, output.color)),

@@ -7,7 +7,7 @@ use crate::cli::{context, EXIT_ERROR, EXIT_OK};
 use anyhow::{bail, Context as _, Result};
 use pgroster::apply::{generate_password, scram_verifier, GeneratedCredential};
 use pgroster::audit::{AuditLog, ChangeRecord, Outcome};
-use pgroster::connection::{connect, describe_error};
+use pgroster::connection::describe_error;
 use pgroster::model::RoleName;
 use pgroster::registry::parse_target;
 use pgroster::{catalog, render};
@@ -36,7 +36,7 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
             glob.text
         );
     }
-    let mut client = connect(&entry.cluster, &target.database, &ctx.credentials)?;
+    let mut client = ctx.connector.connect(&entry.cluster, &target.database)?;
     let current =
         catalog::read_cluster(&mut client).with_context(|| format!("reading {}", entry.cluster))?;
     let Some(existing) = current.roles.get(&role) else {
