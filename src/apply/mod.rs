@@ -6,7 +6,7 @@
 
 mod password;
 
-pub use password::{generate_password, scram_verifier};
+pub use password::{generate_password, scram_verifier, scram_verifiers};
 
 use crate::connection::{describe_error, Connection};
 use crate::model::{ClusterKey, RoleName, Secret, TargetName};
@@ -71,7 +71,9 @@ pub fn prepare(
     plan: &ClusterPlan,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<PreparedCluster, PrepareError> {
-    let mut ordered = Vec::new();
+    // First the passwords each change sets, then their verifiers all at once: each verifier
+    // costs 4096 PBKDF2 rounds, so they are computed on every core.
+    let mut passwords: Vec<Option<Secret>> = Vec::new();
     let mut credentials = Vec::new();
     for role in &plan.roles {
         for change in &role.changes {
@@ -80,18 +82,17 @@ pub fn prepare(
                 Change::ResetPassword { password, .. } => Some(password),
                 _ => None,
             };
-            let verifier = match source {
+            passwords.push(match source {
                 None => None,
                 Some(PasswordSource::Generated) => {
                     let password = generate_password();
-                    let verifier = scram_verifier(&password);
                     credentials.push(GeneratedCredential {
                         role: role.role.clone(),
                         targets: role.targets.clone(),
                         cluster: plan.cluster.clone(),
-                        password,
+                        password: password.clone(),
                     });
-                    Some(verifier)
+                    Some(password)
                 }
                 Some(PasswordSource::Env { var }) => {
                     let value = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
@@ -101,9 +102,16 @@ pub fn prepare(
                             var: var.clone(),
                         }
                     })?;
-                    Some(scram_verifier(&Secret::new(value)))
+                    Some(Secret::new(value))
                 }
-            };
+            });
+        }
+    }
+    let mut verifiers = scram_verifiers(&passwords).into_iter();
+    let mut ordered = Vec::new();
+    for role in &plan.roles {
+        for change in &role.changes {
+            let verifier = verifiers.next().flatten();
             ordered.push((
                 phase(change),
                 change.database().map(str::to_string),

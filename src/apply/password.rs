@@ -23,6 +23,31 @@ pub fn scram_verifier(password: &Secret) -> Secret {
     ))
 }
 
+/// Verifiers for many passwords, computed in parallel, in order; `None` stays `None`.
+pub fn scram_verifiers(passwords: &[Option<Secret>]) -> Vec<Option<Secret>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = passwords.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = passwords
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|p| p.as_ref().map(scram_verifier))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,5 +60,17 @@ mod tests {
         let verifier = scram_verifier(&a);
         assert!(verifier.expose().starts_with("SCRAM-SHA-256$4096:"));
         assert!(!verifier.expose().contains(a.expose()));
+    }
+
+    #[test]
+    fn parallel_verifiers_keep_order_and_gaps() {
+        let passwords: Vec<Option<Secret>> = (0..7)
+            .map(|i| (i % 3 != 0).then(generate_password))
+            .collect();
+        let verifiers = scram_verifiers(&passwords);
+        assert_eq!(verifiers.len(), 7);
+        for (p, v) in passwords.iter().zip(&verifiers) {
+            assert_eq!(p.is_some(), v.is_some());
+        }
     }
 }
