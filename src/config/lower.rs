@@ -8,7 +8,7 @@ use crate::model::{
     Attributes, ClusterKey, DesiredCluster, DesiredRole, RoleName, SettingScope, Settings,
     TargetName,
 };
-use crate::registry::{DatabaseEntry, NameGlob, Registry, TargetGlob};
+use crate::registry::{DatabaseEntry, NameGlob, Registry, TargetSelector};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the rest of the pipeline needs from the config.
@@ -49,19 +49,34 @@ pub fn lower(config: &Config, input: &LowerInput) -> Result<Lowered, ConfigError
             },
         );
     }
+    let selector = TargetSelector::new(&registry);
+    let profile_envs: BTreeMap<String, Vec<NameGlob>> = profiles
+        .iter()
+        .map(|(name, p)| {
+            let globs = p
+                .envs
+                .iter()
+                .flatten()
+                .filter_map(|e| NameGlob::new(e).ok())
+                .collect();
+            (name.clone(), globs)
+        })
+        .collect();
     let mut skipped = BTreeSet::new();
     // Where each (cluster, role) was first declared, to name both places on a conflict.
-    let mut first_seen: BTreeMap<(ClusterKey, RoleName), Location> = BTreeMap::new();
+    let mut first_seen: BTreeMap<(ClusterKey, RoleName), Origin> = BTreeMap::new();
     for (role, origin) in &config.roles {
         let context = RoleContext {
             config,
+            selector: &selector,
+            profile_envs: &profile_envs,
             role,
             origin: *origin,
             profiles: &profiles,
             ignore_roles: &ignore_roles,
             admin_user: input.admin_user,
         };
-        for instance in context.instances(&registry, &mut errors) {
+        for instance in context.instances(&mut errors) {
             if !instance.entry.active {
                 skipped.insert((instance.role.name.clone(), instance.entry.target.clone()));
                 continue;
@@ -72,16 +87,16 @@ pub fn lower(config: &Config, input: &LowerInput) -> Result<Lowered, ConfigError
             let key = (instance.entry.cluster.clone(), instance.role.name.clone());
             match cluster.roles.get_mut(&instance.role.name) {
                 None => {
-                    first_seen.insert(key, instance.location.clone());
+                    first_seen.insert(key, instance.origin);
                     cluster
                         .roles
                         .insert(instance.role.name.clone(), instance.role);
                 }
                 Some(existing) => {
                     if let Err(why) = merge_role(existing, instance.role) {
-                        let first = first_seen.get(&key).cloned();
+                        let first = first_seen.get(&key).map(|o| config.role_location(*o, None));
                         errors.push(ConfigError {
-                            location: instance.location.clone(),
+                            location: config.role_location(instance.origin, None),
                             message: format!(
                                 "role `{}` is declared twice on cluster {} and the declarations disagree ({why}); \
                                  other declaration at {}",
@@ -252,6 +267,9 @@ fn resolve_profiles(config: &Config, errors: &mut Vec<ConfigError>) -> BTreeMap<
 
 struct RoleContext<'a> {
     config: &'a Config,
+    selector: &'a TargetSelector<'a>,
+    /// Each profile's allowed-env globs, compiled once.
+    profile_envs: &'a BTreeMap<String, Vec<NameGlob>>,
     role: &'a RawRole,
     origin: Origin,
     profiles: &'a BTreeMap<String, Profile>,
@@ -263,7 +281,8 @@ struct RoleContext<'a> {
 struct Instance<'a> {
     entry: &'a DatabaseEntry,
     role: DesiredRole,
-    location: Location,
+    /// Located only when an error needs it: finding a line scans the file.
+    origin: Origin,
 }
 
 impl<'a> RoleContext<'a> {
@@ -279,11 +298,7 @@ impl<'a> RoleContext<'a> {
         }
     }
 
-    fn instances(
-        &self,
-        registry: &'a Registry,
-        errors: &mut Vec<ConfigError>,
-    ) -> Vec<Instance<'a>> {
+    fn instances(&self, errors: &mut Vec<ConfigError>) -> Vec<Instance<'a>> {
         let before = errors.len();
         let mut error = |key: Option<&str>, message: String| {
             errors.push(ConfigError {
@@ -382,40 +397,32 @@ impl<'a> RoleContext<'a> {
             }
             _ => {}
         }
-        let globs: Vec<TargetGlob> = self
-            .role
-            .targets
-            .iter()
-            .filter_map(|t| match TargetGlob::new(t) {
-                Ok(g) => Some(g),
-                Err(e) => {
-                    error(Some("targets"), format!("{}: {e}", self.label()));
-                    None
-                }
-            })
-            .collect();
         if self.role.targets.is_empty() {
             error(
                 None,
                 format!("{}: `targets` is missing or empty", self.label()),
             );
         }
-        for glob in &globs {
-            if !registry.entries.iter().any(|e| glob.matches(&e.target)) {
-                error(
+        let mut selected: BTreeSet<usize> = BTreeSet::new();
+        for glob in &self.role.targets {
+            match self.selector.matches(glob) {
+                Err(e) => error(Some("targets"), format!("{}: {e}", self.label())),
+                Ok(matched) if matched.is_empty() => error(
                     Some("targets"),
                     format!(
-                        "{}: target `{}` matches no registry entry",
-                        self.label(),
-                        glob.text
+                        "{}: target `{glob}` matches no registry entry",
+                        self.label()
                     ),
-                );
+                ),
+                Ok(matched) => selected.extend(matched.iter().copied()),
             }
         }
-        let env_globs: Vec<NameGlob> = profile
-            .and_then(|p| p.envs.as_ref())
-            .map(|envs| envs.iter().filter_map(|e| NameGlob::new(e).ok()).collect())
-            .unwrap_or_default();
+        let env_globs: &[NameGlob] = self
+            .role
+            .profile
+            .as_ref()
+            .and_then(|p| self.profile_envs.get(p))
+            .map_or(&[], Vec::as_slice);
         let common = match fields::role_state(&fields) {
             Ok(c) => Some(c),
             Err((key, message)) => {
@@ -439,7 +446,7 @@ impl<'a> RoleContext<'a> {
         };
 
         let mut instances = Vec::new();
-        for entry in registry.select(&globs) {
+        for entry in selected.into_iter().filter_map(|i| self.selector.entry(i)) {
             let target = &entry.target;
             let mut error = |key: Option<&str>, message: String| {
                 errors.push(ConfigError {
@@ -531,7 +538,7 @@ impl<'a> RoleContext<'a> {
             }
             instances.push(Instance {
                 entry,
-                location: self.at(None),
+                origin: self.origin,
                 role: DesiredRole {
                     name: role_name,
                     profile: self.role.profile.clone(),
@@ -541,7 +548,6 @@ impl<'a> RoleContext<'a> {
                     password: password.clone(),
                     grants: grants.clone(),
                     targets: BTreeSet::from([target.clone()]),
-                    origin: self.at(None).to_string(),
                 },
             });
         }

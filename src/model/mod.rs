@@ -262,8 +262,6 @@ pub struct DesiredRole {
     pub grants: Vec<privileges::GrantSpec>,
     /// The targets this role was declared for on this cluster (for credentials and audit).
     pub targets: BTreeSet<TargetName>,
-    /// Where the role was declared, for error messages.
-    pub origin: String,
 }
 
 /// Everything pgroster wants on one cluster.

@@ -102,6 +102,47 @@ impl Registry {
     }
 }
 
+/// Resolves target globs to registry entries, compiling and matching each distinct glob once:
+/// a fleet config repeats the same few globs on thousands of roles.
+pub struct TargetSelector<'r> {
+    registry: &'r Registry,
+    cache:
+        std::cell::RefCell<std::collections::HashMap<String, Result<std::rc::Rc<[usize]>, String>>>,
+}
+
+impl<'r> TargetSelector<'r> {
+    pub fn new(registry: &'r Registry) -> Self {
+        TargetSelector {
+            registry,
+            cache: Default::default(),
+        }
+    }
+
+    /// Indices of the entries `glob` matches, or why the glob is bad.
+    pub fn matches(&self, glob: &str) -> Result<std::rc::Rc<[usize]>, String> {
+        if let Some(hit) = self.cache.borrow().get(glob) {
+            return hit.clone();
+        }
+        let result = TargetGlob::new(glob).map(|compiled| {
+            self.registry
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| compiled.matches(&e.target))
+                .map(|(i, _)| i)
+                .collect::<std::rc::Rc<[usize]>>()
+        });
+        self.cache
+            .borrow_mut()
+            .insert(glob.to_string(), result.clone());
+        result
+    }
+
+    pub fn entry(&self, index: usize) -> Option<&'r DatabaseEntry> {
+        self.registry.entries.get(index)
+    }
+}
+
 /// Parses `env/database` as given on the command line.
 pub fn parse_target(text: &str) -> Result<TargetName, String> {
     match text.split_once('/') {

@@ -30,7 +30,6 @@ fn desired_role(name: &str) -> DesiredRole {
         },
         grants: Vec::new(),
         targets: BTreeSet::from([target()]),
-        origin: "roles.yaml:1:1".into(),
     }
 }
 
