@@ -3,7 +3,9 @@
 use crate::model::{ClusterKey, SslMode, TargetName};
 use globset::{Glob, GlobMatcher};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DatabaseEntry {
@@ -106,9 +108,11 @@ impl Registry {
 /// a fleet config repeats the same few globs on thousands of roles.
 pub struct TargetSelector<'r> {
     registry: &'r Registry,
-    cache:
-        std::cell::RefCell<std::collections::HashMap<String, Result<std::rc::Rc<[usize]>, String>>>,
+    cache: RefCell<HashMap<String, Selection>>,
 }
+
+/// The entries a glob matches (indices into the registry), or why the glob is bad.
+type Selection = Result<Rc<[usize]>, String>;
 
 impl<'r> TargetSelector<'r> {
     pub fn new(registry: &'r Registry) -> Self {
@@ -119,7 +123,7 @@ impl<'r> TargetSelector<'r> {
     }
 
     /// Indices of the entries `glob` matches, or why the glob is bad.
-    pub fn matches(&self, glob: &str) -> Result<std::rc::Rc<[usize]>, String> {
+    pub fn matches(&self, glob: &str) -> Selection {
         if let Some(hit) = self.cache.borrow().get(glob) {
             return hit.clone();
         }
@@ -130,7 +134,7 @@ impl<'r> TargetSelector<'r> {
                 .enumerate()
                 .filter(|(_, e)| compiled.matches(&e.target))
                 .map(|(i, _)| i)
-                .collect::<std::rc::Rc<[usize]>>()
+                .collect::<Rc<[usize]>>()
         });
         self.cache
             .borrow_mut()
