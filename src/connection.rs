@@ -3,10 +3,16 @@
 //! appear in errors.
 
 use crate::model::{ClusterKey, Secret, SslMode};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+type TlsConnector = tokio_postgres_rustls::MakeRustlsConnect;
 
 pub const APPLICATION_NAME: &str = "pgroster";
 
@@ -106,13 +112,40 @@ pub struct TlsSettings {
 }
 
 /// Opens admin connections: who to log in as and how to secure the connection.
-#[derive(Debug, Clone)]
 pub struct Connector {
-    pub credentials: AdminCredentials,
-    pub tls: TlsSettings,
+    credentials: AdminCredentials,
+    tls: TlsSettings,
+    /// One TLS setup per mode: loading a trust store costs more than a whole catalog read.
+    connectors: Mutex<BTreeMap<SslMode, TlsConnector>>,
 }
 
 impl Connector {
+    pub fn new(credentials: AdminCredentials, tls: TlsSettings) -> Connector {
+        Connector {
+            credentials,
+            tls,
+            connectors: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The admin role's name.
+    pub fn user(&self) -> &str {
+        &self.credentials.user
+    }
+
+    fn tls_connector(&self, mode: SslMode) -> Result<TlsConnector, String> {
+        let mut cache = self
+            .connectors
+            .lock()
+            .map_err(|_| "TLS setup failed".to_string())?;
+        if let Some(connector) = cache.get(&mode) {
+            return Ok(connector.clone());
+        }
+        let connector = tls_connector(mode, self.tls.root_cert.as_deref())?;
+        cache.insert(mode, connector.clone());
+        Ok(connector)
+    }
+
     /// Opens the admin connection to one database of a cluster.
     pub fn connect(
         &self,
@@ -125,50 +158,166 @@ impl Connector {
             .get(cluster)
             .copied()
             .unwrap_or(self.tls.default_mode);
-        connect(
-            cluster,
-            database,
-            &self.credentials,
-            mode,
-            self.tls.root_cert.as_deref(),
-        )
+        let tls = match mode {
+            SslMode::Disable => None,
+            _ => Some(
+                self.tls_connector(mode)
+                    .map_err(|reason| ConnectError::Failed {
+                        cluster: cluster.clone(),
+                        database: database.to_string(),
+                        user: self.credentials.user.clone(),
+                        reason,
+                    })?,
+            ),
+        };
+        connect(cluster, database, &self.credentials, mode, tls)
     }
 }
 
-/// A native-tls connector for `mode`: libpq's semantics, where `prefer` and `require` encrypt
-/// without verifying, `verify-ca` checks the chain and `verify-full` also the host name.
-fn tls_connector(
-    mode: SslMode,
-    root_cert: Option<&Path>,
-) -> Result<postgres_native_tls::MakeTlsConnector, String> {
-    let mut builder = native_tls::TlsConnector::builder();
-    match mode {
-        SslMode::Disable | SslMode::Prefer | SslMode::Require => {
-            builder.danger_accept_invalid_certs(true);
-            builder.danger_accept_invalid_hostnames(true);
-        }
-        SslMode::VerifyCa => {
-            builder.danger_accept_invalid_hostnames(true);
-        }
-        SslMode::VerifyFull => {}
-    }
-    if let (Some(path), SslMode::VerifyCa | SslMode::VerifyFull) = (root_cert, mode) {
-        let pem = std::fs::read(path)
-            .map_err(|e| format!("cannot read sslrootcert {}: {e}", path.display()))?;
-        let certificate = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-            format!(
-                "sslrootcert {} is not a PEM certificate: {e}",
-                path.display()
-            )
-        })?;
-        // Like libpq: with a root certificate given, only it is trusted.
-        builder.disable_built_in_roots(true);
-        builder.add_root_certificate(certificate);
-    }
-    let connector = builder
-        .build()
+/// A rustls connector for `mode`, with libpq's semantics: `prefer` and `require` encrypt without
+/// verifying; `verify-ca` checks the chain; `verify-full` also the host name. rustls needs no
+/// trust store at all for the first two, which keeps a run's start-up fast.
+fn tls_connector(mode: SslMode, root_cert: Option<&Path>) -> Result<TlsConnector, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup failed: {e}"))?;
-    Ok(postgres_native_tls::MakeTlsConnector::new(connector))
+    let verifier: Arc<dyn ServerCertVerifier> = match mode {
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => Arc::new(Unverified(provider)),
+        SslMode::VerifyCa | SslMode::VerifyFull => {
+            let roots = Arc::new(trusted_roots(root_cert)?);
+            let webpki =
+                rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
+                    .build()
+                    .map_err(|e| format!("TLS setup failed: {e}"))?;
+            if mode == SslMode::VerifyCa {
+                Arc::new(AnyHostName(webpki))
+            } else {
+                webpki
+            }
+        }
+    };
+    let config = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(TlsConnector::new(config))
+}
+
+/// The CAs to trust: `sslrootcert` only, as libpq does, else the system's trust store.
+fn trusted_roots(root_cert: Option<&Path>) -> Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let certificates: Vec<CertificateDer<'static>> = match root_cert {
+        Some(path) => CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<_, _>>())
+            .map_err(|e| format!("cannot read sslrootcert {}: {e}", path.display()))?,
+        None => rustls_native_certs::load_native_certs().certs,
+    };
+    let (added, _) = roots.add_parsable_certificates(certificates);
+    if added == 0 {
+        return Err(match root_cert {
+            Some(path) => format!("sslrootcert {} holds no usable certificate", path.display()),
+            None => "no trusted CA certificates found; set sslrootcert".to_string(),
+        });
+    }
+    Ok(roots)
+}
+
+/// `prefer`/`require`: encrypt, trust any certificate (the handshake signature is still checked).
+#[derive(Debug)]
+struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca`: the full chain check, but any host name.
+#[derive(Debug)]
+struct AnyHostName(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl ServerCertVerifier for AnyHostName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 fn connect(
@@ -176,7 +325,7 @@ fn connect(
     database: &str,
     credentials: &AdminCredentials,
     mode: SslMode,
-    root_cert: Option<&Path>,
+    tls: Option<TlsConnector>,
 ) -> Result<Connection, ConnectError> {
     let failed = |reason: String| ConnectError::Failed {
         cluster: cluster.clone(),
@@ -204,18 +353,18 @@ fn connect(
             }
         }
     });
-    let client = match mode {
-        SslMode::Disable => {
+    let client = match tls {
+        None => {
             config.ssl_mode(postgres::config::SslMode::Disable);
             config.connect(postgres::NoTls)
         }
-        _ => {
+        Some(tls) => {
             config.ssl_mode(if mode == SslMode::Prefer {
                 postgres::config::SslMode::Prefer
             } else {
                 postgres::config::SslMode::Require
             });
-            config.connect(tls_connector(mode, root_cert).map_err(failed)?)
+            config.connect(tls)
         }
     };
     client

@@ -51,7 +51,7 @@ pub fn load(path: &Path) -> Result<Context> {
     Ok(Context {
         config,
         lowered,
-        connector: Connector { credentials, tls },
+        connector: Connector::new(credentials, tls),
     })
 }
 

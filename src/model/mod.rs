@@ -122,7 +122,16 @@ pub type Memberships = BTreeMap<RoleName, MembershipOptions>;
 
 /// How a connection uses TLS, as libpq's `sslmode` (docs: libpq, SSL Support).
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, Serialize, schemars::JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Deserialize,
+    Serialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum SslMode {
