@@ -35,10 +35,35 @@ pub struct GeneratedCredential {
 /// Changes that run in one transaction over one connection.
 #[derive(Debug)]
 pub struct Unit {
-    /// The database whose connection runs the unit; `None`: the cluster's role connection.
-    pub database: Option<String>,
+    pub kind: UnitKind,
     pub changes: Vec<PreparedChange>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnitKind {
+    /// Every role change of the cluster but the markers, over the role connection.
+    Roles,
+    /// A batch of marker comments, after the roles committed, over the role connection.
+    Markers,
+    /// Privilege changes, over that database's connection.
+    Privileges(String),
+}
+
+impl UnitKind {
+    /// The database whose connection runs the unit; `None`: the cluster's role connection.
+    pub fn database(&self) -> Option<&str> {
+        match self {
+            UnitKind::Privileges(database) => Some(database),
+            UnitKind::Roles | UnitKind::Markers => None,
+        }
+    }
+}
+
+/// Markers per transaction. COMMENT ON ROLE locks the role until commit, and one transaction
+/// marking 100,000 roles exhausts the lock table ("out of shared memory"); a marker is
+/// idempotent state, so batches after the role changes lose nothing: a role left unmarked by an
+/// interrupted run is shown as adopt and marked by the next apply.
+const MARKERS_PER_TRANSACTION: usize = 1000;
 
 #[derive(Debug)]
 pub struct PreparedCluster {
@@ -127,19 +152,37 @@ pub fn prepare(
     }
     // A stable sort: within a phase, changes keep the plan's (sorted) order.
     ordered.sort_by_key(|(phase, _, _)| *phase);
-    let mut units = vec![Unit {
-        database: None,
+    let mut roles = Unit {
+        kind: UnitKind::Roles,
         changes: Vec::new(),
-    }];
-    for (_, database, change) in ordered {
-        match units.iter_mut().find(|u| u.database == database) {
-            Some(unit) => unit.changes.push(change),
-            None => units.push(Unit {
-                database,
-                changes: vec![change],
-            }),
+    };
+    let mut markers: Vec<PreparedChange> = Vec::new();
+    let mut privileges: Vec<Unit> = Vec::new();
+    for (phase, database, change) in ordered {
+        match database {
+            None if phase == crate::plan::Phase::Mark => markers.push(change),
+            None => roles.changes.push(change),
+            Some(database) => {
+                let kind = UnitKind::Privileges(database);
+                match privileges.iter_mut().find(|u| u.kind == kind) {
+                    Some(unit) => unit.changes.push(change),
+                    None => privileges.push(Unit {
+                        kind,
+                        changes: vec![change],
+                    }),
+                }
+            }
         }
     }
+    let mut units = vec![roles];
+    let mut markers = markers.into_iter().peekable();
+    while markers.peek().is_some() {
+        units.push(Unit {
+            kind: UnitKind::Markers,
+            changes: markers.by_ref().take(MARKERS_PER_TRANSACTION).collect(),
+        });
+    }
+    units.extend(privileges);
     Ok(PreparedCluster {
         cluster: plan.cluster.clone(),
         units,

@@ -76,8 +76,8 @@ pub fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> Clu
         .any(|c| c.database().is_some())
     {
         plan.notes.push(
-            "role changes run in one transaction on the cluster; grants then run in one \
-             transaction per database, over that database's own connection"
+            "role changes run in one transaction on the cluster (markers in batches right after); \
+             grants then run in one transaction per database, over that database's own connection"
                 .to_string(),
         );
     }

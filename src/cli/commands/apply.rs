@@ -5,7 +5,7 @@ use crate::cli::credentials;
 use crate::cli::output::Output;
 use crate::cli::{context, EXIT_ERROR, EXIT_OK};
 use anyhow::{bail, Result};
-use pgroster::apply::{self, PreparedCluster, Unit};
+use pgroster::apply::{self, PreparedCluster, Unit, UnitKind};
 use pgroster::audit::{AuditLog, ChangeRecord, Outcome};
 use pgroster::fleet::plan_fleet;
 use pgroster::fleet::ClusterRead;
@@ -143,14 +143,17 @@ fn run_cluster(
             continue;
         }
         let ids = audit.record_started(run, &records)?;
-        let result = if roles_failed {
-            Err(apply::ExecuteError {
-                failed_index: None,
-                message: "not run: the cluster's role changes failed".into(),
-            })
-        } else {
-            execute_unit(read.as_deref_mut(), unit)
-        };
+        if roles_failed {
+            // Nothing of it ran: the role changes it builds on were rolled back.
+            let not_run = Outcome::RolledBack("not run: the cluster's role changes failed".into());
+            audit.record_outcomes(
+                &ids.iter()
+                    .map(|id| (*id, not_run.clone()))
+                    .collect::<Vec<_>>(),
+            )?;
+            continue;
+        }
+        let result = execute_unit(read.as_deref_mut(), unit);
         let outcomes: Vec<(i64, Outcome)> = ids
             .iter()
             .enumerate()
@@ -169,15 +172,18 @@ fn run_cluster(
             .collect();
         audit.record_outcomes(&outcomes)?;
         if let Err(e) = result {
-            roles_failed |= unit.database.is_none();
+            roles_failed |= unit.kind == UnitKind::Roles;
             let statement = e
                 .failed_index
                 .and_then(|i| unit.changes.get(i))
                 .map(|c| format!(" while running `{}` for role \"{}\"", c.statement, c.role))
                 .unwrap_or_default();
-            let scope = match &unit.database {
-                None => "role changes".to_string(),
-                Some(db) => format!("privilege changes in database {db}"),
+            let scope = match &unit.kind {
+                UnitKind::Roles => "role changes".to_string(),
+                UnitKind::Markers => {
+                    "markers (the next apply adopts and marks those roles again)".to_string()
+                }
+                UnitKind::Privileges(db) => format!("privilege changes in database {db}"),
             };
             errors.push(format!(
                 "{}: {}{statement}; its {scope} were rolled back",
@@ -195,9 +201,9 @@ fn execute_unit(read: Option<&mut ClusterRead>, unit: &Unit) -> Result<(), apply
     };
     let read = read.ok_or_else(|| no_connection("the cluster"))?;
     let database = unit
-        .database
-        .clone()
-        .unwrap_or_else(|| read.role_database.clone());
+        .kind
+        .database()
+        .map_or_else(|| read.role_database.clone(), str::to_string);
     let client = read
         .connections
         .get_mut(&database)
