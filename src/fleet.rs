@@ -12,6 +12,7 @@ use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
 use crate::plan::privileges::DatabaseIndex;
 use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, SkippedRole};
 use crate::registry::TargetGlob;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// What was read from one cluster, with the connections apply will reuse.
@@ -37,10 +38,18 @@ pub fn plan_fleet(lowered: &Lowered, connector: &Connector, selection: &[TargetG
     let selected = |t: &crate::model::TargetName| {
         selection.is_empty() || selection.iter().any(|g| g.matches(t))
     };
-    let desired: BTreeMap<ClusterKey, DesiredCluster> = lowered
+    let desired: BTreeMap<ClusterKey, Cow<DesiredCluster>> = lowered
         .desired
         .iter()
-        .map(|(key, cluster)| (key.clone(), cluster.narrowed(selected)))
+        .map(|(key, cluster)| {
+            // Narrowing copies the desired state; without a selection there is nothing to drop.
+            let cluster = if selection.is_empty() {
+                Cow::Borrowed(cluster)
+            } else {
+                Cow::Owned(cluster.narrowed(selected))
+            };
+            (key.clone(), cluster)
+        })
         .filter(|(_, cluster)| !cluster.targets.is_empty())
         .collect();
     let results: Vec<(ClusterKey, ReadResult)> = std::thread::scope(|scope| {

@@ -3,10 +3,11 @@
 use super::privileges::{diff_database, Context, DatabaseIndex};
 use super::{Change, ClusterPlan, PasswordSource, RoleAction, RolePlan};
 use crate::model::{
-    CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, Marker, PasswordPolicy, RoleName,
-    SettingScope,
+    CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, Marker, MembershipOptions,
+    PasswordPolicy, RoleName, SettingScope,
 };
 use crate::registry::NameGlob;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct DiffInput<'a> {
@@ -43,7 +44,7 @@ pub fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> Clu
         .collect();
     let membership_options_supported = current.server_version_num >= 160000;
     for role in desired.roles.values() {
-        let role = &supported_options(role, membership_options_supported, &mut plan.notes);
+        let role = &*supported_options(role, membership_options_supported, &mut plan.notes);
         let mut plan_for_role = match current.roles.get(&role.name) {
             None => create(role),
             Some(existing) => update(role, existing, &in_scope, input.ignore_roles),
@@ -248,11 +249,16 @@ fn update(
 
 /// Before PostgreSQL 16 a membership has no INHERIT or SET option: say so once per role and
 /// plan without them rather than pretend.
-fn supported_options(role: &DesiredRole, supported: bool, notes: &mut Vec<String>) -> DesiredRole {
-    let mut role = role.clone();
-    if supported {
-        return role;
+fn supported_options<'r>(
+    role: &'r DesiredRole,
+    supported: bool,
+    notes: &mut Vec<String>,
+) -> Cow<'r, DesiredRole> {
+    let unsupported = |o: &MembershipOptions| o.inherit.is_some() || o.set.is_some();
+    if supported || !role.member_of.values().any(unsupported) {
+        return Cow::Borrowed(role);
     }
+    let mut role = role.clone();
     let mut dropped = Vec::new();
     for (group, options) in role.member_of.iter_mut() {
         if options.inherit.take().is_some() | options.set.take().is_some() {
@@ -267,7 +273,7 @@ fn supported_options(role: &DesiredRole, supported: bool, notes: &mut Vec<String
             dropped.join(", ")
         ));
     }
-    role
+    Cow::Owned(role)
 }
 
 fn diff_memberships(
