@@ -143,7 +143,8 @@ PY
 
 pg_version=$("$pgbin/postgres" --version)
 git_rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$root" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || git_rev="$git_rev+dirty"
+dirty=$(git -C "$root" diff --name-only HEAD -- src Cargo.toml Cargo.lock 2>/dev/null | tr '\n' ' ')
+[[ -z $dirty ]] || git_rev="$git_rev+uncommitted changes in ${dirty% }"
 echo "bench: pgroster $("$bin" --version 2>/dev/null | awk '{print $2}') ($git_rev), $pg_version, N=${ns[*]}, reps=$reps, cap=${cap}s"
 
 for n in "${ns[@]}"; do
