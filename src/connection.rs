@@ -128,11 +128,6 @@ impl Connector {
         }
     }
 
-    /// The admin role's name.
-    pub fn user(&self) -> &str {
-        &self.credentials.user
-    }
-
     fn tls_connector(&self, mode: SslMode) -> Result<TlsConnector, String> {
         let mut cache = self
             .connectors

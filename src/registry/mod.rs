@@ -71,14 +71,6 @@ impl NameGlob {
 }
 
 impl Registry {
-    /// Entries whose `env/database` matches any of `globs`, in registry order.
-    pub fn select(&self, globs: &[TargetGlob]) -> Vec<&DatabaseEntry> {
-        self.entries
-            .iter()
-            .filter(|e| globs.iter().any(|g| g.matches(&e.target)))
-            .collect()
-    }
-
     pub fn find(&self, target: &TargetName) -> Option<&DatabaseEntry> {
         self.entries.iter().find(|e| &e.target == target)
     }
