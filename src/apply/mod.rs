@@ -216,13 +216,11 @@ pub fn execute(connection: &mut Connection, unit: &Unit) -> Result<(), ExecuteEr
     if unit.changes.is_empty() {
         return Ok(());
     }
-    let lock = format!(
-        "BEGIN; SET LOCAL lock_timeout = '30s'; SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"
-    );
+    let lock = ddl::begin_locked();
     connection.take_warnings();
     let run = |connection: &mut Connection| -> Result<(), String> {
         connection
-            .batch_execute(&lock)
+            .batch_execute(lock)
             .map_err(|e| describe_error(&e))?;
         for chunk in unit.changes.chunks(BATCH) {
             let sql: Vec<&str> = chunk.iter().map(|c| c.statement.sql()).collect();
@@ -232,15 +230,15 @@ pub fn execute(connection: &mut Connection, unit: &Unit) -> Result<(), ExecuteEr
             refuse_warnings(connection)?;
         }
         connection
-            .batch_execute("COMMIT")
+            .batch_execute(ddl::COMMIT)
             .map_err(|e| describe_error(&e))
     };
     let Err(message) = run(connection) else {
         return Ok(());
     };
-    let _ = connection.batch_execute("ROLLBACK");
+    let _ = connection.batch_execute(ddl::ROLLBACK);
     Err(ExecuteError {
-        failed_index: locate_failure(connection, unit, &lock),
+        failed_index: locate_failure(connection, unit, lock),
         message,
     })
 }
@@ -263,9 +261,6 @@ fn locate_failure(connection: &mut Connection, unit: &Unit, lock: &str) -> Optio
     let failed = unit.changes.iter().position(|c| {
         connection.batch_execute(c.statement.sql()).is_err() || refuse_warnings(connection).is_err()
     });
-    let _ = connection.batch_execute("ROLLBACK");
+    let _ = connection.batch_execute(ddl::ROLLBACK);
     failed
 }
-
-/// Serialises concurrent pgroster applies on one cluster ("pgroster" as a number).
-const ADVISORY_LOCK_KEY: i64 = 0x7067_726f_7374_6572;

@@ -19,8 +19,6 @@ pub struct Lowered {
     /// Roles declared only for inactive targets: (role, target).
     pub skipped: BTreeSet<(RoleName, TargetName)>,
     pub ignore_roles: Vec<NameGlob>,
-    pub admin_user_env: Option<String>,
-    pub admin_password_env: Option<String>,
 }
 
 /// Facts from outside the files that validation needs.
@@ -119,8 +117,6 @@ pub fn lower(config: &Config, input: &LowerInput) -> Result<Lowered, ConfigError
         desired,
         skipped,
         ignore_roles,
-        admin_user_env: config.settings.admin_user_env.clone(),
-        admin_password_env: config.settings.admin_password_env.clone(),
     })
 }
 
@@ -594,20 +590,11 @@ fn merge_role(existing: &mut DesiredRole, other: DesiredRole) -> Result<(), Stri
 }
 
 fn describe_difference(a: &Attributes, b: &Attributes) -> String {
-    let a_json = serde_json::to_value(a).unwrap_or_default();
-    let b_json = serde_json::to_value(b).unwrap_or_default();
-    let mut parts = Vec::new();
-    if let (Some(a), Some(b)) = (a_json.as_object(), b_json.as_object()) {
-        for (k, v) in a {
-            if b.get(k) != Some(v) {
-                parts.push(format!(
-                    "{k} {} vs {}",
-                    v,
-                    b.get(k).cloned().unwrap_or_default()
-                ));
-            }
-        }
-    }
+    let parts: Vec<String> = a
+        .diff(b)
+        .iter()
+        .map(|c| format!("{} {} vs {}", c.attribute, c.from, c.to))
+        .collect();
     parts.join(", ")
 }
 

@@ -250,14 +250,6 @@ impl Marker {
     }
 }
 
-/// A target (env/database) on a cluster that a desired role is declared for.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Target {
-    pub name: TargetName,
-    pub cluster: ClusterKey,
-    pub active: bool,
-}
-
 /// One role as pgroster wants it on one cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DesiredRole {

@@ -22,6 +22,7 @@ pub struct DatabaseIndex<'a> {
     by_kind_schema: BTreeMap<(ObjectKind, Option<&'a str>), Vec<&'a DbObject>>,
     held_by_role: BTreeMap<&'a RoleName, Vec<&'a HeldPrivilege>>,
     defaults_by_role: BTreeMap<&'a RoleName, Vec<&'a DefaultPrivilege>>,
+    owner_of: BTreeMap<&'a ObjectRef, &'a RoleName>,
 }
 
 impl<'a> DatabaseIndex<'a> {
@@ -44,11 +45,17 @@ impl<'a> DatabaseIndex<'a> {
                 .or_default()
                 .push(default);
         }
+        let owner_of = state
+            .objects
+            .iter()
+            .map(|o| (&o.object, &o.owner))
+            .collect();
         DatabaseIndex {
             state,
             by_kind_schema,
             held_by_role,
             defaults_by_role,
+            owner_of,
         }
     }
 
@@ -183,16 +190,12 @@ pub fn diff_database(
             }
         }
     }
-    let owned_refs: BTreeSet<&ObjectRef> = index
-        .state
-        .objects
-        .iter()
-        .filter(|o| owned(o))
-        .map(|o| &o.object)
-        .collect();
+    // Held privileges are looked up by object: a scan of every object per role would cost
+    // roles x objects on a large database.
+    let owns = |object: &ObjectRef| index.owner_of.get(object) == Some(&role);
     let mut grantors: BTreeMap<(ObjectRef, String), BTreeSet<RoleName>> = BTreeMap::new();
     for h in index.held_by_role.get(role).into_iter().flatten() {
-        if !owned_refs.contains(&h.object) {
+        if !owns(&h.object) {
             grantors
                 .entry((h.object.clone(), h.privilege.clone()))
                 .or_default()
@@ -210,14 +213,9 @@ pub fn diff_database(
 
     let mut changes = Vec::new();
     let to_grant: BTreeSet<_> = desired.difference(&held).cloned().collect();
-    let owners: BTreeMap<&ObjectRef, &RoleName> = index
-        .state
-        .objects
-        .iter()
-        .map(|o| (&o.object, &o.owner))
-        .collect();
     for (object, _) in &to_grant {
-        if let Some(owner) = owners
+        if let Some(owner) = index
+            .owner_of
             .get(object)
             .filter(|owner| !(context.admin_acts_as)(owner))
         {

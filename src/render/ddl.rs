@@ -222,6 +222,16 @@ fn default_kind(kind: ObjectKind) -> &'static str {
     }
 }
 
+/// Opens a transaction that waits for, then holds, pgroster's advisory lock, so concurrent
+/// applies to one database run one after the other instead of interleaving.
+pub fn begin_locked() -> &'static str {
+    // 0x7067726f73746572 is "pgroster" in ASCII.
+    "BEGIN; SET LOCAL lock_timeout = '30s'; SELECT pg_advisory_xact_lock(8099568277853070706)"
+}
+
+pub const COMMIT: &str = "COMMIT";
+pub const ROLLBACK: &str = "ROLLBACK";
+
 /// A password reset outside a plan (`pgroster reset`).
 pub fn reset_password(role: &RoleName, verifier: &Secret) -> Statement {
     with_password(
@@ -330,6 +340,13 @@ mod tests {
         );
         assert!(s.sql().ends_with("PASSWORD 'SCRAM-SHA-256$x'"));
         assert!(!format!("{s} {s:?}").contains("SCRAM"));
+    }
+
+    #[test]
+    fn the_advisory_lock_key_spells_pgroster() {
+        let key = 0x7067_726f_7374_6572_i64;
+        assert_eq!(key.to_be_bytes(), *b"pgroster");
+        assert!(begin_locked().ends_with(&format!("pg_advisory_xact_lock({key})")));
     }
 
     #[test]

@@ -5,9 +5,10 @@ use crate::cli::credentials;
 use crate::cli::output::Output;
 use crate::cli::{context, EXIT_ERROR, EXIT_OK};
 use anyhow::{bail, Context as _, Result};
-use pgroster::apply::{generate_password, scram_verifier, GeneratedCredential};
+use pgroster::apply::{
+    self, generate_password, scram_verifier, GeneratedCredential, PreparedChange, Unit, UnitKind,
+};
 use pgroster::audit::{AuditLog, ChangeRecord, Outcome};
-use pgroster::connection::describe_error;
 use pgroster::model::RoleName;
 use pgroster::registry::parse_target;
 use pgroster::{catalog, render};
@@ -78,6 +79,7 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
     )?;
     let mut audit = AuditLog::open(&ctx.config.audit_log_path())?;
     let run = audit.start_run(&context::actor(), "reset")?;
+    let detail = "~ password = (sensitive, generated; immediate reset)".to_string();
     let ids = audit.record_started(
         &run,
         &[ChangeRecord {
@@ -87,14 +89,22 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
             port: entry.cluster.port,
             role: role.to_string(),
             action: "reset_password".into(),
-            detail: "~ password = (sensitive, generated; immediate reset)".into(),
+            detail: detail.clone(),
         }],
     )?;
     let password = generate_password();
-    let statement = render::ddl::reset_password(&role, &scram_verifier(&password));
-    let result = client
-        .batch_execute(statement.sql())
-        .map_err(|e| describe_error(&e));
+    // Through apply's executor: the same advisory lock, transaction and WARNING check as a plan.
+    let unit = Unit {
+        kind: UnitKind::Roles,
+        changes: vec![PreparedChange {
+            role: role.clone(),
+            target: Some(target.clone()),
+            action: "reset_password",
+            detail,
+            statement: render::ddl::reset_password(&role, &scram_verifier(&password)),
+        }],
+    };
+    let result = apply::execute(&mut client, &unit).map_err(|e| e.message);
     let outcome = match &result {
         Ok(()) => Outcome::Ok,
         Err(e) => Outcome::Failed(e.clone()),
