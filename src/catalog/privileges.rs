@@ -5,7 +5,8 @@
 //! Functions, Table 9.70). PUBLIC (grantee 0) never joins `pg_roles`, so it is never read;
 //! pgroster does not manage it. System schemas are out of scope.
 
-use super::{run_batch, text, CatalogError};
+use super::{optional_text, run_batch, text, CatalogError};
+use postgres::SimpleQueryRow;
 use crate::model::privileges::{
     DatabaseState, DbObject, DefaultPrivilege, HeldPrivilege, ObjectKind, ObjectRef,
 };
@@ -86,12 +87,12 @@ fn default_kind(code: &str) -> Option<ObjectKind> {
     }
 }
 
-fn object(row: &[Option<String>]) -> Result<ObjectRef, CatalogError> {
+fn object(row: &SimpleQueryRow) -> Result<ObjectRef, CatalogError> {
     Ok(ObjectRef {
         kind: kind(text(row, 0)?)?,
-        schema: row.get(1).cloned().flatten(),
+        schema: optional_text(row, 1),
         name: text(row, 2)?.to_string(),
-        arguments: row.get(3).cloned().flatten(),
+        arguments: optional_text(row, 3),
     })
 }
 
@@ -128,7 +129,7 @@ pub fn read_database(client: &mut postgres::Client) -> Result<DatabaseState, Cat
         };
         state.defaults.insert(DefaultPrivilege {
             owner: RoleName::existing(text(row, 0)?),
-            schema: row.get(1).cloned().flatten(),
+            schema: optional_text(row, 1),
             kind,
             grantee: RoleName::existing(text(row, 3)?),
             privilege: text(row, 4)?.to_string(),
