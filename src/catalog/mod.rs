@@ -8,6 +8,7 @@
 //! by several grantors (16+) has each option if any grant has it.
 
 use crate::connection::describe_error;
+use crate::model::privileges::DatabaseState;
 use crate::model::settings::canonical_value;
 use crate::model::{
     AdminInfo, Attributes, CurrentCluster, CurrentRole, MembershipOptions, Memberships, RoleName,
@@ -53,11 +54,30 @@ SELECT oid, datname FROM pg_database;
 
 type Rows = Vec<SimpleQueryRow>;
 
+/// Result sets of `CATALOG_BATCH`.
+const CATALOG_SETS: usize = 5;
+
 /// Reads the whole cluster's role state through `client`.
 pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, CatalogError> {
-    let sets = run_batch(client, CATALOG_BATCH)?;
-    let [admin_rows, role_rows, member_rows, setting_rows, database_rows, ..] = sets.as_slice()
-    else {
+    cluster_state(&run_batch(client, CATALOG_BATCH)?)
+}
+
+/// Reads the cluster's role state and the privileges of the database `client` is connected to,
+/// in one round trip: the server runs the privilege queries while the role rows travel.
+pub fn read_cluster_and_database(
+    client: &mut postgres::Client,
+) -> Result<(CurrentCluster, DatabaseState), CatalogError> {
+    let batch = format!("{CATALOG_BATCH}{}", privileges::batch());
+    let sets = run_batch(client, &batch)?;
+    let (cluster_sets, database_sets) = sets.split_at(CATALOG_SETS.min(sets.len()));
+    Ok((
+        cluster_state(cluster_sets)?,
+        privileges::database_state(database_sets)?,
+    ))
+}
+
+fn cluster_state(sets: &[Rows]) -> Result<CurrentCluster, CatalogError> {
+    let [admin_rows, role_rows, member_rows, setting_rows, database_rows, ..] = sets else {
         return Err(CatalogError::Shape("fewer result sets than queries".into()));
     };
     let admin_row = admin_rows

@@ -1,15 +1,18 @@
 //! Where settings come from (flags > environment > files), decided in one place.
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use pgroster::config::{self, Config, LowerInput, Lowered};
 use pgroster::connection::{AdminCredentials, Connector, TlsSettings};
+use pgroster::fleet::{start_reads, PendingReads};
 use pgroster::model::SslMode;
+use pgroster::registry::{Registry, TargetGlob};
 use std::path::Path;
+use std::sync::Arc;
 
 pub struct Context {
     pub config: Config,
     pub lowered: Lowered,
-    pub connector: Connector,
+    pub connector: Arc<Connector>,
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -18,12 +21,36 @@ fn env_var(name: &str) -> Option<String> {
 
 /// Loads and validates the config; reads the admin credentials from the environment.
 pub fn load(path: &Path) -> Result<Context> {
+    Ok(load_inner(path, None)?.0)
+}
+
+/// `load`, with the selected clusters' catalogs already being read while the roles are lowered.
+pub fn load_and_read(path: &Path, selection: &[TargetGlob]) -> Result<(Context, PendingReads)> {
+    let (ctx, reads) = load_inner(path, Some(selection))?;
+    let reads = reads.ok_or_else(|| anyhow::anyhow!("the configuration is invalid"))?;
+    Ok((ctx, reads))
+}
+
+fn load_inner(
+    path: &Path,
+    selection: Option<&[TargetGlob]>,
+) -> Result<(Context, Option<PendingReads>)> {
     let config = config::load(path).map_err(anyhow::Error::new)?;
     let credentials = AdminCredentials::from_env(
         config.settings.admin_user_env.as_deref(),
         config.settings.admin_password_env.as_deref(),
         env_var,
     );
+    let registry = config::lower::registry(&config);
+    let mut connector_and_reads = None;
+    if let Some(registry) = &registry {
+        let connector = Arc::new(Connector::new(
+            credentials.clone(),
+            tls_settings(&config, registry)?,
+        ));
+        let reads = selection.map(|s| start_reads(registry, &connector, s));
+        connector_and_reads = Some((connector, reads));
+    }
     let lowered = config::lower(
         &config,
         &LowerInput {
@@ -32,7 +59,21 @@ pub fn load(path: &Path) -> Result<Context> {
     )
     .map_err(anyhow::Error::new)
     .context("the configuration is invalid")?;
-    let tls = TlsSettings {
+    let Some((connector, reads)) = connector_and_reads else {
+        bail!("the configuration is invalid: the registry has errors");
+    };
+    Ok((
+        Context {
+            config,
+            lowered,
+            connector,
+        },
+        reads,
+    ))
+}
+
+fn tls_settings(config: &Config, registry: &Registry) -> Result<TlsSettings> {
+    Ok(TlsSettings {
         default_mode: match (config.settings.sslmode, env_var("PGSSLMODE")) {
             (Some(mode), _) => mode,
             (None, Some(text)) => text
@@ -40,18 +81,13 @@ pub fn load(path: &Path) -> Result<Context> {
                 .map_err(|e| anyhow::anyhow!("PGSSLMODE: {e}"))?,
             (None, None) => SslMode::Prefer,
         },
-        per_cluster: lowered.registry.sslmodes(),
+        per_cluster: registry.sslmodes(),
         root_cert: config
             .settings
             .sslrootcert
             .as_ref()
             .map(|p| config.dir.join(p))
             .or_else(|| env_var("PGSSLROOTCERT").map(Into::into)),
-    };
-    Ok(Context {
-        config,
-        lowered,
-        connector: Connector::new(credentials, tls),
     })
 }
 

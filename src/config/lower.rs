@@ -28,6 +28,14 @@ pub struct LowerInput<'a> {
     pub admin_user: Option<&'a str>,
 }
 
+/// The registry alone, when it is valid: enough to start reading clusters while the roles are
+/// still being lowered. `lower` reports the same errors with the rest.
+pub fn registry(config: &Config) -> Option<Registry> {
+    let mut errors = Vec::new();
+    let registry = build_registry(config, &mut errors);
+    errors.is_empty().then_some(registry)
+}
+
 const DEFAULT_IGNORE_ROLES: &[&str] = &["pg_*", "postgres"];
 
 pub fn lower(config: &Config, input: &LowerInput) -> Result<Lowered, ConfigErrors> {

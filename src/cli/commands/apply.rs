@@ -13,18 +13,20 @@ use pgroster::render;
 use std::path::Path;
 
 pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
-    let ctx = context::load(config)?;
     let selection = super::selection(&args.selection.targets)?;
-    let mut fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection);
+    let (ctx, reads) = context::load_and_read(config, &selection)?;
+    let mut fleet = plan_fleet(&ctx.lowered, reads, &selection);
     let plan = &fleet.plan;
     output.print(&render::text::plan(plan, output.color));
     super::report_plan_errors(plan);
     if !plan.has_changes() {
-        return Ok(if plan.has_errors() {
+        let code = if plan.has_errors() {
             EXIT_ERROR
         } else {
             EXIT_OK
-        });
+        };
+        super::finish(ctx, fleet);
+        return Ok(code);
     }
     if !args.auto_approve {
         if !output.stdin_is_terminal {
@@ -104,11 +106,13 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     if !delivered.is_empty() {
         output.print(&delivered);
     }
-    Ok(if failed_clusters > 0 || fleet.plan.has_errors() {
+    let code = if failed_clusters > 0 || fleet.plan.has_errors() {
         EXIT_ERROR
     } else {
         EXIT_OK
-    })
+    };
+    super::finish(ctx, fleet);
+    Ok(code)
 }
 
 /// Runs one cluster's units (roles, then each database) with their audit rows; returns the

@@ -34,6 +34,13 @@ pub fn report_plan_errors(plan: &pgroster::plan::Plan) {
     }
 }
 
+/// Ends a command that read the fleet: connections close, the desired and current state are
+/// left to the process exit (see `Fleet::close`).
+fn finish(ctx: super::context::Context, fleet: pgroster::fleet::Fleet) {
+    fleet.close();
+    std::mem::forget(ctx);
+}
+
 /// Compiles `--target` globs.
 pub fn selection(globs: &[String]) -> Result<Vec<pgroster::registry::TargetGlob>> {
     globs

@@ -9,20 +9,22 @@ use pgroster::render;
 use std::path::Path;
 
 pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
-    let ctx = context::load(config)?;
     let selection = super::selection(&args.selection.targets)?;
-    let fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection);
+    let (ctx, reads) = context::load_and_read(config, &selection)?;
+    let fleet = plan_fleet(&ctx.lowered, reads, &selection);
     let plan = &fleet.plan;
     match args.format {
         PlanFormat::Text => output.print(&render::text::plan(plan, output.color)),
         PlanFormat::Json => output.print(&render::json::plan(plan)),
     }
     super::report_plan_errors(plan);
-    Ok(if plan.has_errors() {
+    let code = if plan.has_errors() {
         EXIT_ERROR
     } else if args.detailed_exitcode && plan.has_changes() {
         EXIT_CHANGES
     } else {
         EXIT_OK
-    })
+    };
+    super::finish(ctx, fleet);
+    Ok(code)
 }
