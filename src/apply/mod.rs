@@ -206,23 +206,40 @@ fn audit_target(targets: &[TargetName], change: &Change) -> Option<TargetName> {
 }
 
 /// Statements per round trip: large enough that 10,000 roles take a handful of round trips,
-/// small enough that a failing batch is quick to narrow down.
-const BATCH: usize = 500;
+/// small enough that a failing batch is quick to narrow down. Also the audit log's unit of
+/// write-ahead: a batch is sent once its rows are recorded.
+pub const BATCH: usize = 500;
 
 /// Runs a unit's changes in one transaction. A server error or WARNING rolls it back; the
 /// changes are then replayed one by one in a second transaction, also rolled back, to name the
 /// statement at fault.
 pub fn execute(connection: &mut Connection, unit: &Unit) -> Result<(), ExecuteError> {
+    execute_recorded(connection, unit, |_| true)
+}
+
+/// `execute`, sending no statement before `recorded(n)` has confirmed that the first `n`
+/// changes are in the audit log, so that recording the next batch overlaps with running this
+/// one. `recorded` returning false (the log failed) rolls the unit back.
+pub fn execute_recorded(
+    connection: &mut Connection,
+    unit: &Unit,
+    mut recorded: impl FnMut(usize) -> bool,
+) -> Result<(), ExecuteError> {
     if unit.changes.is_empty() {
         return Ok(());
     }
     let lock = ddl::begin_locked();
     connection.take_warnings();
-    let run = |connection: &mut Connection| -> Result<(), String> {
+    let mut sent = 0;
+    let mut run = |connection: &mut Connection| -> Result<(), String> {
         connection
             .batch_execute(lock)
             .map_err(|e| describe_error(&e))?;
         for chunk in unit.changes.chunks(BATCH) {
+            sent += chunk.len();
+            if !recorded(sent) {
+                return Err("the audit log could not record the changes".into());
+            }
             let sql: Vec<&str> = chunk.iter().map(|c| c.statement.sql()).collect();
             connection
                 .batch_execute(&sql.join(";\n"))
@@ -237,8 +254,14 @@ pub fn execute(connection: &mut Connection, unit: &Unit) -> Result<(), ExecuteEr
         return Ok(());
     };
     let _ = connection.batch_execute(ddl::ROLLBACK);
+    // Replaying sends every statement again, so only what the log holds is replayed.
+    let failed_index = if recorded(unit.changes.len()) {
+        locate_failure(connection, unit, lock)
+    } else {
+        None
+    };
     Err(ExecuteError {
-        failed_index: locate_failure(connection, unit, lock),
+        failed_index,
         message,
     })
 }

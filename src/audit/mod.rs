@@ -274,39 +274,42 @@ impl AuditLog {
 
     /// Sets the outcomes of changes recorded by `record_started`, in one transaction. A change
     /// gets one outcome: a second, or an unknown id, is an error and nothing is written.
+    /// Consecutive ids with one outcome (a unit that committed) take one UPDATE.
     pub fn record_outcomes(&mut self, outcomes: &[(i64, Outcome)]) -> Result<(), AuditError> {
         let sqlite = sqlite_error(&self.path);
         let tx = begin_write(&mut self.conn, Durability::Relaxed).map_err(&sqlite)?;
         {
-            let mut update = tx
+            let mut count_started = tx
                 .prepare_cached(
-                    "UPDATE changes SET outcome = ?2 WHERE id = ?1 AND outcome = 'started'",
+                    "SELECT count(*) FROM changes
+                      WHERE id BETWEEN ?1 AND ?2 AND outcome = 'started'",
                 )
                 .map_err(&sqlite)?;
-            for (id, outcome) in outcomes {
-                if update
-                    .execute(params![id, outcome.to_string()])
-                    .map_err(&sqlite)?
-                    == 0
-                {
-                    let current: Option<String> = tx
-                        .query_row("SELECT outcome FROM changes WHERE id = ?1", [id], |row| {
-                            row.get(0)
-                        })
-                        .optional()
-                        .map_err(&sqlite)?;
-                    return Err(match current {
-                        None => AuditError::UnknownChange {
-                            path: self.path.clone(),
-                            id: *id,
-                        },
-                        Some(outcome) => AuditError::ChangeFinished {
-                            path: self.path.clone(),
-                            id: *id,
-                            outcome,
-                        },
-                    });
+            let mut update_range = tx
+                .prepare_cached(
+                    "UPDATE changes SET outcome = ?3
+                      WHERE id BETWEEN ?1 AND ?2 AND outcome = 'started'",
+                )
+                .map_err(&sqlite)?;
+            let mut rest = outcomes;
+            while let Some(((first, outcome), _)) = rest.split_first() {
+                let run = rest
+                    .iter()
+                    .enumerate()
+                    .take_while(|(i, (id, o))| *id == first + *i as i64 && o == outcome)
+                    .count();
+                let (range, after) = rest.split_at(run);
+                let last = first + run as i64 - 1;
+                let started: usize = count_started
+                    .query_row(params![first, last], |row| row.get(0))
+                    .map_err(&sqlite)?;
+                if started != run {
+                    return Err(not_started(&self.path, &tx, range));
                 }
+                update_range
+                    .execute(params![first, last, outcome.to_string()])
+                    .map_err(&sqlite)?;
+                rest = after;
             }
         }
         tx.commit().map_err(&sqlite)
@@ -406,6 +409,38 @@ fn enable_wal(conn: &Connection) -> rusqlite::Result<String> {
             }
             result => return result,
         }
+    }
+}
+
+/// Why some change of `range` cannot take an outcome: unknown, or finished already.
+fn not_started(path: &Path, tx: &Transaction<'_>, range: &[(i64, Outcome)]) -> AuditError {
+    for (id, _) in range {
+        let current: rusqlite::Result<Option<String>> = tx
+            .query_row("SELECT outcome FROM changes WHERE id = ?1", [id], |row| {
+                row.get(0)
+            })
+            .optional();
+        match current {
+            Err(e) => return sqlite_error(path)(e),
+            Ok(None) => {
+                return AuditError::UnknownChange {
+                    path: path.to_path_buf(),
+                    id: *id,
+                }
+            }
+            Ok(Some(outcome)) if outcome != "started" => {
+                return AuditError::ChangeFinished {
+                    path: path.to_path_buf(),
+                    id: *id,
+                    outcome,
+                }
+            }
+            Ok(Some(_)) => {}
+        }
+    }
+    AuditError::UnknownChange {
+        path: path.to_path_buf(),
+        id: range.first().map_or(0, |(id, _)| *id),
     }
 }
 

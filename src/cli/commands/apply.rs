@@ -146,9 +146,9 @@ fn run_cluster(
         if records.is_empty() {
             continue;
         }
-        let ids = audit.record_started(run, &records)?;
         if roles_failed {
             // Nothing of it ran: the role changes it builds on were rolled back.
+            let ids = audit.record_started(run, &records)?;
             let not_run = Outcome::RolledBack("not run: the cluster's role changes failed".into());
             audit.record_outcomes(
                 &ids.iter()
@@ -157,7 +157,7 @@ fn run_cluster(
             )?;
             continue;
         }
-        let result = execute_unit(read.as_deref_mut(), unit);
+        let (ids, result) = record_and_execute(audit, run, &records, read.as_deref_mut(), unit)?;
         let outcomes: Vec<(i64, Outcome)> = ids
             .iter()
             .enumerate()
@@ -198,7 +198,65 @@ fn run_cluster(
     Ok((errors, !roles_failed))
 }
 
-fn execute_unit(read: Option<&mut ClusterRead>, unit: &Unit) -> Result<(), apply::ExecuteError> {
+/// Records a unit's changes as started, batch by batch, while another thread runs the batches
+/// already recorded: each statement still reaches the server only after its audit row is
+/// written, and the SQLite writes no longer add to the server's time.
+fn record_and_execute(
+    audit: &mut AuditLog,
+    run: &pgroster::audit::RunId,
+    records: &[ChangeRecord],
+    read: Option<&mut ClusterRead>,
+    unit: &Unit,
+) -> Result<(Vec<i64>, Result<(), apply::ExecuteError>)> {
+    let (progress, recorded) = std::sync::mpsc::channel::<usize>();
+    std::thread::scope(|scope| {
+        let executor = scope.spawn(move || {
+            let mut confirmed = 0;
+            execute_unit(read, unit, |needed| {
+                while confirmed < needed {
+                    match recorded.recv() {
+                        Ok(count) => confirmed = count,
+                        Err(_) => return false,
+                    }
+                }
+                true
+            })
+        });
+        let mut ids = Vec::with_capacity(records.len());
+        let mut audit_error = None;
+        for batch in records.chunks(apply::BATCH) {
+            match audit.record_started(run, batch) {
+                Ok(batch_ids) => {
+                    ids.extend(batch_ids);
+                    // The executor may have stopped on an error; it reads no more.
+                    let _ = progress.send(ids.len());
+                }
+                Err(e) => {
+                    audit_error = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(progress);
+        let result = executor.join().unwrap_or_else(|_| {
+            Err(apply::ExecuteError {
+                failed_index: None,
+                message: "the executor thread failed".into(),
+            })
+        });
+        match audit_error {
+            // Nothing was committed: the executor stops when the log stops confirming.
+            Some(e) => Err(e.into()),
+            None => Ok((ids, result)),
+        }
+    })
+}
+
+fn execute_unit(
+    read: Option<&mut ClusterRead>,
+    unit: &Unit,
+    recorded: impl FnMut(usize) -> bool,
+) -> Result<(), apply::ExecuteError> {
     let no_connection = |what: &str| apply::ExecuteError {
         failed_index: None,
         message: format!("no connection to {what}"),
@@ -212,5 +270,5 @@ fn execute_unit(read: Option<&mut ClusterRead>, unit: &Unit) -> Result<(), apply
         .connections
         .get_mut(&database)
         .ok_or_else(|| no_connection(&format!("database {database}")))?;
-    apply::execute(client, unit)
+    apply::execute_recorded(client, unit, recorded)
 }
