@@ -60,10 +60,12 @@ impl UnitKind {
 }
 
 /// Markers per transaction. COMMENT ON ROLE locks the role until commit, and one transaction
-/// marking 100,000 roles exhausts the lock table ("out of shared memory"); a marker is
-/// idempotent state, so batches after the role changes lose nothing: a role left unmarked by an
-/// interrupted run is shown as adopt and marked by the next apply.
-const MARKERS_PER_TRANSACTION: usize = 1000;
+/// marking 100,000 roles exhausts the lock table ("out of shared memory"; its default size is
+/// 64 locks x 100 connections). The first markers commit with the role changes, so a typical
+/// apply marks its roles atomically; the rest follow in batches right after. A marker is
+/// idempotent state, so the batches lose nothing: a role left unmarked by an interrupted run is
+/// shown as adopt and marked by the next apply.
+const MARKERS_PER_TRANSACTION: usize = 2000;
 
 #[derive(Debug)]
 pub struct PreparedCluster {
@@ -174,8 +176,11 @@ pub fn prepare(
             }
         }
     }
-    let mut units = vec![roles];
     let mut markers = markers.into_iter().peekable();
+    roles
+        .changes
+        .extend(markers.by_ref().take(MARKERS_PER_TRANSACTION));
+    let mut units = vec![roles];
     while markers.peek().is_some() {
         units.push(Unit {
             kind: UnitKind::Markers,

@@ -195,6 +195,10 @@ impl AuditLog {
         }
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(&sqlite)?;
+        // A multi-row UPDATE keeps a statement journal; in a temp file it costs an open and
+        // a delete per outcome write.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(&sqlite)?;
         schema::migrate(&mut conn).map_err(|e| match e {
             schema::MigrateError::Sqlite(error) => sqlite(error),
             schema::MigrateError::Unknown(found) => AuditError::UnknownSchema {

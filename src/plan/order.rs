@@ -2,9 +2,9 @@
 //!
 //! Roles are created first so that memberships and settings can name them; memberships are
 //! granted before any are revoked so a role never passes through a state with less access than
-//! both the old and the new plan give; markers go last so a role is only marked managed once
-//! everything else about it committed (they run in batches of their own right after, see
-//! `apply::MARKERS_PER_TRANSACTION`).
+//! both the old and the new plan give; markers go last so a role is marked managed only with or
+//! after everything else about it (beyond `apply::MARKERS_PER_TRANSACTION`, they run in
+//! batches of their own right after).
 //!
 //! Privileges run afterwards, in each database's own transaction over its own connection (the
 //! roles they name are committed by then): grants before revokes, for the same reason.
