@@ -18,22 +18,28 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// What was read from one cluster, with the connections apply will reuse.
+/// The connections apply will reuse, from one cluster that was read.
 pub struct ClusterRead {
     /// One connection per target database; the first target's also runs role changes.
     pub connections: BTreeMap<String, Connection>,
     pub role_database: String,
+}
+
+/// What one cluster's catalogs hold.
+pub struct CatalogState {
     current: CurrentCluster,
     databases: BTreeMap<String, DatabaseState>,
 }
 
 /// A cluster's state, or why it could not be read.
-type ReadResult = Result<ClusterRead, String>;
+type ReadResult = Result<(ClusterRead, CatalogState), String>;
 
 pub struct Fleet {
     pub plan: Plan,
     /// Open admin connections of the clusters that were read, for apply to reuse.
     pub connections: BTreeMap<ClusterKey, ClusterRead>,
+    /// The state the plan was made from, kept until the caller decides how to let go of it.
+    pub catalog: Vec<CatalogState>,
 }
 
 /// Cluster reads in flight. They need only the registry, so they run while the roles are
@@ -103,13 +109,14 @@ pub fn plan_fleet(lowered: &Lowered, reads: PendingReads, selection: &[TargetGlo
         .collect();
     let mut clusters = Vec::new();
     let mut connections = BTreeMap::new();
+    let mut catalog = Vec::new();
     for (key, result) in results {
         let Some(cluster) = desired.get(&key) else {
             continue;
         };
         match result {
-            Ok(read) => {
-                let indexes: BTreeMap<String, DatabaseIndex> = read
+            Ok((read, state)) => {
+                let indexes: BTreeMap<String, DatabaseIndex> = state
                     .databases
                     .iter()
                     .map(|(name, state)| (name.clone(), DatabaseIndex::new(state)))
@@ -118,7 +125,7 @@ pub fn plan_fleet(lowered: &Lowered, reads: PendingReads, selection: &[TargetGlo
                     key.clone(),
                     &DiffInput {
                         desired: cluster,
-                        current: &read.current,
+                        current: &state.current,
                         databases: &indexes,
                         ignore_roles: &lowered.ignore_roles,
                         narrowed: !selection.is_empty(),
@@ -126,6 +133,7 @@ pub fn plan_fleet(lowered: &Lowered, reads: PendingReads, selection: &[TargetGlo
                 ));
                 drop(indexes);
                 connections.insert(key, read);
+                catalog.push(state);
             }
             Err(error) => {
                 let targets: Vec<String> =
@@ -160,6 +168,7 @@ pub fn plan_fleet(lowered: &Lowered, reads: PendingReads, selection: &[TargetGlo
     Fleet {
         plan: Plan::new(clusters, inactive_targets, skipped_roles),
         connections,
+        catalog,
     }
 }
 
@@ -218,10 +227,14 @@ fn read(key: &ClusterKey, databases: &[String], connector: &Connector) -> ReadRe
         connections.insert(database.clone(), client);
         states.insert(database, state);
     }
-    Ok(ClusterRead {
-        connections,
-        role_database,
-        current,
-        databases: states,
-    })
+    Ok((
+        ClusterRead {
+            connections,
+            role_database,
+        },
+        CatalogState {
+            current,
+            databases: states,
+        },
+    ))
 }

@@ -110,6 +110,9 @@ pub struct ChangeRecord {
     pub detail: String,
 }
 
+/// Outcomes set by one range UPDATE.
+const OUTCOMES_PER_UPDATE: usize = 1000;
+
 /// What became of a recorded change. The texts must be redacted by the caller, like `detail`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -297,8 +300,10 @@ impl AuditLog {
                 .map_err(&sqlite)?;
             let mut rest = outcomes;
             while let Some(((first, outcome), _)) = rest.split_first() {
+                // Capped, because SQLite journals the rows a statement changes in memory.
                 let run = rest
                     .iter()
+                    .take(OUTCOMES_PER_UPDATE)
                     .enumerate()
                     .take_while(|(i, (id, o))| *id == first + *i as i64 && o == outcome)
                     .count();

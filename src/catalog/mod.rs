@@ -59,7 +59,7 @@ const CATALOG_SETS: usize = 5;
 
 /// Reads the whole cluster's role state through `client`.
 pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, CatalogError> {
-    cluster_state(&run_batch(client, CATALOG_BATCH)?)
+    cluster_state(run_batch(client, CATALOG_BATCH)?)
 }
 
 /// Reads the cluster's role state and the privileges of the database `client` is connected to,
@@ -68,16 +68,20 @@ pub fn read_cluster_and_database(
     client: &mut postgres::Client,
 ) -> Result<(CurrentCluster, DatabaseState), CatalogError> {
     let batch = format!("{CATALOG_BATCH}{}", privileges::batch());
-    let sets = run_batch(client, &batch)?;
-    let (cluster_sets, database_sets) = sets.split_at(CATALOG_SETS.min(sets.len()));
+    let mut cluster_sets = run_batch(client, &batch)?;
+    let database_sets = cluster_sets.split_off(CATALOG_SETS.min(cluster_sets.len()));
     Ok((
         cluster_state(cluster_sets)?,
-        privileges::database_state(database_sets)?,
+        privileges::database_state(&database_sets)?,
     ))
 }
 
-fn cluster_state(sets: &[Rows]) -> Result<CurrentCluster, CatalogError> {
-    let [admin_rows, role_rows, member_rows, setting_rows, database_rows, ..] = sets else {
+/// Each result set is dropped once read: at 10,000 roles the raw rows take as much memory as
+/// the state built from them.
+fn cluster_state(sets: Vec<Rows>) -> Result<CurrentCluster, CatalogError> {
+    let Ok([admin_rows, role_rows, member_rows, setting_rows, database_rows]) =
+        <[Rows; CATALOG_SETS]>::try_from(sets.into_iter().take(CATALOG_SETS).collect::<Vec<_>>())
+    else {
         return Err(CatalogError::Shape("fewer result sets than queries".into()));
     };
     let admin_row = admin_rows
@@ -92,11 +96,11 @@ fn cluster_state(sets: &[Rows]) -> Result<CurrentCluster, CatalogError> {
         createrole: flag(admin_row, 3)?,
     };
 
-    let mut names: HashMap<&str, RoleName> = HashMap::with_capacity(role_rows.len());
+    let mut names: HashMap<u32, RoleName> = HashMap::with_capacity(role_rows.len());
     let mut roles = BTreeMap::new();
-    for row in role_rows {
+    for row in &role_rows {
         let name = RoleName::existing(text(row, 1)?);
-        names.insert(text(row, 0)?, name.clone());
+        names.insert(oid(row, 0)?, name.clone());
         let attributes = Attributes {
             superuser: flag(row, 2)?,
             inherit: flag(row, 3)?,
@@ -123,6 +127,7 @@ fn cluster_state(sets: &[Rows]) -> Result<CurrentCluster, CatalogError> {
             },
         );
     }
+    drop(role_rows);
     if let Some(first) = member_rows.first() {
         let column = |name: &str| first.columns().iter().position(|c| c.name() == name);
         let missing = || CatalogError::Shape("pg_auth_members lacks a column".into());
@@ -132,10 +137,10 @@ fn cluster_state(sets: &[Rows]) -> Result<CurrentCluster, CatalogError> {
             column("admin_option").ok_or_else(missing)?,
         );
         let (inherit_at, set_at) = (column("inherit_option"), column("set_option"));
-        for row in member_rows {
+        for row in &member_rows {
             let (Some(member), Some(group)) = (
-                names.get(text(row, member_at)?),
-                names.get(text(row, group_at)?),
+                names.get(&oid(row, member_at)?),
+                names.get(&oid(row, group_at)?),
             ) else {
                 continue;
             };
@@ -157,12 +162,13 @@ fn cluster_state(sets: &[Rows]) -> Result<CurrentCluster, CatalogError> {
             }
         }
     }
+    drop(member_rows);
     let database_names: HashMap<&str, &str> = database_rows
         .iter()
         .map(|row| Ok((text(row, 0)?, text(row, 1)?)))
         .collect::<Result<_, CatalogError>>()?;
-    for row in setting_rows {
-        let Some(role) = names.get(text(row, 0)?) else {
+    for row in &setting_rows {
+        let Some(role) = names.get(&oid(row, 0)?) else {
             continue;
         };
         let scope = match text(row, 1)? {
@@ -224,6 +230,12 @@ fn run_batch(client: &mut postgres::Client, sql: &str) -> Result<Vec<Rows>, Cata
 fn text(row: &SimpleQueryRow, index: usize) -> Result<&str, CatalogError> {
     row.get(index)
         .ok_or_else(|| CatalogError::Shape(format!("column {index} is NULL")))
+}
+
+fn oid(row: &SimpleQueryRow, index: usize) -> Result<u32, CatalogError> {
+    text(row, index)?
+        .parse()
+        .map_err(|_| CatalogError::Shape(format!("column {index} is not an oid")))
 }
 
 fn optional_text(row: &SimpleQueryRow, index: usize) -> Option<String> {

@@ -35,7 +35,7 @@ fn load_inner(
     path: &Path,
     selection: Option<&[TargetGlob]>,
 ) -> Result<(Context, Option<PendingReads>)> {
-    let config = config::load(path).map_err(anyhow::Error::new)?;
+    let mut config = config::load(path).map_err(anyhow::Error::new)?;
     let credentials = AdminCredentials::from_env(
         config.settings.admin_user_env.as_deref(),
         config.settings.admin_password_env.as_deref(),
@@ -59,6 +59,9 @@ fn load_inner(
     )
     .map_err(anyhow::Error::new)
     .context("the configuration is invalid")?;
+    // The desired state has everything from here on; at 10,000 roles the raw entries hold
+    // ~8 MB that planning can reuse.
+    config.roles = Vec::new();
     let Some((connector, reads)) = connector_and_reads else {
         bail!("the configuration is invalid: the registry has errors");
     };

@@ -77,7 +77,7 @@ pub fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> Clu
         .any(|c| c.database().is_some())
     {
         plan.notes.push(
-            "role changes run in one transaction on the cluster (markers in batches right after); \
+            "role changes run in one transaction on the cluster (markers past 2,000 in batches right after); \
              grants then run in one transaction per database, over that database's own connection"
                 .to_string(),
         );

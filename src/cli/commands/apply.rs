@@ -5,17 +5,23 @@ use crate::cli::credentials;
 use crate::cli::output::Output;
 use crate::cli::{context, EXIT_ERROR, EXIT_OK};
 use anyhow::{bail, Result};
-use pgroster::apply::{self, PreparedCluster, Unit, UnitKind};
+use pgroster::apply::{self, PreparedChange, PreparedCluster, Unit, UnitKind};
 use pgroster::audit::{AuditLog, ChangeRecord, Outcome};
 use pgroster::fleet::plan_fleet;
 use pgroster::fleet::ClusterRead;
+use pgroster::model::ClusterKey;
 use pgroster::render;
 use std::path::Path;
 
 pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let selection = super::selection(&args.selection.targets)?;
-    let (ctx, reads) = context::load_and_read(config, &selection)?;
+    let (mut ctx, reads) = context::load_and_read(config, &selection)?;
     let mut fleet = plan_fleet(&ctx.lowered, reads, &selection);
+    // The plan has all apply needs: the desired and current state are freed on another thread
+    // while this one renders and prepares, which reuse the memory (~20 MB at 10,000 roles).
+    let desired = std::mem::take(&mut ctx.lowered.desired);
+    let catalog = std::mem::take(&mut fleet.catalog);
+    std::thread::spawn(move || drop((desired, catalog)));
     let plan = &fleet.plan;
     let has_changes = plan.has_changes();
     let runnable: Vec<_> = plan
@@ -145,28 +151,16 @@ fn run_cluster(
     let mut errors = Vec::new();
     let mut roles_failed = false;
     for unit in &cluster.units {
-        let records: Vec<ChangeRecord> = unit
-            .changes
-            .iter()
-            .map(|c| ChangeRecord {
-                env: c.target.as_ref().map(|t| t.env.clone()).unwrap_or_default(),
-                database: c
-                    .target
-                    .as_ref()
-                    .map(|t| t.database.clone())
-                    .unwrap_or_default(),
-                host: cluster.cluster.host.clone(),
-                port: cluster.cluster.port,
-                role: c.role.to_string(),
-                action: c.action.to_string(),
-                detail: c.detail.clone(),
-            })
-            .collect();
-        if records.is_empty() {
+        if unit.changes.is_empty() {
             continue;
         }
         if roles_failed {
             // Nothing of it ran: the role changes it builds on were rolled back.
+            let records: Vec<ChangeRecord> = unit
+                .changes
+                .iter()
+                .map(|c| audit_record(&cluster.cluster, c))
+                .collect();
             let ids = audit.record_started(run, &records)?;
             let not_run = Outcome::RolledBack("not run: the cluster's role changes failed".into());
             audit.record_outcomes(
@@ -176,7 +170,8 @@ fn run_cluster(
             )?;
             continue;
         }
-        let (ids, result) = record_and_execute(audit, run, &records, read.as_deref_mut(), unit)?;
+        let (ids, result) =
+            record_and_execute(audit, run, &cluster.cluster, read.as_deref_mut(), unit)?;
         let outcomes: Vec<(i64, Outcome)> = ids
             .iter()
             .enumerate()
@@ -223,7 +218,7 @@ fn run_cluster(
 fn record_and_execute(
     audit: &mut AuditLog,
     run: &pgroster::audit::RunId,
-    records: &[ChangeRecord],
+    cluster: &ClusterKey,
     read: Option<&mut ClusterRead>,
     unit: &Unit,
 ) -> Result<(Vec<i64>, Result<(), apply::ExecuteError>)> {
@@ -241,10 +236,12 @@ fn record_and_execute(
                 true
             })
         });
-        let mut ids = Vec::with_capacity(records.len());
+        let mut ids = Vec::with_capacity(unit.changes.len());
         let mut audit_error = None;
-        for batch in records.chunks(apply::BATCH) {
-            match audit.record_started(run, batch) {
+        for batch in unit.changes.chunks(apply::BATCH) {
+            let records: Vec<ChangeRecord> =
+                batch.iter().map(|c| audit_record(cluster, c)).collect();
+            match audit.record_started(run, &records) {
                 Ok(batch_ids) => {
                     ids.extend(batch_ids);
                     // The executor may have stopped on an error; it reads no more.
@@ -269,6 +266,20 @@ fn record_and_execute(
             None => Ok((ids, result)),
         }
     })
+}
+
+/// What the audit log says about one change.
+fn audit_record(cluster: &ClusterKey, change: &PreparedChange) -> ChangeRecord {
+    let target = change.target.as_ref();
+    ChangeRecord {
+        env: target.map(|t| t.env.clone()).unwrap_or_default(),
+        database: target.map(|t| t.database.clone()).unwrap_or_default(),
+        host: cluster.host.clone(),
+        port: cluster.port,
+        role: change.role.to_string(),
+        action: change.action.to_string(),
+        detail: change.detail.clone(),
+    }
 }
 
 fn execute_unit(
