@@ -151,14 +151,16 @@ fn cluster_state(sets: Vec<Rows>) -> Result<CurrentCluster, CatalogError> {
             };
             if let Some(role) = roles.get_mut(member) {
                 // 16+ keeps one row per grantor; the member has an option if any grant gives it.
-                role.member_of
-                    .entry(group.clone())
-                    .and_modify(|held: &mut MembershipOptions| {
+                match role.member_of.get_mut(group) {
+                    Some(held) => {
                         held.admin |= granted.admin;
                         held.inherit = either(held.inherit, granted.inherit);
                         held.set = either(held.set, granted.set);
-                    })
-                    .or_insert(granted);
+                    }
+                    None => {
+                        role.member_of.insert(group.clone(), granted);
+                    }
+                }
             }
         }
     }

@@ -551,7 +551,7 @@ impl<'a> RoleContext<'a> {
                     settings,
                     password: password.clone(),
                     grants: grants.clone(),
-                    targets: BTreeSet::from([target.clone()]),
+                    targets: vec![target.clone()],
                 },
             });
         }
@@ -594,6 +594,8 @@ fn merge_role(existing: &mut DesiredRole, other: DesiredRole) -> Result<(), Stri
         }
     }
     existing.targets.extend(other.targets);
+    existing.targets.sort();
+    existing.targets.dedup();
     Ok(())
 }
 

@@ -117,8 +117,101 @@ pub struct MembershipOptions {
     pub set: Option<bool>,
 }
 
-/// The groups a role is a member of, with the options of each membership.
-pub type Memberships = BTreeMap<RoleName, MembershipOptions>;
+/// The groups a role is a member of, with the options of each membership, sorted by group.
+/// A sorted Vec, not a BTreeMap: a role is in one to a few groups, a BTreeMap allocates room for
+/// eleven, and a fleet has tens of thousands of roles, each desired and current.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Memberships(Vec<(RoleName, MembershipOptions)>);
+
+impl Memberships {
+    pub fn new() -> Self {
+        Memberships(Vec::new())
+    }
+
+    fn position(&self, group: &RoleName) -> Result<usize, usize> {
+        self.0.binary_search_by(|(g, _)| g.cmp(group))
+    }
+
+    /// Sets the options of `group`; returns the previous ones.
+    pub fn insert(
+        &mut self,
+        group: RoleName,
+        options: MembershipOptions,
+    ) -> Option<MembershipOptions> {
+        match self.position(&group) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, options)),
+            Err(i) => {
+                self.0.insert(i, (group, options));
+                None
+            }
+        }
+    }
+
+    pub fn get(&self, group: &RoleName) -> Option<&MembershipOptions> {
+        self.position(group).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn get_mut(&mut self, group: &RoleName) -> Option<&mut MembershipOptions> {
+        self.position(group).ok().map(|i| &mut self.0[i].1)
+    }
+
+    pub fn contains_key(&self, group: &RoleName) -> bool {
+        self.position(group).is_ok()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&RoleName, &MembershipOptions)> {
+        self.0.iter().map(|(g, o)| (g, o))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&RoleName, &mut MembershipOptions)> {
+        self.0.iter_mut().map(|(g, o)| (&*g, o))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &RoleName> {
+        self.0.iter().map(|(g, _)| g)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &MembershipOptions> {
+        self.0.iter().map(|(_, o)| o)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'a> IntoIterator for &'a Memberships {
+    type Item = (&'a RoleName, &'a MembershipOptions);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (RoleName, MembershipOptions)>,
+        fn(&'a (RoleName, MembershipOptions)) -> (&'a RoleName, &'a MembershipOptions),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(g, o)| (g, o))
+    }
+}
+
+impl FromIterator<(RoleName, MembershipOptions)> for Memberships {
+    fn from_iter<I: IntoIterator<Item = (RoleName, MembershipOptions)>>(iter: I) -> Self {
+        let mut memberships = Memberships::new();
+        for (group, options) in iter {
+            memberships.insert(group, options);
+        }
+        memberships
+    }
+}
+
+/// Serialized as the map it stands for.
+impl Serialize for Memberships {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
 
 /// How a connection uses TLS, as libpq's `sslmode` (docs: libpq, SSL Support).
 #[derive(
@@ -261,8 +354,10 @@ pub struct DesiredRole {
     pub password: PasswordPolicy,
     /// Privileges in each target database (sorted, deduplicated).
     pub grants: Vec<privileges::GrantSpec>,
-    /// The targets this role was declared for on this cluster (for credentials and audit).
-    pub targets: BTreeSet<TargetName>,
+    /// The targets this role was declared for on this cluster (for credentials and audit),
+    /// sorted and deduplicated. A Vec: most roles have one or two, and a BTreeSet allocates
+    /// room for eleven.
+    pub targets: Vec<TargetName>,
 }
 
 /// Everything pgroster wants on one cluster.

@@ -29,7 +29,7 @@ fn desired_role(name: &str) -> DesiredRole {
             rotation: Some("2026-11".into()),
         },
         grants: Vec::new(),
-        targets: BTreeSet::from([target()]),
+        targets: vec![target()],
     }
 }
 
