@@ -358,7 +358,7 @@ fn role_plan(role: &DesiredRole, action: RoleAction, changes: Vec<Change>) -> Ro
         role: role.name.clone(),
         action,
         profile: role.profile.clone(),
-        targets: role.targets.iter().cloned().collect(),
+        targets: role.targets.clone(),
         changes,
     }
 }
