@@ -10,12 +10,14 @@ pub use password::{generate_password, scram_verifier, scram_verifiers};
 
 use crate::connection::{describe_error, Connection};
 use crate::model::{ClusterKey, RoleName, Secret, TargetName};
-use crate::plan::{phase, Change, ClusterPlan, PasswordSource};
+use crate::plan::{phase, Change, ClusterPlan, PasswordSource, Phase};
 use crate::render::ddl::{self, Statement};
 
 /// One change ready to run: its statement and what the audit log says about it.
 #[derive(Debug)]
 pub struct PreparedChange {
+    /// Where in its transaction the change runs (see `plan::order`).
+    pub phase: Phase,
     pub role: RoleName,
     pub target: Option<TargetName>,
     pub action: &'static str,
@@ -135,56 +137,65 @@ pub fn prepare(
         }
     }
     let mut verifiers = scram_verifiers(&passwords).into_iter();
-    let mut ordered = Vec::new();
+    drop(passwords);
+    // Each change goes straight into its unit, sized up front: at 10,000 roles the prepared
+    // changes take ~6 MB, and growing or copying that list would double it.
+    let role_level = plan
+        .roles
+        .iter()
+        .flat_map(|r| &r.changes)
+        .filter(|c| c.database().is_none())
+        .count();
+    let mut roles = Unit {
+        kind: UnitKind::Roles,
+        changes: Vec::with_capacity(role_level),
+    };
+    let mut privileges: Vec<Unit> = Vec::new();
     for role in &plan.roles {
         for change in &role.changes {
             let verifier = verifiers.next().flatten();
-            ordered.push((
-                phase(change),
-                change.database().map(str::to_string),
-                PreparedChange {
-                    role: role.role.clone(),
-                    target: audit_target(&role.targets, change),
-                    action: change.action_name(),
-                    detail: crate::render::text::change_detail(change),
-                    statement: ddl::statement(&role.role, change, verifier.as_ref()),
-                },
-            ));
-        }
-    }
-    // A stable sort: within a phase, changes keep the plan's (sorted) order.
-    ordered.sort_by_key(|(phase, _, _)| *phase);
-    let mut roles = Unit {
-        kind: UnitKind::Roles,
-        changes: Vec::new(),
-    };
-    let mut markers: Vec<PreparedChange> = Vec::new();
-    let mut privileges: Vec<Unit> = Vec::new();
-    for (phase, database, change) in ordered {
-        match database {
-            None if phase == crate::plan::Phase::Mark => markers.push(change),
-            None => roles.changes.push(change),
-            Some(database) => {
-                let kind = UnitKind::Privileges(database);
-                match privileges.iter_mut().find(|u| u.kind == kind) {
-                    Some(unit) => unit.changes.push(change),
-                    None => privileges.push(Unit {
-                        kind,
-                        changes: vec![change],
-                    }),
+            let prepared = PreparedChange {
+                phase: phase(change),
+                role: role.role.clone(),
+                target: audit_target(&role.targets, change),
+                action: change.action_name(),
+                detail: crate::render::text::change_detail(change),
+                statement: ddl::statement(&role.role, change, verifier.as_ref()),
+            };
+            match change.database() {
+                None => roles.changes.push(prepared),
+                Some(database) => {
+                    match privileges
+                        .iter_mut()
+                        .find(|u| u.kind.database() == Some(database))
+                    {
+                        Some(unit) => unit.changes.push(prepared),
+                        None => privileges.push(Unit {
+                            kind: UnitKind::Privileges(database.to_string()),
+                            changes: vec![prepared],
+                        }),
+                    }
                 }
             }
         }
     }
-    let mut markers = markers.into_iter().peekable();
-    roles
+    // A stable sort: within a phase, changes keep the plan's (sorted) order.
+    roles.changes.sort_by_key(|c| c.phase);
+    for unit in &mut privileges {
+        unit.changes.sort_by_key(|c| c.phase);
+    }
+    // Markers sort last; those past the first MARKERS_PER_TRANSACTION get transactions of
+    // their own.
+    let first_marker = roles.changes.partition_point(|c| c.phase < Phase::Mark);
+    let batched = roles
         .changes
-        .extend(markers.by_ref().take(MARKERS_PER_TRANSACTION));
+        .split_off((first_marker + MARKERS_PER_TRANSACTION).min(roles.changes.len()));
     let mut units = vec![roles];
-    while markers.peek().is_some() {
+    let mut batched = batched.into_iter().peekable();
+    while batched.peek().is_some() {
         units.push(Unit {
             kind: UnitKind::Markers,
-            changes: markers.by_ref().take(MARKERS_PER_TRANSACTION).collect(),
+            changes: batched.by_ref().take(MARKERS_PER_TRANSACTION).collect(),
         });
     }
     units.extend(privileges);

@@ -10,6 +10,7 @@ use pgroster::apply::{
 };
 use pgroster::audit::{AuditLog, ChangeRecord, Outcome};
 use pgroster::model::RoleName;
+use pgroster::plan::Phase;
 use pgroster::registry::parse_target;
 use pgroster::{catalog, render};
 use std::path::Path;
@@ -97,6 +98,7 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
     let unit = Unit {
         kind: UnitKind::Roles,
         changes: vec![PreparedChange {
+            phase: Phase::Alter,
             role: role.clone(),
             target: Some(target.clone()),
             action: "reset_password",
