@@ -30,20 +30,23 @@ pub enum CatalogError {
 /// The batch; the result sets come back in this order. Names are joined to oids here, on the
 /// client: joining `pg_roles` three times in SQL cost ~100 ms at 10,000 roles, a hash lookup
 /// costs nothing. `SELECT *` on `pg_auth_members` picks up the 16+ option columns by name
-/// without a second query shape per version.
+/// without a second query shape per version. A role's flags come as one string of 0/1 (see
+/// `RoleFlag`): the client keeps a position per column of every row until it is read.
 const CATALOG_BATCH: &str = "
 SELECT current_setting('server_version_num'), current_user, r.rolsuper, r.rolcreaterole
   FROM pg_roles r WHERE r.rolname = current_user;
-SELECT r.oid, r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin,
-       r.rolreplication, r.rolbypassrls, r.rolconnlimit,
+SELECT r.oid, r.rolname,
+       concat(r.rolsuper::int, r.rolinherit::int, r.rolcreaterole::int, r.rolcreatedb::int,
+              r.rolcanlogin::int, r.rolreplication::int, r.rolbypassrls::int,
+              ((SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                 OR (current_setting('server_version_num')::int < 160000 AND NOT r.rolsuper)
+                 OR pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION'))::int,
+              ((SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                 OR pg_has_role(current_user, r.oid, 'USAGE'))::int),
+       r.rolconnlimit,
        CASE WHEN r.rolvaliduntil IS NULL OR r.rolvaliduntil = 'infinity' THEN NULL
             ELSE to_char(r.rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END,
-       d.description,
-       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-         OR (current_setting('server_version_num')::int < 160000 AND NOT r.rolsuper)
-         OR pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION'),
-       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-         OR pg_has_role(current_user, r.oid, 'USAGE')
+       d.description
   FROM pg_roles r
   LEFT JOIN pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass;
 SELECT * FROM pg_auth_members;
@@ -53,6 +56,43 @@ SELECT oid, datname FROM pg_database;
 ";
 
 type Rows = Vec<SimpleQueryRow>;
+
+/// The flags column of the roles query, in its order.
+#[derive(Clone, Copy)]
+enum RoleFlag {
+    Super,
+    Inherit,
+    CreateRole,
+    CreateDb,
+    Login,
+    Replication,
+    BypassRls,
+    AdminCanAlter,
+    AdminActsAs,
+}
+
+const ROLE_FLAG_COUNT: usize = RoleFlag::AdminActsAs as usize + 1;
+
+/// One role's flags column.
+struct RoleFlags<'a>(&'a [u8]);
+
+impl<'a> RoleFlags<'a> {
+    fn read(row: &'a SimpleQueryRow, index: usize) -> Result<Self, CatalogError> {
+        let flags = text(row, index)?.as_bytes();
+        if flags.len() == ROLE_FLAG_COUNT && flags.iter().all(|b| matches!(b, b'0' | b'1')) {
+            Ok(RoleFlags(flags))
+        } else {
+            Err(CatalogError::Shape(format!(
+                "role flags `{}`",
+                String::from_utf8_lossy(flags)
+            )))
+        }
+    }
+
+    fn get(&self, flag: RoleFlag) -> bool {
+        self.0.get(flag as usize) == Some(&b'1')
+    }
+}
 
 /// Result sets of `CATALOG_BATCH`.
 const CATALOG_SETS: usize = 5;
@@ -101,18 +141,19 @@ fn cluster_state(sets: Vec<Rows>) -> Result<CurrentCluster, CatalogError> {
     for row in &role_rows {
         let name = RoleName::existing(text(row, 1)?);
         names.insert(oid(row, 0)?, name.clone());
+        let flags = RoleFlags::read(row, 2)?;
         let attributes = Attributes {
-            superuser: flag(row, 2)?,
-            inherit: flag(row, 3)?,
-            createrole: flag(row, 4)?,
-            createdb: flag(row, 5)?,
-            login: flag(row, 6)?,
-            replication: flag(row, 7)?,
-            bypassrls: flag(row, 8)?,
-            connection_limit: text(row, 9)?
+            superuser: flags.get(RoleFlag::Super),
+            inherit: flags.get(RoleFlag::Inherit),
+            createrole: flags.get(RoleFlag::CreateRole),
+            createdb: flags.get(RoleFlag::CreateDb),
+            login: flags.get(RoleFlag::Login),
+            replication: flags.get(RoleFlag::Replication),
+            bypassrls: flags.get(RoleFlag::BypassRls),
+            connection_limit: text(row, 3)?
                 .parse()
                 .map_err(|_| CatalogError::Shape("rolconnlimit".into()))?,
-            valid_until: optional_text(row, 10),
+            valid_until: optional_text(row, 4),
         };
         roles.insert(
             name.clone(),
@@ -121,9 +162,9 @@ fn cluster_state(sets: Vec<Rows>) -> Result<CurrentCluster, CatalogError> {
                 attributes,
                 member_of: Memberships::new(),
                 settings: BTreeMap::new(),
-                comment: optional_text(row, 11),
-                admin_can_alter: flag(row, 12)?,
-                admin_acts_as: flag(row, 13)?,
+                comment: optional_text(row, 5),
+                admin_can_alter: flags.get(RoleFlag::AdminCanAlter),
+                admin_acts_as: flags.get(RoleFlag::AdminActsAs),
             },
         );
     }
