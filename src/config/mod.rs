@@ -4,6 +4,7 @@
 //! Any file may hold any section; a section or entry defined twice is an error naming both places.
 
 mod error;
+mod fast_yaml;
 pub mod lower;
 mod profiles;
 pub mod raw;

@@ -5,6 +5,7 @@
 //! for the block styles people write and falls back to the section's line otherwise.
 
 use super::error::{did_you_mean, ConfigError, Location};
+use super::fast_yaml;
 use super::raw::RawFile;
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,11 @@ impl SourceFile {
             Format::Yaml => {
                 if self.text.trim().is_empty() {
                     return Ok(RawFile::default());
+                }
+                // The fast path declines anything it is unsure of, errors included, so what
+                // users see always comes from serde_yaml.
+                if let Some(raw) = fast_yaml::from_str::<RawFile>(&self.text) {
+                    return Ok(raw);
                 }
                 serde_yaml::from_str::<RawFile>(&self.text).map_err(|e| {
                     let (line, column) = e
