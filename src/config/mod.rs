@@ -15,7 +15,7 @@ pub use lower::{lower, LowerInput, Lowered};
 pub use profiles::builtin_profile_names;
 pub use source::{Format, SourceFile};
 
-use raw::{RawDatabase, RawEnv, RawProfile, RawRole, RawSettings};
+use raw::{RawDatabase, RawEnv, RawFile, RawProfile, RawRole, RawSettings};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -121,6 +121,27 @@ fn format_of(path: &Path) -> Option<Format> {
     }
 }
 
+/// Parses every file, one thread each when there are several: parsing is most of the load time.
+fn parse_all(files: &[SourceFile]) -> Vec<Result<RawFile, ConfigError>> {
+    if files.len() < 2 {
+        return files.iter().map(SourceFile::parse).collect();
+    }
+    std::thread::scope(|scope| {
+        let parsing: Vec<_> = files
+            .iter()
+            .map(|file| scope.spawn(|| file.parse()))
+            .collect();
+        parsing
+            .into_iter()
+            .map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 /// Merges parsed files; public so tests can build a config from strings.
 pub fn merge(dir: PathBuf, files: Vec<SourceFile>) -> Result<Config, ConfigErrors> {
     let mut errors = Vec::new();
@@ -136,8 +157,8 @@ pub fn merge(dir: PathBuf, files: Vec<SourceFile>) -> Result<Config, ConfigError
     };
     let mut env_files: BTreeMap<String, usize> = BTreeMap::new();
     let mut database_seen: BTreeMap<(String, String), Origin> = BTreeMap::new();
-    for (file_index, file) in files.iter().enumerate() {
-        let raw = match file.parse() {
+    for (file_index, (file, parsed)) in files.iter().zip(parse_all(&files)).enumerate() {
+        let raw = match parsed {
             Ok(raw) => raw,
             Err(e) => {
                 errors.push(e);
