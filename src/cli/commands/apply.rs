@@ -102,9 +102,14 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
         }
         // Role changes commit first; passwords of roles created there are live even when a
         // database's grants failed afterwards, so they are delivered whenever roles committed.
+        let PreparedCluster {
+            units, credentials, ..
+        } = cluster;
         if roles_committed {
-            applied_credentials.extend(cluster.credentials);
+            applied_credentials.extend(credentials);
         }
+        // Left to the process exit: freeing 30,000 statements one by one costs ~40 ms.
+        std::mem::forget(units);
     }
     audit.finish_run(&run, failed_clusters == 0)?;
     let delivered = credentials::deliver(delivery, &applied_credentials)?;
