@@ -155,6 +155,8 @@ fn run_cluster(
 ) -> Result<(Vec<String>, bool)> {
     let mut errors = Vec::new();
     let mut roles_failed = false;
+    // Outcomes of the unit before, written while the next unit runs.
+    let mut pending: Vec<(i64, Outcome)> = Vec::new();
     for unit in &cluster.units {
         if unit.changes.is_empty() {
             continue;
@@ -175,9 +177,15 @@ fn run_cluster(
             )?;
             continue;
         }
-        let (ids, result) =
-            record_and_execute(audit, run, &cluster.cluster, read.as_deref_mut(), unit)?;
-        let outcomes: Vec<(i64, Outcome)> = ids
+        let (ids, result) = record_and_execute(
+            audit,
+            run,
+            &cluster.cluster,
+            read.as_deref_mut(),
+            unit,
+            std::mem::take(&mut pending),
+        )?;
+        pending = ids
             .iter()
             .enumerate()
             .map(|(i, id)| {
@@ -193,7 +201,6 @@ fn run_cluster(
                 (*id, outcome)
             })
             .collect();
-        audit.record_outcomes(&outcomes)?;
         if let Err(e) = result {
             roles_failed |= unit.kind == UnitKind::Roles;
             let statement = e
@@ -214,18 +221,21 @@ fn run_cluster(
             ));
         }
     }
+    audit.record_outcomes(&pending)?;
     Ok((errors, !roles_failed))
 }
 
 /// Records a unit's changes as started, batch by batch, while another thread runs the batches
 /// already recorded: each statement still reaches the server only after its audit row is
-/// written, and the SQLite writes no longer add to the server's time.
+/// written, and the SQLite writes no longer add to the server's time. `previous` (the outcomes
+/// of the unit before) is written once the first batch is under way.
 fn record_and_execute(
     audit: &mut AuditLog,
     run: &pgroster::audit::RunId,
     cluster: &ClusterKey,
     read: Option<&mut ClusterRead>,
     unit: &Unit,
+    previous: Vec<(i64, Outcome)>,
 ) -> Result<(Vec<i64>, Result<(), apply::ExecuteError>)> {
     let (progress, recorded) = std::sync::mpsc::channel::<usize>();
     std::thread::scope(|scope| {
@@ -248,9 +258,16 @@ fn record_and_execute(
                 batch.iter().map(|c| audit_record(cluster, c)).collect();
             match audit.record_started(run, &records) {
                 Ok(batch_ids) => {
+                    let first_batch = ids.is_empty();
                     ids.extend(batch_ids);
                     // The executor may have stopped on an error; it reads no more.
                     let _ = progress.send(ids.len());
+                    if first_batch && !previous.is_empty() {
+                        if let Err(e) = audit.record_outcomes(&previous) {
+                            audit_error = Some(e);
+                            break;
+                        }
+                    }
                 }
                 Err(e) => {
                     audit_error = Some(e);
