@@ -225,6 +225,9 @@ fn run_cluster(
     Ok((errors, !roles_failed))
 }
 
+/// Most rows recorded in one audit commit.
+const RECORDED_PER_COMMIT: usize = 4 * apply::BATCH;
+
 /// Records a unit's changes as started, batch by batch, while another thread runs the batches
 /// already recorded: each statement still reaches the server only after its audit row is
 /// written, and the SQLite writes no longer add to the server's time. `previous` (the outcomes
@@ -253,7 +256,15 @@ fn record_and_execute(
         });
         let mut ids = Vec::with_capacity(unit.changes.len());
         let mut audit_error = None;
-        for batch in unit.changes.chunks(apply::BATCH) {
+        // The first batch is recorded alone so that the server starts early; later ones in
+        // growing chunks, since each chunk is one fsync'd SQLite commit and a 500-row commit
+        // takes longer than the server needs for 500 statements.
+        let mut chunk = apply::BATCH;
+        let mut rest = unit.changes.as_slice();
+        while !rest.is_empty() {
+            let (batch, after) = rest.split_at(chunk.min(rest.len()));
+            rest = after;
+            chunk = (chunk * 2).min(RECORDED_PER_COMMIT);
             let records: Vec<ChangeRecord> =
                 batch.iter().map(|c| audit_record(cluster, c)).collect();
             match audit.record_started(run, &records) {
