@@ -9,6 +9,7 @@ use crate::model::{
     TargetName,
 };
 use crate::registry::{DatabaseEntry, NameGlob, Registry, TargetSelector};
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the rest of the pipeline needs from the config.
@@ -69,8 +70,12 @@ pub fn lower(config: &Config, input: &LowerInput) -> Result<Lowered, ConfigError
         })
         .collect();
     let mut skipped = BTreeSet::new();
-    // Where each (cluster, role) was first declared, to name both places on a conflict.
-    let mut first_seen: BTreeMap<(ClusterKey, RoleName), Origin> = BTreeMap::new();
+    // Each cluster's roles with where they were first declared, to name both places on a
+    // conflict; the origins are dropped once every role is in.
+    let mut declared: BTreeMap<ClusterKey, BTreeMap<RoleName, (DesiredRole, Origin)>> = desired
+        .keys()
+        .map(|cluster| (cluster.clone(), BTreeMap::new()))
+        .collect();
     for (role, origin) in &config.roles {
         let context = RoleContext {
             config,
@@ -87,33 +92,38 @@ pub fn lower(config: &Config, input: &LowerInput) -> Result<Lowered, ConfigError
                 skipped.insert((instance.role.name.clone(), instance.entry.target.clone()));
                 continue;
             }
-            let Some(cluster) = desired.get_mut(&instance.entry.cluster) else {
+            let Some(roles) = declared.get_mut(&instance.entry.cluster) else {
                 continue;
             };
-            let key = (instance.entry.cluster.clone(), instance.role.name.clone());
-            match cluster.roles.get_mut(&instance.role.name) {
-                None => {
-                    first_seen.insert(key, instance.origin);
-                    cluster
-                        .roles
-                        .insert(instance.role.name.clone(), instance.role);
+            match roles.entry(instance.role.name.clone()) {
+                Entry::Vacant(slot) => {
+                    slot.insert((instance.role, instance.origin));
                 }
-                Some(existing) => {
+                Entry::Occupied(mut slot) => {
+                    let (existing, first) = slot.get_mut();
+                    let first = *first;
                     if let Err(why) = merge_role(existing, instance.role) {
-                        let first = first_seen.get(&key).map(|o| config.role_location(*o, None));
+                        let first = config.role_location(first, None);
                         errors.push(ConfigError {
                             location: config.role_location(instance.origin, None),
                             message: format!(
                                 "role `{}` is declared twice on cluster {} and the declarations disagree ({why}); \
-                                 other declaration at {}",
-                                key.1,
-                                key.0,
-                                first.map_or_else(|| "?".into(), |l| l.to_string())
+                                 other declaration at {first}",
+                                slot.key(),
+                                instance.entry.cluster,
                             ),
                         });
                     }
                 }
             }
+        }
+    }
+    for (cluster, roles) in declared {
+        if let Some(desired) = desired.get_mut(&cluster) {
+            desired.roles = roles
+                .into_iter()
+                .map(|(name, (role, _))| (name, role))
+                .collect();
         }
     }
 

@@ -19,5 +19,7 @@ pub fn run(config: &Path, output: &Output) -> Result<i32> {
         ctx.lowered.desired.len(),
         roles
     ));
+    // Left to the process exit, like `plan`'s state (see `commands::finish`).
+    std::mem::forget(ctx);
     Ok(EXIT_OK)
 }
