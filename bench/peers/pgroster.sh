@@ -25,8 +25,9 @@
 #         change, each membership grant/revoke, each setting and each marker comment; a role line
 #         with no such lines (a drop) counts once. After gen.py's drift every drifted role has exactly
 #         one change line (a CREATEDB flip or a missing membership).
-# Scope   roles, attributes and memberships only: pgroster does not manage privileges yet, so a
-#         desired.json with grants (scenario `acl`) is refused (rc 1) rather than half applied.
+# Scope   roles, attributes and memberships only: this adapter does not translate grants yet
+#         (pgroster itself manages them, see README), so a desired.json with grants (scenario
+#         `acl`) is refused (rc 1) rather than half applied.
 # Note    pgroster writes a COMMENT ON ROLE marker ("managed by pgroster") on every role it manages;
 #         the peers' fingerprint.sql does not compare comments, so this extra write is not compared.
 set -euo pipefail
@@ -50,7 +51,7 @@ import json, sys
 src, cfg, host, port, database = sys.argv[1:6]
 state = json.load(open(src))
 if state.get("grants"):
-    sys.exit("pgroster.sh: desired.json has grants (scenario acl); pgroster does not manage privileges yet")
+    sys.exit("pgroster.sh: desired.json has grants (scenario acl); this adapter does not translate them yet")
 q = json.dumps  # JSON strings are valid TOML basic strings and YAML double-quoted scalars
 ignore = ["pg_*", "postgres"] + [r for r in state.get("unmanaged_roles", []) if r not in ("pg_*", "postgres")]
 with open(cfg + "/registry.toml", "w") as f:
