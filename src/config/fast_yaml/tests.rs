@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::config::raw::RawFile;
 use serde::Deserialize;
