@@ -174,14 +174,6 @@ impl Memberships {
     pub fn values(&self) -> impl Iterator<Item = &MembershipOptions> {
         self.0.iter().map(|(_, o)| o)
     }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl<'a> IntoIterator for &'a Memberships {

@@ -19,7 +19,6 @@ pub fn run(config: &Path, output: &Output) -> Result<i32> {
         ctx.lowered.desired.len(),
         roles
     ));
-    // Left to the process exit, like `plan`'s state (see `commands::finish`).
-    std::mem::forget(ctx);
+    super::leave_to_exit(ctx);
     Ok(EXIT_OK)
 }
