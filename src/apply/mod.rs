@@ -10,19 +10,61 @@ pub use password::{generate_password, scram_verifier, scram_verifiers};
 
 use crate::connection::{describe_error, Connection};
 use crate::model::{ClusterKey, RoleName, Secret, TargetName};
-use crate::plan::{phase, Change, ClusterPlan, PasswordSource, Phase};
+use crate::plan::{phase, Change, ClusterPlan, PasswordSource, Phase, RolePlan};
 use crate::render::ddl::{self, Statement};
 
-/// One change ready to run: its statement and what the audit log says about it.
+/// One change ready to run: the plan's change, where it runs, and its verifier. The statement
+/// and the audit detail are written when they are needed, not held: at 10,000 roles holding
+/// them for every change took ~12 MB.
 #[derive(Debug)]
-pub struct PreparedChange {
+pub struct PreparedChange<'p> {
     /// Where in its transaction the change runs (see `plan::order`).
     pub phase: Phase,
-    pub role: RoleName,
-    pub target: Option<TargetName>,
-    pub action: &'static str,
-    pub detail: String,
-    pub statement: Statement,
+    pub role: &'p RolePlan,
+    pub change: &'p Change,
+    /// The SCRAM verifier of a change that sets a password.
+    verifier: Option<Secret>,
+}
+
+impl<'p> PreparedChange<'p> {
+    /// `verifier`: the SCRAM verifier when `change` sets a password.
+    pub fn new(role: &'p RolePlan, change: &'p Change, verifier: Option<Secret>) -> Self {
+        PreparedChange {
+            phase: phase(change),
+            role,
+            change,
+            verifier,
+        }
+    }
+
+    pub fn statement(&self) -> Statement {
+        ddl::statement(&self.role.role, self.change, self.verifier.as_ref())
+    }
+
+    pub fn action(&self) -> &'static str {
+        self.change.action_name()
+    }
+
+    /// What the audit log says about the change; never a secret.
+    pub fn detail(&self) -> String {
+        crate::render::text::change_detail(self.change)
+    }
+
+    /// The target an audit row names: the database a setting is scoped to, else the role's
+    /// first.
+    pub fn target(&self) -> Option<&TargetName> {
+        let targets = &self.role.targets;
+        let database = match self.change {
+            Change::SetSetting { scope, .. } | Change::ResetSetting { scope, .. } => match scope {
+                crate::model::SettingScope::Database(db) => Some(db.as_str()),
+                crate::model::SettingScope::AllDatabases => None,
+            },
+            other => other.database(),
+        };
+        database
+            .and_then(|db| targets.iter().find(|t| t.database == db))
+            .or_else(|| targets.first())
+    }
 }
 
 /// A password generated during this apply, to be delivered once.
@@ -36,9 +78,9 @@ pub struct GeneratedCredential {
 
 /// Changes that run in one transaction over one connection.
 #[derive(Debug)]
-pub struct Unit {
+pub struct Unit<'p> {
     pub kind: UnitKind,
-    pub changes: Vec<PreparedChange>,
+    pub changes: Vec<PreparedChange<'p>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,10 +112,10 @@ impl UnitKind {
 const MARKERS_PER_TRANSACTION: usize = 2000;
 
 #[derive(Debug)]
-pub struct PreparedCluster {
+pub struct PreparedCluster<'p> {
     pub cluster: ClusterKey,
     /// Role changes first, then one unit per database with privilege changes.
-    pub units: Vec<Unit>,
+    pub units: Vec<Unit<'p>>,
     pub credentials: Vec<GeneratedCredential>,
 }
 
@@ -96,10 +138,10 @@ pub struct ExecuteError {
     pub message: String,
 }
 
-pub fn prepare(
-    plan: &ClusterPlan,
+pub fn prepare<'p>(
+    plan: &'p ClusterPlan,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<PreparedCluster, PrepareError> {
+) -> Result<PreparedCluster<'p>, PrepareError> {
     // First the passwords each change sets, then their verifiers all at once: each verifier
     // costs 4096 PBKDF2 rounds, so they are computed on every core.
     let mut passwords: Vec<Option<Secret>> = Vec::new();
@@ -138,8 +180,7 @@ pub fn prepare(
     }
     let mut verifiers = scram_verifiers(&passwords).into_iter();
     drop(passwords);
-    // Each change goes straight into its unit, sized up front: at 10,000 roles the prepared
-    // changes take ~6 MB, and growing or copying that list would double it.
+    // Each change goes straight into its unit, sized up front.
     let role_level = plan
         .roles
         .iter()
@@ -154,14 +195,7 @@ pub fn prepare(
     for role in &plan.roles {
         for change in &role.changes {
             let verifier = verifiers.next().flatten();
-            let prepared = PreparedChange {
-                phase: phase(change),
-                role: role.role.clone(),
-                target: audit_target(&role.targets, change),
-                action: change.action_name(),
-                detail: crate::render::text::change_detail(change),
-                statement: ddl::statement(&role.role, change, verifier.as_ref()),
-            };
+            let prepared = PreparedChange::new(role, change, verifier);
             match change.database() {
                 None => roles.changes.push(prepared),
                 Some(database) => {
@@ -206,21 +240,6 @@ pub fn prepare(
     })
 }
 
-/// The target an audit row names: the database a setting is scoped to, else the role's first.
-fn audit_target(targets: &[TargetName], change: &Change) -> Option<TargetName> {
-    let database = match change {
-        Change::SetSetting { scope, .. } | Change::ResetSetting { scope, .. } => match scope {
-            crate::model::SettingScope::Database(db) => Some(db.as_str()),
-            crate::model::SettingScope::AllDatabases => None,
-        },
-        other => other.database(),
-    };
-    database
-        .and_then(|db| targets.iter().find(|t| t.database == db))
-        .or_else(|| targets.first())
-        .cloned()
-}
-
 /// Statements per round trip: large enough that 10,000 roles take a handful of round trips,
 /// small enough that a failing batch is quick to narrow down. Also the audit log's unit of
 /// write-ahead: a batch is sent once its rows are recorded.
@@ -229,7 +248,7 @@ pub const BATCH: usize = 500;
 /// Runs a unit's changes in one transaction. A server error or WARNING rolls it back; the
 /// changes are then replayed one by one in a second transaction, also rolled back, to name the
 /// statement at fault.
-pub fn execute(connection: &mut Connection, unit: &Unit) -> Result<(), ExecuteError> {
+pub fn execute(connection: &mut Connection, unit: &Unit<'_>) -> Result<(), ExecuteError> {
     execute_recorded(connection, unit, |_| true)
 }
 
@@ -238,7 +257,7 @@ pub fn execute(connection: &mut Connection, unit: &Unit) -> Result<(), ExecuteEr
 /// one. `recorded` returning false (the log failed) rolls the unit back.
 pub fn execute_recorded(
     connection: &mut Connection,
-    unit: &Unit,
+    unit: &Unit<'_>,
     mut recorded: impl FnMut(usize) -> bool,
 ) -> Result<(), ExecuteError> {
     if unit.changes.is_empty() {
@@ -256,9 +275,13 @@ pub fn execute_recorded(
             if !recorded(sent) {
                 return Err("the audit log could not record the changes".into());
             }
-            let sql: Vec<&str> = chunk.iter().map(|c| c.statement.sql()).collect();
+            let mut sql = String::new();
+            for change in chunk {
+                sql.push_str(change.statement().sql());
+                sql.push_str(";\n");
+            }
             connection
-                .batch_execute(&sql.join(";\n"))
+                .batch_execute(&sql)
                 .map_err(|e| describe_error(&e))?;
             refuse_warnings(connection)?;
         }
@@ -294,11 +317,12 @@ fn refuse_warnings(connection: &Connection) -> Result<(), String> {
     }
 }
 
-fn locate_failure(connection: &mut Connection, unit: &Unit, lock: &str) -> Option<usize> {
+fn locate_failure(connection: &mut Connection, unit: &Unit<'_>, lock: &str) -> Option<usize> {
     connection.batch_execute(lock).ok()?;
     connection.take_warnings();
     let failed = unit.changes.iter().position(|c| {
-        connection.batch_execute(c.statement.sql()).is_err() || refuse_warnings(connection).is_err()
+        connection.batch_execute(c.statement().sql()).is_err()
+            || refuse_warnings(connection).is_err()
     });
     let _ = connection.batch_execute(ddl::ROLLBACK);
     failed

@@ -28,6 +28,14 @@ impl Output {
         let _ = out.flush();
     }
 
+    /// Prints what `write` writes as it goes, without holding all of it (a 10,000-role plan
+    /// is megabytes). A failed write (a closed pipe) ends the output, as in `print`.
+    pub fn print_streamed(&self, write: impl FnOnce(&mut dyn std::fmt::Write)) {
+        let mut out = FmtToIo(std::io::BufWriter::new(std::io::stdout().lock()));
+        write(&mut out);
+        let _ = out.0.flush();
+    }
+
     /// Terraform's question: only `yes` proceeds.
     pub fn confirm(&self, question: &str) -> bool {
         self.print(&format!(
@@ -36,6 +44,17 @@ impl Output {
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         answer.trim() == "yes"
+    }
+}
+
+/// `fmt::Write` for renderers, over an `io::Write`.
+struct FmtToIo<W: Write>(W);
+
+impl<W: Write> std::fmt::Write for FmtToIo<W> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.0
+            .write_all(text.as_bytes())
+            .map_err(|_| std::fmt::Error)
     }
 }
 

@@ -232,14 +232,6 @@ pub fn begin_locked() -> &'static str {
 pub const COMMIT: &str = "COMMIT";
 pub const ROLLBACK: &str = "ROLLBACK";
 
-/// A password reset outside a plan (`pgroster reset`).
-pub fn reset_password(role: &RoleName, verifier: &Secret) -> Statement {
-    with_password(
-        format!("ALTER ROLE {} WITH", ident(role.as_str())),
-        Some(verifier),
-    )
-}
-
 fn with_password(prefix: String, verifier: Option<&Secret>) -> Statement {
     match verifier {
         Some(v) => Statement {

@@ -31,10 +31,19 @@ impl Paint {
 }
 
 pub fn plan(plan: &Plan, color: bool) -> String {
-    let paint = Paint(color);
     let mut out = String::new();
+    write_plan(&mut out, plan, color);
+    out
+}
+
+/// The plan, written as it is rendered: at 10,000 roles the text is megabytes that need not
+/// be held. Stops at the first error of `out` (a closed pipe).
+pub fn write_plan(out: &mut dyn Write, plan: &Plan, color: bool) {
+    let paint = Paint(color);
     for cluster in &plan.clusters {
-        cluster_section(&mut out, cluster, paint);
+        if cluster_section(out, cluster, paint).is_err() {
+            return;
+        }
     }
     if !plan.inactive_targets.is_empty() {
         let names: Vec<String> = plan
@@ -81,10 +90,9 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             paint.bold("No changes.")
         );
     }
-    out
 }
 
-fn cluster_section(out: &mut String, cluster: &ClusterPlan, paint: Paint) {
+fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> std::fmt::Result {
     let targets: Vec<String> = cluster.targets.iter().map(ToString::to_string).collect();
     let version = cluster
         .server_version_num
@@ -103,7 +111,7 @@ fn cluster_section(out: &mut String, cluster: &ClusterPlan, paint: Paint) {
         let _ = writeln!(out, "  no changes");
     }
     for role in &cluster.roles {
-        role_section(out, role, paint);
+        role_section(out, role, paint)?;
     }
     for note in &cluster.notes {
         let _ = writeln!(out, "  note: {note}");
@@ -117,10 +125,10 @@ fn cluster_section(out: &mut String, cluster: &ClusterPlan, paint: Paint) {
             "  nothing will be changed on this cluster until the errors are fixed"
         );
     }
-    out.push('\n');
+    out.write_char('\n')
 }
 
-fn role_section(out: &mut String, role: &RolePlan, paint: Paint) {
+fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt::Result {
     let (symbol, why) = match role.action {
         RoleAction::Create => (paint.add("+"), String::new()),
         RoleAction::Update => (paint.change("~"), String::new()),
@@ -135,18 +143,19 @@ fn role_section(out: &mut String, role: &RolePlan, paint: Paint) {
         .map(|p| format!("profile {p}, "))
         .unwrap_or_default();
     let targets: Vec<String> = role.targets.iter().map(ToString::to_string).collect();
-    let _ = writeln!(
+    writeln!(
         out,
         "  {symbol} role \"{}\"{why} ({}targets {})",
         role.role,
         profile,
         targets.join(", ")
-    );
+    )?;
     for change in &role.changes {
         for line in change_lines(change, paint) {
-            let _ = writeln!(out, "      {line}");
+            writeln!(out, "      {line}")?;
         }
     }
+    Ok(())
 }
 
 /// One change on one line without colour, for the audit log. Never holds a secret: the plan

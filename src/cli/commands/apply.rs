@@ -32,7 +32,9 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     // Rendering the plan, preparing statements and passwords, and (when nobody is asked)
     // opening the audit log do not depend on each other; at 10,000 roles each takes tens of ms.
     let (text, prepared, audit) = std::thread::scope(|scope| {
-        let text = scope.spawn(|| render::text::plan(plan, output.color));
+        let text = scope.spawn(|| {
+            output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
+        });
         let audit = (has_changes && args.auto_approve)
             .then(|| scope.spawn(|| AuditLog::open(&ctx.config.audit_log_path())));
         let prepared: Result<Vec<PreparedCluster>, _> = runnable
@@ -41,7 +43,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
             .collect();
         (joined(text), prepared, audit.map(joined))
     });
-    output.print(&text?);
+    text?;
     super::report_plan_errors(plan);
     if !has_changes {
         let code = if plan.has_errors() {
@@ -205,7 +207,13 @@ fn run_cluster(
             let statement = e
                 .failed_index
                 .and_then(|i| unit.changes.get(i))
-                .map(|c| format!(" while running `{}` for role \"{}\"", c.statement, c.role))
+                .map(|c| {
+                    format!(
+                        " while running `{}` for role \"{}\"",
+                        c.statement(),
+                        c.role.role
+                    )
+                })
                 .unwrap_or_default();
             let scope = match &unit.kind {
                 UnitKind::Roles => "role changes".to_string(),
@@ -301,16 +309,16 @@ fn record_and_execute(
 }
 
 /// What the audit log says about one change.
-fn audit_record(cluster: &ClusterKey, change: &PreparedChange) -> ChangeRecord {
-    let target = change.target.as_ref();
+fn audit_record(cluster: &ClusterKey, change: &PreparedChange<'_>) -> ChangeRecord {
+    let target = change.target();
     ChangeRecord {
         env: target.map(|t| t.env.clone()).unwrap_or_default(),
         database: target.map(|t| t.database.clone()).unwrap_or_default(),
         host: cluster.host.clone(),
         port: cluster.port,
-        role: change.role.to_string(),
-        action: change.action.to_string(),
-        detail: change.detail.clone(),
+        role: change.role.role.to_string(),
+        action: change.action().to_string(),
+        detail: change.detail(),
     }
 }
 

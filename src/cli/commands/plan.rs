@@ -14,7 +14,9 @@ pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
     let fleet = plan_fleet(&ctx.lowered, reads, &selection);
     let plan = &fleet.plan;
     match args.format {
-        PlanFormat::Text => output.print(&render::text::plan(plan, output.color)),
+        PlanFormat::Text => {
+            output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
+        }
         PlanFormat::Json => output.print(&render::json::plan(plan)),
     }
     super::report_plan_errors(plan);

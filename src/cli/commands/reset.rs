@@ -9,10 +9,10 @@ use pgroster::apply::{
     self, generate_password, scram_verifier, GeneratedCredential, PreparedChange, Unit, UnitKind,
 };
 use pgroster::audit::{AuditLog, ChangeRecord, Outcome};
+use pgroster::catalog;
 use pgroster::model::RoleName;
-use pgroster::plan::Phase;
+use pgroster::plan::{Change, PasswordSource, RoleAction, RolePlan};
 use pgroster::registry::parse_target;
-use pgroster::{catalog, render};
 use std::path::Path;
 
 pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
@@ -90,21 +90,31 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
             port: entry.cluster.port,
             role: role.to_string(),
             action: "reset_password".into(),
-            detail: detail.clone(),
+            detail,
         }],
     )?;
     let password = generate_password();
     // Through apply's executor: the same advisory lock, transaction and WARNING check as a plan.
+    // A plan of one change, so that it runs as any planned password reset does.
+    let reset = RolePlan {
+        role: role.clone(),
+        action: RoleAction::Update,
+        profile: None,
+        targets: vec![target.clone()],
+        changes: vec![Change::ResetPassword {
+            password: PasswordSource::Generated,
+            from_rotation: None,
+            to_rotation: None,
+        }],
+    };
+    let verifier = scram_verifier(&password);
     let unit = Unit {
         kind: UnitKind::Roles,
-        changes: vec![PreparedChange {
-            phase: Phase::Alter,
-            role: role.clone(),
-            target: Some(target.clone()),
-            action: "reset_password",
-            detail,
-            statement: render::ddl::reset_password(&role, &scram_verifier(&password)),
-        }],
+        changes: reset
+            .changes
+            .iter()
+            .map(|change| PreparedChange::new(&reset, change, Some(verifier.clone())))
+            .collect(),
     };
     let result = apply::execute(&mut client, &unit).map_err(|e| e.message);
     let outcome = match &result {
