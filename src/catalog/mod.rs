@@ -1,22 +1,23 @@
-//! A cluster's live catalogs -> current state, in one round trip of set-based queries.
+//! A cluster's live catalogs -> current state, in a fixed number of set-based queries.
 //!
-//! Roles are cluster-wide, so one connection per cluster reads them all: `pg_roles` with role
-//! comments, `pg_auth_members`, `pg_db_role_setting`, and `pg_database`. The queries are sent as
-//! one simple-protocol batch; their cost does not grow with the number of declared roles.
-//! PostgreSQL 16 added `inherit_option` and `set_option` to `pg_auth_members`; reading them
-//! through `to_jsonb` keeps one query for every version (NULL before 16). A membership granted
-//! by several grantors (16+) has each option if any grant has it.
+//! Roles are cluster-wide, so one connection per cluster reads them all: `pg_roles`, role
+//! comments, `pg_auth_members`, `pg_database` and `pg_db_role_setting`, one round trip each,
+//! their rows decoded as they arrive. Their number does not grow with the number of roles.
+//! PostgreSQL 16 added `inherit_option` and `set_option` to `pg_auth_members` (absent before
+//! 16). A membership granted by several grantors (16+) has each option if any grant has it.
 
 use crate::connection::describe_error;
 use crate::model::privileges::DatabaseState;
 use crate::model::settings::canonical_value;
 use crate::model::{
-    AdminInfo, Attributes, CurrentCluster, CurrentRole, MembershipOptions, Memberships, RoleName,
-    SettingScope,
+    AdminInfo, Attributes, CurrentCluster, CurrentRole, MembershipOptions, Memberships, RoleMap,
+    RoleName, SettingScope,
 };
 pub mod privileges;
 
-use postgres::{SimpleQueryMessage, SimpleQueryRow};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{FromSql, Type};
+use postgres::{Row, SimpleQueryMessage, SimpleQueryRow};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,17 +28,16 @@ pub enum CatalogError {
     Shape(String),
 }
 
-/// The batch; the result sets come back in this order. Names are joined to oids here, on the
-/// client: joining `pg_roles` three times in SQL cost ~100 ms at 10,000 roles, a hash lookup
-/// costs nothing. `SELECT *` on `pg_auth_members` picks up the 16+ option columns by name
-/// without a second query shape per version. A role's flags come as the bits of one integer
-/// (see `RoleFlag`): the client keeps a position per column of every row until it is read.
-/// Comments come separately too: joining `pg_shdescription` cost more than the rest of the
-/// roles query (~8 of ~18 ms at 10,000 roles).
-const CATALOG_BATCH: &str = "
-SELECT current_setting('server_version_num'), current_user, r.rolsuper, r.rolcreaterole
-  FROM pg_roles r WHERE r.rolname = current_user;
-SELECT r.oid, r.rolname,
+/// The admin: what it may do, and the server's version.
+const ADMIN_QUERY: &str = "
+SELECT current_setting('server_version_num')::int, current_user::text, r.rolsuper, r.rolcreaterole
+  FROM pg_roles r WHERE r.rolname = current_user";
+
+/// Every role. Names are joined to oids on the client: joining `pg_roles` three times in SQL
+/// cost ~100 ms at 10,000 roles, a hash lookup costs nothing. A role's flags come as the bits
+/// of one integer (see `RoleFlag`): each column of each row costs the client a decode.
+const ROLES_QUERY: &str = "
+SELECT r.oid, r.rolname::text,
        -- | and << share one precedence level in PostgreSQL: every shift is in parentheses.
        r.rolsuper::int | (r.rolinherit::int << 1) | (r.rolcreaterole::int << 2)
        | (r.rolcreatedb::int << 3) | (r.rolcanlogin::int << 4) | (r.rolreplication::int << 5)
@@ -50,13 +50,21 @@ SELECT r.oid, r.rolname,
        r.rolconnlimit,
        CASE WHEN r.rolvaliduntil IS NULL OR r.rolvaliduntil = 'infinity' THEN NULL
             ELSE to_char(r.rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END
-  FROM pg_roles r;
-SELECT objoid, description FROM pg_shdescription WHERE classoid = 'pg_authid'::regclass;
-SELECT * FROM pg_auth_members;
+  FROM pg_roles r";
+
+/// Role comments, apart: joining `pg_shdescription` cost more than the rest of the roles
+/// query (~8 of ~18 ms at 10,000 roles).
+const COMMENTS_QUERY: &str =
+    "SELECT objoid, description FROM pg_shdescription WHERE classoid = 'pg_authid'::regclass";
+
+/// `SELECT *` picks up the 16+ option columns by name without a query per version.
+const MEMBERSHIPS_QUERY: &str = "SELECT * FROM pg_auth_members";
+
+const DATABASES_QUERY: &str = "SELECT oid, datname::text FROM pg_database";
+
+const SETTINGS_QUERY: &str = "
 SELECT rs.setrole, rs.setdatabase, s.setting
-  FROM pg_db_role_setting rs CROSS JOIN LATERAL unnest(rs.setconfig) AS s(setting);
-SELECT oid, datname FROM pg_database;
-";
+  FROM pg_db_role_setting rs CROSS JOIN LATERAL unnest(rs.setconfig) AS s(setting)";
 
 type Rows = Vec<SimpleQueryRow>;
 
@@ -80,9 +88,8 @@ const ROLE_FLAG_COUNT: usize = RoleFlag::AdminActsAs as usize + 1;
 struct RoleFlags(u32);
 
 impl RoleFlags {
-    fn read(row: &SimpleQueryRow, index: usize) -> Result<Self, CatalogError> {
-        text(row, index)?
-            .parse()
+    fn read(row: &Row, index: usize) -> Result<Self, CatalogError> {
+        u32::try_from(get::<i32>(row, index)?)
             .ok()
             .filter(|bits| *bits < 1 << ROLE_FLAG_COUNT)
             .map(RoleFlags)
@@ -94,162 +101,167 @@ impl RoleFlags {
     }
 }
 
-/// Result sets of `CATALOG_BATCH`.
-const CATALOG_SETS: usize = 6;
-
 /// Reads the whole cluster's role state through `client`.
 pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, CatalogError> {
-    cluster_state(run_batch(client, CATALOG_BATCH)?)
-}
-
-/// Reads the cluster's role state and the privileges of the database `client` is connected to,
-/// in one round trip: the server runs the privilege queries while the role rows travel.
-pub fn read_cluster_and_database(
-    client: &mut postgres::Client,
-) -> Result<(CurrentCluster, DatabaseState), CatalogError> {
-    let batch = format!("{CATALOG_BATCH}{}", privileges::batch());
-    let mut cluster_sets = run_batch(client, &batch)?;
-    let database_sets = cluster_sets.split_off(CATALOG_SETS.min(cluster_sets.len()));
-    Ok((
-        cluster_state(cluster_sets)?,
-        privileges::database_state(&database_sets)?,
-    ))
-}
-
-/// Each result set is dropped once read: at 10,000 roles the raw rows take as much memory as
-/// the state built from them.
-fn cluster_state(sets: Vec<Rows>) -> Result<CurrentCluster, CatalogError> {
-    let Ok([admin_rows, role_rows, comment_rows, member_rows, setting_rows, database_rows]) =
-        <[Rows; CATALOG_SETS]>::try_from(sets.into_iter().take(CATALOG_SETS).collect::<Vec<_>>())
-    else {
-        return Err(CatalogError::Shape("fewer result sets than queries".into()));
-    };
-    let admin_row = admin_rows
-        .first()
-        .ok_or_else(|| CatalogError::Shape("the admin role is not in pg_roles".into()))?;
-    let server_version_num = text(admin_row, 0)?
-        .parse()
-        .map_err(|_| CatalogError::Shape("server_version_num".into()))?;
-    let admin = AdminInfo {
-        name: text(admin_row, 1)?.to_string(),
-        superuser: flag(admin_row, 2)?,
-        createrole: flag(admin_row, 3)?,
-    };
-
-    let mut names: HashMap<u32, RoleName> = HashMap::with_capacity(role_rows.len());
-    let mut roles = BTreeMap::new();
-    for row in &role_rows {
-        let name = RoleName::existing(text(row, 1)?);
-        names.insert(oid(row, 0)?, name.clone());
-        let flags = RoleFlags::read(row, 2)?;
-        let attributes = Attributes {
-            superuser: flags.get(RoleFlag::Super),
-            inherit: flags.get(RoleFlag::Inherit),
-            createrole: flags.get(RoleFlag::CreateRole),
-            createdb: flags.get(RoleFlag::CreateDb),
-            login: flags.get(RoleFlag::Login),
-            replication: flags.get(RoleFlag::Replication),
-            bypassrls: flags.get(RoleFlag::BypassRls),
-            connection_limit: text(row, 3)?
-                .parse()
-                .map_err(|_| CatalogError::Shape("rolconnlimit".into()))?,
-            valid_until: optional_text(row, 4),
-        };
-        roles.insert(
-            name.clone(),
-            CurrentRole {
-                name,
-                attributes,
-                member_of: Memberships::new(),
-                settings: BTreeMap::new(),
-                comment: None,
-                admin_can_alter: flags.get(RoleFlag::AdminCanAlter),
-                admin_acts_as: flags.get(RoleFlag::AdminActsAs),
+    let mut admin = None;
+    each_row(client, ADMIN_QUERY, |row| {
+        admin = Some((
+            get::<i32>(row, 0)?,
+            AdminInfo {
+                name: get::<&str>(row, 1)?.to_string(),
+                superuser: get(row, 2)?,
+                createrole: get(row, 3)?,
             },
-        );
-    }
-    drop(role_rows);
-    for row in &comment_rows {
-        if let Some(role) = names
-            .get(&oid(row, 0)?)
-            .and_then(|name| roles.get_mut(name))
-        {
-            role.comment = optional_text(row, 1);
+        ));
+        Ok(())
+    })?;
+    let (server_version_num, admin) =
+        admin.ok_or_else(|| CatalogError::Shape("the admin role is not in pg_roles".into()))?;
+
+    // Roles in the order they come, found by oid; sorted by name at the end.
+    let mut roles: Vec<CurrentRole> = Vec::new();
+    let mut by_oid: HashMap<u32, usize> = HashMap::new();
+    each_row(client, ROLES_QUERY, |row| {
+        let flags = RoleFlags::read(row, 2)?;
+        by_oid.insert(get(row, 0)?, roles.len());
+        roles.push(CurrentRole {
+            name: RoleName::existing(get::<&str>(row, 1)?),
+            attributes: Attributes {
+                superuser: flags.get(RoleFlag::Super),
+                inherit: flags.get(RoleFlag::Inherit),
+                createrole: flags.get(RoleFlag::CreateRole),
+                createdb: flags.get(RoleFlag::CreateDb),
+                login: flags.get(RoleFlag::Login),
+                replication: flags.get(RoleFlag::Replication),
+                bypassrls: flags.get(RoleFlag::BypassRls),
+                connection_limit: get(row, 3)?,
+                valid_until: get::<Option<&str>>(row, 4)?.map(str::to_string),
+            },
+            member_of: Memberships::new(),
+            settings: BTreeMap::new(),
+            comment: None,
+            admin_can_alter: flags.get(RoleFlag::AdminCanAlter),
+            admin_acts_as: flags.get(RoleFlag::AdminActsAs),
+        });
+        Ok(())
+    })?;
+    let role_at = |oid: u32| by_oid.get(&oid).copied();
+
+    each_row(client, COMMENTS_QUERY, |row| {
+        if let Some(i) = role_at(get(row, 0)?) {
+            roles[i].comment = get::<Option<&str>>(row, 1)?.map(str::to_string);
         }
-    }
-    drop(comment_rows);
-    if let Some(first) = member_rows.first() {
-        let column = |name: &str| first.columns().iter().position(|c| c.name() == name);
-        let missing = || CatalogError::Shape("pg_auth_members lacks a column".into());
-        let (member_at, group_at, admin_at) = (
-            column("member").ok_or_else(missing)?,
-            column("roleid").ok_or_else(missing)?,
-            column("admin_option").ok_or_else(missing)?,
-        );
-        let (inherit_at, set_at) = (column("inherit_option"), column("set_option"));
-        for row in &member_rows {
-            let (Some(member), Some(group)) = (
-                names.get(&oid(row, member_at)?),
-                names.get(&oid(row, group_at)?),
-            ) else {
-                continue;
-            };
-            let granted = MembershipOptions {
-                admin: flag(row, admin_at)?,
-                inherit: inherit_at.map(|i| flag(row, i)).transpose()?,
-                set: set_at.map(|i| flag(row, i)).transpose()?,
-            };
-            if let Some(role) = roles.get_mut(member) {
-                // 16+ keeps one row per grantor; the member has an option if any grant gives it.
-                match role.member_of.get_mut(group) {
-                    Some(held) => {
-                        held.admin |= granted.admin;
-                        held.inherit = either(held.inherit, granted.inherit);
-                        held.set = either(held.set, granted.set);
-                    }
-                    None => {
-                        role.member_of.insert(group.clone(), granted);
-                    }
-                }
+        Ok(())
+    })?;
+
+    let mut columns = None;
+    each_row(client, MEMBERSHIPS_QUERY, |row| {
+        let (member_at, group_at, admin_at, inherit_at, set_at) = match columns {
+            Some(columns) => columns,
+            None => {
+                let column = |name: &str| row.columns().iter().position(|c| c.name() == name);
+                let missing = || CatalogError::Shape("pg_auth_members lacks a column".into());
+                *columns.insert((
+                    column("member").ok_or_else(missing)?,
+                    column("roleid").ok_or_else(missing)?,
+                    column("admin_option").ok_or_else(missing)?,
+                    column("inherit_option"),
+                    column("set_option"),
+                ))
+            }
+        };
+        let (Some(member), Some(group)) =
+            (role_at(get(row, member_at)?), role_at(get(row, group_at)?))
+        else {
+            return Ok(());
+        };
+        let granted = MembershipOptions {
+            admin: get(row, admin_at)?,
+            inherit: inherit_at.map(|i| get(row, i)).transpose()?,
+            set: set_at.map(|i| get(row, i)).transpose()?,
+        };
+        let group = roles[group].name.clone();
+        let member_of = &mut roles[member].member_of;
+        // 16+ keeps one row per grantor; the member has an option if any grant gives it.
+        match member_of.get_mut(&group) {
+            Some(held) => {
+                held.admin |= granted.admin;
+                held.inherit = either(held.inherit, granted.inherit);
+                held.set = either(held.set, granted.set);
+            }
+            None => {
+                member_of.insert(group, granted);
             }
         }
-    }
-    drop(member_rows);
-    let database_names: HashMap<&str, &str> = database_rows
-        .iter()
-        .map(|row| Ok((text(row, 0)?, text(row, 1)?)))
-        .collect::<Result<_, CatalogError>>()?;
-    for row in &setting_rows {
-        let Some(role) = names.get(&oid(row, 0)?) else {
-            continue;
+        Ok(())
+    })?;
+
+    let mut databases: HashMap<u32, String> = HashMap::new();
+    each_row(client, DATABASES_QUERY, |row| {
+        databases.insert(get(row, 0)?, get::<&str>(row, 1)?.to_string());
+        Ok(())
+    })?;
+
+    each_row(client, SETTINGS_QUERY, |row| {
+        let Some(role) = role_at(get(row, 0)?) else {
+            return Ok(());
         };
-        let scope = match text(row, 1)? {
-            "0" => SettingScope::AllDatabases,
-            oid => match database_names.get(oid) {
-                Some(db) => SettingScope::Database((*db).to_string()),
-                None => continue,
+        let scope = match get::<u32>(row, 1)? {
+            0 => SettingScope::AllDatabases,
+            oid => match databases.get(&oid) {
+                Some(db) => SettingScope::Database(db.clone()),
+                None => return Ok(()),
             },
         };
-        let setting = text(row, 2)?;
-        let Some((name, value)) = setting.split_once('=') else {
-            continue;
+        let Some((name, value)) = get::<&str>(row, 2)?.split_once('=') else {
+            return Ok(());
         };
-        if let Some(role) = roles.get_mut(role) {
-            role.settings
-                .entry(scope)
-                .or_default()
-                // PostgreSQL stores some names in its own spelling (TimeZone); names are
-                // case-insensitive, and the config side lowercases them too.
-                .insert(name.to_ascii_lowercase(), canonical_value(name, value));
-        }
-    }
-    let databases = database_names.values().map(|d| (*d).to_string()).collect();
+        roles[role]
+            .settings
+            .entry(scope)
+            .or_default()
+            // PostgreSQL stores some names in its own spelling (TimeZone); names are
+            // case-insensitive, and the config side lowercases them too.
+            .insert(name.to_ascii_lowercase(), canonical_value(name, value));
+        Ok(())
+    })?;
     Ok(CurrentCluster {
         server_version_num,
         admin,
-        roles,
-        databases,
+        roles: RoleMap::from_vec(roles),
+        databases: databases.into_values().collect(),
     })
+}
+
+/// Reads the cluster's role state and the privileges of the database `client` is connected to.
+pub fn read_cluster_and_database(
+    client: &mut postgres::Client,
+) -> Result<(CurrentCluster, DatabaseState), CatalogError> {
+    Ok((read_cluster(client)?, privileges::read_database(client)?))
+}
+
+/// Runs one query and hands each row to `each` as it arrives, in one round trip. Rows are not
+/// held: at 10,000 roles, keeping every row of the role queries until the last had arrived took
+/// ~8 MB.
+fn each_row(
+    client: &mut postgres::Client,
+    sql: &str,
+    mut each: impl FnMut(&Row) -> Result<(), CatalogError>,
+) -> Result<(), CatalogError> {
+    let query_error = |e: postgres::Error| CatalogError::Query(describe_error(&e));
+    let mut rows = client
+        .query_typed_raw(sql, std::iter::empty::<(&str, Type)>())
+        .map_err(query_error)?;
+    while let Some(row) = rows.next().map_err(query_error)? {
+        each(&row)?;
+    }
+    Ok(())
+}
+
+/// A column as `T`; a type or NULL that does not fit is a shape error.
+fn get<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, CatalogError> {
+    row.try_get(index)
+        .map_err(|e| CatalogError::Shape(format!("column {index}: {e}")))
 }
 
 fn either(a: Option<bool>, b: Option<bool>) -> Option<bool> {
@@ -284,22 +296,6 @@ fn text(row: &SimpleQueryRow, index: usize) -> Result<&str, CatalogError> {
         .ok_or_else(|| CatalogError::Shape(format!("column {index} is NULL")))
 }
 
-fn oid(row: &SimpleQueryRow, index: usize) -> Result<u32, CatalogError> {
-    text(row, index)?
-        .parse()
-        .map_err(|_| CatalogError::Shape(format!("column {index} is not an oid")))
-}
-
 fn optional_text(row: &SimpleQueryRow, index: usize) -> Option<String> {
     row.get(index).map(str::to_string)
-}
-
-fn flag(row: &SimpleQueryRow, index: usize) -> Result<bool, CatalogError> {
-    match text(row, index)? {
-        "t" => Ok(true),
-        "f" => Ok(false),
-        other => Err(CatalogError::Shape(format!(
-            "column {index}: `{other}` is not a boolean"
-        ))),
-    }
 }

@@ -19,7 +19,7 @@ pub enum Format {
 pub struct SourceFile {
     pub path: PathBuf,
     pub format: Format,
-    text: String,
+    pub(super) text: String,
 }
 
 impl SourceFile {

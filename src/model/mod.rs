@@ -5,10 +5,12 @@
 
 mod names;
 pub mod privileges;
+mod role_map;
 mod secret;
 pub mod settings;
 
 pub use names::{ClusterKey, NameError, RoleName, TargetName};
+pub use role_map::{Named, RoleMap};
 pub use secret::Secret;
 
 use serde::Serialize;
@@ -357,7 +359,13 @@ pub struct DesiredRole {
 pub struct DesiredCluster {
     /// Active registry entries on this cluster; the databases whose settings are in scope.
     pub targets: BTreeSet<TargetName>,
-    pub roles: BTreeMap<RoleName, DesiredRole>,
+    pub roles: RoleMap<DesiredRole>,
+}
+
+impl Named for DesiredRole {
+    fn name(&self) -> &RoleName {
+        &self.name
+    }
 }
 
 impl DesiredCluster {
@@ -378,7 +386,7 @@ impl DesiredCluster {
                     SettingScope::AllDatabases => true,
                     SettingScope::Database(db) => databases.contains(db.as_str()),
                 });
-                (role.name.clone(), role)
+                role
             })
             .collect();
         DesiredCluster { targets, roles }
@@ -401,6 +409,12 @@ pub struct CurrentRole {
     pub admin_acts_as: bool,
 }
 
+impl Named for CurrentRole {
+    fn name(&self) -> &RoleName {
+        &self.name
+    }
+}
+
 impl CurrentRole {
     pub fn marker(&self) -> Option<Marker> {
         self.comment.as_deref().and_then(Marker::parse)
@@ -420,7 +434,7 @@ pub struct AdminInfo {
 pub struct CurrentCluster {
     pub server_version_num: i32,
     pub admin: AdminInfo,
-    pub roles: BTreeMap<RoleName, CurrentRole>,
+    pub roles: RoleMap<CurrentRole>,
     /// Databases that exist on the cluster.
     pub databases: BTreeSet<String>,
 }

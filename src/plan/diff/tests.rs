@@ -55,7 +55,7 @@ fn cluster(
     (
         DesiredCluster {
             targets: BTreeSet::from([target()]),
-            roles: desired.into_iter().map(|r| (r.name.clone(), r)).collect(),
+            roles: desired.into_iter().collect(),
         },
         CurrentCluster {
             server_version_num: 150000,
@@ -64,7 +64,7 @@ fn cluster(
                 superuser: true,
                 createrole: true,
             },
-            roles: current.into_iter().map(|r| (r.name.clone(), r)).collect(),
+            roles: current.into_iter().collect(),
             databases,
         },
     )
@@ -99,18 +99,15 @@ fn creates_a_missing_role_with_everything_it_needs() {
         .insert(RoleName::existing("app_rw"), MembershipOptions::default());
     let (d, c) = cluster(vec![role], vec![]);
     let mut c = c;
-    c.roles.insert(
-        RoleName::existing("app_rw"),
-        CurrentRole {
-            name: RoleName::existing("app_rw"),
-            attributes: Attributes::default(),
-            member_of: Memberships::new(),
-            settings: BTreeMap::new(),
-            comment: None,
-            admin_can_alter: true,
-            admin_acts_as: true,
-        },
-    );
+    c.roles.insert(CurrentRole {
+        name: RoleName::existing("app_rw"),
+        attributes: Attributes::default(),
+        member_of: Memberships::new(),
+        settings: BTreeMap::new(),
+        comment: None,
+        admin_can_alter: true,
+        admin_acts_as: true,
+    });
     let p = plan(&d, &c);
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     let kinds: Vec<&str> = p.roles[0]
