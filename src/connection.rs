@@ -16,7 +16,7 @@ type TlsConnector = tokio_postgres_rustls::MakeRustlsConnect;
 
 pub const APPLICATION_NAME: &str = "pgroster";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminCredentials {
     pub user: String,
     pub password: Option<Secret>,
@@ -103,7 +103,7 @@ impl std::ops::DerefMut for Connection {
 }
 
 /// TLS for every cluster: a default mode, per-cluster overrides, and the CA to trust.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSettings {
     pub default_mode: SslMode,
     pub per_cluster: BTreeMap<ClusterKey, SslMode>,

@@ -35,26 +35,22 @@ fn load_inner(
     path: &Path,
     selection: Option<&[TargetGlob]>,
 ) -> Result<(Context, Option<PendingReads>)> {
-    let mut config = config::load(path).map_err(anyhow::Error::new)?;
-    let credentials = AdminCredentials::from_env(
-        config.settings.admin_user_env.as_deref(),
-        config.settings.admin_password_env.as_deref(),
-        env_var,
-    );
-    let registry = config::lower::registry(&config);
-    let mut connector_and_reads = None;
-    if let Some(registry) = &registry {
-        let connector = Arc::new(Connector::new(
-            credentials.clone(),
-            tls_settings(&config, registry)?,
-        ));
-        let reads = selection.map(|s| start_reads(registry, &connector, s));
-        connector_and_reads = Some((connector, reads));
-    }
+    let (dir, files) = config::read(path).map_err(anyhow::Error::new)?;
+    // Reading clusters needs only the registry and the settings. When the roles are in files
+    // of their own, the reads start before those are parsed, and are kept if the whole config
+    // agrees on the registry, the credentials and TLS.
+    let early = selection.and_then(|selection| {
+        let preview = config::preview(&dir, &files)?;
+        let access = ClusterAccess::of(&preview).ok()??;
+        let reads = start_reads(&access.registry, &access.connector, selection);
+        Some((access, reads))
+    });
+    let mut config = config::merge(dir, files).map_err(anyhow::Error::new)?;
+    let access = ClusterAccess::of(&config)?;
     let lowered = config::lower(
         &config,
         &LowerInput {
-            admin_user: Some(&credentials.user),
+            admin_user: Some(&admin_credentials(&config).user),
         },
     )
     .map_err(anyhow::Error::new)
@@ -62,17 +58,62 @@ fn load_inner(
     // The desired state has everything from here on; at 10,000 roles the raw entries hold
     // ~8 MB that planning can reuse.
     config.roles = Vec::new();
-    let Some((connector, reads)) = connector_and_reads else {
+    let Some(access) = access else {
         bail!("the configuration is invalid: the registry has errors");
+    };
+    let reads = match (early, selection) {
+        (Some((early, reads)), _) if early.same_as(&access) => Some(reads),
+        (_, Some(selection)) => Some(start_reads(&access.registry, &access.connector, selection)),
+        (_, None) => None,
     };
     Ok((
         Context {
             config,
             lowered,
-            connector,
+            connector: access.connector,
         },
         reads,
     ))
+}
+
+/// What reading the clusters takes: the registry and how to connect.
+struct ClusterAccess {
+    registry: Registry,
+    credentials: AdminCredentials,
+    tls: TlsSettings,
+    connector: Arc<Connector>,
+}
+
+impl ClusterAccess {
+    /// `None` when the registry has errors (`lower` reports them).
+    fn of(config: &Config) -> Result<Option<ClusterAccess>> {
+        let credentials = admin_credentials(config);
+        let Some(registry) = config::lower::registry(config) else {
+            return Ok(None);
+        };
+        let tls = tls_settings(config, &registry)?;
+        let connector = Arc::new(Connector::new(credentials.clone(), tls.clone()));
+        Ok(Some(ClusterAccess {
+            registry,
+            credentials,
+            tls,
+            connector,
+        }))
+    }
+
+    fn same_as(&self, other: &ClusterAccess) -> bool {
+        self.registry == other.registry
+            && self.credentials == other.credentials
+            && self.tls == other.tls
+    }
+}
+
+fn admin_credentials(config: &Config) -> AdminCredentials {
+    AdminCredentials::from_env(
+        config.settings.admin_user_env.as_deref(),
+        config.settings.admin_password_env.as_deref(),
+        env_var,
+    )
 }
 
 fn tls_settings(config: &Config, registry: &Registry) -> Result<TlsSettings> {

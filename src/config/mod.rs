@@ -77,6 +77,13 @@ impl Config {
 
 /// Reads a config directory (or a single file) and merges its files.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let (dir, files) = read(path)?;
+    merge(dir, files)
+}
+
+/// Reads the files of a config directory (or a single file), unparsed: the directory that
+/// relative paths are resolved against, and the files in name order.
+pub fn read(path: &Path) -> Result<(PathBuf, Vec<SourceFile>), ConfigErrors> {
     let unreadable = |reason: String| ConfigErrors::Unreadable {
         path: path.to_path_buf(),
         reason,
@@ -110,7 +117,21 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         })?;
         files.push(SourceFile::new(p, format, text));
     }
-    merge(dir, files)
+    Ok((dir, files))
+}
+
+/// The config without its files that declare only roles, when those hold most of the text:
+/// enough for the registry and the settings, so that clusters can be read while the roles are
+/// still being parsed (~30 ms at 10,000 roles). `None` when there is no such split or these
+/// files have errors; `merge` of every file is still the config, and reports the errors.
+pub fn preview(dir: &Path, files: &[SourceFile]) -> Option<Config> {
+    let (role_files, rest): (Vec<&SourceFile>, Vec<&SourceFile>) =
+        files.iter().partition(|f| f.declares_only_roles());
+    let size = |files: &[&SourceFile]| files.iter().map(|f| f.text.len()).sum::<usize>();
+    if rest.is_empty() || size(&role_files) <= size(&rest) {
+        return None;
+    }
+    merge(dir.to_path_buf(), rest.into_iter().cloned().collect()).ok()
 }
 
 fn format_of(path: &Path) -> Option<Format> {

@@ -319,6 +319,11 @@ impl Marker {
         text
     }
 
+    /// Whether a role comment is a marker.
+    pub fn is_marker(comment: &str) -> bool {
+        comment.starts_with(MARKER_PREFIX)
+    }
+
     /// Reads a role comment; `None` when the role is not managed by pgroster.
     pub fn parse(comment: &str) -> Option<Marker> {
         let rest = comment.strip_prefix(MARKER_PREFIX)?;
@@ -418,6 +423,11 @@ impl Named for CurrentRole {
 impl CurrentRole {
     pub fn marker(&self) -> Option<Marker> {
         self.comment.as_deref().and_then(Marker::parse)
+    }
+
+    /// Whether pgroster manages the role (`marker().is_some()`, without reading the marker).
+    pub fn is_managed(&self) -> bool {
+        self.comment.as_deref().is_some_and(Marker::is_marker)
     }
 }
 

@@ -43,20 +43,21 @@ pub fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> Clu
         )
         .collect();
     let membership_options_supported = current.server_version_num >= 160000;
+    // Both sides are sorted by name: one walk pairs them, where a search per role cost most
+    // of a 10,000-role diff.
+    let mut current_roles = current.roles.values().peekable();
     for role in desired.roles.values() {
         let role = &*supported_options(role, membership_options_supported, &mut plan.notes);
-        let mut plan_for_role = match current.roles.get(&role.name) {
+        while current_roles.next_if(|r| r.name < role.name).is_some() {}
+        let existing = current_roles.next_if(|r| r.name == role.name);
+        let mut plan_for_role = match existing {
             None => create(role),
             Some(existing) => update(role, existing, &in_scope, input.ignore_roles),
         };
         let privilege_changes = privileges(role, input, &mut plan.notes, &mut plan.errors);
         if !privilege_changes.is_empty() {
             let role_plan = plan_for_role.get_or_insert_with(|| {
-                let action = if current
-                    .roles
-                    .get(&role.name)
-                    .is_some_and(|r| r.marker().is_some())
-                {
+                let action = if existing.is_some_and(CurrentRole::is_managed) {
                     RoleAction::Update
                 } else {
                     RoleAction::Adopt
@@ -83,12 +84,18 @@ pub fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> Clu
         );
     }
     if !input.narrowed {
+        let mut desired_roles = desired.roles.keys().peekable();
         for role in current.roles.values() {
+            while desired_roles.next_if(|name| **name < role.name).is_some() {}
+            let declared = desired_roles.next_if(|name| **name == role.name).is_some();
+            if declared || !role.is_managed() {
+                continue;
+            }
             let ignored = input
                 .ignore_roles
                 .iter()
                 .any(|g| g.matches(role.name.as_str()));
-            if role.marker().is_some() && !desired.roles.contains_key(&role.name) && !ignored {
+            if !ignored {
                 plan.notes.push(format!(
                     "role \"{}\" is managed by pgroster but no longer declared; it is left in place",
                     role.name
@@ -206,18 +213,16 @@ fn update(
     ignore_roles: &[NameGlob],
 ) -> Option<RolePlan> {
     let mut changes = Vec::new();
-    let attribute_changes = existing.attributes.diff(&role.attributes);
-    if !attribute_changes.is_empty() {
+    if existing.attributes != role.attributes {
         changes.push(Change::AlterAttributes {
-            changes: attribute_changes,
+            changes: existing.attributes.diff(&role.attributes),
         });
     }
-    let marker = existing.marker();
     // A role that already exists gets no new password unless its rotation key changed.
-    if let (Some(marker), Some(source), Some(rotation)) = (
-        &marker,
-        password_source(&role.password),
+    if let (Some(rotation), Some(marker), Some(source)) = (
         role.password.rotation(),
+        existing.marker(),
+        password_source(&role.password),
     ) {
         if marker.rotation.as_deref() != Some(rotation) {
             changes.push(Change::ResetPassword {
@@ -239,7 +244,7 @@ fn update(
     if changes.is_empty() {
         return None;
     }
-    let action = if marker.is_some() {
+    let action = if existing.is_managed() {
         RoleAction::Update
     } else {
         RoleAction::Adopt

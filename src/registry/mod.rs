@@ -15,7 +15,7 @@ pub struct DatabaseEntry {
     pub sslmode: Option<SslMode>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Registry {
     pub entries: Vec<DatabaseEntry>,
 }
