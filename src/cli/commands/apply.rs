@@ -148,165 +148,167 @@ fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> Result<T> {
 
 /// Runs one cluster's units (roles, then each database) with their audit rows; returns the
 /// errors, each saying what was rolled back, and whether the role changes committed.
+///
+/// Another thread runs the units one after the other while this one records every change as
+/// started, chunk by chunk and unit after unit, and writes each unit's outcomes once it
+/// reports back. A statement still reaches the server only after its `started` row is
+/// committed, but the log keeps ahead of the server instead of making each unit wait for its
+/// own rows: the SQLite writes (~10 us a row) overlap with the server's work.
 fn run_cluster(
     audit: &mut AuditLog,
     run: &pgroster::audit::RunId,
-    mut read: Option<&mut ClusterRead>,
+    read: Option<&mut ClusterRead>,
     cluster: &PreparedCluster,
 ) -> Result<(Vec<String>, bool)> {
-    let mut errors = Vec::new();
-    let mut roles_failed = false;
-    // Outcomes of the unit before, written while the next unit runs.
-    let mut pending: Vec<(i64, Outcome)> = Vec::new();
-    for unit in &cluster.units {
-        if unit.changes.is_empty() {
-            continue;
-        }
-        if roles_failed {
-            // Nothing of it ran: the role changes it builds on were rolled back.
-            let records: Vec<ChangeRecord> = unit
-                .changes
-                .iter()
-                .map(|c| audit_record(&cluster.cluster, c))
-                .collect();
-            let ids = audit.record_started(run, &records)?;
-            let not_run = Outcome::RolledBack("not run: the cluster's role changes failed".into());
-            audit.record_outcomes(
-                &ids.iter()
-                    .map(|id| (*id, not_run.clone()))
-                    .collect::<Vec<_>>(),
-            )?;
-            continue;
-        }
-        let (ids, result) = record_and_execute(
-            audit,
-            run,
-            &cluster.cluster,
-            read.as_deref_mut(),
-            unit,
-            std::mem::take(&mut pending),
-        )?;
-        pending = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                let outcome = match &result {
-                    Ok(()) => Outcome::Ok,
-                    Err(e) if e.failed_index == Some(i) || (e.failed_index.is_none() && i == 0) => {
-                        Outcome::Failed(e.message.clone())
-                    }
-                    Err(_) => {
-                        Outcome::RolledBack(format!("another change on {} failed", cluster.cluster))
-                    }
-                };
-                (*id, outcome)
-            })
-            .collect();
-        if let Err(e) = result {
-            roles_failed |= unit.kind == UnitKind::Roles;
-            let statement = e
-                .failed_index
-                .and_then(|i| unit.changes.get(i))
-                .map(|c| {
-                    format!(
-                        " while running `{}` for role \"{}\"",
-                        c.statement(),
-                        c.role.role
-                    )
-                })
-                .unwrap_or_default();
-            let scope = match &unit.kind {
-                UnitKind::Roles => "role changes".to_string(),
-                UnitKind::Markers => {
-                    "markers (the next apply adopts and marks those roles again)".to_string()
-                }
-                UnitKind::Privileges(db) => format!("privilege changes in database {db}"),
-            };
-            errors.push(format!(
-                "{}: {}{statement}; its {scope} were rolled back",
-                cluster.cluster, e.message
-            ));
-        }
-    }
-    audit.record_outcomes(&pending)?;
-    Ok((errors, !roles_failed))
-}
-
-/// Most rows recorded in one audit commit.
-const RECORDED_PER_COMMIT: usize = 4 * apply::BATCH;
-
-/// Records a unit's changes as started, batch by batch, while another thread runs the batches
-/// already recorded: each statement still reaches the server only after its audit row is
-/// written, and the SQLite writes no longer add to the server's time. `previous` (the outcomes
-/// of the unit before) is written once the first batch is under way.
-fn record_and_execute(
-    audit: &mut AuditLog,
-    run: &pgroster::audit::RunId,
-    cluster: &ClusterKey,
-    read: Option<&mut ClusterRead>,
-    unit: &Unit,
-    previous: Vec<(i64, Outcome)>,
-) -> Result<(Vec<i64>, Result<(), apply::ExecuteError>)> {
+    let units: Vec<&Unit> = cluster
+        .units
+        .iter()
+        .filter(|u| !u.changes.is_empty())
+        .collect();
+    // How many changes, counted across the units in order, are recorded.
     let (progress, recorded) = std::sync::mpsc::channel::<usize>();
-    std::thread::scope(|scope| {
-        let executor = scope.spawn(move || {
+    let (report, reports) = std::sync::mpsc::channel::<(usize, Result<(), apply::ExecuteError>)>();
+    let mut results: Vec<Option<Result<(), apply::ExecuteError>>> = vec![None; units.len()];
+    let mut ids: Vec<Vec<i64>> = units
+        .iter()
+        .map(|u| Vec::with_capacity(u.changes.len()))
+        .collect();
+    let audit_result = std::thread::scope(|scope| -> Result<()> {
+        let executor_units = &units;
+        scope.spawn(move || {
+            let mut read = read;
             let mut confirmed = 0;
-            execute_unit(read, unit, |needed| {
-                while confirmed < needed {
-                    match recorded.recv() {
-                        Ok(count) => confirmed = count,
-                        Err(_) => return false,
-                    }
-                }
-                true
-            })
-        });
-        let mut ids = Vec::with_capacity(unit.changes.len());
-        let mut audit_error = None;
-        // The first batch is recorded alone so that the server starts early; later ones in
-        // growing chunks, since each chunk is one fsync'd SQLite commit and a 500-row commit
-        // takes longer than the server needs for 500 statements.
-        let mut chunk = apply::BATCH;
-        let mut rest = unit.changes.as_slice();
-        while !rest.is_empty() {
-            let (batch, after) = rest.split_at(chunk.min(rest.len()));
-            rest = after;
-            chunk = (chunk * 2).min(RECORDED_PER_COMMIT);
-            let records: Vec<ChangeRecord> =
-                batch.iter().map(|c| audit_record(cluster, c)).collect();
-            match audit.record_started(run, &records) {
-                Ok(batch_ids) => {
-                    let first_batch = ids.is_empty();
-                    ids.extend(batch_ids);
-                    // The executor may have stopped on an error; it reads no more.
-                    let _ = progress.send(ids.len());
-                    if first_batch && !previous.is_empty() {
-                        if let Err(e) = audit.record_outcomes(&previous) {
-                            audit_error = Some(e);
-                            break;
+            let mut offset = 0;
+            let mut log_failed = false;
+            for (index, unit) in executor_units.iter().enumerate() {
+                let result = execute_unit(read.as_deref_mut(), unit, |needed| {
+                    while confirmed < offset + needed {
+                        match recorded.recv() {
+                            Ok(count) => confirmed = count,
+                            Err(_) => {
+                                log_failed = true;
+                                return false;
+                            }
                         }
                     }
-                }
-                Err(e) => {
-                    audit_error = Some(e);
+                    true
+                });
+                offset += unit.changes.len();
+                // Later units build on the role changes: none runs once those failed, nor
+                // once the log stopped recording.
+                let stop = log_failed || (result.is_err() && unit.kind == UnitKind::Roles);
+                if report.send((index, result)).is_err() || stop {
                     break;
+                }
+            }
+        });
+        // The first chunk is small so that the server starts early; later ones grow, since
+        // each chunk is one fsync'd SQLite commit.
+        let mut chunk = apply::BATCH;
+        let mut total = 0;
+        for (index, unit) in units.iter().enumerate() {
+            for batch in unit.changes.chunks(RECORDED_PER_COMMIT) {
+                for part in batch.chunks(chunk) {
+                    let records: Vec<ChangeRecord> = part
+                        .iter()
+                        .map(|c| audit_record(&cluster.cluster, c))
+                        .collect();
+                    // On an error the executor, no longer confirmed, rolls back what it runs.
+                    ids[index].extend(audit.record_started(run, &records)?);
+                    total += part.len();
+                    // The executor may have stopped on an error; it reads no more.
+                    let _ = progress.send(total);
+                    chunk = (chunk * 2).min(RECORDED_PER_COMMIT);
+                    while let Ok((done, result)) = reports.try_recv() {
+                        audit.record_outcomes(&outcomes(&cluster.cluster, &ids[done], &result))?;
+                        results[done] = Some(result);
+                    }
                 }
             }
         }
         drop(progress);
-        let result = executor.join().unwrap_or_else(|_| {
-            Err(apply::ExecuteError {
-                failed_index: None,
-                message: "the executor thread failed".into(),
-            })
-        });
-        match audit_error {
-            // Nothing was committed: the executor stops when the log stops confirming.
-            Some(e) => Err(e.into()),
-            None => Ok((ids, result)),
+        while let Ok((done, result)) = reports.recv() {
+            audit.record_outcomes(&outcomes(&cluster.cluster, &ids[done], &result))?;
+            results[done] = Some(result);
         }
-    })
+        Ok(())
+    });
+    audit_result?;
+    let mut errors = Vec::new();
+    let mut roles_failed = false;
+    for (index, unit) in units.iter().enumerate() {
+        match results[index].take() {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                roles_failed |= unit.kind == UnitKind::Roles;
+                errors.push(describe_failure(&cluster.cluster, unit, &e));
+            }
+            // Recorded, never run: the cluster's role changes failed.
+            None => {
+                let not_run =
+                    Outcome::RolledBack("not run: the cluster's role changes failed".into());
+                audit.record_outcomes(
+                    &ids[index]
+                        .iter()
+                        .map(|id| (*id, not_run.clone()))
+                        .collect::<Vec<_>>(),
+                )?;
+            }
+        }
+    }
+    Ok((errors, !roles_failed))
 }
+
+/// Each change's outcome once its unit reported `result`: the failing change failed, the
+/// others of the unit were rolled back with it.
+fn outcomes(
+    cluster: &ClusterKey,
+    ids: &[i64],
+    result: &Result<(), apply::ExecuteError>,
+) -> Vec<(i64, Outcome)> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let outcome = match result {
+                Ok(()) => Outcome::Ok,
+                Err(e) if e.failed_index == Some(i) || (e.failed_index.is_none() && i == 0) => {
+                    Outcome::Failed(e.message.clone())
+                }
+                Err(_) => Outcome::RolledBack(format!("another change on {cluster} failed")),
+            };
+            (*id, outcome)
+        })
+        .collect()
+}
+
+/// What failed in `unit` and what was rolled back, for the user.
+fn describe_failure(cluster: &ClusterKey, unit: &Unit, error: &apply::ExecuteError) -> String {
+    let statement = error
+        .failed_index
+        .and_then(|i| unit.changes.get(i))
+        .map(|c| {
+            format!(
+                " while running `{}` for role \"{}\"",
+                c.statement(),
+                c.role.role
+            )
+        })
+        .unwrap_or_default();
+    let scope = match &unit.kind {
+        UnitKind::Roles => "role changes".to_string(),
+        UnitKind::Markers => {
+            "markers (the next apply adopts and marks those roles again)".to_string()
+        }
+        UnitKind::Privileges(db) => format!("privilege changes in database {db}"),
+    };
+    format!(
+        "{cluster}: {}{statement}; its {scope} were rolled back",
+        error.message
+    )
+}
+
+/// Most rows recorded in one audit commit.
+const RECORDED_PER_COMMIT: usize = 4 * apply::BATCH;
 
 /// What the audit log says about one change.
 fn audit_record(cluster: &ClusterKey, change: &PreparedChange<'_>) -> ChangeRecord {
