@@ -23,120 +23,141 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let catalog = std::mem::take(&mut fleet.catalog);
     std::thread::spawn(move || drop((desired, catalog)));
     let plan = &fleet.plan;
-    let has_changes = plan.has_changes();
-    let runnable: Vec<_> = plan
-        .clusters
-        .iter()
-        .filter(|c| c.errors.is_empty() && !c.roles.is_empty())
-        .collect();
-    // Rendering the plan, preparing statements and passwords, and (when nobody is asked)
-    // opening the audit log do not depend on each other; at 10,000 roles each takes tens of ms.
-    let (text, prepared, audit) = std::thread::scope(|scope| {
-        let text = scope.spawn(|| {
+    let connections = &mut fleet.connections;
+    let audit_log_path = ctx.config.audit_log_path();
+    let code = std::thread::scope(|scope| -> Result<i32> {
+        // Rendering the plan, preparing statements and passwords, and (when nobody is asked)
+        // opening the audit log do not depend on each other; at 10,000 roles each takes tens
+        // of ms.
+        let mut text = Some(scope.spawn(|| {
             output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
-        });
-        let audit = (has_changes && args.auto_approve)
-            .then(|| scope.spawn(|| AuditLog::open(&ctx.config.audit_log_path())));
+        }));
+        // The plan (and its errors, again on stderr) is printed in full before anything else
+        // is said or asked; only an unattended apply starts while it is still being printed.
+        let mut shown = || -> Result<()> {
+            if let Some(text) = text.take() {
+                joined(text)?;
+                super::report_plan_errors(plan);
+            }
+            Ok(())
+        };
+        let has_changes = plan.has_changes();
+        let unattended = has_changes && args.auto_approve;
+        let audit = unattended.then(|| scope.spawn(|| AuditLog::open(&audit_log_path)));
+        let runnable: Vec<_> = plan
+            .clusters
+            .iter()
+            .filter(|c| c.errors.is_empty() && !c.roles.is_empty())
+            .collect();
         let prepared: Result<Vec<PreparedCluster>, _> = runnable
             .iter()
             .map(|c| apply::prepare(c, &context::lookup_env))
             .collect();
-        (joined(text), prepared, audit.map(joined))
-    });
-    text?;
-    super::report_plan_errors(plan);
-    if !has_changes {
-        let code = if plan.has_errors() {
+        if !has_changes {
+            shown()?;
+            return Ok(if plan.has_errors() {
+                EXIT_ERROR
+            } else {
+                EXIT_OK
+            });
+        }
+        // Everything that can fail without touching a cluster happens first.
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                shown()?;
+                return Err(e.into());
+            }
+        };
+        if !args.auto_approve {
+            shown()?;
+            if !output.stdin_is_terminal {
+                bail!(
+                    "apply needs --auto-approve when stdin is not a terminal (nothing was changed)"
+                );
+            }
+            if !output.confirm("Do you want to perform these actions?") {
+                output.print("Apply cancelled; nothing was changed.");
+                return Ok(EXIT_ERROR);
+            }
+        }
+        let generated: usize = prepared.iter().map(|p| p.credentials.len()).sum();
+        let delivery = credentials::prepare(
+            generated,
+            args.credentials_out.as_deref(),
+            output.stdout_is_terminal,
+        )?;
+        let mut audit = match audit {
+            Some(opened) => joined(opened)??,
+            None => AuditLog::open(&audit_log_path)?,
+        };
+        let run = audit.start_run(&context::actor(), "apply")?;
+
+        // Clusters with plan errors are not run; they count as failed.
+        let mut failed_clusters = plan
+            .clusters
+            .iter()
+            .filter(|c| !c.errors.is_empty())
+            .count();
+        let mut applied_credentials = Vec::new();
+        let mut errors = Vec::new();
+        let (mut added, mut changed) = (0, 0);
+        for (cluster_plan, cluster) in runnable.iter().zip(prepared) {
+            let read = connections.get_mut(&cluster.cluster);
+            let (cluster_errors, roles_committed) = run_cluster(&mut audit, &run, read, &cluster)?;
+            if roles_committed {
+                for role in &cluster_plan.roles {
+                    match role.action {
+                        pgroster::plan::RoleAction::Create => added += 1,
+                        _ => changed += 1,
+                    }
+                }
+            }
+            if !cluster_errors.is_empty() {
+                failed_clusters += 1;
+                errors.extend(cluster_errors);
+            }
+            // Role changes commit first; passwords of roles created there are live even when
+            // a database's grants failed afterwards, so they are delivered whenever roles
+            // committed.
+            let PreparedCluster {
+                units, credentials, ..
+            } = cluster;
+            if roles_committed {
+                applied_credentials.extend(credentials);
+            }
+            super::leave_to_exit(units);
+        }
+        audit.finish_run(&run, failed_clusters == 0)?;
+        shown()?;
+        for error in errors {
+            eprintln!("Error: {error}");
+        }
+        let delivered = credentials::deliver(delivery, &applied_credentials)?;
+        output.print(&format!(
+            "Apply {}! Roles: {added} added, {changed} changed, 0 destroyed. Audit run {run}.{}",
+            if failed_clusters == 0 {
+                "complete"
+            } else {
+                "finished with errors"
+            },
+            if failed_clusters > 0 {
+                format!(" {failed_clusters} cluster(s) failed or were not run; see the errors.")
+            } else {
+                String::new()
+            }
+        ));
+        if !delivered.is_empty() {
+            output.print(&delivered);
+        }
+        Ok(if failed_clusters > 0 || plan.has_errors() {
             EXIT_ERROR
         } else {
             EXIT_OK
-        };
-        super::finish(ctx, fleet);
-        return Ok(code);
-    }
-    // Everything that can fail without touching a cluster happens first.
-    let prepared = prepared?;
-    if !args.auto_approve {
-        if !output.stdin_is_terminal {
-            bail!("apply needs --auto-approve when stdin is not a terminal (nothing was changed)");
-        }
-        if !output.confirm("Do you want to perform these actions?") {
-            output.print("Apply cancelled; nothing was changed.");
-            return Ok(EXIT_ERROR);
-        }
-    }
-    let generated: usize = prepared.iter().map(|p| p.credentials.len()).sum();
-    let delivery = credentials::prepare(
-        generated,
-        args.credentials_out.as_deref(),
-        output.stdout_is_terminal,
-    )?;
-    let mut audit = match audit {
-        Some(opened) => opened??,
-        None => AuditLog::open(&ctx.config.audit_log_path())?,
-    };
-    let run = audit.start_run(&context::actor(), "apply")?;
-
-    // Clusters with plan errors are not run; they count as failed.
-    let mut failed_clusters = plan
-        .clusters
-        .iter()
-        .filter(|c| !c.errors.is_empty())
-        .count();
-    let mut applied_credentials = Vec::new();
-    let (mut added, mut changed) = (0, 0);
-    for (cluster_plan, cluster) in runnable.iter().zip(prepared) {
-        let read = fleet.connections.get_mut(&cluster.cluster);
-        let (errors, roles_committed) = run_cluster(&mut audit, &run, read, &cluster)?;
-        if roles_committed {
-            for role in &cluster_plan.roles {
-                match role.action {
-                    pgroster::plan::RoleAction::Create => added += 1,
-                    _ => changed += 1,
-                }
-            }
-        }
-        if !errors.is_empty() {
-            failed_clusters += 1;
-            for error in errors {
-                eprintln!("Error: {error}");
-            }
-        }
-        // Role changes commit first; passwords of roles created there are live even when a
-        // database's grants failed afterwards, so they are delivered whenever roles committed.
-        let PreparedCluster {
-            units, credentials, ..
-        } = cluster;
-        if roles_committed {
-            applied_credentials.extend(credentials);
-        }
-        super::leave_to_exit(units);
-    }
-    audit.finish_run(&run, failed_clusters == 0)?;
-    let delivered = credentials::deliver(delivery, &applied_credentials)?;
-    output.print(&format!(
-        "Apply {}! Roles: {added} added, {changed} changed, 0 destroyed. Audit run {run}.{}",
-        if failed_clusters == 0 {
-            "complete"
-        } else {
-            "finished with errors"
-        },
-        if failed_clusters > 0 {
-            format!(" {failed_clusters} cluster(s) failed or were not run; see the errors.")
-        } else {
-            String::new()
-        }
-    ));
-    if !delivered.is_empty() {
-        output.print(&delivered);
-    }
-    let code = if failed_clusters > 0 || fleet.plan.has_errors() {
-        EXIT_ERROR
-    } else {
-        EXIT_OK
-    };
+        })
+    });
     super::finish(ctx, fleet);
-    Ok(code)
+    code
 }
 
 /// A scoped thread's result; a panic becomes an error.
