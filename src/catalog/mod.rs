@@ -2,7 +2,7 @@
 //!
 //! Roles are cluster-wide, so one connection per cluster reads them all: `pg_roles`, role
 //! comments, `pg_auth_members`, `pg_database` and `pg_db_role_setting`, one round trip each,
-//! their rows decoded as they arrive. Their number does not grow with the number of roles.
+//! in binary. Their number does not grow with the number of roles.
 //! PostgreSQL 16 added `inherit_option` and `set_option` to `pg_auth_members` (absent before
 //! 16). A membership granted by several grantors (16+) has each option if any grant has it.
 
@@ -15,8 +15,7 @@ use crate::model::{
 };
 pub mod privileges;
 
-use postgres::fallible_iterator::FallibleIterator;
-use postgres::types::{FromSql, Type};
+use postgres::types::FromSql;
 use postgres::{Row, SimpleQueryMessage, SimpleQueryRow};
 use std::collections::{BTreeMap, HashMap};
 
@@ -240,20 +239,18 @@ pub fn read_cluster_and_database(
     Ok((read_cluster(client)?, privileges::read_database(client)?))
 }
 
-/// Runs one query and hands each row to `each` as it arrives, in one round trip. Rows are not
-/// held: at 10,000 roles, keeping every row of the role queries until the last had arrived took
-/// ~8 MB.
+/// Runs one query in one round trip and hands each row to `each`. Only one query's rows are
+/// held at a time (~2 MB for 10,000 roles; all of them at once took ~8 MB). Taking the rows one
+/// by one instead would enter the client's runtime once per row, a third of the read's CPU.
 fn each_row(
     client: &mut postgres::Client,
     sql: &str,
     mut each: impl FnMut(&Row) -> Result<(), CatalogError>,
 ) -> Result<(), CatalogError> {
     let query_error = |e: postgres::Error| CatalogError::Query(describe_error(&e));
-    let mut rows = client
-        .query_typed_raw(sql, std::iter::empty::<(&str, Type)>())
-        .map_err(query_error)?;
-    while let Some(row) = rows.next().map_err(query_error)? {
-        each(&row)?;
+    let rows = client.query_typed(sql, &[]).map_err(query_error)?;
+    for row in &rows {
+        each(row)?;
     }
     Ok(())
 }

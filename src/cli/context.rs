@@ -47,17 +47,15 @@ fn load_inner(
     });
     let mut config = config::merge(dir, files).map_err(anyhow::Error::new)?;
     let access = ClusterAccess::of(&config)?;
+    let admin = admin_credentials(&config);
     let lowered = config::lower(
-        &config,
+        &mut config,
         &LowerInput {
-            admin_user: Some(&admin_credentials(&config).user),
+            admin_user: Some(&admin.user),
         },
     )
     .map_err(anyhow::Error::new)
     .context("the configuration is invalid")?;
-    // The desired state has everything from here on; at 10,000 roles the raw entries hold
-    // ~8 MB that planning can reuse.
-    config.roles = Vec::new();
     let Some(access) = access else {
         bail!("the configuration is invalid: the registry has errors");
     };
