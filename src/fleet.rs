@@ -186,46 +186,52 @@ impl Fleet {
 
 fn read(key: &ClusterKey, databases: &[String], connector: &Connector) -> ReadResult {
     let role_database = databases.first().cloned().unwrap_or_default();
-    let mut first = connector
-        .connect(key, &role_database)
-        .map_err(|e| e.to_string())?;
-    let (current, first_state) = catalog::read_cluster_and_database(&mut first)
-        .map_err(|e| format!("{key}: database {role_database}: {e}"))?;
-    // A missing database is reported by the planner, which sees pg_database.
-    let others: BTreeSet<&String> = databases
-        .iter()
-        .filter(|d| **d != role_database && current.databases.contains(*d))
-        .collect();
-    // Each database is its own connection and backend, so they are read side by side.
-    let others: Vec<Result<(String, Connection, DatabaseState), String>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = others
-                .into_iter()
-                .map(|database| {
-                    scope.spawn(move || {
-                        let mut client = connector
-                            .connect(key, database)
-                            .map_err(|e| e.to_string())?;
-                        let state = catalog::privileges::read_database(&mut client)
-                            .map_err(|e| format!("{key}: database {database}: {e}"))?;
-                        Ok((database.clone(), client, state))
-                    })
+    // Every database's privileges are read over a connection of its own, side by side with the
+    // roles over the role connection: each is its own backend, and a fresh backend spends most
+    // of a small read warming its caches. The role database's extra connection is closed after.
+    let (first, current, privileges) = std::thread::scope(|scope| {
+        let privileges: Vec<_> = databases
+            .iter()
+            .map(|database| {
+                scope.spawn(move || -> Result<(Connection, DatabaseState), String> {
+                    let mut client = connector
+                        .connect(key, database)
+                        .map_err(|e| e.to_string())?;
+                    let state = catalog::privileges::read_database(&mut client)
+                        .map_err(|e| format!("{key}: database {database}: {e}"))?;
+                    Ok((client, state))
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(format!("{key}: reading a database failed")))
-                })
-                .collect()
-        });
+            })
+            .collect();
+        let roles = connector
+            .connect(key, &role_database)
+            .map_err(|e| e.to_string())
+            .and_then(|mut first| {
+                let current = catalog::read_cluster(&mut first)
+                    .map_err(|e| format!("{key}: database {role_database}: {e}"))?;
+                Ok((first, current))
+            });
+        let privileges: Vec<_> = privileges
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(format!("{key}: reading a database failed")))
+            })
+            .collect();
+        roles.map(|(first, current)| (first, current, privileges))
+    })?;
     let mut connections = BTreeMap::from([(role_database.clone(), first)]);
-    let mut states = BTreeMap::from([(role_database.clone(), first_state)]);
-    for other in others {
-        let (database, client, state) = other?;
-        connections.insert(database.clone(), client);
-        states.insert(database, state);
+    let mut states = BTreeMap::new();
+    for (database, read) in databases.iter().zip(privileges) {
+        // A missing database is reported by the planner, which sees pg_database.
+        if !current.databases.contains(database) {
+            continue;
+        }
+        let (client, state) = read?;
+        if *database != role_database {
+            connections.insert(database.clone(), client);
+        }
+        states.insert(database.clone(), state);
     }
     Ok((
         ClusterRead {

@@ -7,7 +7,6 @@
 //! 16). A membership granted by several grantors (16+) has each option if any grant has it.
 
 use crate::connection::describe_error;
-use crate::model::privileges::DatabaseState;
 use crate::model::settings::canonical_value;
 use crate::model::{
     AdminInfo, Attributes, CurrentCluster, CurrentRole, MembershipOptions, Memberships, RoleMap,
@@ -230,13 +229,6 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
         roles: RoleMap::from_vec(roles),
         databases: databases.into_values().collect(),
     })
-}
-
-/// Reads the cluster's role state and the privileges of the database `client` is connected to.
-pub fn read_cluster_and_database(
-    client: &mut postgres::Client,
-) -> Result<(CurrentCluster, DatabaseState), CatalogError> {
-    Ok((read_cluster(client)?, privileges::read_database(client)?))
 }
 
 /// Runs one query in one round trip and hands each row to `each`. Only one query's rows are

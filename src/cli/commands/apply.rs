@@ -16,6 +16,13 @@ use std::path::Path;
 pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let selection = super::selection(&args.selection.targets)?;
     let (mut ctx, reads) = context::load_and_read(config, &selection)?;
+    let audit_log_path = ctx.config.audit_log_path();
+    // Nobody is asked, so the audit log is opened (and on first use created) while the
+    // clusters are read, not after: a new log's setup is several fsyncs.
+    let early_audit = args.auto_approve.then(|| {
+        let path = audit_log_path.clone();
+        std::thread::spawn(move || AuditLog::open(&path))
+    });
     let mut fleet = plan_fleet(&ctx.lowered, reads, &selection);
     // The plan has all apply needs: the desired and current state are freed on another thread
     // while this one renders and prepares, which reuse the memory (~20 MB at 10,000 roles).
@@ -24,11 +31,9 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     std::thread::spawn(move || drop((desired, catalog)));
     let plan = &fleet.plan;
     let connections = &mut fleet.connections;
-    let audit_log_path = ctx.config.audit_log_path();
     let code = std::thread::scope(|scope| -> Result<i32> {
-        // Rendering the plan, preparing statements and passwords, and (when nobody is asked)
-        // opening the audit log do not depend on each other; at 10,000 roles each takes tens
-        // of ms.
+        // Rendering the plan and preparing statements and passwords do not depend on each
+        // other; at 10,000 roles each takes tens of ms.
         let mut text = Some(scope.spawn(|| {
             output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
         }));
@@ -42,8 +47,6 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
             Ok(())
         };
         let has_changes = plan.has_changes();
-        let unattended = has_changes && args.auto_approve;
-        let audit = unattended.then(|| scope.spawn(|| AuditLog::open(&audit_log_path)));
         let runnable: Vec<_> = plan
             .clusters
             .iter()
@@ -87,8 +90,10 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
             args.credentials_out.as_deref(),
             output.stdout_is_terminal,
         )?;
-        let mut audit = match audit {
-            Some(opened) => joined(opened)??,
+        let mut audit = match early_audit {
+            Some(opened) => opened
+                .join()
+                .map_err(|_| anyhow::anyhow!("internal error: a worker thread panicked"))??,
             None => AuditLog::open(&audit_log_path)?,
         };
         let run = audit.start_run(&context::actor(), "apply")?;
