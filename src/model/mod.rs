@@ -120,18 +120,20 @@ pub struct MembershipOptions {
 }
 
 /// The groups a role is a member of, with the options of each membership, sorted by group.
-/// A sorted Vec, not a BTreeMap: a role is in one to a few groups, a BTreeMap allocates room for
-/// eleven, and a fleet has tens of thousands of roles, each desired and current.
+/// A sorted Vec (a [`RoleMap`]), not a BTreeMap: a role is in one to a few groups, a BTreeMap
+/// allocates room for eleven, and a fleet has tens of thousands of roles, desired and current.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Memberships(Vec<(RoleName, MembershipOptions)>);
+pub struct Memberships(RoleMap<(RoleName, MembershipOptions)>);
+
+impl Named for (RoleName, MembershipOptions) {
+    fn name(&self) -> &RoleName {
+        &self.0
+    }
+}
 
 impl Memberships {
     pub fn new() -> Self {
-        Memberships(Vec::new())
-    }
-
-    fn position(&self, group: &RoleName) -> Result<usize, usize> {
-        self.0.binary_search_by(|(g, _)| g.cmp(group))
+        Memberships(RoleMap::new())
     }
 
     /// Sets the options of `group`; returns the previous ones.
@@ -140,41 +142,37 @@ impl Memberships {
         group: RoleName,
         options: MembershipOptions,
     ) -> Option<MembershipOptions> {
-        match self.position(&group) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, options)),
-            Err(i) => {
-                self.0.insert(i, (group, options));
-                None
-            }
-        }
+        self.0
+            .insert((group, options))
+            .map(|(_, previous)| previous)
     }
 
     pub fn get(&self, group: &RoleName) -> Option<&MembershipOptions> {
-        self.position(group).ok().map(|i| &self.0[i].1)
+        self.0.get(group).map(|(_, options)| options)
     }
 
     pub fn get_mut(&mut self, group: &RoleName) -> Option<&mut MembershipOptions> {
-        self.position(group).ok().map(|i| &mut self.0[i].1)
+        self.0.get_mut(group).map(|(_, options)| options)
     }
 
     pub fn contains_key(&self, group: &RoleName) -> bool {
-        self.position(group).is_ok()
+        self.0.contains_key(group)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&RoleName, &MembershipOptions)> {
-        self.0.iter().map(|(g, o)| (g, o))
+        self.0.values().map(|(g, o)| (g, o))
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&RoleName, &mut MembershipOptions)> {
-        self.0.iter_mut().map(|(g, o)| (&*g, o))
+        self.0.values_mut().map(|(g, o)| (&*g, o))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &RoleName> {
-        self.0.iter().map(|(g, _)| g)
+        self.0.keys()
     }
 
     pub fn values(&self) -> impl Iterator<Item = &MembershipOptions> {
-        self.0.iter().map(|(_, o)| o)
+        self.0.values().map(|(_, o)| o)
     }
 }
 
@@ -186,17 +184,14 @@ impl<'a> IntoIterator for &'a Memberships {
     >;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(g, o)| (g, o))
+        self.0.values().map(|(g, o)| (g, o))
     }
 }
 
+/// Of two memberships in one group the last is kept.
 impl FromIterator<(RoleName, MembershipOptions)> for Memberships {
     fn from_iter<I: IntoIterator<Item = (RoleName, MembershipOptions)>>(iter: I) -> Self {
-        let mut memberships = Memberships::new();
-        for (group, options) in iter {
-            memberships.insert(group, options);
-        }
-        memberships
+        Memberships(iter.into_iter().collect())
     }
 }
 

@@ -1,9 +1,10 @@
-//! Roles by name, as a Vec sorted by name.
+//! Values keyed by a role name they carry, as a Vec sorted by that name: roles by their name,
+//! memberships by their group.
 
 use super::RoleName;
 use serde::Serialize;
 
-/// A role value that carries its own name, the key of a [`RoleMap`].
+/// A value that carries the role name it is keyed by in a [`RoleMap`].
 pub trait Named {
     fn name(&self) -> &RoleName;
 }
