@@ -15,7 +15,7 @@ use crate::model::{
 pub mod privileges;
 
 use postgres::types::FromSql;
-use postgres::{Row, SimpleQueryMessage, SimpleQueryRow};
+use postgres::Row;
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, thiserror::Error)]
@@ -63,8 +63,6 @@ const DATABASES_QUERY: &str = "SELECT oid, datname::text FROM pg_database";
 const SETTINGS_QUERY: &str = "
 SELECT rs.setrole, rs.setdatabase, s.setting
   FROM pg_db_role_setting rs CROSS JOIN LATERAL unnest(rs.setconfig) AS s(setting)";
-
-type Rows = Vec<SimpleQueryRow>;
 
 /// The flags column of the roles query, in its order.
 #[derive(Clone, Copy)]
@@ -234,7 +232,7 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
 /// Runs one query in one round trip and hands each row to `each`. Only one query's rows are
 /// held at a time (~2 MB for 10,000 roles; all of them at once took ~8 MB). Taking the rows one
 /// by one instead would enter the client's runtime once per row, a third of the read's CPU.
-fn each_row(
+pub(super) fn each_row(
     client: &mut postgres::Client,
     sql: &str,
     mut each: impl FnMut(&Row) -> Result<(), CatalogError>,
@@ -248,7 +246,7 @@ fn each_row(
 }
 
 /// A column as `T`; a type or NULL that does not fit is a shape error.
-fn get<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, CatalogError> {
+pub(super) fn get<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, CatalogError> {
     row.try_get(index)
         .map_err(|e| CatalogError::Shape(format!("column {index}: {e}")))
 }
@@ -258,33 +256,4 @@ fn either(a: Option<bool>, b: Option<bool>) -> Option<bool> {
         (None, None) => None,
         (a, b) => Some(a.unwrap_or(false) || b.unwrap_or(false)),
     }
-}
-
-/// Runs a batch of queries in one round trip; one row set per query, in order.
-fn run_batch(client: &mut postgres::Client, sql: &str) -> Result<Vec<Rows>, CatalogError> {
-    let messages = client
-        .simple_query(sql)
-        .map_err(|e| CatalogError::Query(describe_error(&e)))?;
-    let mut sets: Vec<Rows> = vec![Vec::new()];
-    for message in messages {
-        match message {
-            SimpleQueryMessage::Row(row) => {
-                if let Some(set) = sets.last_mut() {
-                    set.push(row);
-                }
-            }
-            SimpleQueryMessage::CommandComplete(_) => sets.push(Vec::new()),
-            _ => {}
-        }
-    }
-    Ok(sets)
-}
-
-fn text(row: &SimpleQueryRow, index: usize) -> Result<&str, CatalogError> {
-    row.get(index)
-        .ok_or_else(|| CatalogError::Shape(format!("column {index} is NULL")))
-}
-
-fn optional_text(row: &SimpleQueryRow, index: usize) -> Option<String> {
-    row.get(index).map(str::to_string)
 }

@@ -1,4 +1,4 @@
-//! One database's objects and privileges, in one round trip of set-based queries.
+//! One database's objects and privileges, in a fixed number of set-based queries.
 //!
 //! ACLs are exploded with `aclexplode`, and a NULL ACL with `acldefault`, so an object that was
 //! never granted on still shows its owner's implicit privileges (docs: System Information
@@ -6,16 +6,17 @@
 //! Names come from `pg_get_userbyid`, a cache lookup: joining the `pg_roles` view instead
 //! scanned every role once per branch, ~10 ms at 10,000 roles. System schemas are out of scope.
 
-use super::{optional_text, run_batch, text, CatalogError, Rows};
+use super::{each_row, get, CatalogError};
 use crate::model::privileges::{
     DatabaseState, DbObject, DefaultPrivilege, HeldPrivilege, ObjectKind, ObjectRef,
 };
 use crate::model::RoleName;
-use postgres::SimpleQueryRow;
+use postgres::Row;
 
 const USER_SCHEMAS: &str = "n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'";
 
-pub(super) fn batch() -> String {
+/// Every object in scope with its owner: kind, schema, name, arguments, owner.
+fn objects_query() -> String {
     format!(
         "
 SELECT 'database', NULL, d.datname, NULL, pg_get_userbyid(d.datdba)
@@ -32,7 +33,15 @@ UNION ALL
 SELECT 'function', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
        pg_get_userbyid(p.proowner)
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS};
+ WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS}"
+    )
+}
+
+/// Every privilege held on those objects: kind, schema, name, arguments, grantee, privilege,
+/// grantor.
+fn privileges_query() -> String {
+    format!(
+        "
 SELECT 'database', NULL, d.datname, NULL, pg_get_userbyid(a.grantee), a.privilege_type, pg_get_userbyid(a.grantor)
   FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
  WHERE d.datname = current_database() AND a.grantee <> 0
@@ -51,16 +60,17 @@ SELECT 'function', n.nspname, p.proname, pg_get_function_identity_arguments(p.oi
        pg_get_userbyid(a.grantee), a.privilege_type, pg_get_userbyid(a.grantor)
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace,
        aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
- WHERE a.grantee <> 0 AND p.prokind IN ('f', 'p') AND {USER_SCHEMAS};
+ WHERE a.grantee <> 0 AND p.prokind IN ('f', 'p') AND {USER_SCHEMAS}"
+    )
+}
+
+/// Default privileges: owner, schema, object type, grantee, privilege.
+const DEFAULTS_QUERY: &str = "
 SELECT pg_get_userbyid(d.defaclrole), n.nspname, d.defaclobjtype::text, pg_get_userbyid(a.grantee), a.privilege_type
   FROM pg_default_acl d
   LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace,
        aclexplode(d.defaclacl) a
- WHERE a.grantee <> 0;
-SELECT current_database();
-"
-    )
-}
+ WHERE a.grantee <> 0";
 
 fn kind(text: &str) -> Result<ObjectKind, CatalogError> {
     match text {
@@ -84,57 +94,50 @@ fn default_kind(code: &str) -> Option<ObjectKind> {
     }
 }
 
-fn object(row: &SimpleQueryRow) -> Result<ObjectRef, CatalogError> {
+fn object(row: &Row) -> Result<ObjectRef, CatalogError> {
     Ok(ObjectRef {
-        kind: kind(text(row, 0)?)?,
-        schema: optional_text(row, 1),
-        name: text(row, 2)?.to_string(),
-        arguments: optional_text(row, 3),
+        kind: kind(get(row, 0)?)?,
+        schema: get::<Option<&str>>(row, 1)?.map(str::to_string),
+        name: get::<&str>(row, 2)?.to_string(),
+        arguments: get::<Option<&str>>(row, 3)?.map(str::to_string),
     })
 }
 
 pub fn read_database(client: &mut postgres::Client) -> Result<DatabaseState, CatalogError> {
-    database_state(&run_batch(client, &batch())?)
-}
-
-pub(super) fn database_state(sets: &[Rows]) -> Result<DatabaseState, CatalogError> {
-    let [objects, acl, defaults, current, ..] = sets else {
-        return Err(CatalogError::Shape("fewer result sets than queries".into()));
-    };
-    let mut state = DatabaseState {
-        database: current
-            .first()
-            .map(|r| text(r, 0).map(str::to_string))
-            .transpose()?
-            .unwrap_or_default(),
-        ..DatabaseState::default()
-    };
-    for row in objects {
+    let mut state = DatabaseState::default();
+    each_row(client, "SELECT current_database()::text", |row| {
+        state.database = get::<&str>(row, 0)?.to_string();
+        Ok(())
+    })?;
+    each_row(client, &objects_query(), |row| {
         state.objects.push(DbObject {
             object: object(row)?,
-            owner: RoleName::existing(text(row, 4)?),
+            owner: RoleName::existing(get::<&str>(row, 4)?),
         });
-    }
-    for row in acl {
+        Ok(())
+    })?;
+    each_row(client, &privileges_query(), |row| {
         state.held.insert(HeldPrivilege {
             object: object(row)?,
-            grantee: RoleName::existing(text(row, 4)?),
-            privilege: text(row, 5)?.to_string(),
-            grantor: RoleName::existing(text(row, 6)?),
+            grantee: RoleName::existing(get::<&str>(row, 4)?),
+            privilege: get::<&str>(row, 5)?.to_string(),
+            grantor: RoleName::existing(get::<&str>(row, 6)?),
         });
-    }
-    for row in defaults {
-        let Some(kind) = default_kind(text(row, 2)?) else {
-            continue;
+        Ok(())
+    })?;
+    each_row(client, DEFAULTS_QUERY, |row| {
+        let Some(kind) = default_kind(get(row, 2)?) else {
+            return Ok(());
         };
         state.defaults.insert(DefaultPrivilege {
-            owner: RoleName::existing(text(row, 0)?),
-            schema: optional_text(row, 1),
+            owner: RoleName::existing(get::<&str>(row, 0)?),
+            schema: get::<Option<&str>>(row, 1)?.map(str::to_string),
             kind,
-            grantee: RoleName::existing(text(row, 3)?),
-            privilege: text(row, 4)?.to_string(),
+            grantee: RoleName::existing(get::<&str>(row, 3)?),
+            privilege: get::<&str>(row, 4)?.to_string(),
         });
-    }
+        Ok(())
+    })?;
     state.objects.sort();
     Ok(state)
 }

@@ -91,9 +91,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
             output.stdout_is_terminal,
         )?;
         let mut audit = match early_audit {
-            Some(opened) => opened
-                .join()
-                .map_err(|_| anyhow::anyhow!("internal error: a worker thread panicked"))??,
+            Some(opened) => thread_result(opened.join())??,
             None => AuditLog::open(&audit_log_path)?,
         };
         let run = audit.start_run(&context::actor(), "apply")?;
@@ -167,9 +165,12 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
 
 /// A scoped thread's result; a panic becomes an error.
 fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> Result<T> {
-    handle
-        .join()
-        .map_err(|_| anyhow::anyhow!("internal error: a worker thread panicked"))
+    thread_result(handle.join())
+}
+
+/// A joined thread's result; a panic becomes an error.
+fn thread_result<T>(result: std::thread::Result<T>) -> Result<T> {
+    result.map_err(|_| anyhow::anyhow!("internal error: a worker thread panicked"))
 }
 
 /// Runs one cluster's units (roles, then each database) with their audit rows; returns the
