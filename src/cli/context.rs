@@ -41,21 +41,21 @@ fn load_inner(
     // agrees on the registry, the credentials and TLS.
     let early = selection.and_then(|selection| {
         let preview = config::preview(&dir, &files)?;
-        let access = ClusterAccess::of(&preview).ok()??;
+        let access = ClusterAccess::of(&preview, admin_credentials(&preview)).ok()??;
         let reads = start_reads(&access.registry, &access.connector, selection);
         Some((access, reads))
     });
     let mut config = config::merge(dir, files).map_err(anyhow::Error::new)?;
-    let access = ClusterAccess::of(&config)?;
-    let admin = admin_credentials(&config);
+    let credentials = admin_credentials(&config);
     let lowered = config::lower(
         &mut config,
         &LowerInput {
-            admin_user: Some(&admin.user),
+            admin_user: Some(&credentials.user),
         },
     )
     .map_err(anyhow::Error::new)
     .context("the configuration is invalid")?;
+    let access = ClusterAccess::of(&config, credentials)?;
     let Some(access) = access else {
         bail!("the configuration is invalid: the registry has errors");
     };
@@ -84,8 +84,7 @@ struct ClusterAccess {
 
 impl ClusterAccess {
     /// `None` when the registry has errors (`lower` reports them).
-    fn of(config: &Config) -> Result<Option<ClusterAccess>> {
-        let credentials = admin_credentials(config);
+    fn of(config: &Config, credentials: AdminCredentials) -> Result<Option<ClusterAccess>> {
         let Some(registry) = config::lower::registry(config) else {
             return Ok(None);
         };

@@ -18,7 +18,9 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let (mut ctx, reads) = context::load_and_read(config, &selection)?;
     let audit_log_path = ctx.config.audit_log_path();
     // Nobody is asked, so the audit log is opened (and on first use created) while the
-    // clusters are read, not after: a new log's setup is several fsyncs.
+    // clusters are read, not after: a new log's setup is several fsyncs. A run that ends
+    // without applying does not wait for it: the setup (the WAL switch, then one schema
+    // transaction) is redone by the next open if the exit cuts it short.
     let early_audit = args.auto_approve.then(|| {
         let path = audit_log_path.clone();
         std::thread::spawn(move || AuditLog::open(&path))
