@@ -12,78 +12,41 @@ use crate::model::TargetName;
 use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
 use crate::plan::privileges::DatabaseIndex;
 use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, SkippedRole};
-use crate::registry::{Registry, TargetGlob};
+use crate::registry::TargetGlob;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::collections::BTreeMap;
 
-/// The connections apply will reuse, from one cluster that was read.
-pub struct ClusterRead {
+/// The admin connections of one cluster that was read, kept for apply.
+pub struct ClusterConnections {
     /// One connection per target database; the first target's also runs role changes.
-    pub connections: BTreeMap<String, Connection>,
+    pub by_database: BTreeMap<String, Connection>,
     pub role_database: String,
 }
 
 /// What one cluster's catalogs hold.
-pub struct CatalogState {
+struct CatalogState {
     current: CurrentCluster,
     databases: BTreeMap<String, DatabaseState>,
 }
 
 /// A cluster's state, or why it could not be read.
-type ReadResult = Result<(ClusterRead, CatalogState), String>;
+type ReadResult = Result<(ClusterConnections, CatalogState), String>;
 
 pub struct Fleet {
     pub plan: Plan,
     /// Open admin connections of the clusters that were read, for apply to reuse.
-    pub connections: BTreeMap<ClusterKey, ClusterRead>,
-    /// The state the plan was made from, kept until the caller decides how to let go of it.
-    pub catalog: Vec<CatalogState>,
-}
-
-/// Cluster reads in flight. They need only the registry, so they run while the roles are
-/// still being lowered: at 10,000 roles both take tens of milliseconds.
-pub struct PendingReads {
-    reads: Vec<(ClusterKey, JoinHandle<ReadResult>)>,
-}
-
-/// Starts reading every cluster with a selected active target (all when `selection` is empty).
-pub fn start_reads(
-    registry: &Registry,
-    connector: &Arc<Connector>,
-    selection: &[TargetGlob],
-) -> PendingReads {
-    let reads = registry
-        .active_by_cluster()
-        .into_iter()
-        .filter_map(|(key, entries)| {
-            let targets: BTreeSet<&TargetName> = entries
-                .iter()
-                .map(|e| &e.target)
-                .filter(|t| is_selected(selection, t))
-                .collect();
-            let databases: Vec<String> = targets.iter().map(|t| t.database.clone()).collect();
-            if databases.is_empty() {
-                return None;
-            }
-            let connector = Arc::clone(connector);
-            let thread_key = key.clone();
-            let handle = std::thread::spawn(move || read(&thread_key, &databases, &connector));
-            Some((key, handle))
-        })
-        .collect();
-    PendingReads { reads }
+    pub connections: BTreeMap<ClusterKey, ClusterConnections>,
 }
 
 fn is_selected(selection: &[TargetGlob], target: &TargetName) -> bool {
     selection.is_empty() || selection.iter().any(|g| g.matches(target))
 }
 
-/// Plans every cluster with a selected target from the reads `start_reads` began.
-pub fn plan_fleet(lowered: &Lowered, reads: PendingReads, selection: &[TargetGlob]) -> Fleet {
+/// Reads every cluster with a selected active target (all when `selection` is empty), in
+/// parallel, and plans each.
+pub fn plan_fleet(lowered: &Lowered, connector: &Connector, selection: &[TargetGlob]) -> Fleet {
     let selected = |t: &TargetName| is_selected(selection, t);
-    let desired: BTreeMap<ClusterKey, Cow<DesiredCluster>> = lowered
+    let desired: BTreeMap<&ClusterKey, Cow<DesiredCluster>> = lowered
         .desired
         .iter()
         .map(|(key, cluster)| {
@@ -93,30 +56,37 @@ pub fn plan_fleet(lowered: &Lowered, reads: PendingReads, selection: &[TargetGlo
             } else {
                 Cow::Owned(cluster.narrowed(selected))
             };
-            (key.clone(), cluster)
+            (key, cluster)
         })
         .filter(|(_, cluster)| !cluster.targets.is_empty())
         .collect();
-    let mut results: BTreeMap<ClusterKey, ReadResult> = reads
-        .reads
-        .into_iter()
-        .map(|(key, handle)| {
-            let result = handle
-                .join()
-                .unwrap_or_else(|_| Err(format!("{key}: reading the cluster failed")));
-            (key, result)
-        })
-        .collect();
+    let mut results: BTreeMap<&ClusterKey, ReadResult> = std::thread::scope(|scope| {
+        let reads: Vec<_> = desired
+            .iter()
+            .map(|(key, cluster)| {
+                let databases: Vec<String> =
+                    cluster.targets.iter().map(|t| t.database.clone()).collect();
+                let key = *key;
+                (key, scope.spawn(move || read(key, &databases, connector)))
+            })
+            .collect();
+        reads
+            .into_iter()
+            .map(|(key, handle)| {
+                let result = handle
+                    .join()
+                    .unwrap_or_else(|_| Err(format!("{key}: reading the cluster failed")));
+                (key, result)
+            })
+            .collect()
+    });
     let mut clusters = Vec::new();
     let mut connections = BTreeMap::new();
-    let mut catalog = Vec::new();
-    // Every desired cluster gets a section: one whose read was never started is an error in
-    // the plan, not a cluster silently left out of it.
     for (key, cluster) in &desired {
         let result = results
             .remove(key)
             .unwrap_or_else(|| Err(format!("{key}: the cluster was not read")));
-        let key = key.clone();
+        let key = (*key).clone();
         match result {
             Ok((read, state)) => {
                 let indexes: BTreeMap<String, DatabaseIndex> = state
@@ -134,9 +104,7 @@ pub fn plan_fleet(lowered: &Lowered, reads: PendingReads, selection: &[TargetGlo
                         narrowed: !selection.is_empty(),
                     },
                 ));
-                drop(indexes);
                 connections.insert(key, read);
-                catalog.push(state);
             }
             Err(error) => {
                 let targets: Vec<String> =
@@ -171,16 +139,6 @@ pub fn plan_fleet(lowered: &Lowered, reads: PendingReads, selection: &[TargetGlo
     Fleet {
         plan: Plan::new(clusters, inactive_targets, skipped_roles),
         connections,
-        catalog,
-    }
-}
-
-impl Fleet {
-    /// Closes the admin connections; each says goodbye to its server.
-    pub fn close_connections(&mut self) {
-        for read in self.connections.values_mut() {
-            read.connections.clear();
-        }
     }
 }
 
@@ -234,8 +192,8 @@ fn read(key: &ClusterKey, databases: &[String], connector: &Connector) -> ReadRe
         states.insert(database.clone(), state);
     }
     Ok((
-        ClusterRead {
-            connections,
+        ClusterConnections {
+            by_database: connections,
             role_database,
         },
         CatalogState {

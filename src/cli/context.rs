@@ -1,108 +1,51 @@
 //! Where settings come from (flags > environment > files), decided in one place.
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use pgroster::config::{self, Config, LowerInput, Lowered};
 use pgroster::connection::{AdminCredentials, Connector, TlsSettings};
-use pgroster::fleet::{start_reads, PendingReads};
 use pgroster::model::SslMode;
-use pgroster::registry::{Registry, TargetGlob};
-use std::path::Path;
-use std::sync::Arc;
+use pgroster::registry::Registry;
+use std::path::{Path, PathBuf};
 
 pub struct Context {
-    pub config: Config,
     pub lowered: Lowered,
-    pub connector: Arc<Connector>,
+    pub connector: Connector,
+    pub audit_log: PathBuf,
+    /// How many config files were read.
+    pub files: usize,
 }
 
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Loads and validates the config; reads the admin credentials from the environment.
+/// Loads and validates the config, and reads the admin credentials from the environment. No
+/// cluster is contacted.
 pub fn load(path: &Path) -> Result<Context> {
-    Ok(load_inner(path, None)?.0)
-}
-
-/// `load`, with the selected clusters' catalogs already being read while the roles are lowered.
-pub fn load_and_read(path: &Path, selection: &[TargetGlob]) -> Result<(Context, PendingReads)> {
-    let (ctx, reads) = load_inner(path, Some(selection))?;
-    let reads = reads.ok_or_else(|| anyhow::anyhow!("the configuration is invalid"))?;
-    Ok((ctx, reads))
-}
-
-fn load_inner(
-    path: &Path,
-    selection: Option<&[TargetGlob]>,
-) -> Result<(Context, Option<PendingReads>)> {
-    let (dir, files) = config::read(path).map_err(anyhow::Error::new)?;
-    // Reading clusters needs only the registry and the settings. When the roles are in files
-    // of their own, the reads start before those are parsed, and are kept if the whole config
-    // agrees on the registry, the credentials and TLS.
-    let early = selection.and_then(|selection| {
-        let preview = config::preview(&dir, &files)?;
-        let access = ClusterAccess::of(&preview, admin_credentials(&preview)).ok()??;
-        let reads = start_reads(&access.registry, &access.connector, selection);
-        Some((access, reads))
-    });
-    let mut config = config::merge(dir, files).map_err(anyhow::Error::new)?;
+    let config = config::load(path)?;
     let credentials = admin_credentials(&config);
+    let audit_log = config.audit_log_path();
+    let files = config.files.len();
+    let root_cert = config
+        .settings
+        .sslrootcert
+        .as_ref()
+        .map(|p| config.dir.join(p));
+    let default_sslmode = config.settings.sslmode;
     let lowered = config::lower(
-        &mut config,
+        config,
         &LowerInput {
             admin_user: Some(&credentials.user),
         },
     )
-    .map_err(anyhow::Error::new)
     .context("the configuration is invalid")?;
-    let access = ClusterAccess::of(&config, credentials)?;
-    let Some(access) = access else {
-        bail!("the configuration is invalid: the registry has errors");
-    };
-    let reads = match (early, selection) {
-        (Some((early, reads)), _) if early.same_as(&access) => Some(reads),
-        (_, Some(selection)) => Some(start_reads(&access.registry, &access.connector, selection)),
-        (_, None) => None,
-    };
-    Ok((
-        Context {
-            config,
-            lowered,
-            connector: access.connector,
-        },
-        reads,
-    ))
-}
-
-/// What reading the clusters takes: the registry and how to connect.
-struct ClusterAccess {
-    registry: Registry,
-    credentials: AdminCredentials,
-    tls: TlsSettings,
-    connector: Arc<Connector>,
-}
-
-impl ClusterAccess {
-    /// `None` when the registry has errors (`lower` reports them).
-    fn of(config: &Config, credentials: AdminCredentials) -> Result<Option<ClusterAccess>> {
-        let Some(registry) = config::lower::registry(config) else {
-            return Ok(None);
-        };
-        let tls = tls_settings(config, &registry)?;
-        let connector = Arc::new(Connector::new(credentials.clone(), tls.clone()));
-        Ok(Some(ClusterAccess {
-            registry,
-            credentials,
-            tls,
-            connector,
-        }))
-    }
-
-    fn same_as(&self, other: &ClusterAccess) -> bool {
-        self.registry == other.registry
-            && self.credentials == other.credentials
-            && self.tls == other.tls
-    }
+    let tls = tls_settings(default_sslmode, root_cert, &lowered.registry)?;
+    Ok(Context {
+        lowered,
+        connector: Connector::new(credentials, tls),
+        audit_log,
+        files,
+    })
 }
 
 fn admin_credentials(config: &Config) -> AdminCredentials {
@@ -113,9 +56,13 @@ fn admin_credentials(config: &Config) -> AdminCredentials {
     )
 }
 
-fn tls_settings(config: &Config, registry: &Registry) -> Result<TlsSettings> {
+fn tls_settings(
+    default_sslmode: Option<SslMode>,
+    root_cert: Option<PathBuf>,
+    registry: &Registry,
+) -> Result<TlsSettings> {
     Ok(TlsSettings {
-        default_mode: match (config.settings.sslmode, env_var("PGSSLMODE")) {
+        default_mode: match (default_sslmode, env_var("PGSSLMODE")) {
             (Some(mode), _) => mode,
             (None, Some(text)) => text
                 .parse::<SslMode>()
@@ -123,12 +70,7 @@ fn tls_settings(config: &Config, registry: &Registry) -> Result<TlsSettings> {
             (None, None) => SslMode::Prefer,
         },
         per_cluster: registry.sslmodes(),
-        root_cert: config
-            .settings
-            .sslrootcert
-            .as_ref()
-            .map(|p| config.dir.join(p))
-            .or_else(|| env_var("PGSSLROOTCERT").map(Into::into)),
+        root_cert: root_cert.or_else(|| env_var("PGSSLROOTCERT").map(Into::into)),
     })
 }
 

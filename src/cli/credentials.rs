@@ -58,7 +58,11 @@ struct Entry<'a> {
     password: &'a str,
 }
 
-pub fn deliver(delivery: Delivery, credentials: &[GeneratedCredential]) -> Result<String> {
+pub fn deliver<'a>(
+    delivery: Delivery,
+    credentials: impl IntoIterator<Item = &'a GeneratedCredential>,
+) -> Result<String> {
+    let credentials: Vec<&GeneratedCredential> = credentials.into_iter().collect();
     let entries: Vec<Entry> = credentials
         .iter()
         .flat_map(|c| {

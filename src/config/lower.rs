@@ -28,21 +28,12 @@ pub struct LowerInput<'a> {
     pub admin_user: Option<&'a str>,
 }
 
-/// The registry alone, when it is valid: enough to start reading clusters while the roles are
-/// still being lowered. `lower` reports the same errors with the rest.
-pub fn registry(config: &Config) -> Option<Registry> {
-    let mut errors = Vec::new();
-    let registry = build_registry(config, &mut errors);
-    errors.is_empty().then_some(registry)
-}
-
 const DEFAULT_IGNORE_ROLES: &[&str] = &["pg_*", "postgres"];
 
-/// Consumes the config's raw roles: each is dropped once lowered, so that at 10,000 roles the
-/// desired state reuses their memory instead of adding to it.
-pub fn lower(config: &mut Config, input: &LowerInput) -> Result<Lowered, ConfigErrors> {
+/// Validates the whole config and lowers it to the desired state of every cluster.
+pub fn lower(mut config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors> {
     let roles = std::mem::take(&mut config.roles);
-    let config = &*config;
+    let config = &config;
     let mut errors = Vec::new();
     let ignore_roles = compile_ignore_roles(config, &mut errors);
     let registry = build_registry(config, &mut errors);

@@ -15,7 +15,7 @@ pub use lower::{lower, LowerInput, Lowered};
 pub use profiles::builtin_profile_names;
 pub use source::{Format, SourceFile};
 
-use raw::{RawDatabase, RawEnv, RawFile, RawProfile, RawRole, RawSettings};
+use raw::{RawDatabase, RawEnv, RawProfile, RawRole, RawSettings};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -77,13 +77,6 @@ impl Config {
 
 /// Reads a config directory (or a single file) and merges its files.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let (dir, files) = read(path)?;
-    merge(dir, files)
-}
-
-/// Reads the files of a config directory (or a single file), unparsed: the directory that
-/// relative paths are resolved against, and the files in name order.
-pub fn read(path: &Path) -> Result<(PathBuf, Vec<SourceFile>), ConfigErrors> {
     let unreadable = |reason: String| ConfigErrors::Unreadable {
         path: path.to_path_buf(),
         reason,
@@ -117,21 +110,7 @@ pub fn read(path: &Path) -> Result<(PathBuf, Vec<SourceFile>), ConfigErrors> {
         })?;
         files.push(SourceFile::new(p, format, text));
     }
-    Ok((dir, files))
-}
-
-/// The config without its files that declare only roles, when those hold most of the text:
-/// enough for the registry and the settings, so that clusters can be read while the roles are
-/// still being parsed (~30 ms at 10,000 roles). `None` when there is no such split or these
-/// files have errors; `merge` of every file is still the config, and reports the errors.
-pub fn preview(dir: &Path, files: &[SourceFile]) -> Option<Config> {
-    let (role_files, rest): (Vec<&SourceFile>, Vec<&SourceFile>) =
-        files.iter().partition(|f| f.declares_only_roles());
-    let size = |files: &[&SourceFile]| files.iter().map(|f| f.text.len()).sum::<usize>();
-    if rest.is_empty() || size(&role_files) <= size(&rest) {
-        return None;
-    }
-    merge(dir.to_path_buf(), rest.into_iter().cloned().collect()).ok()
+    merge(dir, files)
 }
 
 fn format_of(path: &Path) -> Option<Format> {
@@ -140,39 +119,6 @@ fn format_of(path: &Path) -> Option<Format> {
         "yaml" | "yml" => Some(Format::Yaml),
         _ => None,
     }
-}
-
-/// Parses every file, the others each on a thread of its own while this thread parses the
-/// largest: parsing is most of the load time. The largest stays here because the allocator
-/// keeps what a thread allocated in that thread's arena, where the memory it frees cannot be
-/// reused by this thread's later work (~5 MB of raw roles at 10,000 roles).
-fn parse_all(files: &[SourceFile]) -> Vec<Result<RawFile, ConfigError>> {
-    let largest = files
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, file)| file.text.len())
-        .map(|(index, _)| index);
-    std::thread::scope(|scope| {
-        let parsing: Vec<_> = files
-            .iter()
-            .enumerate()
-            .map(|(index, file)| (Some(index) != largest).then(|| scope.spawn(|| file.parse())))
-            .collect();
-        let mut parsed_here = largest
-            .and_then(|index| files.get(index))
-            .map(SourceFile::parse);
-        parsing
-            .into_iter()
-            .map(|thread| match thread {
-                Some(thread) => thread
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                None => parsed_here
-                    .take()
-                    .unwrap_or_else(|| unreachable!("one file is parsed here")),
-            })
-            .collect()
-    })
 }
 
 /// Merges parsed files; public so tests can build a config from strings.
@@ -190,8 +136,8 @@ pub fn merge(dir: PathBuf, files: Vec<SourceFile>) -> Result<Config, ConfigError
     };
     let mut env_files: BTreeMap<String, usize> = BTreeMap::new();
     let mut database_seen: BTreeMap<(String, String), Origin> = BTreeMap::new();
-    for (file_index, (file, parsed)) in files.iter().zip(parse_all(&files)).enumerate() {
-        let raw = match parsed {
+    for (file_index, file) in files.iter().enumerate() {
+        let raw = match file.parse() {
             Ok(raw) => raw,
             Err(e) => {
                 errors.push(e);

@@ -31,40 +31,6 @@ impl SourceFile {
         }
     }
 
-    /// Whether `roles` looks like the only top-level section, judged from the text without
-    /// parsing it. A wrong guess costs time, not correctness: see `config::preview`.
-    pub fn declares_only_roles(&self) -> bool {
-        let mut roles = false;
-        for line in self.text.lines() {
-            let (text, top_level) = match self.format {
-                // Top-level YAML keys start in column 0; `-` items and `---` do not open one.
-                Format::Yaml => (line, !line.starts_with([' ', '\t', '#', '-'])),
-                // TOML's top level is its tables, and the keys before the first of them.
-                Format::Toml => {
-                    let text = line.trim_start();
-                    (
-                        text,
-                        text.starts_with('[') || (!roles && !text.starts_with('#')),
-                    )
-                }
-            };
-            if text.is_empty() || !top_level {
-                continue;
-            }
-            let opens_roles = match self.format {
-                Format::Yaml => text.starts_with("roles:"),
-                Format::Toml => ["[[roles]]", "[roles.", "[[roles."]
-                    .iter()
-                    .any(|header| text.starts_with(header)),
-            };
-            if !opens_roles {
-                return false;
-            }
-            roles = true;
-        }
-        roles
-    }
-
     pub fn parse(&self) -> Result<RawFile, ConfigError> {
         match self.format {
             Format::Toml => toml::from_str::<RawFile>(&self.text).map_err(|e| {
@@ -322,19 +288,6 @@ mod tests {
 
     fn yaml(text: &str) -> SourceFile {
         SourceFile::new(Path::new("roles.yaml"), Format::Yaml, text.to_string())
-    }
-
-    #[test]
-    fn tells_files_of_roles_only_from_their_text() {
-        let toml = |text: &str| SourceFile::new(Path::new("r.toml"), Format::Toml, text.into());
-        assert!(yaml("# people\nroles:\n- name: a\n  set: {x: 1}\n---\n").declares_only_roles());
-        assert!(!yaml("roles:\n  - name: a\ndatabases: []\n").declares_only_roles());
-        assert!(!yaml("settings: {}\n").declares_only_roles());
-        assert!(!yaml("\"roles\": []\n").declares_only_roles());
-        assert!(!yaml("").declares_only_roles());
-        assert!(toml("# x\n[[roles]]\nname = \"a\"\n[roles.set]\nx = 1\n").declares_only_roles());
-        assert!(!toml("audit_log = \"a\"\n[[roles]]\nname = \"a\"\n").declares_only_roles());
-        assert!(!toml("[[roles]]\nname = \"a\"\n[[databases]]\n").declares_only_roles());
     }
 
     #[test]

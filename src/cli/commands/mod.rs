@@ -34,20 +34,6 @@ pub fn report_plan_errors(plan: &pgroster::plan::Plan) {
     }
 }
 
-/// Ends a command that read the fleet: connections close, the rest is left to the exit.
-fn finish(ctx: super::context::Context, mut fleet: pgroster::fleet::Fleet) {
-    fleet.close_connections();
-    leave_to_exit((ctx, fleet));
-}
-
-/// Skips freeing what the process holds when it is about to exit anyway: dropping a 10,000-role
-/// desired and current state, or 30,000 prepared statements, allocation by allocation costs
-/// tens of milliseconds that nobody waits for. Only for plain data: nothing whose drop does work
-/// (a connection's goodbye, a file's flush).
-fn leave_to_exit<T>(value: T) {
-    std::mem::forget(value);
-}
-
 /// Compiles `--target` globs.
 pub fn selection(globs: &[String]) -> Result<Vec<pgroster::registry::TargetGlob>> {
     globs

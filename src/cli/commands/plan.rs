@@ -10,8 +10,8 @@ use std::path::Path;
 
 pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
     let selection = super::selection(&args.selection.targets)?;
-    let (ctx, reads) = context::load_and_read(config, &selection)?;
-    let fleet = plan_fleet(&ctx.lowered, reads, &selection);
+    let ctx = context::load(config)?;
+    let fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection);
     let plan = &fleet.plan;
     match args.format {
         PlanFormat::Text => {
@@ -27,6 +27,5 @@ pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
     } else {
         EXIT_OK
     };
-    super::finish(ctx, fleet);
     Ok(code)
 }

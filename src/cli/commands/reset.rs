@@ -5,14 +5,14 @@ use crate::cli::credentials;
 use crate::cli::output::Output;
 use crate::cli::{context, EXIT_ERROR, EXIT_OK};
 use anyhow::{bail, Context as _, Result};
-use pgroster::apply::{
-    self, generate_password, scram_verifier, GeneratedCredential, PreparedChange, Unit, UnitKind,
-};
-use pgroster::audit::{AuditLog, ChangeRecord, Outcome};
+use pgroster::apply::{self, Prepared};
+use pgroster::audit::AuditLog;
 use pgroster::catalog;
+use pgroster::fleet::ClusterConnections;
 use pgroster::model::RoleName;
-use pgroster::plan::{Change, PasswordSource, RoleAction, RolePlan};
+use pgroster::plan::{Change, ClusterPlan, PasswordSource, RoleAction, RolePlan};
 use pgroster::registry::parse_target;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
@@ -73,78 +73,63 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
             return Ok(EXIT_ERROR);
         }
     }
+    // A plan of one change, run as any planned password reset is: audited, under the lock.
+    let plan = ClusterPlan {
+        cluster: entry.cluster.clone(),
+        targets: vec![target.clone()],
+        server_version_num: None,
+        roles: vec![RolePlan {
+            role: role.clone(),
+            action: RoleAction::Update,
+            profile: None,
+            targets: vec![target.clone()],
+            changes: vec![Change::ResetPassword {
+                password: PasswordSource::Generated,
+                from_rotation: None,
+                to_rotation: None,
+            }],
+        }],
+        notes: Vec::new(),
+        errors: Vec::new(),
+    };
+    let prepared = Prepared {
+        clusters: vec![apply::prepare_cluster(&plan, &context::lookup_env)?],
+        not_run: Vec::new(),
+    };
     let delivery = credentials::prepare(
-        1,
+        prepared.generated_passwords(),
         args.credentials_out.as_deref(),
         output.stdout_is_terminal,
     )?;
-    let mut audit = AuditLog::open(&ctx.config.audit_log_path())?;
-    let run = audit.start_run(&context::actor(), "reset")?;
-    let detail = "~ password = (sensitive, generated; immediate reset)".to_string();
-    let ids = audit.record_started(
-        &run,
-        &[ChangeRecord {
-            env: target.env.clone(),
-            database: target.database.clone(),
-            host: entry.cluster.host.clone(),
-            port: entry.cluster.port,
-            role: role.to_string(),
-            action: "reset_password".into(),
-            detail,
-        }],
+    let mut connections = BTreeMap::from([(
+        entry.cluster.clone(),
+        ClusterConnections {
+            by_database: BTreeMap::from([(target.database.clone(), client)]),
+            role_database: target.database.clone(),
+        },
+    )]);
+    let mut audit = AuditLog::open(&ctx.audit_log)?;
+    let report = apply::run(
+        &prepared,
+        &mut connections,
+        &mut audit,
+        &context::actor(),
+        "reset",
     )?;
-    let password = generate_password();
-    // Through apply's executor: the same advisory lock, transaction and WARNING check as a plan.
-    // A plan of one change, so that it runs as any planned password reset does.
-    let reset = RolePlan {
-        role: role.clone(),
-        action: RoleAction::Update,
-        profile: None,
-        targets: vec![target.clone()],
-        changes: vec![Change::ResetPassword {
-            password: PasswordSource::Generated,
-            from_rotation: None,
-            to_rotation: None,
-        }],
-    };
-    let verifier = scram_verifier(&password);
-    let unit = Unit {
-        kind: UnitKind::Roles,
-        changes: reset
-            .changes
-            .iter()
-            .map(|change| PreparedChange::new(&reset, change, Some(verifier.clone())))
-            .collect(),
-    };
-    let result = apply::execute(&mut client, &unit).map_err(|e| e.message);
-    let outcome = match &result {
-        Ok(()) => Outcome::Ok,
-        Err(e) => Outcome::Failed(e.clone()),
-    };
-    audit.record_outcomes(
-        &ids.iter()
-            .map(|id| (*id, outcome.clone()))
-            .collect::<Vec<_>>(),
-    )?;
-    audit.finish_run(&run, result.is_ok())?;
-    if let Err(e) = result {
+    if let Some(failure) = report.clusters.iter().flat_map(|c| &c.failures).next() {
         bail!(
-            "resetting the password of \"{role}\" on {} failed: {e}",
-            entry.cluster
+            "resetting the password of \"{role}\" on {} failed: {}",
+            entry.cluster,
+            failure.message
         );
     }
     let delivered = credentials::deliver(
         delivery,
-        &[GeneratedCredential {
-            role: role.clone(),
-            targets: vec![target.clone()],
-            cluster: entry.cluster.clone(),
-            password,
-        }],
+        prepared.clusters.iter().flat_map(|c| &c.credentials),
     )?;
     output.print(&format!(
-        "Password of \"{role}\" on {} reset. Audit run {run}.",
-        entry.cluster
+        "Password of \"{role}\" on {} reset. Audit run {}.",
+        entry.cluster, report.run
     ));
     output.print(&delivered);
     Ok(EXIT_OK)

@@ -13,12 +13,11 @@ pub fn run(config: &Path, output: &Output) -> Result<i32> {
     let roles: usize = ctx.lowered.desired.values().map(|c| c.roles.len()).sum();
     output.print(&format!(
         "The configuration is valid: {} file(s), {} database(s) ({} active) on {} cluster(s), {} role(s) across clusters.",
-        ctx.config.files.len(),
+        ctx.files,
         entries.len(),
         active,
         ctx.lowered.desired.len(),
         roles
     ));
-    super::leave_to_exit(ctx);
     Ok(EXIT_OK)
 }

@@ -37,9 +37,9 @@ fn lowered(roles_yaml: &str) -> Result<Lowered, String> {
         SourceFile::new(Path::new("registry.toml"), Format::Toml, REGISTRY.into()),
         SourceFile::new(Path::new("roles.yaml"), Format::Yaml, roles_yaml.into()),
     ];
-    let mut config = merge(PathBuf::from("."), files).map_err(|e| e.to_string())?;
+    let config = merge(PathBuf::from("."), files).map_err(|e| e.to_string())?;
     lower(
-        &mut config,
+        config,
         &LowerInput {
             admin_user: Some("roster_admin"),
         },

@@ -1,0 +1,271 @@
+//! A plan -> units of statements ready to run, and the passwords they set.
+//!
+//! Passwords are generated here with the OS CSPRNG, or read from the declared environment
+//! variables, and sent only as SCRAM-SHA-256 verifiers.
+
+use super::password::{generate_password, scram_verifiers};
+use crate::audit::ChangeRecord;
+use crate::model::{ClusterKey, RoleName, Secret, TargetName};
+use crate::plan::{phase, Change, ClusterPlan, PasswordSource, Phase, Plan, RolePlan};
+use crate::render::ddl::{self, Statement};
+
+/// One change ready to run: the plan's change, where it runs, and its verifier. The statement
+/// and the audit detail are written when they are needed rather than held for every change.
+#[derive(Debug)]
+pub struct PreparedChange<'p> {
+    /// Where in its transaction the change runs (see `plan::order`).
+    pub phase: Phase,
+    pub role: &'p RolePlan,
+    pub change: &'p Change,
+    /// The SCRAM verifier of a change that sets a password.
+    verifier: Option<Secret>,
+}
+
+impl<'p> PreparedChange<'p> {
+    /// `verifier`: the SCRAM verifier when `change` sets a password.
+    pub fn new(role: &'p RolePlan, change: &'p Change, verifier: Option<Secret>) -> Self {
+        PreparedChange {
+            phase: phase(change),
+            role,
+            change,
+            verifier,
+        }
+    }
+
+    pub fn statement(&self) -> Statement {
+        ddl::statement(&self.role.role, self.change, self.verifier.as_ref())
+    }
+
+    /// What the audit log says about the change; never a secret.
+    pub fn audit_record(&self, cluster: &ClusterKey) -> ChangeRecord {
+        let target = self.target();
+        ChangeRecord {
+            env: target.map(|t| t.env.clone()).unwrap_or_default(),
+            database: target.map(|t| t.database.clone()).unwrap_or_default(),
+            host: cluster.host.clone(),
+            port: cluster.port,
+            role: self.role.role.to_string(),
+            action: self.change.action_name().to_string(),
+            detail: crate::render::text::change_detail(self.change),
+        }
+    }
+
+    /// The target an audit row names: the database a setting is scoped to, else the role's
+    /// first.
+    fn target(&self) -> Option<&TargetName> {
+        let targets = &self.role.targets;
+        let database = match self.change {
+            Change::SetSetting { scope, .. } | Change::ResetSetting { scope, .. } => match scope {
+                crate::model::SettingScope::Database(db) => Some(db.as_str()),
+                crate::model::SettingScope::AllDatabases => None,
+            },
+            other => other.database(),
+        };
+        database
+            .and_then(|db| targets.iter().find(|t| t.database == db))
+            .or_else(|| targets.first())
+    }
+}
+
+/// A password generated during this apply, to be delivered once.
+#[derive(Debug)]
+pub struct GeneratedCredential {
+    pub role: RoleName,
+    pub targets: Vec<TargetName>,
+    pub cluster: ClusterKey,
+    pub password: Secret,
+}
+
+/// Changes that run in one transaction over one connection.
+#[derive(Debug)]
+pub struct Unit<'p> {
+    pub kind: UnitKind,
+    pub changes: Vec<PreparedChange<'p>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnitKind {
+    /// Every role change of the cluster but the markers, over the role connection.
+    Roles,
+    /// A batch of marker comments, after the roles committed, over the role connection.
+    Markers,
+    /// Privilege changes, over that database's connection.
+    Privileges(String),
+}
+
+impl UnitKind {
+    /// The database whose connection runs the unit; `None`: the cluster's role connection.
+    pub fn database(&self) -> Option<&str> {
+        match self {
+            UnitKind::Privileges(database) => Some(database),
+            UnitKind::Roles | UnitKind::Markers => None,
+        }
+    }
+}
+
+/// Markers per transaction. COMMENT ON ROLE locks the role until commit, and one transaction
+/// marking 100,000 roles exhausts the lock table ("out of shared memory"; its default size is
+/// 64 locks x 100 connections). The first markers commit with the role changes, so a typical
+/// apply marks its roles atomically; the rest follow in batches right after. A marker is
+/// idempotent state, so the batches lose nothing: a role left unmarked by an interrupted run is
+/// shown as adopt and marked by the next apply.
+const MARKERS_PER_TRANSACTION: usize = 2000;
+
+#[derive(Debug)]
+pub struct PreparedCluster<'p> {
+    pub cluster: ClusterKey,
+    /// The plan's roles, whose changes the units hold.
+    pub roles: &'p [RolePlan],
+    /// Role changes first, then one unit per database with privilege changes.
+    pub units: Vec<Unit<'p>>,
+    pub credentials: Vec<GeneratedCredential>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("role \"{role}\" on {cluster}: the password variable {var} is not set or empty")]
+    MissingPasswordVar {
+        role: RoleName,
+        cluster: ClusterKey,
+        var: String,
+    },
+}
+
+/// Every cluster of a plan that can run, prepared; the clusters with plan errors are not run.
+#[derive(Debug)]
+pub struct Prepared<'p> {
+    pub clusters: Vec<PreparedCluster<'p>>,
+    /// Clusters whose plan has errors: nothing of theirs runs, and the run counts them failed.
+    pub not_run: Vec<ClusterKey>,
+}
+
+impl Prepared<'_> {
+    /// How many passwords this apply generates, to be delivered.
+    pub fn generated_passwords(&self) -> usize {
+        self.clusters.iter().map(|c| c.credentials.len()).sum()
+    }
+}
+
+/// Prepares every cluster of `plan` that has changes and no errors. Fails, before anything
+/// runs, when a declared password's variable is missing.
+pub fn prepare<'p>(
+    plan: &'p Plan,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Prepared<'p>, PrepareError> {
+    let clusters = plan
+        .clusters
+        .iter()
+        .filter(|c| c.errors.is_empty() && !c.roles.is_empty())
+        .map(|c| prepare_cluster(c, env))
+        .collect::<Result<_, _>>()?;
+    let not_run = plan
+        .clusters
+        .iter()
+        .filter(|c| !c.errors.is_empty())
+        .map(|c| c.cluster.clone())
+        .collect();
+    Ok(Prepared { clusters, not_run })
+}
+
+pub fn prepare_cluster<'p>(
+    plan: &'p ClusterPlan,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<PreparedCluster<'p>, PrepareError> {
+    // First the passwords each change sets, then their verifiers all at once: each verifier
+    // costs 4096 PBKDF2 rounds, so they are computed on every core.
+    let mut passwords: Vec<Option<Secret>> = Vec::new();
+    let mut credentials = Vec::new();
+    for role in &plan.roles {
+        for change in &role.changes {
+            let source = match change {
+                Change::CreateRole { password, .. } => password.as_ref(),
+                Change::ResetPassword { password, .. } => Some(password),
+                _ => None,
+            };
+            passwords.push(match source {
+                None => None,
+                Some(PasswordSource::Generated) => {
+                    let password = generate_password();
+                    credentials.push(GeneratedCredential {
+                        role: role.role.clone(),
+                        targets: role.targets.clone(),
+                        cluster: plan.cluster.clone(),
+                        password: password.clone(),
+                    });
+                    Some(password)
+                }
+                Some(PasswordSource::Env { var }) => {
+                    let value = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                        PrepareError::MissingPasswordVar {
+                            role: role.role.clone(),
+                            cluster: plan.cluster.clone(),
+                            var: var.clone(),
+                        }
+                    })?;
+                    Some(Secret::new(value))
+                }
+            });
+        }
+    }
+    let mut verifiers = scram_verifiers(&passwords).into_iter();
+    drop(passwords);
+    // Each change goes straight into its unit, sized up front.
+    let role_level = plan
+        .roles
+        .iter()
+        .flat_map(|r| &r.changes)
+        .filter(|c| c.database().is_none())
+        .count();
+    let mut roles = Unit {
+        kind: UnitKind::Roles,
+        changes: Vec::with_capacity(role_level),
+    };
+    let mut privileges: Vec<Unit> = Vec::new();
+    for role in &plan.roles {
+        for change in &role.changes {
+            let verifier = verifiers.next().flatten();
+            let prepared = PreparedChange::new(role, change, verifier);
+            match change.database() {
+                None => roles.changes.push(prepared),
+                Some(database) => {
+                    match privileges
+                        .iter_mut()
+                        .find(|u| u.kind.database() == Some(database))
+                    {
+                        Some(unit) => unit.changes.push(prepared),
+                        None => privileges.push(Unit {
+                            kind: UnitKind::Privileges(database.to_string()),
+                            changes: vec![prepared],
+                        }),
+                    }
+                }
+            }
+        }
+    }
+    // A stable sort: within a phase, changes keep the plan's (sorted) order.
+    roles.changes.sort_by_key(|c| c.phase);
+    for unit in &mut privileges {
+        unit.changes.sort_by_key(|c| c.phase);
+    }
+    // Markers sort last; those past the first MARKERS_PER_TRANSACTION get transactions of
+    // their own.
+    let first_marker = roles.changes.partition_point(|c| c.phase < Phase::Mark);
+    let batched = roles
+        .changes
+        .split_off((first_marker + MARKERS_PER_TRANSACTION).min(roles.changes.len()));
+    let mut units = vec![roles];
+    let mut batched = batched.into_iter().peekable();
+    while batched.peek().is_some() {
+        units.push(Unit {
+            kind: UnitKind::Markers,
+            changes: batched.by_ref().take(MARKERS_PER_TRANSACTION).collect(),
+        });
+    }
+    units.extend(privileges);
+    Ok(PreparedCluster {
+        cluster: plan.cluster.clone(),
+        roles: &plan.roles,
+        units,
+        credentials,
+    })
+}

@@ -1,0 +1,196 @@
+//! The write-ahead order of `run`, seen by an executor that records instead of running SQL:
+//! the one place where the database is not real, because the promise is about the audit log.
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::model::privileges::ObjectKind;
+use crate::model::{Attributes, RoleName, TargetName};
+use crate::plan::{Change, ClusterPlan, GrantObjects, Plan, RoleAction, RolePlan};
+use std::path::{Path, PathBuf};
+
+fn cluster_key() -> ClusterKey {
+    ClusterKey {
+        host: "pg-test".into(),
+        port: 5432,
+    }
+}
+
+fn role(name: &str, changes: Vec<Change>) -> RolePlan {
+    RolePlan {
+        role: RoleName::existing(name),
+        action: RoleAction::Create,
+        profile: None,
+        targets: vec![TargetName {
+            env: "dev".into(),
+            database: "app".into(),
+        }],
+        changes,
+    }
+}
+
+/// Two roles, each created and granted SELECT in database `app`: a roles unit, then a
+/// privileges unit.
+fn plan() -> Plan {
+    let create = Change::CreateRole {
+        attributes: Attributes::default(),
+        password: None,
+    };
+    let grant = Change::Grant {
+        database: "app".into(),
+        kind: ObjectKind::Table,
+        objects: GrantObjects::AllInSchema {
+            schema: "public".into(),
+        },
+        privileges: vec!["SELECT".into()],
+    };
+    Plan::new(
+        vec![ClusterPlan {
+            cluster: cluster_key(),
+            targets: Vec::new(),
+            server_version_num: Some(150000),
+            roles: vec![
+                role("alice", vec![create.clone(), grant.clone()]),
+                role("bob", vec![create, grant]),
+            ],
+            notes: Vec::new(),
+            errors: Vec::new(),
+        }],
+        Vec::new(),
+        Vec::new(),
+    )
+}
+
+/// What the audit log held, seen from another connection, when a unit was executed.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    kind: UnitKind,
+    /// (role, action, outcome) of every recorded change, in recording order.
+    log: Vec<(String, String, String)>,
+}
+
+struct Recorder {
+    audit_path: PathBuf,
+    seen: Vec<Seen>,
+    fail: Option<UnitKind>,
+}
+
+impl Recorder {
+    fn new(audit_path: &Path, fail: Option<UnitKind>) -> Self {
+        Recorder {
+            audit_path: audit_path.to_path_buf(),
+            seen: Vec::new(),
+            fail,
+        }
+    }
+}
+
+fn committed_log(path: &Path) -> Vec<(String, String, String)> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut statement = conn
+        .prepare("SELECT role, action, outcome FROM changes ORDER BY id")
+        .unwrap();
+    let rows = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+impl Executor for Recorder {
+    fn execute(&mut self, _: &ClusterKey, unit: &Unit<'_>) -> Result<(), ExecuteError> {
+        self.seen.push(Seen {
+            kind: unit.kind.clone(),
+            log: committed_log(&self.audit_path),
+        });
+        if self.fail.as_ref() == Some(&unit.kind) {
+            return Err(ExecuteError {
+                failed_index: Some(1),
+                message: "boom".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn entry(role: &str, action: &str, outcome: &str) -> (String, String, String) {
+    (role.into(), action.into(), outcome.into())
+}
+
+#[test]
+fn every_unit_runs_only_after_its_changes_are_committed_to_the_log_and_the_previous_outcomes_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let mut audit = AuditLog::open(&path).unwrap();
+    let plan = plan();
+    let prepared = prepare(&plan, &|_| None).unwrap();
+    let mut recorder = Recorder::new(&path, None);
+
+    let report = run(&prepared, &mut recorder, &mut audit, "tester", "apply").unwrap();
+
+    assert_eq!(
+        recorder.seen,
+        [
+            Seen {
+                kind: UnitKind::Roles,
+                log: vec![
+                    entry("alice", "create_role", "started"),
+                    entry("bob", "create_role", "started"),
+                ],
+            },
+            Seen {
+                kind: UnitKind::Privileges("app".into()),
+                log: vec![
+                    entry("alice", "create_role", "ok"),
+                    entry("bob", "create_role", "ok"),
+                    entry("alice", "grant", "started"),
+                    entry("bob", "grant", "started"),
+                ],
+            },
+        ]
+    );
+    assert_eq!(
+        committed_log(&path).iter().filter(|e| e.2 == "ok").count(),
+        4
+    );
+    assert_eq!(report.failed_clusters(), 0);
+    assert_eq!(
+        (report.clusters[0].added, report.clusters[0].changed),
+        (2, 0)
+    );
+}
+
+#[test]
+fn a_failed_role_unit_names_its_change_and_later_units_are_recorded_as_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let mut audit = AuditLog::open(&path).unwrap();
+    let plan = plan();
+    let prepared = prepare(&plan, &|_| None).unwrap();
+    let mut recorder = Recorder::new(&path, Some(UnitKind::Roles));
+
+    let report = run(&prepared, &mut recorder, &mut audit, "tester", "apply").unwrap();
+
+    assert_eq!(
+        recorder.seen.len(),
+        1,
+        "nothing runs after the roles failed"
+    );
+    let log = committed_log(&path);
+    assert_eq!(
+        log[0].2,
+        "rolled back: another change on pg-test:5432 failed"
+    );
+    assert_eq!(log[1].2, "failed: boom");
+    assert!(log[2..]
+        .iter()
+        .all(|e| e.2 == "rolled back: not run: the cluster's role changes failed"));
+    let cluster = &report.clusters[0];
+    assert!(!cluster.roles_committed);
+    assert_eq!((cluster.added, cluster.changed), (0, 0));
+    assert_eq!(report.failed_clusters(), 1);
+    let failure = cluster.failures[0].to_string();
+    assert!(
+        failure.contains("boom while running `CREATE ROLE"),
+        "{failure}"
+    );
+    assert!(failure.contains("for role \"bob\""), "{failure}");
+}
