@@ -11,7 +11,7 @@ use crate::model::privileges::DatabaseState;
 use crate::model::TargetName;
 use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
 use crate::plan::privileges::DatabaseIndex;
-use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, SkippedRole};
+use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, PlanError, SkippedRole};
 use crate::registry::TargetGlob;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -106,16 +106,15 @@ pub fn plan_fleet(lowered: &Lowered, connector: &Connector, selection: &[TargetG
                 ));
                 connections.insert(key, read);
             }
-            Err(error) => {
-                let targets: Vec<String> =
-                    cluster.targets.iter().map(ToString::to_string).collect();
+            Err(reason) => {
+                let targets: Vec<TargetName> = cluster.targets.iter().cloned().collect();
                 clusters.push(ClusterPlan {
                     cluster: key,
-                    targets: cluster.targets.iter().cloned().collect(),
+                    targets: targets.clone(),
                     server_version_num: None,
                     roles: Vec::new(),
                     notes: Vec::new(),
-                    errors: vec![format!("targets {}: {error}", targets.join(", "))],
+                    errors: vec![PlanError::ClusterUnreadable { targets, reason }],
                 });
             }
         }

@@ -1,7 +1,7 @@
 //! The diff of one cluster: desired roles against the roles read from its catalog.
 
 use super::privileges::{diff_database, Context, DatabaseIndex};
-use super::{Change, ClusterPlan, PasswordSource, RoleAction, RolePlan};
+use super::{Change, ClusterPlan, PasswordSource, PlanError, RoleAction, RolePlan};
 use crate::model::{
     CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, Marker, MembershipOptions,
     PasswordPolicy, RoleName, SettingScope,
@@ -111,7 +111,7 @@ fn privileges(
     role: &DesiredRole,
     input: &DiffInput,
     notes: &mut Vec<String>,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<PlanError>,
 ) -> Vec<Change> {
     let mut changes = Vec::new();
     let databases: BTreeSet<&str> = role.targets.iter().map(|t| t.database.as_str()).collect();
@@ -121,10 +121,10 @@ fn privileges(
         .filter(|d| input.current.databases.contains(*d))
     {
         let Some(index) = input.databases.get(database) else {
-            errors.push(format!(
-                "role \"{}\": the privileges of database {database} could not be read",
-                role.name
-            ));
+            errors.push(PlanError::PrivilegesUnread {
+                role: role.name.clone(),
+                database: database.to_string(),
+            });
             continue;
         };
         let admin_acts_as = |owner: &RoleName| {
@@ -150,11 +150,10 @@ fn privileges(
                 .into_iter()
                 .map(|n| format!("role \"{}\": {n}", role.name)),
         );
-        errors.extend(
-            diff.errors
-                .into_iter()
-                .map(|e| format!("role \"{}\": {e}", role.name)),
-        );
+        errors.extend(diff.errors.into_iter().map(|error| PlanError::Privilege {
+            role: role.name.clone(),
+            error,
+        }));
     }
     changes
 }
@@ -369,25 +368,23 @@ fn role_plan(role: &DesiredRole, action: RoleAction, changes: Vec<Change>) -> Ro
 }
 
 /// Problems that make the whole cluster unappliable: found before anything runs.
-fn check_cluster(input: &DiffInput, errors: &mut Vec<String>) {
+fn check_cluster(input: &DiffInput, errors: &mut Vec<PlanError>) {
     let admin = &input.current.admin;
     if !admin.superuser && !admin.createrole {
-        errors.push(format!(
-            "the admin role \"{}\" has neither SUPERUSER nor CREATEROLE, so it cannot manage roles",
-            admin.name
-        ));
+        errors.push(PlanError::AdminCannotManageRoles {
+            admin: admin.name.clone(),
+        });
     }
     for target in &input.desired.targets {
         if !input.current.databases.contains(&target.database) {
-            errors.push(format!(
-                "target {target}: database \"{}\" does not exist on this cluster",
-                target.database
-            ));
+            errors.push(PlanError::MissingDatabase {
+                target: target.clone(),
+            });
         }
     }
 }
 
-fn check_role(input: &DiffInput, role: &DesiredRole, plan: &RolePlan, errors: &mut Vec<String>) {
+fn check_role(input: &DiffInput, role: &DesiredRole, plan: &RolePlan, errors: &mut Vec<PlanError>) {
     let current = input.current;
     let admin = &current.admin;
     for change in &plan.changes {
@@ -398,17 +395,21 @@ fn check_role(input: &DiffInput, role: &DesiredRole, plan: &RolePlan, errors: &m
             _ => continue,
         };
         match current.roles.get(group) {
-            None if !input.desired.roles.contains_key(group) => errors.push(format!(
-                "role \"{}\": member_of \"{group}\", which neither exists on this cluster nor is declared for it",
-                role.name
-            )),
+            None if !input.desired.roles.contains_key(group) => {
+                errors.push(PlanError::UnknownGroup {
+                    role: role.name.clone(),
+                    group: group.clone(),
+                })
+            }
             // PostgreSQL 16+: only ADMIN OPTION on a group lets a non-superuser grant it;
             // before 16, CREATEROLE may grant any group but a superuser one.
-            Some(existing) if !admin.superuser && !existing.admin_can_alter => errors.push(format!(
-                "role \"{}\": the admin role \"{}\" may not grant or revoke membership in \"{group}\" \
-                 (it needs ADMIN OPTION on \"{group}\"; a superuser must grant it)",
-                role.name, admin.name
-            )),
+            Some(existing) if !admin.superuser && !existing.admin_can_alter => {
+                errors.push(PlanError::MembershipNeedsAdminOption {
+                    role: role.name.clone(),
+                    admin: admin.name.clone(),
+                    group: group.clone(),
+                })
+            }
             _ => {}
         }
     }
@@ -432,20 +433,18 @@ fn check_role(input: &DiffInput, role: &DesiredRole, plan: &RolePlan, errors: &m
         )
     });
     if touches_attributes && !needs_superuser.is_empty() {
-        errors.push(format!(
-            "role \"{}\" needs {} but the admin role \"{}\" is not a superuser",
-            role.name,
-            needs_superuser.join(", "),
-            admin.name
-        ));
+        errors.push(PlanError::NeedsSuperuser {
+            role: role.name.clone(),
+            attributes: needs_superuser,
+            admin: admin.name.clone(),
+        });
     }
     if let Some(existing) = current.roles.get(&role.name) {
         if !existing.admin_can_alter {
-            errors.push(format!(
-                "role \"{}\" exists but the admin role \"{}\" may not alter it \
-                 (PostgreSQL 16+ requires ADMIN OPTION on the role; a superuser must grant it)",
-                role.name, admin.name
-            ));
+            errors.push(PlanError::CannotAlterRole {
+                role: role.name.clone(),
+                admin: admin.name.clone(),
+            });
         }
     }
 }

@@ -3,10 +3,12 @@
 //! The plan is a value: `plan` renders it, `apply` executes the same value.
 
 mod diff;
+mod error;
 mod order;
 pub mod privileges;
 
 pub use diff::{diff_cluster, DiffInput};
+pub use error::{PlanError, PrivilegeError};
 pub use order::{phase, Phase};
 
 use crate::model::privileges::{ObjectKind, ObjectRef};
@@ -172,7 +174,7 @@ pub struct ClusterPlan {
     /// Facts the reader should know that change nothing (e.g. undeclared managed roles).
     pub notes: Vec<String>,
     /// Why this cluster cannot be planned or applied; its changes are not run.
-    pub errors: Vec<String>,
+    pub errors: Vec<PlanError>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]

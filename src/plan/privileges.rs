@@ -5,7 +5,7 @@
 //! owner's privileges are implicit), as are PUBLIC and the system schemas. Who granted a
 //! privilege does not matter: held is held.
 
-use super::{Change, GrantObjects};
+use super::{Change, GrantObjects, PrivilegeError};
 use crate::model::privileges::{
     DatabaseState, DbObject, DefaultPrivilege, GrantSpec, GrantTarget, HeldPrivilege, ObjectKind,
     ObjectRef,
@@ -93,7 +93,7 @@ pub struct Context<'a> {
 pub struct PrivilegeDiff {
     pub changes: Vec<Change>,
     pub notes: Vec<String>,
-    pub errors: Vec<String>,
+    pub errors: Vec<PrivilegeError>,
 }
 
 /// The changes that make `role`'s privileges in one database match `grants`.
@@ -138,15 +138,18 @@ pub fn diff_database(
                             if (context.admin_acts_as)(owner) {
                                 return true;
                             }
-                            let problem = format!(
-                                "default privileges for future {} created by {owner} in schema {schema} \
-                                 (database {database}) need the admin to be a member of {owner}",
-                                kind.plural().to_ascii_lowercase()
-                            );
+                            let problem = PrivilegeError::FutureOwnerNotActable {
+                                kind: *kind,
+                                owner: owner.clone(),
+                                schema: schema.clone(),
+                                database: database.clone(),
+                            };
                             if spec.future_owners.is_some() {
                                 errors.push(problem);
                             } else {
-                                notes.push(format!("{problem}; skipped (declare `future_owners` to choose owners)"));
+                                notes.push(format!(
+                                    "{problem}; skipped (declare `future_owners` to choose owners)"
+                                ));
                             }
                             false
                         }) {
@@ -219,11 +222,11 @@ pub fn diff_database(
             .get(object)
             .filter(|owner| !(context.admin_acts_as)(owner))
         {
-            errors.push(format!(
-                "cannot grant on {} {object} in database {database}: it is owned by {owner}, \
-                 and the admin is not a member of {owner}",
-                object.kind.noun()
-            ));
+            errors.push(PrivilegeError::OwnerNotActable {
+                object: object.clone(),
+                owner: (*owner).clone(),
+                database: database.clone(),
+            });
         }
     }
     for (kind, objects, privileges) in group(&to_grant, index, role) {
@@ -245,10 +248,10 @@ pub fn diff_database(
     }
     for (grantor, pairs) in to_revoke {
         if !(context.admin_acts_as)(grantor) {
-            errors.push(format!(
-                "cannot revoke privileges granted by {grantor} in database {database}: \
-                 the admin is not a member of {grantor}"
-            ));
+            errors.push(PrivilegeError::GrantorNotActable {
+                grantor: grantor.clone(),
+                database: database.clone(),
+            });
         }
         for (kind, objects, privileges) in group(&pairs, index, role) {
             changes.push(Change::Revoke {
@@ -275,10 +278,10 @@ pub fn diff_database(
         group_defaults(held_defaults.difference(&desired_defaults))
     {
         if !(context.admin_acts_as)(&owner) {
-            errors.push(format!(
-                "cannot revoke default privileges of {owner} in database {database}: \
-                 the admin is not a member of {owner}"
-            ));
+            errors.push(PrivilegeError::DefaultsOwnerNotActable {
+                owner: owner.clone(),
+                database: database.clone(),
+            });
         }
         changes.push(Change::RevokeDefault {
             database: database.clone(),

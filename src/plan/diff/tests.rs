@@ -215,7 +215,11 @@ fn a_createrole_admin_cannot_make_superusers() {
     let (d, mut c) = cluster(vec![role], vec![]);
     c.admin.superuser = false;
     let p = plan(&d, &c);
-    assert!(p.errors[0].contains("SUPERUSER"), "{:?}", p.errors);
+    assert!(
+        p.errors[0].to_string().contains("SUPERUSER"),
+        "{:?}",
+        p.errors
+    );
 }
 
 #[test]

@@ -155,7 +155,9 @@ fn an_admin_that_cannot_act_as_the_owner_gets_errors_and_notes_not_failures_at_a
         &limited,
     );
     assert!(
-        diff.errors.iter().any(|e| e.contains("owned by owner")),
+        diff.errors
+            .iter()
+            .any(|e| e.to_string().contains("owned by owner")),
         "{:?}",
         diff.errors
     );

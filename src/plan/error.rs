@@ -1,0 +1,162 @@
+//! Why a cluster cannot be planned or applied: each error names the object at fault and has a
+//! stable `code` for machines (`plan --format json`).
+
+use crate::model::privileges::{ObjectKind, ObjectRef};
+use crate::model::{RoleName, TargetName};
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
+pub enum PlanError {
+    #[error("targets {}: {reason}", join(.targets))]
+    ClusterUnreadable {
+        targets: Vec<TargetName>,
+        reason: String,
+    },
+    #[error("the admin role \"{admin}\" has neither SUPERUSER nor CREATEROLE, so it cannot manage roles")]
+    AdminCannotManageRoles { admin: String },
+    #[error("target {target}: database \"{}\" does not exist on this cluster", .target.database)]
+    MissingDatabase { target: TargetName },
+    #[error("role \"{role}\": the privileges of database {database} could not be read")]
+    PrivilegesUnread { role: RoleName, database: String },
+    #[error("role \"{role}\": member_of \"{group}\", which neither exists on this cluster nor is declared for it")]
+    UnknownGroup { role: RoleName, group: RoleName },
+    #[error(
+        "role \"{role}\": the admin role \"{admin}\" may not grant or revoke membership in \"{group}\" \
+         (it needs ADMIN OPTION on \"{group}\"; a superuser must grant it)"
+    )]
+    MembershipNeedsAdminOption {
+        role: RoleName,
+        admin: String,
+        group: RoleName,
+    },
+    #[error("role \"{role}\" needs {} but the admin role \"{admin}\" is not a superuser", .attributes.join(", "))]
+    NeedsSuperuser {
+        role: RoleName,
+        attributes: Vec<&'static str>,
+        admin: String,
+    },
+    #[error(
+        "role \"{role}\" exists but the admin role \"{admin}\" may not alter it \
+         (PostgreSQL 16+ requires ADMIN OPTION on the role; a superuser must grant it)"
+    )]
+    CannotAlterRole { role: RoleName, admin: String },
+    #[error("role \"{role}\": {error}")]
+    Privilege {
+        role: RoleName,
+        error: PrivilegeError,
+    },
+}
+
+/// What this admin cannot do about one role's privileges in one database.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
+pub enum PrivilegeError {
+    #[error(
+        "default privileges for future {} created by {owner} in schema {schema} \
+         (database {database}) need the admin to be a member of {owner}",
+        .kind.plural().to_ascii_lowercase()
+    )]
+    FutureOwnerNotActable {
+        kind: ObjectKind,
+        owner: RoleName,
+        schema: String,
+        database: String,
+    },
+    #[error(
+        "cannot grant on {} {object} in database {database}: it is owned by {owner}, \
+         and the admin is not a member of {owner}",
+        .object.kind.noun()
+    )]
+    OwnerNotActable {
+        object: ObjectRef,
+        owner: RoleName,
+        database: String,
+    },
+    #[error(
+        "cannot revoke privileges granted by {grantor} in database {database}: \
+         the admin is not a member of {grantor}"
+    )]
+    GrantorNotActable { grantor: RoleName, database: String },
+    #[error(
+        "cannot revoke default privileges of {owner} in database {database}: \
+         the admin is not a member of {owner}"
+    )]
+    DefaultsOwnerNotActable { owner: RoleName, database: String },
+}
+
+impl PlanError {
+    /// A stable identifier for scripts; the message may be reworded, the code is not.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PlanError::ClusterUnreadable { .. } => "cluster_unreadable",
+            PlanError::AdminCannotManageRoles { .. } => "admin_cannot_manage_roles",
+            PlanError::MissingDatabase { .. } => "missing_database",
+            PlanError::PrivilegesUnread { .. } => "privileges_unread",
+            PlanError::UnknownGroup { .. } => "unknown_group",
+            PlanError::MembershipNeedsAdminOption { .. } => "membership_needs_admin_option",
+            PlanError::NeedsSuperuser { .. } => "needs_superuser",
+            PlanError::CannotAlterRole { .. } => "cannot_alter_role",
+            PlanError::Privilege { error, .. } => match error {
+                PrivilegeError::FutureOwnerNotActable { .. } => "future_owner_not_actable",
+                PrivilegeError::OwnerNotActable { .. } => "owner_not_actable",
+                PrivilegeError::GrantorNotActable { .. } => "grantor_not_actable",
+                PrivilegeError::DefaultsOwnerNotActable { .. } => "defaults_owner_not_actable",
+            },
+        }
+    }
+}
+
+fn join(targets: &[TargetName]) -> String {
+    let names: Vec<String> = targets.iter().map(ToString::to_string).collect();
+    names.join(", ")
+}
+
+/// How a plan error reads in JSON.
+#[derive(Serialize, schemars::JsonSchema)]
+struct PlanErrorJson {
+    /// Stable, snake_case: e.g. `cluster_unreadable`, `missing_database`, `needs_superuser`.
+    code: &'static str,
+    message: String,
+}
+
+impl Serialize for PlanError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PlanErrorJson {
+            code: self.code(),
+            message: self.to_string(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl schemars::JsonSchema for PlanError {
+    fn schema_name() -> String {
+        "PlanError".into()
+    }
+
+    fn json_schema(generator: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        PlanErrorJson::json_schema(generator)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_in_json_carries_its_code_beside_its_message() {
+        let error = PlanError::MissingDatabase {
+            target: TargetName {
+                env: "dev".into(),
+                database: "app".into(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&error).unwrap(),
+            serde_json::json!({
+                "code": "missing_database",
+                "message": "target dev/app: database \"app\" does not exist on this cluster",
+            })
+        );
+    }
+}
