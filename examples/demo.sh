@@ -2,6 +2,8 @@
 # A real demo: starts two throwaway PostgreSQL clusters on this machine, then runs
 # validate -> plan -> apply -> plan (no changes) -> audit on examples/config.
 # Needs PostgreSQL server binaries (PGROSTER_PG_BIN, else the newest /usr/lib/postgresql/*/bin).
+# Builds the release binary, unless PGROSTER_BIN names one (CI runs the demo with its debug build).
+# Exits non-zero when a step fails or a plan after apply still shows changes.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,20 +51,23 @@ sed -e "s/port = 54321/port = ${ports[0]}/" -e "s/port = 54322/port = ${ports[1]
   "$here/config/registry.toml" > "$work/registry.toml"
 export PG_ADMIN_USER=postgres PG_ADMIN_PASS=$admin_password PGROSTER_ACTOR=demo
 
-cargo build --quiet --release --manifest-path "$root/Cargo.toml"
-pgroster() { echo; echo "\$ pgroster $*"; "$root/target/release/pgroster" -c "$work" "$@"; }
+if [[ -z ${PGROSTER_BIN:-} ]]; then
+  cargo build --quiet --release --manifest-path "$root/Cargo.toml"
+  PGROSTER_BIN=$root/target/release/pgroster
+fi
+pgroster() { echo; echo "\$ pgroster $*"; "$PGROSTER_BIN" -c "$work" "$@"; }
 
 pgroster validate
 pgroster plan || true
 pgroster apply --auto-approve --credentials-out "$work/credentials.json"
 echo "(credentials.json: $(stat -c '%a' "$work/credentials.json") permissions, $(grep -c '"role"' "$work/credentials.json") entries)"
-pgroster plan --detailed-exitcode && echo "(exit code 0: no drift)"
+pgroster plan --detailed-exitcode; echo "(exit code 0: no drift)"
 
 echo
 echo "== drift: someone grants INSERT on reports.daily to analyst01 by hand"
 PGPASSWORD=$admin_password psql_as_admin -p "${ports[1]}" -d app_prod_reports -c "GRANT INSERT ON reports.daily TO analyst01"
 pgroster plan --detailed-exitcode --target prod || echo "(exit code $?: drift)"
 pgroster apply --auto-approve --target prod
-pgroster plan --detailed-exitcode && echo "(exit code 0: no drift)"
+pgroster plan --detailed-exitcode; echo "(exit code 0: no drift)"
 pgroster show analyst01 --target prod/app_prod_reports
 pgroster audit --env prod

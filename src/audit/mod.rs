@@ -460,9 +460,8 @@ fn sqlite_error(path: &Path) -> impl Fn(rusqlite::Error) -> AuditError + '_ {
     }
 }
 
-/// Whether a commit waits for the disk. An fsync took 0.4 to 14 ms on the development VM (median
-/// 1.2 ms idle, 3.9 ms while other tests ran) and a run commits four times, so only the commit
-/// the evidence depends on pays for one; the concurrency test ran 3x faster for it.
+/// Whether a commit waits for the disk. A run commits several times, so only the commits the
+/// evidence depends on pay for an fsync.
 #[derive(Clone, Copy)]
 enum Durability {
     /// `synchronous = FULL`: the `started` rows must survive even a power cut, because the

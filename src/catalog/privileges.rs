@@ -4,7 +4,7 @@
 //! never granted on still shows its owner's implicit privileges (docs: System Information
 //! Functions, Table 9.70). PUBLIC (grantee 0) is filtered out: pgroster does not manage it.
 //! Names come from `pg_get_userbyid`, a cache lookup: joining the `pg_roles` view instead
-//! scanned every role once per branch, ~10 ms at 10,000 roles. System schemas are out of scope.
+//! scans every role once per branch. System schemas are out of scope.
 
 use super::{each_row, get, CatalogError};
 use crate::model::privileges::{

@@ -43,8 +43,7 @@ pub fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> Clu
         )
         .collect();
     let membership_options_supported = current.server_version_num >= 160000;
-    // Both sides are sorted by name: one walk pairs them, where a search per role cost most
-    // of a 10,000-role diff.
+    // Both sides are sorted by name: one walk pairs them, instead of a search per role.
     let mut current_roles = current.roles.values().peekable();
     for role in desired.roles.values() {
         let role = &*supported_options(role, membership_options_supported, &mut plan.notes);
