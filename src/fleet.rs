@@ -4,9 +4,9 @@
 //! costs a connect timeout); an unreachable or unreadable cluster becomes an error in its own
 //! section of the plan while the others are still planned.
 
-use crate::catalog;
+use crate::catalog::{self, CatalogError};
 use crate::config::Lowered;
-use crate::connection::{Connection, Connector};
+use crate::connection::{ConnectError, Connection, Connector};
 use crate::model::privileges::DatabaseState;
 use crate::model::TargetName;
 use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
@@ -29,8 +29,23 @@ struct CatalogState {
     databases: BTreeMap<String, DatabaseState>,
 }
 
+/// Why a cluster could not be read.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("{cluster}: database {database}: {error}")]
+    Catalog {
+        cluster: ClusterKey,
+        database: String,
+        error: CatalogError,
+    },
+    #[error("{0}: reading the cluster failed")]
+    Panicked(ClusterKey),
+}
+
 /// A cluster's state, or why it could not be read.
-type ReadResult = Result<(ClusterConnections, CatalogState), String>;
+type ReadResult = Result<(ClusterConnections, CatalogState), ReadError>;
 
 pub struct Fleet {
     pub plan: Plan,
@@ -60,32 +75,29 @@ pub fn plan_fleet(lowered: &Lowered, connector: &Connector, selection: &[TargetG
         })
         .filter(|(_, cluster)| !cluster.targets.is_empty())
         .collect();
-    let mut results: BTreeMap<&ClusterKey, ReadResult> = std::thread::scope(|scope| {
+    let results: Vec<ReadResult> = std::thread::scope(|scope| {
         let reads: Vec<_> = desired
             .iter()
             .map(|(key, cluster)| {
                 let databases: Vec<String> =
                     cluster.targets.iter().map(|t| t.database.clone()).collect();
                 let key = *key;
-                (key, scope.spawn(move || read(key, &databases, connector)))
+                scope.spawn(move || read(key, &databases, connector))
             })
             .collect();
         reads
             .into_iter()
-            .map(|(key, handle)| {
-                let result = handle
+            .zip(desired.keys())
+            .map(|(handle, key)| {
+                handle
                     .join()
-                    .unwrap_or_else(|_| Err(format!("{key}: reading the cluster failed")));
-                (key, result)
+                    .unwrap_or_else(|_| Err(ReadError::Panicked((*key).clone())))
             })
             .collect()
     });
     let mut clusters = Vec::new();
     let mut connections = BTreeMap::new();
-    for (key, cluster) in &desired {
-        let result = results
-            .remove(key)
-            .unwrap_or_else(|| Err(format!("{key}: the cluster was not read")));
+    for ((key, cluster), result) in desired.iter().zip(results) {
         let key = (*key).clone();
         match result {
             Ok((read, state)) => {
@@ -106,7 +118,7 @@ pub fn plan_fleet(lowered: &Lowered, connector: &Connector, selection: &[TargetG
                 ));
                 connections.insert(key, read);
             }
-            Err(reason) => {
+            Err(error) => {
                 let targets: Vec<TargetName> = cluster.targets.iter().cloned().collect();
                 clusters.push(ClusterPlan {
                     cluster: key,
@@ -114,7 +126,10 @@ pub fn plan_fleet(lowered: &Lowered, connector: &Connector, selection: &[TargetG
                     server_version_num: None,
                     roles: Vec::new(),
                     notes: Vec::new(),
-                    errors: vec![PlanError::ClusterUnreadable { targets, reason }],
+                    errors: vec![PlanError::ClusterUnreadable {
+                        targets,
+                        reason: error.to_string(),
+                    }],
                 });
             }
         }
@@ -150,29 +165,27 @@ fn read(key: &ClusterKey, databases: &[String], connector: &Connector) -> ReadRe
         let privileges: Vec<_> = databases
             .iter()
             .map(|database| {
-                scope.spawn(move || -> Result<(Connection, DatabaseState), String> {
-                    let mut client = connector
-                        .connect(key, database)
-                        .map_err(|e| e.to_string())?;
+                scope.spawn(move || -> Result<(Connection, DatabaseState), ReadError> {
+                    let mut client = connector.connect(key, database)?;
                     let state = catalog::privileges::read_database(&mut client)
-                        .map_err(|e| format!("{key}: database {database}: {e}"))?;
+                        .map_err(|error| catalog_error(key, database, error))?;
                     Ok((client, state))
                 })
             })
             .collect();
         let roles = connector
             .connect(key, &role_database)
-            .map_err(|e| e.to_string())
+            .map_err(ReadError::from)
             .and_then(|mut first| {
                 let current = catalog::read_cluster(&mut first)
-                    .map_err(|e| format!("{key}: database {role_database}: {e}"))?;
+                    .map_err(|error| catalog_error(key, &role_database, error))?;
                 Ok((first, current))
             });
         let privileges: Vec<_> = privileges
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(format!("{key}: reading a database failed")))
+                    .unwrap_or_else(|_| Err(ReadError::Panicked(key.clone())))
             })
             .collect();
         roles.map(|(first, current)| (first, current, privileges))
@@ -200,4 +213,12 @@ fn read(key: &ClusterKey, databases: &[String], connector: &Connector) -> ReadRe
             databases: states,
         },
     ))
+}
+
+fn catalog_error(cluster: &ClusterKey, database: &str, error: CatalogError) -> ReadError {
+    ReadError::Catalog {
+        cluster: cluster.clone(),
+        database: database.to_string(),
+        error,
+    }
 }

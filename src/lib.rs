@@ -1,13 +1,21 @@
 //! pgroster: a declarative reconciler for PostgreSQL roles across a fleet of clusters.
 //!
 //! Data flows one way; each stage has one entry function:
-//! - `config`:   files -> validated raw config            (`config::load`, then `config::lower`)
+//! - `config`:   files -> validated config -> desired state (`config::load`, `config::lower`)
 //! - `model`:    desired and current state, one type on both sides
-//! - `catalog`:  a cluster's live catalogs -> current state (`catalog::read_cluster`)
-//! - `plan`:     desired x current -> typed changes, pure   (`plan::diff`)
-//! - `render`:   changes -> SQL statements and text/JSON    (`render::ddl`, `render::text`)
-//! - `apply`:    statements -> one transaction per cluster (`apply::apply_cluster`)
-//! - `audit`:    every executed change -> SQLite           (`audit::AuditLog`)
+//! - `registry`: databases, targets (`env/db`), clusters (`host:port`), glob selection
+//! - `catalog`:  a cluster's live catalogs -> current state (`catalog::read_cluster`,
+//!   `catalog::privileges::read_database`)
+//! - `fleet`:    every selected cluster read in parallel, then planned (`fleet::plan_fleet`)
+//! - `plan`:     desired x current -> typed changes, pure   (`plan::diff_cluster`)
+//! - `render`:   changes -> SQL statements, text and JSON  (`render::ddl`, `render::text`,
+//!   `render::json`)
+//! - `apply`:    plan -> units of statements -> transactions, each unit recorded in the audit
+//!   log before it runs and after (`apply::prepare`, `apply::run`)
+//! - `audit`:    the SQLite audit log of every change (`audit::AuditLog`)
+//!
+//! `connection` opens admin connections (credentials, TLS); `schema` generates the JSON
+//! Schemas of the config files and of the JSON plan.
 
 pub mod apply;
 pub mod audit;

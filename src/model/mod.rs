@@ -228,18 +228,21 @@ pub enum SslMode {
     VerifyFull,
 }
 
+/// A `sslmode` text that is none of libpq's modes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sslmode `{0}` is not one of disable, prefer, require, verify-ca, verify-full")]
+pub struct UnknownSslMode(pub String);
+
 impl std::str::FromStr for SslMode {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = UnknownSslMode;
+    fn from_str(text: &str) -> Result<Self, UnknownSslMode> {
         match text {
             "disable" => Ok(SslMode::Disable),
             "allow" | "prefer" => Ok(SslMode::Prefer),
             "require" => Ok(SslMode::Require),
             "verify-ca" => Ok(SslMode::VerifyCa),
             "verify-full" => Ok(SslMode::VerifyFull),
-            other => Err(format!(
-                "sslmode `{other}` is not one of disable, prefer, require, verify-ca, verify-full"
-            )),
+            other => Err(UnknownSslMode(other.to_string())),
         }
     }
 }
