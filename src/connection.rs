@@ -14,7 +14,7 @@ use std::time::Duration;
 
 type TlsConnector = tokio_postgres_rustls::MakeRustlsConnect;
 
-pub const APPLICATION_NAME: &str = "pgroster";
+pub(crate) const APPLICATION_NAME: &str = "pgroster";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminCredentials {
@@ -81,7 +81,7 @@ pub struct Connection {
 
 impl Connection {
     /// The warnings received since the last call.
-    pub fn take_warnings(&self) -> Vec<String> {
+    pub(crate) fn take_warnings(&self) -> Vec<String> {
         self.warnings
             .lock()
             .map(|mut w| std::mem::take(&mut *w))
@@ -368,7 +368,7 @@ fn connect(
 }
 
 /// A PostgreSQL error as one line: the server's message when there is one.
-pub fn describe_error(error: &postgres::Error) -> String {
+pub(crate) fn describe_error(error: &postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => {
             let mut text = db.message().to_string();

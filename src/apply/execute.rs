@@ -5,7 +5,7 @@ use crate::connection::{describe_error, Connection};
 use crate::render::ddl;
 
 /// Statements per round trip: large enough that 10,000 roles take a handful of round trips.
-pub const BATCH: usize = 500;
+pub(crate) const BATCH: usize = 500;
 
 /// Why a unit's transaction was rolled back.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -19,7 +19,7 @@ pub struct ExecuteError {
 /// Runs a unit's changes in one transaction, under pgroster's advisory lock. A server error or
 /// WARNING rolls it back; the changes are then replayed one by one in a second transaction, also
 /// rolled back, to name the statement at fault.
-pub fn execute(connection: &mut Connection, unit: &Unit<'_>) -> Result<(), ExecuteError> {
+pub(crate) fn execute(connection: &mut Connection, unit: &Unit<'_>) -> Result<(), ExecuteError> {
     if unit.changes.is_empty() {
         return Ok(());
     }

@@ -12,8 +12,8 @@ mod execute;
 mod password;
 mod prepare;
 
-pub use execute::{execute, ExecuteError, BATCH};
-pub use password::{generate_password, scram_verifier, scram_verifiers};
+use execute::execute;
+pub use execute::ExecuteError;
 pub use prepare::{
     prepare, prepare_cluster, GeneratedCredential, PrepareError, Prepared, PreparedChange,
     PreparedCluster, Unit, UnitKind,
@@ -81,7 +81,7 @@ pub struct ClusterReport {
 }
 
 impl ClusterReport {
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         self.failures.is_empty()
     }
 }

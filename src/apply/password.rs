@@ -6,7 +6,7 @@ use rand::Rng;
 
 /// 32 characters from 62: about 190 bits from the OS CSPRNG; alphanumeric so it survives
 /// connection strings, .pgpass files and shells unquoted.
-pub fn generate_password() -> Secret {
+pub(crate) fn generate_password() -> Secret {
     let password: String = rand::rngs::OsRng
         .sample_iter(&Alphanumeric)
         .take(32)
@@ -17,14 +17,14 @@ pub fn generate_password() -> Secret {
 
 /// The verifier PostgreSQL stores; sending it instead of the password keeps the cleartext out
 /// of the server's statement log (docs: CREATE ROLE, "ENCRYPTED" passwords).
-pub fn scram_verifier(password: &Secret) -> Secret {
+pub(crate) fn scram_verifier(password: &Secret) -> Secret {
     Secret::new(postgres_protocol::password::scram_sha_256(
         password.expose().as_bytes(),
     ))
 }
 
 /// Verifiers for many passwords, computed in parallel, in order; `None` stays `None`.
-pub fn scram_verifiers(passwords: &[Option<Secret>]) -> Vec<Option<Secret>> {
+pub(crate) fn scram_verifiers(passwords: &[Option<Secret>]) -> Vec<Option<Secret>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = passwords.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {

@@ -32,12 +32,12 @@ impl<'p> PreparedChange<'p> {
         }
     }
 
-    pub fn statement(&self) -> Statement {
+    pub(crate) fn statement(&self) -> Statement {
         ddl::statement(&self.role.role, self.change, self.verifier.as_ref())
     }
 
     /// What the audit log says about the change; never a secret.
-    pub fn audit_record(&self, cluster: &ClusterKey) -> ChangeRecord {
+    pub(crate) fn audit_record(&self, cluster: &ClusterKey) -> ChangeRecord {
         let target = self.target();
         ChangeRecord {
             env: target.map(|t| t.env.clone()).unwrap_or_default(),

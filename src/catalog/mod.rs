@@ -12,7 +12,7 @@ use crate::model::{
     AdminInfo, Attributes, CurrentCluster, CurrentRole, MembershipOptions, Memberships, RoleMap,
     RoleName, SettingScope,
 };
-pub mod privileges;
+pub(crate) mod privileges;
 
 use postgres::types::FromSql;
 use postgres::Row;

@@ -103,7 +103,7 @@ fn object(row: &Row) -> Result<ObjectRef, CatalogError> {
     })
 }
 
-pub fn read_database(client: &mut postgres::Client) -> Result<DatabaseState, CatalogError> {
+pub(crate) fn read_database(client: &mut postgres::Client) -> Result<DatabaseState, CatalogError> {
     let mut state = DatabaseState::default();
     each_row(client, "SELECT current_database()::text", |row| {
         state.database = get::<&str>(row, 0)?.to_string();

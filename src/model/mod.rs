@@ -7,7 +7,7 @@ mod names;
 pub mod privileges;
 mod role_map;
 mod secret;
-pub mod settings;
+pub(crate) mod settings;
 
 pub use names::{ClusterKey, NameError, RoleName, TargetName};
 pub use role_map::{Named, RoleMap};
@@ -137,7 +137,7 @@ impl Memberships {
     }
 
     /// Sets the options of `group`; returns the previous ones.
-    pub fn insert(
+    pub(crate) fn insert(
         &mut self,
         group: RoleName,
         options: MembershipOptions,
@@ -163,7 +163,7 @@ impl Memberships {
         self.0.values().map(|(g, o)| (g, o))
     }
 
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&RoleName, &mut MembershipOptions)> {
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&RoleName, &mut MembershipOptions)> {
         self.0.values_mut().map(|(g, o)| (&*g, o))
     }
 
@@ -284,7 +284,7 @@ pub enum PasswordPolicy {
 }
 
 impl PasswordPolicy {
-    pub fn rotation(&self) -> Option<&str> {
+    pub(crate) fn rotation(&self) -> Option<&str> {
         match self {
             PasswordPolicy::Generate { rotation } | PasswordPolicy::Env { rotation, .. } => {
                 rotation.as_deref()
@@ -304,7 +304,7 @@ pub struct Marker {
 const MARKER_PREFIX: &str = "managed by pgroster";
 
 impl Marker {
-    pub fn to_comment(&self) -> String {
+    pub(crate) fn to_comment(&self) -> String {
         let mut text = MARKER_PREFIX.to_string();
         if let Some(profile) = &self.profile {
             text.push_str("; profile=");
@@ -318,7 +318,7 @@ impl Marker {
     }
 
     /// Whether a role comment is a marker.
-    pub fn is_marker(comment: &str) -> bool {
+    pub(crate) fn is_marker(comment: &str) -> bool {
         comment.starts_with(MARKER_PREFIX)
     }
 
@@ -374,7 +374,7 @@ impl Named for DesiredRole {
 impl DesiredCluster {
     /// The part of this cluster's desired state that concerns the targets `keep` selects:
     /// roles declared for at least one of them, and settings of their databases.
-    pub fn narrowed(&self, keep: impl Fn(&TargetName) -> bool) -> DesiredCluster {
+    pub(crate) fn narrowed(&self, keep: impl Fn(&TargetName) -> bool) -> DesiredCluster {
         let targets: BTreeSet<TargetName> =
             self.targets.iter().filter(|t| keep(t)).cloned().collect();
         let databases: BTreeSet<&str> = targets.iter().map(|t| t.database.as_str()).collect();
@@ -424,7 +424,7 @@ impl CurrentRole {
     }
 
     /// Whether pgroster manages the role (`marker().is_some()`, without reading the marker).
-    pub fn is_managed(&self) -> bool {
+    pub(crate) fn is_managed(&self) -> bool {
         self.comment.as_deref().is_some_and(Marker::is_marker)
     }
 }

@@ -25,7 +25,7 @@ pub enum ObjectKind {
 
 impl ObjectKind {
     /// The privileges `ALL` stands for (docs: Privileges, table 5.2). MAINTAIN arrived in 17.
-    pub fn all_privileges(self, server_version_num: i32) -> Vec<&'static str> {
+    pub(crate) fn all_privileges(self, server_version_num: i32) -> Vec<&'static str> {
         match self {
             ObjectKind::Database => vec!["CONNECT", "CREATE", "TEMPORARY"],
             ObjectKind::Schema => vec!["CREATE", "USAGE"],
@@ -50,12 +50,12 @@ impl ObjectKind {
     }
 
     /// Every privilege the kind can have on any supported server, for validation.
-    pub fn valid_privileges(self) -> Vec<&'static str> {
+    pub(crate) fn valid_privileges(self) -> Vec<&'static str> {
         self.all_privileges(i32::MAX)
     }
 
     /// The keyword in `GRANT .. ON <KIND>`.
-    pub fn keyword(self) -> &'static str {
+    pub(crate) fn keyword(self) -> &'static str {
         match self {
             ObjectKind::Database => "DATABASE",
             ObjectKind::Schema => "SCHEMA",
@@ -66,7 +66,7 @@ impl ObjectKind {
     }
 
     /// The plural in `ON ALL <KINDS> IN SCHEMA` and `ALTER DEFAULT PRIVILEGES .. ON <KINDS>`.
-    pub fn plural(self) -> &'static str {
+    pub(crate) fn plural(self) -> &'static str {
         match self {
             ObjectKind::Database => "DATABASES",
             ObjectKind::Schema => "SCHEMAS",
@@ -76,7 +76,7 @@ impl ObjectKind {
         }
     }
 
-    pub fn noun(self) -> &'static str {
+    pub(crate) fn noun(self) -> &'static str {
         match self {
             ObjectKind::Database => "database",
             ObjectKind::Schema => "schema",
@@ -88,7 +88,7 @@ impl ObjectKind {
 }
 
 /// Normalises a privilege name as written (`temp`, `Select`) to the catalog's spelling.
-pub fn normalize_privilege(name: &str) -> String {
+pub(crate) fn normalize_privilege(name: &str) -> String {
     match name.trim().to_ascii_uppercase().as_str() {
         "TEMP" => "TEMPORARY".to_string(),
         "ALL PRIVILEGES" => "ALL".to_string(),
@@ -118,7 +118,7 @@ pub enum GrantTarget {
 }
 
 impl GrantTarget {
-    pub fn kind(&self) -> ObjectKind {
+    pub(crate) fn kind(&self) -> ObjectKind {
         match self {
             GrantTarget::Database => ObjectKind::Database,
             GrantTarget::Schemas { .. } => ObjectKind::Schema,

@@ -43,7 +43,7 @@ impl<R: Named> RoleMap<R> {
     }
 
     /// Adds or replaces the role of that name; returns the one replaced.
-    pub fn insert(&mut self, role: R) -> Option<R> {
+    pub(crate) fn insert(&mut self, role: R) -> Option<R> {
         match self.position(role.name()) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i], role)),
             Err(i) => {
@@ -58,7 +58,7 @@ impl<R: Named> RoleMap<R> {
         self.0.iter()
     }
 
-    pub fn values_mut(&mut self) -> std::slice::IterMut<'_, R> {
+    pub(crate) fn values_mut(&mut self) -> std::slice::IterMut<'_, R> {
         self.0.iter_mut()
     }
 
@@ -76,7 +76,7 @@ impl<R: Named> RoleMap<R> {
 
     /// Roles already sorted by name with no name twice (checked; sorted here if not).
     /// Of roles that share a name the last is kept, as collecting into a BTreeMap would.
-    pub fn from_vec(mut roles: Vec<R>) -> Self {
+    pub(crate) fn from_vec(mut roles: Vec<R>) -> Self {
         if !roles.is_sorted_by(|a, b| a.name() < b.name()) {
             // Stable, so that "the last" is the last given.
             roles.sort_by(|a, b| a.name().cmp(b.name()));

@@ -4,12 +4,12 @@
 //! sides parse to elements and print them the same way; a second plan then shows no drift.
 
 /// Settings whose value is a list of identifiers (GUC_LIST_QUOTE in guc_tables.c).
-pub fn is_identifier_list(name: &str) -> bool {
+pub(crate) fn is_identifier_list(name: &str) -> bool {
     matches!(name, "search_path" | "temp_tablespaces")
 }
 
 /// Splits a stored list value (`app, "My Schema"`) into its elements, unquoted.
-pub fn parse_identifier_list(value: &str) -> Vec<String> {
+pub(crate) fn parse_identifier_list(value: &str) -> Vec<String> {
     let mut elements = Vec::new();
     let mut chars = value.chars().peekable();
     loop {
@@ -54,7 +54,7 @@ pub fn parse_identifier_list(value: &str) -> Vec<String> {
 }
 
 /// Prints elements as PostgreSQL would, quoting only where needed.
-pub fn format_identifier_list<S: AsRef<str>>(elements: &[S]) -> String {
+pub(crate) fn format_identifier_list<S: AsRef<str>>(elements: &[S]) -> String {
     let quoted: Vec<String> = elements
         .iter()
         .map(|e| {
@@ -76,7 +76,7 @@ pub fn format_identifier_list<S: AsRef<str>>(elements: &[S]) -> String {
 }
 
 /// The canonical form of a setting's value, whichever side it comes from.
-pub fn canonical_value(name: &str, value: &str) -> String {
+pub(crate) fn canonical_value(name: &str, value: &str) -> String {
     if is_identifier_list(name) {
         format_identifier_list(&parse_identifier_list(value))
     } else {
@@ -85,7 +85,7 @@ pub fn canonical_value(name: &str, value: &str) -> String {
 }
 
 /// A setting name PostgreSQL accepts unquoted (`statement_timeout`, `auto_explain.log_min_duration`).
-pub fn is_valid_setting_name(name: &str) -> bool {
+pub(crate) fn is_valid_setting_name(name: &str) -> bool {
     name.chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')

@@ -21,7 +21,7 @@ pub struct DiffInput<'a> {
     pub narrowed: bool,
 }
 
-pub fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> ClusterPlan {
+pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> ClusterPlan {
     let DiffInput {
         desired, current, ..
     } = input;

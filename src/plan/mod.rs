@@ -5,11 +5,12 @@
 mod diff;
 mod error;
 mod order;
-pub mod privileges;
+pub(crate) mod privileges;
 
-pub use diff::{diff_cluster, DiffInput};
+pub(crate) use diff::{diff_cluster, DiffInput};
 pub use error::{PlanError, PrivilegeError};
-pub use order::{phase, Phase};
+pub(crate) use order::phase;
+pub use order::Phase;
 
 use crate::model::privileges::{ObjectKind, ObjectRef};
 use crate::model::{
@@ -117,7 +118,7 @@ pub enum GrantObjects {
 
 impl Change {
     /// The audit log's name for this kind of change.
-    pub fn action_name(&self) -> &'static str {
+    pub(crate) fn action_name(&self) -> &'static str {
         match self {
             Change::CreateRole { .. } => "create_role",
             Change::AlterAttributes { .. } => "alter_role",

@@ -23,7 +23,7 @@ pub enum Phase {
     RevokePrivileges,
 }
 
-pub fn phase(change: &Change) -> Phase {
+pub(crate) fn phase(change: &Change) -> Phase {
     match change {
         Change::CreateRole { .. } => Phase::Create,
         Change::AlterAttributes { .. } | Change::ResetPassword { .. } => Phase::Alter,

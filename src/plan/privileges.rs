@@ -97,7 +97,7 @@ pub struct PrivilegeDiff {
 }
 
 /// The changes that make `role`'s privileges in one database match `grants`.
-pub fn diff_database(
+pub(crate) fn diff_database(
     role: &RoleName,
     grants: &[GrantSpec],
     index: &DatabaseIndex,

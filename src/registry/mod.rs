@@ -84,7 +84,7 @@ impl Registry {
     }
 
     /// Active targets grouped by cluster.
-    pub fn active_by_cluster(&self) -> BTreeMap<ClusterKey, Vec<&DatabaseEntry>> {
+    pub(crate) fn active_by_cluster(&self) -> BTreeMap<ClusterKey, Vec<&DatabaseEntry>> {
         let mut clusters: BTreeMap<ClusterKey, Vec<&DatabaseEntry>> = BTreeMap::new();
         for entry in self.entries.iter().filter(|e| e.active) {
             clusters
