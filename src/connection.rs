@@ -24,6 +24,22 @@ pub struct AdminCredentials {
     passfile: Option<PathBuf>,
 }
 
+/// Why TLS could not be set up; names the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("TLS setup failed: {0}")]
+    Setup(String),
+    #[error("cannot read sslrootcert {path}: {error}")]
+    RootCertUnreadable {
+        path: PathBuf,
+        error: rustls::pki_types::pem::Error,
+    },
+    #[error("sslrootcert {0} holds no usable certificate")]
+    RootCertEmpty(PathBuf),
+    #[error("no trusted CA certificates found; set sslrootcert")]
+    NoSystemRoots,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("cannot connect to {cluster} (database {database}) as {user}: {reason}")]
@@ -128,11 +144,11 @@ impl Connector {
         }
     }
 
-    fn tls_connector(&self, mode: SslMode) -> Result<TlsConnector, String> {
+    fn tls_connector(&self, mode: SslMode) -> Result<TlsConnector, TlsError> {
         let mut cache = self
             .connectors
             .lock()
-            .map_err(|_| "TLS setup failed".to_string())?;
+            .map_err(|_| TlsError::Setup("another thread failed".into()))?;
         if let Some(connector) = cache.get(&mode) {
             return Ok(connector.clone());
         }
@@ -157,11 +173,11 @@ impl Connector {
             SslMode::Disable => None,
             _ => Some(
                 self.tls_connector(mode)
-                    .map_err(|reason| ConnectError::Failed {
+                    .map_err(|error| ConnectError::Failed {
                         cluster: cluster.clone(),
                         database: database.to_string(),
                         user: self.credentials.user.clone(),
-                        reason,
+                        reason: error.to_string(),
                     })?,
             ),
         };
@@ -172,11 +188,11 @@ impl Connector {
 /// A rustls connector for `mode`, with libpq's semantics: `prefer` and `require` encrypt without
 /// verifying; `verify-ca` checks the chain; `verify-full` also the host name. rustls needs no
 /// trust store at all for the first two, which keeps a run's start-up fast.
-fn tls_connector(mode: SslMode, root_cert: Option<&Path>) -> Result<TlsConnector, String> {
+fn tls_connector(mode: SslMode, root_cert: Option<&Path>) -> Result<TlsConnector, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?;
+        .map_err(|e| TlsError::Setup(e.to_string()))?;
     let verifier: Arc<dyn ServerCertVerifier> = match mode {
         SslMode::Disable | SslMode::Prefer | SslMode::Require => Arc::new(Unverified(provider)),
         SslMode::VerifyCa | SslMode::VerifyFull => {
@@ -184,7 +200,7 @@ fn tls_connector(mode: SslMode, root_cert: Option<&Path>) -> Result<TlsConnector
             let webpki =
                 rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
                     .build()
-                    .map_err(|e| format!("TLS setup failed: {e}"))?;
+                    .map_err(|e| TlsError::Setup(e.to_string()))?;
             if mode == SslMode::VerifyCa {
                 Arc::new(AnyHostName(webpki))
             } else {
@@ -200,19 +216,22 @@ fn tls_connector(mode: SslMode, root_cert: Option<&Path>) -> Result<TlsConnector
 }
 
 /// The CAs to trust: `sslrootcert` only, as libpq does, else the system's trust store.
-fn trusted_roots(root_cert: Option<&Path>) -> Result<rustls::RootCertStore, String> {
+fn trusted_roots(root_cert: Option<&Path>) -> Result<rustls::RootCertStore, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     let certificates: Vec<CertificateDer<'static>> = match root_cert {
         Some(path) => CertificateDer::pem_file_iter(path)
             .and_then(|certs| certs.collect::<Result<_, _>>())
-            .map_err(|e| format!("cannot read sslrootcert {}: {e}", path.display()))?,
+            .map_err(|error| TlsError::RootCertUnreadable {
+                path: path.to_path_buf(),
+                error,
+            })?,
         None => rustls_native_certs::load_native_certs().certs,
     };
     let (added, _) = roots.add_parsable_certificates(certificates);
     if added == 0 {
         return Err(match root_cert {
-            Some(path) => format!("sslrootcert {} holds no usable certificate", path.display()),
-            None => "no trusted CA certificates found; set sslrootcert".to_string(),
+            Some(path) => TlsError::RootCertEmpty(path.to_path_buf()),
+            None => TlsError::NoSystemRoots,
         });
     }
     Ok(roots)
