@@ -8,6 +8,7 @@ pub mod privileges;
 mod role_map;
 mod secret;
 pub(crate) mod settings;
+pub(crate) mod utc;
 
 pub use names::{ClusterKey, NameError, RoleName, TargetName};
 pub use role_map::{Named, RoleMap};

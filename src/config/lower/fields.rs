@@ -6,6 +6,7 @@ use super::super::raw::{
 };
 use crate::model::privileges::{normalize_privilege, GrantSpec, GrantTarget, ObjectKind};
 use crate::model::settings::{canonical_value, format_identifier_list, is_valid_setting_name};
+use crate::model::utc::{canonical_utc, UtcTimeError};
 use crate::model::{Attributes, MembershipOptions, Memberships, PasswordPolicy, RoleName};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,7 +34,7 @@ pub fn role_state(fields: &RawRoleFields) -> Result<RoleState, FieldError> {
     }
     let valid_until = match &fields.valid_until {
         None => None,
-        Some(v) => canonical_valid_until(&v.0).map_err(|e| (Some("valid_until"), e))?,
+        Some(v) => canonical_valid_until(&v.0).map_err(|e| (Some("valid_until"), e.to_string()))?,
     };
     let attributes = Attributes {
         login: fields.login.unwrap_or(defaults.login),
@@ -291,53 +292,39 @@ fn split_qualified(text: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Why a `valid_until` text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidValidUntil {
+    #[error(
+        "valid_until `{value}`: {reason}; expected YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] (UTC) or infinity"
+    )]
+    Time { value: String, reason: UtcTimeError },
+    /// jiff counts 1 BC as year 0; PostgreSQL has no year 0 and would fail the whole apply.
+    #[error("valid_until `{0}`: PostgreSQL has no year 0000 (1 BC is followed by AD 1)")]
+    YearZero(String),
+}
+
 /// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]` (UTC, `T` or space, optional `Z`) or `infinity`;
-/// canonical form `YYYY-MM-DDTHH:MM:SSZ`, `None` for never.
-pub fn canonical_valid_until(text: &str) -> Result<Option<String>, String> {
+/// canonical form `YYYY-MM-DDTHH:MM:SSZ`, `None` for never. A day the calendar does not have is
+/// refused here, not by the server at apply time, where it would roll back the cluster (issue 8).
+pub fn canonical_valid_until(text: &str) -> Result<Option<String>, InvalidValidUntil> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("infinity") {
         return Ok(None);
     }
-    let bad = || {
-        format!("valid_until `{text}` must be YYYY-MM-DD, YYYY-MM-DD HH:MM:SS (UTC) or infinity")
+    let bare = text.strip_suffix('Z').unwrap_or(text);
+    let (date, time) = bare.split_once(['T', ' ']).unwrap_or((bare, "00:00:00"));
+    // `HH:MM` is on the minute; any other length is left for `canonical_utc` to refuse.
+    let time = match time.len() {
+        5 => format!("{time}:00"),
+        _ => time.to_string(),
     };
-    let text = text.strip_suffix('Z').unwrap_or(text);
-    let (date, time) = match text.split_once(['T', ' ']) {
-        Some((d, t)) => (d, t),
-        None => (text, "00:00:00"),
-    };
-    let digits = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_digit());
-    let date_parts: Vec<&str> = date.split('-').collect();
-    let mut time_parts: Vec<&str> = time.split(':').collect();
-    if time_parts.len() == 2 {
-        time_parts.push("00");
+    let canonical = canonical_utc(date, &time).map_err(|reason| InvalidValidUntil::Time {
+        value: text.to_string(),
+        reason,
+    })?;
+    if canonical.starts_with("0000-") {
+        return Err(InvalidValidUntil::YearZero(text.to_string()));
     }
-    let ok = date_parts.len() == 3
-        && digits(date_parts[0], 4)
-        && digits(date_parts[1], 2)
-        && digits(date_parts[2], 2)
-        && time_parts.len() == 3
-        && time_parts.iter().all(|p| digits(p, 2));
-    if !ok {
-        return Err(bad());
-    }
-    let number = |s: &str| s.parse::<u32>().unwrap_or(u32::MAX);
-    let (month, day) = (number(date_parts[1]), number(date_parts[2]));
-    let (hour, minute, second) = (
-        number(time_parts[0]),
-        number(time_parts[1]),
-        number(time_parts[2]),
-    );
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return Err(bad());
-    }
-    Ok(Some(format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        date_parts[0], date_parts[1], date_parts[2], time_parts[0], time_parts[1], time_parts[2]
-    )))
+    Ok(Some(canonical))
 }

@@ -1,5 +1,7 @@
+use super::fields::InvalidValidUntil;
 use super::*;
 use crate::config::{merge, Format, SourceFile};
+use crate::model::utc::UtcTimeError;
 use crate::model::PasswordPolicy;
 use std::path::{Path, PathBuf};
 
@@ -208,15 +210,107 @@ fn passwords_follow_the_declared_policy() {
 
 #[test]
 fn valid_until_is_canonical_utc() {
-    assert_eq!(
-        canonical_valid_until("2027-03-31").unwrap().unwrap(),
-        "2027-03-31T00:00:00Z"
-    );
-    assert_eq!(
-        canonical_valid_until("2027-03-31 12:30").unwrap().unwrap(),
-        "2027-03-31T12:30:00Z"
-    );
+    for (written, canonical) in [
+        ("2027-03-31", "2027-03-31T00:00:00Z"),
+        ("2027-03-31Z", "2027-03-31T00:00:00Z"),
+        ("2027-03-31 12:30", "2027-03-31T12:30:00Z"),
+        ("2027-03-31T12:30Z", "2027-03-31T12:30:00Z"),
+        ("2027-03-31 12:30:15", "2027-03-31T12:30:15Z"),
+        ("2027-03-31T12:30:15Z", "2027-03-31T12:30:15Z"),
+        (" 2027-03-31 ", "2027-03-31T00:00:00Z"),
+    ] {
+        assert_eq!(
+            canonical_valid_until(written).unwrap().as_deref(),
+            Some(canonical),
+            "{written}"
+        );
+    }
     assert_eq!(canonical_valid_until("infinity").unwrap(), None);
-    assert!(canonical_valid_until("next week").is_err());
-    assert!(canonical_valid_until("2027-13-01").is_err());
+    assert_eq!(canonical_valid_until("Infinity").unwrap(), None);
+}
+
+#[test]
+fn valid_until_accepts_the_leap_day_of_a_leap_year() {
+    assert_eq!(
+        canonical_valid_until("2028-02-29").unwrap().as_deref(),
+        Some("2028-02-29T00:00:00Z")
+    );
+    assert_eq!(
+        canonical_valid_until("2000-02-29 23:59:59")
+            .unwrap()
+            .as_deref(),
+        Some("2000-02-29T23:59:59Z")
+    );
+}
+
+#[test]
+fn valid_until_refuses_days_and_times_the_calendar_does_not_have() {
+    for (written, says) in [
+        ("2027-02-31", "`2027-02`"),
+        ("2027-04-31", "`2027-04`"),
+        ("2027-02-29", "1..=28"),
+        ("2100-02-29 10:00", "1..=28"),
+        ("2027-13-01", "'month'"),
+        ("2027-03-31 24:00", "'hour'"),
+        ("2027-03-31 23:60", "'minute'"),
+        ("2027-03-31 23:59:60", "'second'"),
+    ] {
+        let error = canonical_valid_until(written).unwrap_err();
+        assert!(
+            matches!(&error, InvalidValidUntil::Time {
+                reason: UtcTimeError::Impossible(reason), ..
+            } if reason.contains(says)),
+            "{written}: {error}"
+        );
+    }
+    let message = canonical_valid_until("2027-02-31").unwrap_err().to_string();
+    assert!(
+        message.starts_with("valid_until `2027-02-31`: no such date or time: ")
+            && message.contains("`2027-02`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn valid_until_refuses_other_forms_and_the_year_postgresql_lacks() {
+    for written in [
+        "next week",
+        "2027-3-31",
+        "20270331",
+        "2027-03-31T12",
+        "2027-03-31 12:30:00+02:00",
+        "2027-03-31 12:30:00.5",
+        "2027-03-31t12:30z",
+    ] {
+        assert!(
+            matches!(
+                canonical_valid_until(written),
+                Err(InvalidValidUntil::Time {
+                    reason: UtcTimeError::Form,
+                    ..
+                })
+            ),
+            "{written}"
+        );
+    }
+    assert_eq!(
+        canonical_valid_until("0000-01-01"),
+        Err(InvalidValidUntil::YearZero("0000-01-01".into()))
+    );
+}
+
+#[test]
+fn an_impossible_valid_until_fails_lowering_at_its_key() {
+    let err = lowered(
+        "roles:\n  - name: x\n    login: true\n    targets: [dev]\n    valid_until: 2027-02-31\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("roles.yaml:5:5") && err.contains("`x`"),
+        "located at the valid_until key: {err}"
+    );
+    assert!(
+        err.contains("valid_until `2027-02-31`: no such date or time"),
+        "{err}"
+    );
 }
