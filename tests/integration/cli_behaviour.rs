@@ -5,201 +5,16 @@
 //! Every test that needs PostgreSQL starts its own cluster: roles are cluster-wide.
 
 use crate::harness::{
-    registry_toml, AdminKind, Cluster, Output, Scenario, ADMIN_PASS_ENV, ADMIN_USER_ENV,
+    assert_line, assert_no_ansi, assert_nowhere, assert_stderr_has, assert_stdout_has,
+    catalog_snapshot, dump, inactive_entry, line_of, location, parse_json, parse_table,
+    registry_toml, role_count, role_exists, run_id, schema_errors, single_cluster, squeezed_lines,
+    with_settings, AdminKind, Cluster, Output, Scenario, ADMIN_PASS_ENV, ADMIN_USER_ENV,
     CREATEROLE_ADMIN,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Stdio;
-
-const BIN: &str = env!("CARGO_BIN_EXE_pgroster");
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------------------
-
-/// Both streams, for assertion messages.
-fn dump(out: &Output) -> String {
-    format!(
-        "exit code {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.code, out.stdout, out.stderr
-    )
-}
-
-#[track_caller]
-fn assert_stdout_has(out: &Output, needle: &str) {
-    assert!(
-        out.stdout.contains(needle),
-        "stdout lacks {needle:?}\n{}",
-        dump(out)
-    );
-}
-
-#[track_caller]
-fn assert_stderr_has(out: &Output, needle: &str) {
-    assert!(
-        out.stderr.contains(needle),
-        "stderr lacks {needle:?}\n{}",
-        dump(out)
-    );
-}
-
-#[track_caller]
-fn assert_nowhere(out: &Output, needle: &str) {
-    assert!(
-        !out.stdout.contains(needle) && !out.stderr.contains(needle),
-        "{needle:?} appears in the output\n{}",
-        dump(out)
-    );
-}
-
-#[track_caller]
-fn assert_no_ansi(out: &Output) {
-    assert!(
-        !out.stdout.contains('\x1b') && !out.stderr.contains('\x1b'),
-        "ANSI escape in piped output\n{}",
-        dump(out)
-    );
-}
-
-/// Lines with runs of whitespace squeezed to one space, so padding does not matter.
-fn squeezed(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect()
-}
-
-#[track_caller]
-fn assert_line(out: &Output, line: &str) {
-    assert!(
-        squeezed(&out.stdout).iter().any(|l| l == line),
-        "no stdout line (whitespace squeezed) equal to {line:?}\n{}",
-        dump(out)
-    );
-}
-
-/// Everything about every role that pgroster could touch, one row per role: attributes,
-/// password verifier, comment, memberships and per-database settings.
-fn catalog_snapshot(cluster: &Cluster) -> Vec<Vec<Option<String>>> {
-    cluster.query_strings(
-        "postgres",
-        "SELECT a.rolname, a.rolsuper::text, a.rolinherit::text, a.rolcreaterole::text,
-                a.rolcreatedb::text, a.rolcanlogin::text, a.rolreplication::text,
-                a.rolbypassrls::text, a.rolconnlimit::text, a.rolvaliduntil::text, a.rolpassword,
-                shobj_description(a.oid, 'pg_authid'),
-                (SELECT string_agg(g.rolname, ',' ORDER BY g.rolname)
-                   FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
-                  WHERE m.member = a.oid),
-                (SELECT string_agg(coalesce(d.datname, '*') || ':' || array_to_string(s.setconfig, ','),
-                                   ';' ORDER BY d.datname)
-                   FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase
-                  WHERE s.setrole = a.oid)
-           FROM pg_authid a ORDER BY a.rolname",
-    )
-}
-
-fn role_count(cluster: &Cluster) -> usize {
-    cluster.query_strings("postgres", "SELECT count(*) FROM pg_roles")[0][0]
-        .as_deref()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn role_exists(cluster: &Cluster, name: &str) -> bool {
-    let sql = format!(
-        "SELECT count(*) FROM pg_roles WHERE rolname = {}",
-        postgres_protocol::escape::escape_literal(name)
-    );
-    cluster.query_strings("postgres", &sql)[0][0].as_deref() == Some("1")
-}
-
-/// One cluster with these databases, `registry.toml` listing them, and the admin of that kind.
-fn single_cluster(dbs: &[(&str, &str)], admin: AdminKind) -> (Cluster, Scenario) {
-    let cluster = Cluster::start();
-    for (_, db) in dbs {
-        cluster.create_database(db);
-    }
-    let entries: Vec<(&str, &str, &Cluster)> =
-        dbs.iter().map(|(env, db)| (*env, *db, &cluster)).collect();
-    let mut scenario = Scenario::new();
-    scenario.file("registry.toml", &registry_toml(&entries));
-    scenario.with_admin(&cluster, admin);
-    (cluster, scenario)
-}
-
-/// A registry entry that pgroster must never contact: inactive, on a port nothing listens on.
-fn inactive_entry(env: &str, db: &str) -> String {
-    format!(
-        "\n[[databases]]\nenv = \"{env}\"\nname = \"{db}\"\nhost = \"127.0.0.1\"\nport = 1\nactive = false\n"
-    )
-}
-
-/// `registry` with extra lines at the start of its `[settings]` section.
-fn with_settings(registry: &str, extra: &str) -> String {
-    registry.replacen("[settings]\n", &format!("[settings]\n{extra}\n"), 1)
-}
-
-/// `path:line:column` as pgroster prints it for a file of the scenario.
-fn location(scenario: &Scenario, file: &str, line: usize, column: usize) -> String {
-    format!("{}:{line}:{column}", scenario.path().join(file).display())
-}
-
-/// 1-based line of the first line of `text` containing `needle`.
-fn line_of(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("{needle:?} not in {text}"))
-        + 1
-}
-
-/// A table printed by pgroster (header, aligned columns) as maps from header to cell, cut at the
-/// columns' start offsets so that cells may contain single spaces.
-fn parse_table(text: &str) -> Vec<BTreeMap<String, String>> {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header = lines
-        .next()
-        .unwrap_or_else(|| panic!("no header in {text:?}"));
-    let mut columns: Vec<(usize, String)> = Vec::new();
-    let mut start = None;
-    let chars: Vec<char> = header.chars().collect();
-    for i in 0..=chars.len() {
-        let at_gap = i == chars.len() || (chars[i] == ' ' && chars.get(i + 1) == Some(&' '));
-        match (start, at_gap) {
-            (None, false) if chars[i] != ' ' => start = Some(i),
-            (Some(s), true) => {
-                columns.push((s, chars[s..i].iter().collect()));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    lines
-        .map(|line| {
-            let chars: Vec<char> = line.chars().collect();
-            columns
-                .iter()
-                .enumerate()
-                .map(|(i, (from, name))| {
-                    let to = columns.get(i + 1).map_or(chars.len(), |(next, _)| *next);
-                    let cell: String = chars
-                        .get((*from).min(chars.len())..to.min(chars.len()))
-                        .unwrap_or_default()
-                        .iter()
-                        .collect();
-                    (name.clone(), cell.trim().to_string())
-                })
-                .collect()
-        })
-        .collect()
-}
-
-#[track_caller]
-fn parse_json(out: &Output) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{}", dump(out)))
-}
 
 // ---------------------------------------------------------------------------------------------
 // 1. Validation through the CLI
@@ -558,11 +373,8 @@ fn plan_text_is_terraform_style_and_has_no_colour_when_piped() {
 
     // Piped is enough to turn colour off, with or without NO_COLOR.
     let raw = scenario
-        .command(BIN)
+        .pgroster(&["plan"])
         .env_remove("NO_COLOR")
-        .arg("-c")
-        .arg(scenario.path())
-        .arg("plan")
         .output()
         .unwrap();
     assert_eq!(raw.status.code(), Some(0));
@@ -781,102 +593,6 @@ fn target_narrows_plan_and_apply_to_the_selected_cluster() {
         .expect_success();
 }
 
-/// Checks `value` against the subset of JSON Schema that schemars writes: `$ref` to
-/// `#/definitions`, `type`, `enum`, `minimum`, `anyOf`, `oneOf`, `required`, `properties`, `items`.
-fn schema_errors(
-    root: &Value,
-    schema: &Value,
-    value: &Value,
-    path: &str,
-    errors: &mut Vec<String>,
-) {
-    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-        let name = reference
-            .strip_prefix("#/definitions/")
-            .unwrap_or_else(|| panic!("unsupported $ref {reference}"));
-        let target = &root["definitions"][name];
-        assert!(!target.is_null(), "dangling $ref {reference}");
-        return schema_errors(root, target, value, path, errors);
-    }
-    let valid = |s: &Value| {
-        let mut e = Vec::new();
-        schema_errors(root, s, value, path, &mut e);
-        e.is_empty()
-    };
-    if let Some(types) = schema.get("type") {
-        let allowed: Vec<&str> = match types {
-            Value::String(t) => vec![t.as_str()],
-            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-            _ => panic!("bad type in schema at {path}"),
-        };
-        let fits = |t: &str| match t {
-            "object" => value.is_object(),
-            "array" => value.is_array(),
-            "string" => value.is_string(),
-            "boolean" => value.is_boolean(),
-            "null" => value.is_null(),
-            "integer" => value.is_i64() || value.is_u64(),
-            "number" => value.is_number(),
-            other => panic!("unsupported type {other}"),
-        };
-        if !allowed.iter().any(|t| fits(t)) {
-            errors.push(format!("{path}: {value} is not of type {allowed:?}"));
-            return;
-        }
-    }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-        if !options.contains(value) {
-            errors.push(format!("{path}: {value} is not one of {options:?}"));
-        }
-    }
-    if let (Some(min), Some(n)) = (
-        schema.get("minimum").and_then(Value::as_f64),
-        value.as_f64(),
-    ) {
-        if n < min {
-            errors.push(format!("{path}: {n} < minimum {min}"));
-        }
-    }
-    if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
-        if !any.iter().any(&valid) {
-            errors.push(format!("{path}: matches none of anyOf"));
-        }
-    }
-    if let Some(one) = schema.get("oneOf").and_then(Value::as_array) {
-        let matching = one.iter().filter(|s| valid(s)).count();
-        if matching != 1 {
-            errors.push(format!(
-                "{path}: matches {matching} of oneOf, not exactly 1"
-            ));
-        }
-    }
-    if let Some(object) = value.as_object() {
-        for key in schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            if !object.contains_key(key) {
-                errors.push(format!("{path}: required key `{key}` is missing"));
-            }
-        }
-        if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
-            for (key, sub) in properties {
-                if let Some(v) = object.get(key) {
-                    schema_errors(root, sub, v, &format!("{path}.{key}"), errors);
-                }
-            }
-        }
-    }
-    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
-        for (i, v) in array.iter().enumerate() {
-            schema_errors(root, items, v, &format!("{path}[{i}]"), errors);
-        }
-    }
-}
-
 #[test]
 fn plan_json_parses_follows_the_schema_and_holds_no_password() {
     let (cluster, mut scenario) = single_cluster(
@@ -1014,10 +730,7 @@ fn apply_without_auto_approve_off_a_terminal_changes_nothing() {
     assert_stderr_has(&out, "--auto-approve");
     assert_no_ansi(&out);
     let mut piped = scenario
-        .command(BIN)
-        .arg("-c")
-        .arg(scenario.path())
-        .arg("apply")
+        .pgroster(&["apply"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1190,13 +903,7 @@ fn audit_lists_filters_and_exports_the_changes_of_an_apply() {
         );
     let applied = scenario.run(&["apply", "--auto-approve"]);
     applied.expect_success();
-    let run_id = applied
-        .stdout
-        .split("Audit run ")
-        .nth(1)
-        .and_then(|rest| rest.split('.').next())
-        .unwrap_or_else(|| panic!("no audit run id\n{}", dump(&applied)))
-        .to_string();
+    let run_id = run_id(&applied);
 
     let dev_addr = format!("127.0.0.1:{}", dev.port);
     let prod_addr = format!("127.0.0.1:{}", prod.port);
@@ -1379,10 +1086,7 @@ fn four_concurrent_applies_share_one_audit_log_without_locking_errors() {
     let children: Vec<_> = scenarios
         .iter()
         .map(|s| {
-            s.command(BIN)
-                .arg("-c")
-                .arg(s.path())
-                .args(["apply", "--auto-approve"])
+            s.pgroster(&["apply", "--auto-approve"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -1391,14 +1095,7 @@ fn four_concurrent_applies_share_one_audit_log_without_locking_errors() {
         .collect();
     let outputs: Vec<Output> = children
         .into_iter()
-        .map(|child| {
-            let out = child.wait_with_output().unwrap();
-            Output {
-                code: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            }
-        })
+        .map(|child| Output::from(child.wait_with_output().unwrap()))
         .collect();
     let mut run_ids = BTreeSet::new();
     for (i, out) in outputs.iter().enumerate() {
@@ -1409,14 +1106,7 @@ fn four_concurrent_applies_share_one_audit_log_without_locking_errors() {
         );
         assert_eq!(out.code, 0, "apply {i}\n{}", dump(out));
         assert_stdout_has(out, &format!("Roles: {ROLES} added"));
-        let run = out
-            .stdout
-            .split("Audit run ")
-            .nth(1)
-            .and_then(|r| r.split('.').next())
-            .unwrap()
-            .to_string();
-        run_ids.insert(run);
+        run_ids.insert(run_id(out));
     }
     assert_eq!(run_ids.len(), 4);
     for (i, cluster) in clusters.iter().enumerate() {
@@ -1689,7 +1379,9 @@ fn roles_and_show_read_a_targets_cluster() {
     let legacy = scenario.run(&["show", "legacy", "--target", "dev/app_dev"]);
     legacy.expect_success();
     assert!(
-        squeezed(&legacy.stdout).iter().any(|l| l == "managed no"),
+        squeezed_lines(&legacy.stdout)
+            .iter()
+            .any(|l| l == "managed no"),
         "{}",
         dump(&legacy)
     );

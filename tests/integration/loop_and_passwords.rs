@@ -6,314 +6,12 @@
 //! the catalogs directly (pg_roles, pg_authid, pg_auth_members, pg_db_role_setting, pg_shdescription).
 
 use crate::harness::{
-    assert_has, assert_lacks, registry_toml, AdminKind, Cluster, Output, Scenario, CREATEROLE_ADMIN,
+    assert_has, assert_lacks, assert_mode_0600, attrs, audit_entries, column, comment, creds_path,
+    database_entry, free_port, lit, logs_in, member_of, password_of, random_secret,
+    read_credentials, registry_toml, role_count, role_exists, run_id, settings, stored_password,
+    text_of, AdminKind, Cluster, Scenario, CREATEROLE_ADMIN,
 };
-use postgres::error::SqlState;
-use rand::distributions::{Alphanumeric, DistString};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------------------
-
-/// A SQL string literal for the tests' own catalog queries.
-fn lit(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// Every row of `sql` (run as superuser in `postgres`), NULL shown as `NULL`.
-fn rows(cluster: &Cluster, sql: &str) -> Vec<Vec<String>> {
-    cluster
-        .query_strings("postgres", sql)
-        .into_iter()
-        .map(|row| {
-            row.into_iter()
-                .map(|v| v.unwrap_or_else(|| "NULL".into()))
-                .collect()
-        })
-        .collect()
-}
-
-/// The first column of every row.
-fn column(cluster: &Cluster, sql: &str) -> Vec<String> {
-    rows(cluster, sql)
-        .into_iter()
-        .map(|r| r[0].clone())
-        .collect()
-}
-
-#[track_caller]
-fn scalar(cluster: &Cluster, sql: &str) -> String {
-    let all = rows(cluster, sql);
-    assert_eq!(all.len(), 1, "expected one row from {sql}: {all:?}");
-    all[0][0].clone()
-}
-
-fn role_exists(cluster: &Cluster, role: &str) -> bool {
-    scalar(
-        cluster,
-        &format!(
-            "SELECT count(*) FROM pg_roles WHERE rolname = {}",
-            lit(role)
-        ),
-    ) == "1"
-}
-
-fn role_count(cluster: &Cluster) -> String {
-    scalar(cluster, "SELECT count(*) FROM pg_roles")
-}
-
-/// The attributes pgroster manages, as one comparable line.
-#[track_caller]
-fn attrs(cluster: &Cluster, role: &str) -> String {
-    scalar(
-        cluster,
-        &format!(
-            "SELECT 'login=' || rolcanlogin::text || ' limit=' || rolconnlimit::text \
-             || ' until=' || coalesce(CASE WHEN isfinite(rolvaliduntil) \
-                THEN to_char(rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') \
-                ELSE rolvaliduntil::text END, 'never') \
-             || ' createdb=' || rolcreatedb::text || ' createrole=' || rolcreaterole::text \
-             || ' superuser=' || rolsuper::text \
-             FROM pg_roles WHERE rolname = {}",
-            lit(role)
-        ),
-    )
-}
-
-/// `database: name=value` per setting of `role`, `(role-wide)` for settings in every database.
-fn settings(cluster: &Cluster, role: &str) -> Vec<String> {
-    column(
-        cluster,
-        &format!(
-            "SELECT coalesce(d.datname, '(role-wide)') || ': ' || s \
-             FROM pg_db_role_setting rs \
-             JOIN pg_roles r ON r.oid = rs.setrole \
-             LEFT JOIN pg_database d ON d.oid = rs.setdatabase \
-             CROSS JOIN LATERAL unnest(rs.setconfig) AS s \
-             WHERE r.rolname = {} ORDER BY 1",
-            lit(role)
-        ),
-    )
-}
-
-/// The groups `role` is a member of.
-fn member_of(cluster: &Cluster, role: &str) -> Vec<String> {
-    column(
-        cluster,
-        &format!(
-            "SELECT DISTINCT g.rolname FROM pg_auth_members am \
-             JOIN pg_roles m ON m.oid = am.member JOIN pg_roles g ON g.oid = am.roleid \
-             WHERE m.rolname = {} ORDER BY 1",
-            lit(role)
-        ),
-    )
-}
-
-/// The role's comment (pg_shdescription), `NULL` when it has none.
-#[track_caller]
-fn comment(cluster: &Cluster, role: &str) -> String {
-    scalar(
-        cluster,
-        &format!(
-            "SELECT d.description FROM pg_roles r \
-             LEFT JOIN pg_shdescription d \
-               ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass \
-             WHERE r.rolname = {}",
-            lit(role)
-        ),
-    )
-}
-
-/// pg_authid.rolpassword: the stored verifier, `NULL` when the role has no password.
-#[track_caller]
-fn stored_password(cluster: &Cluster, role: &str) -> String {
-    scalar(
-        cluster,
-        &format!(
-            "SELECT rolpassword FROM pg_authid WHERE rolname = {}",
-            lit(role)
-        ),
-    )
-}
-
-/// Whether `role` can log in to `db` with `password` over TCP (SCRAM). A wrong password must be
-/// refused as such, not for some other reason.
-#[track_caller]
-fn logs_in(cluster: &Cluster, role: &str, password: &str, db: &str) -> bool {
-    match cluster.connect(role, password, db) {
-        Ok(mut client) => {
-            let who: String = client
-                .query_one("SELECT current_user::text", &[])
-                .unwrap()
-                .get(0);
-            assert_eq!(who, role);
-            true
-        }
-        Err(e) => {
-            let code = e.as_db_error().map(|d| d.code().clone());
-            assert_eq!(
-                code,
-                Some(SqlState::INVALID_PASSWORD),
-                "{role} could not log in for another reason than its password: {e}"
-            );
-            false
-        }
-    }
-}
-
-fn random_secret(prefix: &str) -> String {
-    format!(
-        "{prefix}{}",
-        Alphanumeric.sample_string(&mut rand::thread_rng(), 24)
-    )
-}
-
-/// A scenario with `registry.toml` and `roles.yaml`, run as `kind`'s admin.
-fn scenario(cluster: &Cluster, kind: AdminKind, registry: &str, roles: &str) -> Scenario {
-    Scenario::with_files(cluster, kind, registry, roles)
-}
-
-/// Every run of the binary in one scenario, kept so that tests can search all output for secrets.
-#[derive(Default)]
-struct Transcript(Vec<String>);
-
-impl Transcript {
-    fn run(&mut self, scenario: &Scenario, args: &[&str]) -> Output {
-        let out = scenario.run(args);
-        self.0.push(format!(
-            "$ pgroster {}\n--- stdout\n{}\n--- stderr\n{}",
-            args.join(" "),
-            out.stdout,
-            out.stderr
-        ));
-        out
-    }
-
-    fn plan(&mut self, scenario: &Scenario) -> Output {
-        self.run(scenario, &["plan", "--detailed-exitcode"])
-    }
-
-    /// `apply --auto-approve`, with `--credentials-out <scenario dir>/<file>` when `creds` is given.
-    fn apply(&mut self, scenario: &Scenario, creds: Option<&str>) -> Output {
-        let path = creds.map(|name| creds_path(scenario, name));
-        let mut args = vec!["apply", "--auto-approve"];
-        if let Some(path) = &path {
-            args.push("--credentials-out");
-            args.push(path.to_str().unwrap());
-        }
-        self.run(scenario, &args)
-    }
-
-    /// The loop closes: a plan right after shows no changes and exits 0.
-    #[track_caller]
-    fn assert_converged(&mut self, scenario: &Scenario) {
-        let out = self.plan(scenario);
-        out.expect_code(0);
-        assert_has(&out.stdout, "No changes.");
-    }
-}
-
-fn creds_path(scenario: &Scenario, name: &str) -> PathBuf {
-    scenario.path().join(name)
-}
-
-/// One entry of a `--credentials-out` file.
-#[derive(Debug, Clone)]
-struct Credential {
-    role: String,
-    env: String,
-    database: String,
-    host: String,
-    port: u16,
-    password: String,
-}
-
-#[track_caller]
-fn read_credentials(path: &Path) -> Vec<Credential> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("credentials file {}: {e}", path.display()));
-    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let field = |entry: &serde_json::Value, key: &str| {
-        entry[key]
-            .as_str()
-            .unwrap_or_else(|| panic!("no string `{key}` in {entry}"))
-            .to_owned()
-    };
-    value
-        .as_array()
-        .unwrap_or_else(|| panic!("credentials file is not a JSON array: {text}"))
-        .iter()
-        .map(|entry| Credential {
-            role: field(entry, "role"),
-            env: field(entry, "env"),
-            database: field(entry, "database"),
-            host: field(entry, "host"),
-            port: u16::try_from(entry["port"].as_u64().unwrap()).unwrap(),
-            password: field(entry, "password"),
-        })
-        .collect()
-}
-
-/// The one password the file holds for `role` (a role has one password however many targets).
-#[track_caller]
-fn password_of(credentials: &[Credential], role: &str) -> String {
-    let mut passwords: Vec<&str> = credentials
-        .iter()
-        .filter(|c| c.role == role)
-        .map(|c| c.password.as_str())
-        .collect();
-    passwords.dedup();
-    assert_eq!(
-        passwords.len(),
-        1,
-        "expected one password for {role} in {credentials:?}"
-    );
-    passwords[0].to_owned()
-}
-
-#[track_caller]
-fn assert_mode_0600(path: &Path) {
-    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "{} has mode {mode:o}", path.display());
-}
-
-/// `pgroster audit --format json`, parsed.
-#[track_caller]
-fn audit_entries(transcript: &mut Transcript, scenario: &Scenario) -> Vec<serde_json::Value> {
-    let out = transcript.run(scenario, &["audit", "--format", "json"]);
-    out.expect_success();
-    let value: serde_json::Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("audit --format json is not JSON ({e}):\n{}", out.stdout));
-    value.as_array().unwrap().clone()
-}
-
-/// The run id in apply's last line, `... Audit run 0123456789abcdef.`.
-#[track_caller]
-fn run_id(out: &Output) -> String {
-    let at = out
-        .stdout
-        .find("Audit run ")
-        .unwrap_or_else(|| panic!("no audit run id in:\n{}", out.stdout));
-    out.stdout[at + "Audit run ".len()..]
-        .chars()
-        .take_while(char::is_ascii_hexdigit)
-        .collect()
-}
-
-fn text_of(entry: &serde_json::Value, key: &str) -> String {
-    entry[key].as_str().unwrap_or_default().to_owned()
-}
-
-/// A port on 127.0.0.1 that nothing listens on.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::path::PathBuf;
 
 // ---------------------------------------------------------------------------------------------
 // 1. Every kind of change converges
@@ -419,11 +117,10 @@ fn every_kind_of_change_converges(kind: AdminKind) {
         ))
         .unwrap();
     let registry = registry_toml(&[("dev", "app_a", &cluster), ("dev", "app_b", &cluster)]);
-    let s = scenario(&cluster, kind, &registry, CONVERGE_V1);
-    let mut t = Transcript::default();
+    let s = Scenario::with_files(&cluster, kind, &registry, CONVERGE_V1);
 
     // Create: attributes, per-database settings in both databases, role-wide settings, membership.
-    let plan = t.plan(&s);
+    let plan = s.plan();
     plan.expect_code(2);
     for line in [
         "+ role \"alice\"",
@@ -441,7 +138,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
     ] {
         assert_has(&plan.stdout, line);
     }
-    t.apply(&s, Some("creds1.json")).expect_success();
+    s.apply(Some("creds1.json")).expect_success();
     assert_eq!(
         attrs(&cluster, "alice"),
         "login=true limit=5 until=2030-01-02 00:00:00 createdb=true createrole=false superuser=false"
@@ -485,7 +182,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
         assert_eq!(c.port, cluster.port);
         assert!(logs_in(&cluster, &c.role, &c.password, &c.database));
     }
-    t.assert_converged(&s);
+    s.assert_converged();
     // Left alone: settings in a database outside the registry, and memberships in ignored roles
     // (granted by someone else).
     cluster
@@ -494,11 +191,11 @@ fn every_kind_of_change_converges(kind: AdminKind) {
             "ALTER ROLE alice IN DATABASE outside SET work_mem = '1MB'; GRANT pg_monitor TO alice",
         )
         .unwrap();
-    t.assert_converged(&s);
+    s.assert_converged();
 
     // Change attributes and setting values in place.
     s.file("roles.yaml", CONVERGE_V2);
-    let plan = t.plan(&s);
+    let plan = s.plan();
     plan.expect_code(2);
     for line in [
         "~ role \"alice\"",
@@ -515,7 +212,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
     }
     assert_lacks(&plan.stdout, "password");
     // No password is generated for existing roles, so no --credentials-out is needed.
-    t.apply(&s, None).expect_success();
+    s.apply(None).expect_success();
     assert_eq!(
         attrs(&cluster, "alice"),
         "login=true limit=7 until=2031-06-30 12:30:00 createdb=false createrole=false superuser=false"
@@ -537,11 +234,11 @@ fn every_kind_of_change_converges(kind: AdminKind) {
             "(role-wide): work_mem=16MB"
         ]
     );
-    t.assert_converged(&s);
+    s.assert_converged();
 
     // Login off, membership revoked, settings removed from the config are reset.
     s.file("roles.yaml", CONVERGE_V3);
-    let plan = t.plan(&s);
+    let plan = s.plan();
     plan.expect_code(2);
     for line in [
         "~ login = true -> false",
@@ -554,7 +251,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
     ] {
         assert_has(&plan.stdout, line);
     }
-    t.apply(&s, None).expect_success();
+    s.apply(None).expect_success();
     assert_eq!(
         attrs(&cluster, "alice"),
         "login=false limit=7 until=infinity createdb=false createrole=false superuser=false"
@@ -573,11 +270,11 @@ fn every_kind_of_change_converges(kind: AdminKind) {
         ["(role-wide): search_path=admin"]
     );
     assert_eq!(comment(&cluster, "alice"), "managed by pgroster");
-    t.assert_converged(&s);
+    s.assert_converged();
 
     // settings_scope: role on a role without the dba profile, and an undeclared managed role.
     s.file("roles.yaml", CONVERGE_V4);
-    let plan = t.plan(&s);
+    let plan = s.plan();
     plan.expect_code(2);
     for line in [
         "- search_path = app2, public (in database app_a)",
@@ -588,7 +285,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
     ] {
         assert_has(&plan.stdout, line);
     }
-    t.apply(&s, None).expect_success();
+    s.apply(None).expect_success();
     assert_eq!(
         settings(&cluster, "alice"),
         [
@@ -598,7 +295,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
     );
     assert!(role_exists(&cluster, "app_rw"));
     assert_eq!(comment(&cluster, "app_rw"), "managed by pgroster");
-    t.assert_converged(&s);
+    s.assert_converged();
 }
 
 #[test]
@@ -635,9 +332,8 @@ roles:
     set: { work_mem: "8MB" }
     targets: ["dev/*"]
 "#;
-    let s = scenario(&cluster, kind, &registry, roles);
-    let mut t = Transcript::default();
-    let plan = t.plan(&s);
+    let s = Scenario::with_files(&cluster, kind, &registry, roles);
+    let plan = s.plan();
     plan.expect_code(2);
     assert_has(
         &plan.stdout,
@@ -647,7 +343,7 @@ roles:
         &plan.stdout,
         "+ search_path = admin, public (all databases)",
     );
-    t.apply(&s, Some("creds.json")).expect_success();
+    s.apply(Some("creds.json")).expect_success();
     assert_eq!(
         attrs(&cluster, "dba1"),
         "login=true limit=20 until=never createdb=true createrole=true superuser=false"
@@ -665,16 +361,16 @@ roles:
     );
     let password = password_of(&read_credentials(&creds_path(&s, "creds.json")), "dba1");
     assert!(logs_in(&cluster, "dba1", &password, "app_b"));
-    t.assert_converged(&s);
+    s.assert_converged();
 
     s.file("roles.yaml", &roles.replace("[admin, public]", "[admin]"));
-    let plan = t.plan(&s);
+    let plan = s.plan();
     plan.expect_code(2);
     assert_has(
         &plan.stdout,
         "~ search_path = admin, public -> admin (all databases)",
     );
-    t.apply(&s, None).expect_success();
+    s.apply(None).expect_success();
     assert_eq!(
         settings(&cluster, "dba1"),
         [
@@ -682,7 +378,7 @@ roles:
             "(role-wide): work_mem=8MB"
         ]
     );
-    t.assert_converged(&s);
+    s.assert_converged();
 }
 
 #[test]
@@ -723,17 +419,16 @@ fn adoption(kind: AdminKind) {
         .unwrap();
     let verifier_before = stored_password(&cluster, "legacy");
     let registry = registry_toml(&[("dev", "app_a", &cluster)]);
-    let s = scenario(&cluster, kind, &registry, ADOPT_ROLES);
-    let mut t = Transcript::default();
+    let s = Scenario::with_files(&cluster, kind, &registry, ADOPT_ROLES);
 
     if kind == AdminKind::CreateRole && cluster.major_version() >= 16 {
         // PostgreSQL 16+: a CREATEROLE admin may only alter roles it has ADMIN OPTION on.
-        let plan = t.plan(&s);
+        let plan = s.plan();
         plan.expect_code(1);
         let all = format!("{}{}", plan.stdout, plan.stderr);
         assert_has(&all, "role \"legacy\"");
         assert_has(&all, "ADMIN OPTION");
-        let apply = t.apply(&s, None);
+        let apply = s.apply(None);
         apply.expect_code(1);
         assert_eq!(comment(&cluster, "legacy"), "NULL");
         assert_eq!(
@@ -750,7 +445,7 @@ fn adoption(kind: AdminKind) {
             .unwrap();
     }
 
-    let plan = t.plan(&s);
+    let plan = s.plan();
     plan.expect_code(2);
     for line in [
         "~ role \"legacy\" (adopt: exists, not yet managed by pgroster)",
@@ -764,7 +459,7 @@ fn adoption(kind: AdminKind) {
     // Not even with a rotation key: adoption records the key, it does not reset the password.
     assert_lacks(&plan.stdout, "password");
     // Adoption generates no password, so apply needs no --credentials-out.
-    t.apply(&s, None).expect_success();
+    s.apply(None).expect_success();
     assert_eq!(
         comment(&cluster, "legacy"),
         "managed by pgroster; rotation=2026-11"
@@ -779,7 +474,7 @@ fn adoption(kind: AdminKind) {
     );
     assert_eq!(stored_password(&cluster, "legacy"), verifier_before);
     assert!(logs_in(&cluster, "legacy", &hand_password, "app_a"));
-    t.assert_converged(&s);
+    s.assert_converged();
 }
 
 #[test]
@@ -809,15 +504,14 @@ roles:
     member_of: [legacy_grp]
     targets: ["dev/app_a"]
 "#;
-    let s = scenario(&cluster, kind, &registry, roles);
-    let mut t = Transcript::default();
+    let s = Scenario::with_files(&cluster, kind, &registry, roles);
     if kind == AdminKind::CreateRole && cluster.major_version() >= 16 {
-        let plan = t.plan(&s);
+        let plan = s.plan();
         let all = format!("{}{}", plan.stdout, plan.stderr);
         plan.expect_code(1);
         assert_has(&all, "\"legacy_grp\"");
         assert_has(&all, "ADMIN OPTION");
-        t.apply(&s, None).expect_code(1);
+        s.apply(None).expect_code(1);
         assert!(!role_exists(&cluster, "newbie"));
         cluster
             .client("postgres")
@@ -826,17 +520,17 @@ roles:
             ))
             .unwrap();
     }
-    let plan = t.plan(&s);
+    let plan = s.plan();
     plan.expect_code(2);
     assert_has(&plan.stdout, "+ member_of \"legacy_grp\"");
-    t.apply(&s, None).expect_success();
+    s.apply(None).expect_success();
     assert_eq!(member_of(&cluster, "newbie"), ["legacy_grp"]);
     assert_eq!(
         comment(&cluster, "legacy_grp"),
         "NULL",
         "the group is not adopted"
     );
-    t.assert_converged(&s);
+    s.assert_converged();
 }
 
 #[test]
@@ -882,12 +576,11 @@ fn passwords(kind: AdminKind) {
     let cluster = Cluster::start();
     cluster.create_database("app_a");
     let registry = registry_toml(&[("dev", "app_a", &cluster)]);
-    let mut s = scenario(&cluster, kind, &registry, PASSWORD_ROLES);
-    let mut t = Transcript::default();
+    let mut s = Scenario::with_files(&cluster, kind, &registry, PASSWORD_ROLES);
     let declared = ["gen1", "gen2", "rot", "envrole", "nopw", "grp"];
 
     // The declared password's variable is not set: refused before anything changes.
-    let out = t.apply(&s, Some("creds0.json"));
+    let out = s.apply(Some("creds0.json"));
     out.expect_code(1);
     assert_has(&out.stderr, "MY_PASS");
     for role in declared {
@@ -897,14 +590,14 @@ fn passwords(kind: AdminKind) {
     let env_password = random_secret("Env'\"\\ $-");
     s.env("MY_PASS", &env_password);
 
-    let plan = t.plan(&s);
+    let plan = s.plan();
     plan.expect_code(2);
     assert_has(&plan.stdout, "+ password = (sensitive, from environment)");
     assert_has(&plan.stdout, "+ password = (sensitive, generated)");
 
     // Stdout is a pipe and there is no --credentials-out: refused before anything changes.
     let before = role_count(&cluster);
-    let refused = t.apply(&s, None);
+    let refused = s.apply(None);
     refused.expect_code(1);
     assert_has(&refused.stderr, "--credentials-out");
     assert_eq!(role_count(&cluster), before);
@@ -914,7 +607,7 @@ fn passwords(kind: AdminKind) {
 
     // With --credentials-out: a new 0600 file, and every generated password logs in.
     let first = creds_path(&s, "creds1.json");
-    t.apply(&s, Some("creds1.json")).expect_success();
+    s.apply(Some("creds1.json")).expect_success();
     assert_mode_0600(&first);
     let creds = read_credentials(&first);
     let mut roles: Vec<&str> = creds.iter().map(|c| c.role.as_str()).collect();
@@ -943,7 +636,7 @@ fn passwords(kind: AdminKind) {
         comment(&cluster, "envrole"),
         "managed by pgroster; rotation=1"
     );
-    t.assert_converged(&s);
+    s.assert_converged();
 
     // The same --credentials-out path again: the file exists, so nothing changes.
     let more =
@@ -951,17 +644,17 @@ fn passwords(kind: AdminKind) {
     s.file("roles.yaml", &more);
     let first_contents = std::fs::read(&first).unwrap();
     let before = role_count(&cluster);
-    let clash = t.apply(&s, Some("creds1.json"));
+    let clash = s.apply(Some("creds1.json"));
     clash.expect_code(1);
     assert_has(&clash.stderr, "creds1.json");
     assert_eq!(role_count(&cluster), before);
     assert!(!role_exists(&cluster, "gen3"));
     assert_eq!(std::fs::read(&first).unwrap(), first_contents);
-    t.apply(&s, Some("creds2.json")).expect_success();
+    s.apply(Some("creds2.json")).expect_success();
     let gen3 = password_of(&read_credentials(&creds_path(&s, "creds2.json")), "gen3");
     assert!(logs_in(&cluster, "gen3", &gen3, "app_a"));
     secrets.push(gen3);
-    t.assert_converged(&s);
+    s.assert_converged();
 
     // Rotation: a new key means a new password; the old one stops working. Generated, and from
     // the environment (a new value with a new key).
@@ -975,8 +668,8 @@ fn passwords(kind: AdminKind) {
     let new_env_password = random_secret("Env2-");
     s.env("MY_PASS", &new_env_password);
     // The JSON plan too (its output joins the transcript searched for secrets below).
-    t.run(&s, &["plan", "--format", "json"]).expect_success();
-    let plan = t.plan(&s);
+    s.run(&["plan", "--format", "json"]).expect_success();
+    let plan = s.plan();
     plan.expect_code(2);
     assert_has(
         &plan.stdout,
@@ -991,7 +684,7 @@ fn passwords(kind: AdminKind) {
         "~ comment = \"managed by pgroster; rotation=a\" -> \"managed by pgroster; rotation=b\"",
     );
     assert_has(&plan.stdout, "Plan: 0 to add, 2 to change, 0 to destroy.");
-    t.apply(&s, Some("creds3.json")).expect_success();
+    s.apply(Some("creds3.json")).expect_success();
     let rotated = read_credentials(&creds_path(&s, "creds3.json"));
     assert_eq!(rotated.len(), 1, "{rotated:?}");
     let new_rot = password_of(&rotated, "rot");
@@ -1014,10 +707,10 @@ fn passwords(kind: AdminKind) {
     ));
     secrets.push(new_rot);
     secrets.push(new_env_password);
-    t.assert_converged(&s);
+    s.assert_converged();
 
     // No secret anywhere: output of every run (audit included), server log, audit file.
-    audit_entries(&mut t, &s);
+    audit_entries(&s);
     // Its random tail too: a leak through a quoted SQL literal would double the quote and backslash.
     secrets.push(env_password[env_password.len() - 24..].to_owned());
     secrets.push(env_password);
@@ -1031,7 +724,7 @@ fn passwords(kind: AdminKind) {
     if let Ok(more) = std::fs::read(wal) {
         audit_bytes.extend(more);
     }
-    let transcript = t.0.join("\n");
+    let transcript = s.transcript();
     for secret in &secrets {
         assert!(
             !transcript.contains(secret.as_str()),
@@ -1076,26 +769,13 @@ fn reset(kind: AdminKind) {
         .batch_execute("CREATE ROLE handmade LOGIN")
         .unwrap();
     let registry = registry_toml(&[("dev", "app_a", &cluster)]);
-    let s = scenario(&cluster, kind, &registry, RESET_ROLES);
-    let mut t = Transcript::default();
-    t.apply(&s, Some("creds.json")).expect_success();
+    let s = Scenario::with_files(&cluster, kind, &registry, RESET_ROLES);
+    s.apply(Some("creds.json")).expect_success();
     let old = password_of(&read_credentials(&creds_path(&s, "creds.json")), "resetme");
     assert!(logs_in(&cluster, "resetme", &old, "app_a"));
 
     let reset_file = creds_path(&s, "reset.json");
-    let reset_arg = reset_file.to_str().unwrap();
-    fn reset_args<'a>(role: &'a str, file: &'a str) -> Vec<&'a str> {
-        vec![
-            "reset",
-            role,
-            "--target",
-            "dev/app_a",
-            "--auto-approve",
-            "--credentials-out",
-            file,
-        ]
-    }
-    let out = t.run(&s, &reset_args("resetme", reset_arg));
+    let out = s.reset("resetme", "dev/app_a", Some("reset.json"));
     out.expect_success();
     assert_mode_0600(&reset_file);
     let creds = read_credentials(&reset_file);
@@ -1119,7 +799,7 @@ fn reset(kind: AdminKind) {
         "a password in the server log"
     );
 
-    let entries = audit_entries(&mut t, &s);
+    let entries = audit_entries(&s);
     let resets: Vec<&serde_json::Value> = entries
         .iter()
         .filter(|e| text_of(e, "action") == "reset_password")
@@ -1132,36 +812,26 @@ fn reset(kind: AdminKind) {
     assert_eq!(text_of(resets[0], "command"), "reset");
     assert!(!serde_json::to_string(&entries).unwrap().contains(&new));
     // A reset is not drift: the marker is unchanged.
-    t.assert_converged(&s);
+    s.assert_converged();
 
     // Refused: an ignored role, an unmanaged role, and no way to deliver the password.
     let postgres_before = stored_password(&cluster, "postgres");
     let handmade_before = stored_password(&cluster, "handmade");
     let refused_file = creds_path(&s, "refused.json");
-    let refused_arg = refused_file.to_str().unwrap();
-    let out = t.run(&s, &reset_args("postgres", refused_arg));
+    let out = s.reset("postgres", "dev/app_a", Some("refused.json"));
     out.expect_code(1);
     assert_has(&out.stderr, "ignore_roles");
-    let out = t.run(&s, &reset_args("handmade", refused_arg));
+    let out = s.reset("handmade", "dev/app_a", Some("refused.json"));
     out.expect_code(1);
     assert_has(&out.stderr, "not managed by pgroster");
-    let out = t.run(
-        &s,
-        &[
-            "reset",
-            "resetme",
-            "--target",
-            "dev/app_a",
-            "--auto-approve",
-        ],
-    );
+    let out = s.reset("resetme", "dev/app_a", None);
     out.expect_code(1);
     assert_has(&out.stderr, "--credentials-out");
     assert!(!refused_file.exists(), "a refused reset created its file");
     assert_eq!(stored_password(&cluster, "postgres"), postgres_before);
     assert_eq!(stored_password(&cluster, "handmade"), handmade_before);
     assert!(logs_in(&cluster, "resetme", &new, "app_a"));
-    let resets = audit_entries(&mut t, &s)
+    let resets = audit_entries(&s)
         .iter()
         .filter(|e| text_of(e, "action") == "reset_password")
         .count();
@@ -1219,10 +889,9 @@ fn hostile_names(kind: AdminKind) {
         .unwrap();
     cluster.create_database("App DB");
     let registry = registry_toml(&[("dev", "app_a", &cluster), ("dev", "App DB", &cluster)]);
-    let s = scenario(&cluster, kind, &registry, &hostile_roles());
-    let mut t = Transcript::default();
-    t.plan(&s).expect_code(2);
-    t.apply(&s, Some("creds.json")).expect_success();
+    let s = Scenario::with_files(&cluster, kind, &registry, &hostile_roles());
+    s.plan().expect_code(2);
+    s.apply(Some("creds.json")).expect_success();
 
     let mut expected = vec![
         "'; drop role x; --",
@@ -1235,6 +904,7 @@ fn hostile_names(kind: AdminKind) {
     expected.sort_unstable(); // The template is initdb'd with --locale=C: byte order.
     let created = column(
         &cluster,
+        "postgres",
         &format!(
             "SELECT rolname FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%' \
              AND rolname NOT IN ('postgres', '{CREATEROLE_ADMIN}') ORDER BY rolname COLLATE \"C\""
@@ -1244,7 +914,11 @@ fn hostile_names(kind: AdminKind) {
     assert!(!role_exists(&cluster, "jsmith"), "JSmith was case-folded");
     assert!(!role_exists(&cluster, "evil"));
     assert_eq!(
-        column(&cluster, "SELECT rolname FROM pg_roles WHERE rolsuper"),
+        column(
+            &cluster,
+            "postgres",
+            "SELECT rolname FROM pg_roles WHERE rolsuper"
+        ),
         ["postgres"]
     );
     assert_eq!(member_of(&cluster, "JSmith"), ["a\"b"]);
@@ -1263,34 +937,22 @@ fn hostile_names(kind: AdminKind) {
         assert!(logs_in(&cluster, &c.role, &c.password, &c.database));
         assert_eq!(comment(&cluster, &c.role), "managed by pgroster");
     }
-    t.assert_converged(&s);
+    s.assert_converged();
 
     // `reset` quotes the same way.
     for (i, role) in ["a\"b", "'; drop role x; --", UNICODE_NAME]
         .into_iter()
         .enumerate()
     {
-        let file = creds_path(&s, &format!("reset{i}.json"));
-        t.run(
-            &s,
-            &[
-                "reset",
-                role,
-                "--target",
-                "dev/app_a",
-                "--auto-approve",
-                "--credentials-out",
-                file.to_str().unwrap(),
-            ],
-        )
-        .expect_success();
-        let new = password_of(&read_credentials(&file), role);
+        let file = format!("reset{i}.json");
+        s.reset(role, "dev/app_a", Some(&file)).expect_success();
+        let new = password_of(&read_credentials(&creds_path(&s, &file)), role);
         assert!(logs_in(&cluster, role, &new, "app_a"));
         let old = password_of(&creds, role);
         assert!(!logs_in(&cluster, role, &old, "app_a"));
     }
     assert!(role_exists(&cluster, "x"));
-    t.assert_converged(&s);
+    s.assert_converged();
 }
 
 #[test]
@@ -1341,16 +1003,15 @@ fn multi_cluster(kind: AdminKind) {
     a.create_database("app_a");
     b.create_database("app_b");
     let registry = registry_toml(&[("dev", "app_a", &a), ("prod", "app_b", &b)]);
-    let s = scenario(&a, kind, &registry, MULTI_V1);
-    let mut t = Transcript::default();
+    let s = Scenario::with_files(&a, kind, &registry, MULTI_V1);
 
     // Both clusters change in one apply.
-    let plan = t.plan(&s);
+    let plan = s.plan();
     plan.expect_code(2);
     assert_has(&plan.stdout, &format!("# cluster 127.0.0.1:{}", a.port));
     assert_has(&plan.stdout, &format!("# cluster 127.0.0.1:{}", b.port));
     assert_has(&plan.stdout, "Plan: 4 to add, 0 to change, 0 to destroy.");
-    t.apply(&s, Some("creds1.json")).expect_success();
+    s.apply(Some("creds1.json")).expect_success();
     for (cluster, user, other) in [(&a, "a_user", "b_user"), (&b, "b_user", "a_user")] {
         assert!(role_exists(cluster, "both_grp"));
         assert!(role_exists(cluster, user));
@@ -1367,7 +1028,7 @@ fn multi_cluster(kind: AdminKind) {
         assert!(logs_in(cluster, &c.role, &c.password, &c.database));
     }
     assert_eq!(creds.len(), 2, "{creds:?}");
-    t.assert_converged(&s);
+    s.assert_converged();
 
     // PostgreSQL rejects b_bad's setting at ALTER ROLE time: all of B rolls back, A commits.
     let v2 = format!(
@@ -1377,7 +1038,7 @@ fn multi_cluster(kind: AdminKind) {
     );
     s.file("roles.yaml", &v2);
     let b_roles_before = role_count(&b);
-    let out = t.apply(&s, Some("creds2.json"));
+    let out = s.apply(Some("creds2.json"));
     out.expect_code(1);
     assert_has(&out.stderr, &format!("127.0.0.1:{}", b.port));
     assert_has(&out.stderr, "banana");
@@ -1401,7 +1062,7 @@ fn multi_cluster(kind: AdminKind) {
     assert!(logs_in(&a, "a_new", &creds[0].password, "app_a"));
 
     let run = run_id(&out);
-    let entries: Vec<serde_json::Value> = audit_entries(&mut t, &s)
+    let entries: Vec<serde_json::Value> = audit_entries(&s)
         .into_iter()
         .filter(|e| text_of(e, "run_id") == run)
         .collect();
@@ -1440,19 +1101,19 @@ fn multi_cluster(kind: AdminKind) {
         .any(|e| text_of(e, "role") == "b_new" && text_of(e, "action") == "create_role"));
 
     // The loop: B still has its changes pending (A none); fixed, they apply and converge.
-    let plan = t.plan(&s);
+    let plan = s.plan();
     plan.expect_code(2);
     assert_has(&plan.stdout, "+ role \"b_new\"");
     assert_lacks(&plan.stdout, "a_new");
     s.file("roles.yaml", &v2.replace("banana", "5s"));
-    t.apply(&s, Some("creds3.json")).expect_success();
+    s.apply(Some("creds3.json")).expect_success();
     assert!(role_exists(&b, "b_new") && role_exists(&b, "b_bad"));
     assert_eq!(settings(&b, "b_bad"), ["app_b: statement_timeout=5s"]);
     assert_eq!(
         attrs(&b, "b_user"),
         "login=true limit=9 until=never createdb=false createrole=false superuser=false"
     );
-    t.assert_converged(&s);
+    s.assert_converged();
 }
 
 #[test]
@@ -1473,10 +1134,11 @@ fn multi_cluster_failure_rolls_back_only_that_cluster_createrole_admin() {
 fn unreachable_cluster_is_named_while_the_reachable_one_is_still_planned() {
     let cluster = Cluster::start();
     cluster.create_database("app_a");
-    let port = closed_port();
+    let port = free_port();
     let registry = format!(
-        "{}\n[[databases]]\nenv = \"qa\"\nname = \"app_q\"\nhost = \"127.0.0.1\"\nport = {port}\n",
-        registry_toml(&[("dev", "app_a", &cluster)])
+        "{}{}",
+        registry_toml(&[("dev", "app_a", &cluster)]),
+        database_entry("qa", "app_q", port)
     );
     let roles = r#"
 roles:
@@ -1485,10 +1147,9 @@ roles:
   - name: r_q
     targets: ["qa/*"]
 "#;
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
-    let mut t = Transcript::default();
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
     for args in [&["plan"][..], &["plan", "--detailed-exitcode"][..]] {
-        let out = t.run(&s, args);
+        let out = s.run(args);
         out.expect_code(1);
         assert_has(&out.stdout, "qa/app_q");
         assert_has(&out.stdout, &format!("127.0.0.1:{port}"));
@@ -1499,17 +1160,17 @@ roles:
         );
     }
     // The reachable cluster alone: planned, applied, converged.
-    let out = t.run(&s, &["plan", "--target", "dev", "--detailed-exitcode"]);
+    let out = s.run(&["plan", "--target", "dev", "--detailed-exitcode"]);
     out.expect_code(2);
     assert_lacks(&out.stdout, "app_q");
-    t.run(&s, &["apply", "--target", "dev", "--auto-approve"])
+    s.run(&["apply", "--target", "dev", "--auto-approve"])
         .expect_success();
     assert!(role_exists(&cluster, "r_reach"));
     assert!(!role_exists(&cluster, "r_q"));
-    let out = t.run(&s, &["plan", "--target", "dev", "--detailed-exitcode"]);
+    let out = s.run(&["plan", "--target", "dev", "--detailed-exitcode"]);
     out.expect_code(0);
     // And the whole fleet still reports the unreachable target.
-    let out = t.plan(&s);
+    let out = s.plan();
     out.expect_code(1);
     assert_has(&out.stdout, "qa/app_q");
 }
@@ -1533,12 +1194,11 @@ roles:
     set: { TimeZone: "UTC", DateStyle: "ISO, DMY" }
     targets: ["dev/app_a"]
 "#;
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
-    let mut t = Transcript::default();
-    t.apply(&s, None).expect_success();
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    s.apply(None).expect_success();
     assert_eq!(
         settings(&cluster, "tz_user"),
         ["app_a: DateStyle=ISO, DMY", "app_a: TimeZone=UTC"]
     );
-    t.assert_converged(&s);
+    s.assert_converged();
 }

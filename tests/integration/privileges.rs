@@ -8,281 +8,11 @@
 //! `Cluster::major_version`, so the same file runs against PostgreSQL 15, 16 and 18.
 
 use crate::harness::{
-    assert_has, assert_lacks, registry_toml, AdminKind, Cluster, Output, Scenario, CREATEROLE_ADMIN,
+    assert_has, assert_lacks, can_table, column, creds_path, default_privileges, direct_privileges,
+    exec, exec_as, ident, memberships, password_of, public_database_privileges, read_credentials,
+    registry_toml, scalar, sqlstate, table_privileges, AdminKind, Cluster, Scenario,
 };
 use postgres::error::SqlState;
-use std::path::{Path, PathBuf};
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------------------
-
-/// A SQL string literal for the tests' own catalog queries.
-fn lit(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// A SQL identifier, always quoted.
-fn ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// Runs `sql` as the superuser in `db` (simple protocol, several statements allowed).
-#[track_caller]
-fn exec(cluster: &Cluster, db: &str, sql: &str) {
-    if let Err(e) = cluster.client(db).batch_execute(sql) {
-        panic!("setup SQL failed in {db}: {e}\n{sql}");
-    }
-}
-
-/// Runs `sql` in `db` as `role` (superuser session with `SET ROLE`), as the owner creating objects.
-#[track_caller]
-fn exec_as(cluster: &Cluster, db: &str, role: &str, sql: &str) {
-    exec(
-        cluster,
-        db,
-        &format!("SET ROLE {}; {sql}; RESET ROLE", ident(role)),
-    );
-}
-
-/// Every row of `sql` run as superuser in `db`, NULL shown as `NULL`.
-fn rows(cluster: &Cluster, db: &str, sql: &str) -> Vec<Vec<String>> {
-    cluster
-        .query_strings(db, sql)
-        .into_iter()
-        .map(|row| {
-            row.into_iter()
-                .map(|v| v.unwrap_or_else(|| "NULL".into()))
-                .collect()
-        })
-        .collect()
-}
-
-/// The first column of every row.
-fn column(cluster: &Cluster, db: &str, sql: &str) -> Vec<String> {
-    rows(cluster, db, sql)
-        .into_iter()
-        .map(|r| r[0].clone())
-        .collect()
-}
-
-#[track_caller]
-fn scalar(cluster: &Cluster, db: &str, sql: &str) -> String {
-    let all = rows(cluster, db, sql);
-    assert_eq!(all.len(), 1, "expected one row from {sql}: {all:?}");
-    all[0][0].clone()
-}
-
-/// `has_table_privilege(role, '"schema"."table"', privilege)`: direct, via groups or via PUBLIC.
-#[track_caller]
-fn can_table(cluster: &Cluster, db: &str, role: &str, schema: &str, table: &str, p: &str) -> bool {
-    scalar(
-        cluster,
-        db,
-        &format!(
-            "SELECT has_table_privilege({}, {}, {})",
-            lit(role),
-            lit(&format!("{}.{}", ident(schema), ident(table))),
-            lit(p)
-        ),
-    ) == "t"
-}
-
-/// The privileges granted to `role` itself (not via groups, not via PUBLIC) in `db`, as sorted
-/// `kind schema.name: PRIVILEGE` lines read with `aclexplode` (NULL ACLs expanded with `acldefault`,
-/// so an owner's implicit privileges would show too). Grantor not shown; duplicates from several
-/// grantors collapse.
-fn direct_privileges(cluster: &Cluster, db: &str, role: &str) -> Vec<String> {
-    column(
-        cluster,
-        db,
-        &format!(
-            "WITH r AS (SELECT oid FROM pg_roles WHERE rolname = {role}) \
-             SELECT DISTINCT line FROM ( \
-               SELECT 'database ' || d.datname || ': ' || a.privilege_type AS line \
-                 FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a \
-                WHERE d.datname = current_database() AND a.grantee = (SELECT oid FROM r) \
-               UNION ALL \
-               SELECT 'schema ' || n.nspname || ': ' || a.privilege_type \
-                 FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a \
-                WHERE a.grantee = (SELECT oid FROM r) \
-               UNION ALL \
-               SELECT CASE WHEN c.relkind = 'S' THEN 'sequence ' ELSE 'table ' END \
-                      || n.nspname || '.' || c.relname || ': ' || a.privilege_type \
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, \
-                      aclexplode(coalesce(c.relacl, acldefault( \
-                        CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner))) a \
-                WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') \
-                  AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
-                  AND a.grantee = (SELECT oid FROM r) \
-               UNION ALL \
-               SELECT 'function ' || n.nspname || '.' || p.proname || ': ' || a.privilege_type \
-                 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, \
-                      aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a \
-                WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
-                  AND a.grantee = (SELECT oid FROM r) \
-             ) lines ORDER BY 1",
-            role = lit(role)
-        ),
-    )
-}
-
-/// The direct privileges of `role` on one table, sorted.
-fn table_privileges(
-    cluster: &Cluster,
-    db: &str,
-    role: &str,
-    schema: &str,
-    table: &str,
-) -> Vec<String> {
-    let prefix = format!("table {schema}.{table}: ");
-    direct_privileges(cluster, db, role)
-        .into_iter()
-        .filter_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
-        .collect()
-}
-
-/// `owner schema kind: PRIVILEGE` for every default privilege whose grantee is `role` in `db`
-/// (`(all)` for a default privilege not limited to one schema).
-fn default_privileges(cluster: &Cluster, db: &str, role: &str) -> Vec<String> {
-    column(
-        cluster,
-        db,
-        &format!(
-            "SELECT DISTINCT pg_get_userbyid(d.defaclrole) || ' ' || coalesce(n.nspname, '(all)') \
-                    || ' ' || d.defaclobjtype::text || ': ' || a.privilege_type \
-               FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace, \
-                    aclexplode(d.defaclacl) a \
-              WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = {}) ORDER BY 1",
-            lit(role)
-        ),
-    )
-}
-
-/// PUBLIC's privileges on the current database, sorted.
-fn public_database_privileges(cluster: &Cluster, db: &str) -> Vec<String> {
-    column(
-        cluster,
-        db,
-        "SELECT a.privilege_type FROM pg_database d, \
-                aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a \
-          WHERE d.datname = current_database() AND a.grantee = 0 ORDER BY 1",
-    )
-}
-
-/// `group admin=.. [inherit=.. set=..]` for each membership of `role` (options from PostgreSQL 16).
-fn memberships(cluster: &Cluster, role: &str) -> Vec<String> {
-    let options = if cluster.major_version() >= 16 {
-        " || ' inherit=' || bool_or(am.inherit_option)::text || ' set=' || bool_or(am.set_option)::text"
-    } else {
-        ""
-    };
-    column(
-        cluster,
-        "postgres",
-        &format!(
-            "SELECT g.rolname || ' admin=' || bool_or(am.admin_option)::text{options} \
-               FROM pg_auth_members am JOIN pg_roles m ON m.oid = am.member \
-               JOIN pg_roles g ON g.oid = am.roleid \
-              WHERE m.rolname = {} GROUP BY g.rolname ORDER BY 1",
-            lit(role)
-        ),
-    )
-}
-
-/// The server log's WARNING lines (with `log_statement=all`, the statement before each shows what
-/// caused it), for failure messages.
-fn server_warnings(cluster: &Cluster) -> String {
-    let log = cluster.server_log();
-    let lines: Vec<&str> = log.lines().collect();
-    let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        if line.contains("WARNING") {
-            if i > 0 {
-                out.push(lines[i - 1]);
-            }
-            out.push(line);
-        }
-    }
-    out.join("\n")
-}
-
-/// A scenario with `registry.toml` and `roles.yaml`, run as `kind`'s admin.
-fn scenario(cluster: &Cluster, kind: AdminKind, registry: &str, roles: &str) -> Scenario {
-    Scenario::with_files(cluster, kind, registry, roles)
-}
-
-/// `plan --detailed-exitcode`.
-fn plan(s: &Scenario) -> Output {
-    s.run(&["plan", "--detailed-exitcode"])
-}
-
-/// `plan --detailed-exitcode`, expected to show changes (exit 2).
-#[track_caller]
-fn plan_changes(s: &Scenario) -> Output {
-    let out = plan(s);
-    out.expect_code(2);
-    out
-}
-
-/// `apply --auto-approve`, expected to succeed.
-#[track_caller]
-fn apply(s: &Scenario) -> Output {
-    let out = s.run(&["apply", "--auto-approve"]);
-    out.expect_success();
-    out
-}
-
-/// `apply --auto-approve --credentials-out <scenario dir>/<name>`, expected to succeed.
-#[track_caller]
-fn apply_with_credentials(s: &Scenario, name: &str) -> (Output, PathBuf) {
-    let path = s.path().join(name);
-    let out = s.run(&[
-        "apply",
-        "--auto-approve",
-        "--credentials-out",
-        path.to_str().unwrap(),
-    ]);
-    out.expect_success();
-    (out, path)
-}
-
-/// The loop closes: a plan right after shows no changes and exits 0. Returns it for notes.
-#[track_caller]
-fn assert_converged(s: &Scenario) -> Output {
-    let out = plan(s);
-    out.expect_code(0);
-    assert_has(&out.stdout, "No changes.");
-    out
-}
-
-/// The password the credentials file holds for `role`.
-#[track_caller]
-fn password_in(path: &Path, role: &str) -> String {
-    let text = std::fs::read_to_string(path).unwrap();
-    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["role"] == role)
-        .unwrap_or_else(|| panic!("no credentials for {role} in {text}"))["password"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// The SQLSTATE of a failed statement (panics when it succeeded).
-#[track_caller]
-fn sqlstate(result: Result<(), postgres::Error>, what: &str) -> SqlState {
-    match result {
-        Ok(()) => panic!("{what} succeeded, but it must fail"),
-        Err(e) => e
-            .code()
-            .cloned()
-            .unwrap_or_else(|| panic!("{what} failed without a SQLSTATE: {e}")),
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // 1. Every grant kind, the grant loop
@@ -329,17 +59,10 @@ roles:
         privileges: [SELECT, INSERT, UPDATE]
 "#;
 
-/// The objects' owner: the superuser, or the CREATEROLE admin (which can only grant on what it owns).
-fn owner_of_objects(kind: AdminKind) -> &'static str {
-    match kind {
-        AdminKind::Superuser => "postgres",
-        AdminKind::CreateRole => CREATEROLE_ADMIN,
-    }
-}
-
 fn every_grant_kind(kind: AdminKind) {
     let cluster = Cluster::start();
-    let owner = owner_of_objects(kind);
+    // The objects' owner is the admin: a CREATEROLE admin can only grant on what it owns.
+    let owner = kind.user();
     exec(
         &cluster,
         "postgres",
@@ -347,9 +70,9 @@ fn every_grant_kind(kind: AdminKind) {
     );
     exec_as(&cluster, "appdb", owner, OBJECTS_SQL);
     let registry = registry_toml(&[("dev", "appdb", &cluster)]);
-    let s = scenario(&cluster, kind, &registry, EVERY_KIND);
+    let s = Scenario::with_files(&cluster, kind, &registry, EVERY_KIND);
 
-    let out = plan_changes(&s);
+    let out = s.plan_changes();
     for line in [
         "+ role \"worker\"",
         "+ grant CONNECT, TEMPORARY on database appdb (in database appdb)",
@@ -368,7 +91,7 @@ fn every_grant_kind(kind: AdminKind) {
     assert_lacks(&out.stdout, "public.other");
     assert_lacks(&out.stdout, "revoke");
 
-    apply(&s);
+    s.apply(None).expect_success();
     assert_eq!(
         direct_privileges(&cluster, "appdb", "worker"),
         [
@@ -407,7 +130,7 @@ fn every_grant_kind(kind: AdminKind) {
     assert!(!can_table(
         &cluster, "appdb", "worker", "public", "other", "SELECT"
     ));
-    assert_converged(&s);
+    s.assert_converged();
 
     // A table created later by the owner is covered by the default privileges: SELECT at once,
     // and no drift.
@@ -424,7 +147,7 @@ fn every_grant_kind(kind: AdminKind) {
         table_privileges(&cluster, "appdb", "worker", "reports", "later"),
         ["SELECT"]
     );
-    assert_converged(&s);
+    s.assert_converged();
 }
 
 #[test]
@@ -457,7 +180,7 @@ roles:
         names: [public.orders]
         privileges: [SELECT]
 "#;
-    let s = scenario(&cluster, AdminKind::CreateRole, &registry, roles);
+    let s = Scenario::with_files(&cluster, AdminKind::CreateRole, &registry, roles);
     let out = s.run(&["apply", "--auto-approve"]);
     let all = format!("{}\n{}", out.stdout, out.stderr);
     if out.code == 0 {
@@ -467,7 +190,7 @@ roles:
             ["SELECT"],
             "apply succeeded but granted nothing:\n{all}"
         );
-        assert_converged(&s);
+        s.assert_converged();
     } else {
         out.expect_code(1);
         assert!(
@@ -506,7 +229,7 @@ roles:
         names: [public.f]
         privileges: [EXECUTE]
 "#;
-    let s = scenario(&cluster, AdminKind::CreateRole, &registry, roles);
+    let s = Scenario::with_files(&cluster, AdminKind::CreateRole, &registry, roles);
     let out = s.run(&["apply", "--auto-approve"]);
     let all = format!("{}\n{}", out.stdout, out.stderr);
     if out.code == 0 {
@@ -515,10 +238,10 @@ roles:
             ["database appdb: CONNECT", "function public.f: EXECUTE"],
             "apply exited 0 but did not grant:\n{all}\n--- plan afterwards\n{}\n\
              --- server warnings\n{}",
-            plan(&s).stdout,
-            server_warnings(&cluster)
+            s.plan().stdout,
+            cluster.server_warnings()
         );
-        assert_converged(&s);
+        s.assert_converged();
     } else {
         out.expect_code(1);
         assert!(
@@ -565,10 +288,10 @@ roles:
         schemas: [app]
         privileges: [all]
 "#;
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
-    let out = plan_changes(&s);
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let out = s.plan_changes();
     assert_lacks(&out.stdout, "ALL");
-    apply(&s);
+    s.apply(None).expect_success();
     let mut table_all = vec![
         "DELETE",
         "INSERT",
@@ -615,14 +338,14 @@ roles:
         table_all.len(),
         "one default privilege per table privilege: {defaults:?}"
     );
-    assert_converged(&s);
+    s.assert_converged();
     // The tables' future ones get everything too, and still no drift.
     exec(&cluster, "appdb", "CREATE TABLE reports.later (id int)");
     assert_eq!(
         table_privileges(&cluster, "appdb", "allrole", "reports", "later"),
         table_all
     );
-    assert_converged(&s);
+    s.assert_converged();
 }
 
 /// PUBLIC's built-in privileges (CONNECT and TEMPORARY on the database, EXECUTE on functions, USAGE
@@ -648,10 +371,10 @@ roles:
         names: [app]
         privileges: [USAGE]
 "#;
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
-    let out = plan_changes(&s);
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let out = s.plan_changes();
     assert_lacks(&out.stdout, "revoke");
-    apply(&s);
+    s.apply(None).expect_success();
     assert_eq!(public_database_privileges(&cluster, "appdb"), before);
     // PUBLIC still executes the function and the procedure, and uses the public schema.
     assert_eq!(
@@ -686,7 +409,7 @@ roles:
         ),
         "t"
     );
-    assert_converged(&s);
+    s.assert_converged();
 }
 
 /// Objects created after the grant, by the declared `future_owners` (not the schema's owner): tables,
@@ -726,8 +449,8 @@ roles:
         future: true
         future_owners: [app_owner]
 "#;
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
-    let out = plan_changes(&s);
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let out = s.plan_changes();
     for line in [
         "+ grant SELECT, UPDATE on table reports.daily (in database appdb)",
         "+ grant SELECT, UPDATE on future tables created by app_owner in schema reports \
@@ -738,7 +461,7 @@ roles:
     ] {
         assert_has(&out.stdout, line);
     }
-    apply(&s);
+    s.apply(None).expect_success();
     assert_eq!(
         default_privileges(&cluster, "appdb", "consumer"),
         [
@@ -750,7 +473,7 @@ roles:
             "postgres reports r: UPDATE",
         ]
     );
-    assert_converged(&s);
+    s.assert_converged();
 
     exec_as(
         &cluster,
@@ -782,7 +505,7 @@ roles:
             "table reports.recent: UPDATE",
         ]
     );
-    assert_converged(&s);
+    s.assert_converged();
 }
 
 /// A table owned by the grantee: its own table is never granted on or revoked, whatever the grants
@@ -814,8 +537,8 @@ roles:
         names: [public.mine]
         privileges: [SELECT]
 "#;
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
-    let out = plan_changes(&s);
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let out = s.plan_changes();
     assert_has(
         &out.stdout,
         "+ grant INSERT, SELECT on table public.theirs (in database appdb)",
@@ -828,7 +551,7 @@ roles:
         "+ grant INSERT, SELECT on future tables created by postgres in schema public",
     );
     assert_lacks(&out.stdout, "created by tab_owner");
-    apply(&s);
+    s.apply(None).expect_success();
     // Its own table keeps exactly the owner's implicit privileges (the ACL was never touched).
     assert_eq!(
         scalar(
@@ -842,14 +565,14 @@ roles:
         table_privileges(&cluster, "appdb", "tab_owner", "public", "theirs"),
         ["INSERT", "SELECT"]
     );
-    assert_converged(&s);
+    s.assert_converged();
     // The owner's own table after a hand-made revoke of its own privilege: still nothing planned.
     exec(
         &cluster,
         "appdb",
         "REVOKE TRUNCATE ON public.mine FROM tab_owner",
     );
-    let out = assert_converged(&s);
+    let out = s.assert_converged();
     assert_lacks(&out.stdout, "mine");
 }
 
@@ -897,20 +620,20 @@ roles:
         names: [public.orders]
         privileges: [SELECT]
 "#;
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
     // Only the adoption of the hand-made role: its SELECT is already held.
-    let out = plan_changes(&s);
+    let out = s.plan_changes();
     assert_has(&out.stdout, "~ role \"reader\" (adopt");
     assert_lacks(&out.stdout, "grant");
-    apply(&s);
+    s.apply(None).expect_success();
     assert_eq!(
         grantors(),
         ["granter -> reader: SELECT", "postgres -> granter: SELECT"]
     );
-    assert_converged(&s);
+    s.assert_converged();
     // Granted by both the owner and the other grantor: still held once, still no drift.
     exec(&cluster, "appdb", "GRANT SELECT ON public.orders TO reader");
-    assert_converged(&s);
+    s.assert_converged();
 }
 
 /// An undeclared privilege that another grantor gave is revoked for real: a REVOKE issued as the
@@ -944,8 +667,8 @@ roles:
         names: [public.orders]
         privileges: [SELECT]
 "#;
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
-    let out = plan_changes(&s);
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let out = s.plan_changes();
     assert_has(
         &out.stdout,
         "- revoke INSERT on table public.orders (in database appdb)",
@@ -958,13 +681,13 @@ roles:
         "INSERT granted by another grantor survived the revoke; apply said:\n{}\n\
          --- plan afterwards\n{}\n--- server warnings\n{}",
         applied.stdout,
-        plan(&s).stdout,
-        server_warnings(&cluster)
+        s.plan().stdout,
+        cluster.server_warnings()
     );
     assert!(!can_table(
         &cluster, "appdb", "reader", "public", "orders", "INSERT"
     ));
-    assert_converged(&s);
+    s.assert_converged();
     // The unmanaged grantor keeps its own privileges.
     assert_eq!(
         table_privileges(&cluster, "appdb", "granter", "public", "orders"),
@@ -1008,9 +731,9 @@ roles:
         schemas: [reports]
         privileges: [SELECT]
 "#;
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
-    plan_changes(&s);
-    apply(&s);
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    s.plan_changes();
+    s.apply(None).expect_success();
     for role in ["readers", "analyst"] {
         assert_eq!(
             direct_privileges(&cluster, "appdb", role),
@@ -1023,26 +746,26 @@ roles:
         );
     }
     assert_eq!(memberships(&cluster, "analyst").len(), 1);
-    assert_converged(&s);
+    s.assert_converged();
     // A later table: the group gets it by default privileges, the member through the group; the
     // member's own `tables` grant then plans the direct grant it declared (not a false revoke).
     exec(&cluster, "appdb", "CREATE TABLE reports.later (id int)");
     assert!(can_table(
         &cluster, "appdb", "analyst", "reports", "later", "SELECT"
     ));
-    let out = plan_changes(&s);
+    let out = s.plan_changes();
     assert_lacks(&out.stdout, "revoke");
     assert_lacks(&out.stdout, "\"readers\"");
     assert_has(
         &out.stdout,
         "+ grant SELECT on table reports.later (in database appdb)",
     );
-    apply(&s);
+    s.apply(None).expect_success();
     assert_eq!(
         table_privileges(&cluster, "appdb", "analyst", "reports", "later"),
         ["SELECT"]
     );
-    assert_converged(&s);
+    s.assert_converged();
 }
 
 /// A schema that exists in one target only: a plan note (not an error) for the other target, the
@@ -1073,8 +796,8 @@ roles:
         privileges: [SELECT]
         future: true
 "#;
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
-    let out = plan_changes(&s);
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let out = s.plan_changes();
     assert_has(
         &out.stdout,
         "schema reports does not exist in database db_b",
@@ -1084,7 +807,7 @@ roles:
         "+ grant SELECT on table reports.daily (in database db_a)",
     );
     assert_lacks(&out.stdout, "error");
-    apply(&s);
+    s.apply(None).expect_success();
     assert_eq!(
         direct_privileges(&cluster, "db_a", "analyst"),
         ["schema reports: USAGE", "table reports.daily: SELECT"]
@@ -1094,7 +817,7 @@ roles:
         ["postgres reports r: SELECT"]
     );
     assert!(direct_privileges(&cluster, "db_b", "analyst").is_empty());
-    let out = assert_converged(&s);
+    let out = s.assert_converged();
     assert_has(&out.stdout, "note:");
     assert_has(
         &out.stdout,
@@ -1107,17 +830,17 @@ roles:
         "db_b",
         "CREATE SCHEMA reports; CREATE TABLE reports.daily (id int)",
     );
-    let out = plan_changes(&s);
+    let out = s.plan_changes();
     assert_has(
         &out.stdout,
         "+ grant SELECT on table reports.daily (in database db_b)",
     );
-    apply(&s);
+    s.apply(None).expect_success();
     assert_eq!(
         direct_privileges(&cluster, "db_b", "analyst"),
         ["schema reports: USAGE", "table reports.daily: SELECT"]
     );
-    let out = assert_converged(&s);
+    let out = s.assert_converged();
     assert_lacks(&out.stdout, "does not exist");
 }
 
@@ -1152,13 +875,13 @@ roles:
         names: [public.orders]
         privileges: [SELECT]
 "#;
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
-    apply(&s);
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    s.apply(None).expect_success();
     assert_eq!(
         table_privileges(&cluster, "appdb", "clerk", "public", "orders"),
         ["SELECT"]
     );
-    assert_converged(&s);
+    s.assert_converged();
 
     // By hand: INSERT on orders, SELECT on archive, and default privileges, per schema and global.
     exec(
@@ -1169,7 +892,7 @@ roles:
          ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT UPDATE ON TABLES TO clerk;
          ALTER DEFAULT PRIVILEGES GRANT DELETE ON TABLES TO clerk;",
     );
-    let out = plan_changes(&s);
+    let out = s.plan_changes();
     for line in [
         "~ role \"clerk\"",
         "- revoke INSERT on table public.orders (in database appdb)",
@@ -1198,7 +921,7 @@ roles:
         "{kinds:?} in {}",
         json.stdout
     );
-    apply(&s);
+    s.apply(None).expect_success();
     assert_eq!(
         direct_privileges(&cluster, "appdb", "clerk"),
         ["table public.orders: SELECT"]
@@ -1216,7 +939,7 @@ roles:
         default_privileges(&cluster, "appdb", "bystander"),
         ["postgres public r: SELECT"]
     );
-    assert_converged(&s);
+    s.assert_converged();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1246,11 +969,12 @@ roles:
     schemas: [public, reports]
     targets: ["prod/appdb"]
 "#;
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
-    let out = plan_changes(&s);
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let out = s.plan_changes();
     assert_has(&out.stdout, "+ role \"analyst\" (profile readonly");
-    let (_, creds) = apply_with_credentials(&s, "creds.json");
-    let password = password_in(&creds, "analyst");
+    s.apply(Some("creds.json")).expect_success();
+    let creds = creds_path(&s, "creds.json");
+    let password = password_of(&read_credentials(&creds), "analyst");
 
     // The catalog: CONNECT, USAGE, SELECT, and nothing that writes or creates.
     assert_eq!(
@@ -1273,7 +997,7 @@ roles:
             "postgres reports r: SELECT",
         ]
     );
-    assert_converged(&s);
+    s.assert_converged();
 
     // A table the owner creates afterwards is readable at once.
     exec(
@@ -1281,7 +1005,7 @@ roles:
         "appdb",
         "CREATE TABLE reports.later (id int); INSERT INTO reports.later VALUES (42)",
     );
-    assert_converged(&s);
+    s.assert_converged();
 
     let mut client = cluster
         .connect("analyst", &password, "appdb")
@@ -1368,7 +1092,7 @@ roles:
         ),
         "0"
     );
-    assert_converged(&s);
+    s.assert_converged();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1405,11 +1129,11 @@ fn memberships_are_granted_revoked_and_carry_admin(kind: AdminKind) {
     let cluster = Cluster::start();
     cluster.create_database("appdb");
     let registry = registry_toml(&[("dev", "appdb", &cluster)]);
-    let s = scenario(&cluster, kind, &registry, MEMBERS_V1);
-    let out = plan_changes(&s);
+    let s = Scenario::with_files(&cluster, kind, &registry, MEMBERS_V1);
+    let out = s.plan_changes();
     assert_has(&out.stdout, "+ member_of \"grp_read\"");
     assert_has(&out.stdout, "+ member_of \"grp_admin\" (admin)");
-    apply(&s);
+    s.apply(None).expect_success();
     let (tail_admin, tail_plain) = if cluster.major_version() >= 16 {
         (" inherit=true set=true", " inherit=true set=true")
     } else {
@@ -1422,26 +1146,26 @@ fn memberships_are_granted_revoked_and_carry_admin(kind: AdminKind) {
             format!("grp_read admin=false{tail_plain}"),
         ]
     );
-    assert_converged(&s);
+    s.assert_converged();
 
     // Removed from the config: revoked; admin: false takes the ADMIN OPTION back.
     s.file("roles.yaml", MEMBERS_V2);
-    let out = plan_changes(&s);
+    let out = s.plan_changes();
     assert_has(&out.stdout, "- member_of \"grp_read\"");
     assert_has(&out.stdout, "- member_of \"grp_admin\" admin option");
-    apply(&s);
+    s.apply(None).expect_success();
     assert_eq!(
         memberships(&cluster, "member1"),
         [format!("grp_admin admin=false{tail_plain}")]
     );
-    assert_converged(&s);
+    s.assert_converged();
 
     // A membership granted by hand (by the superuser) to the managed role is revoked too. With a
     // CREATEROLE admin on PostgreSQL 16+, a plain REVOKE only removes the admin's own grants, so
     // apply must either really revoke it or fail with a clear error; never report success and
     // leave it (drift forever).
     exec(&cluster, "postgres", "GRANT grp_read TO member1");
-    let out = plan_changes(&s);
+    let out = s.plan_changes();
     assert_has(&out.stdout, "- member_of \"grp_read\"");
     let applied = s.run(&["apply", "--auto-approve"]);
     let all = format!("{}\n{}", applied.stdout, applied.stderr);
@@ -1451,10 +1175,10 @@ fn memberships_are_granted_revoked_and_carry_admin(kind: AdminKind) {
             [format!("grp_admin admin=false{tail_plain}")],
             "apply exited 0 but the hand-made membership is still there:\n{all}\n\
              --- plan afterwards\n{}\n--- server warnings\n{}",
-            plan(&s).stdout,
-            server_warnings(&cluster)
+            s.plan().stdout,
+            cluster.server_warnings()
         );
-        assert_converged(&s);
+        s.assert_converged();
     } else {
         applied.expect_code(1);
         assert_has(&all, "grp_read");
@@ -1487,40 +1211,40 @@ roles:
     member_of: [{ role: grp_opts, inherit: false, set: false }]
     targets: ["dev/appdb"]
 "#;
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
-    let out = plan_changes(&s);
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let out = s.plan_changes();
     if cluster.major_version() >= 16 {
         assert_has(
             &out.stdout,
             "+ member_of \"grp_opts\" (inherit=false, set=false)",
         );
         assert_lacks(&out.stdout, "need PostgreSQL 16");
-        apply(&s);
+        s.apply(None).expect_success();
         assert_eq!(
             memberships(&cluster, "member2"),
             ["grp_opts admin=false inherit=false set=false"]
         );
-        assert_converged(&s);
+        s.assert_converged();
         // Changed by hand: the declared options come back.
         exec(
             &cluster,
             "postgres",
             "GRANT grp_opts TO member2 WITH INHERIT TRUE, SET TRUE",
         );
-        let out = plan_changes(&s);
+        let out = s.plan_changes();
         assert_has(&out.stdout, "~ member_of \"grp_opts\"");
-        apply(&s);
+        s.apply(None).expect_success();
         assert_eq!(
             memberships(&cluster, "member2"),
             ["grp_opts admin=false inherit=false set=false"]
         );
-        assert_converged(&s);
+        s.assert_converged();
     } else {
         assert_has(&out.stdout, "need PostgreSQL 16");
         assert_has(&out.stdout, "+ member_of \"grp_opts\"");
-        apply(&s);
+        s.apply(None).expect_success();
         assert_eq!(memberships(&cluster, "member2"), ["grp_opts admin=false"]);
-        let out = assert_converged(&s);
+        let out = s.assert_converged();
         assert_has(&out.stdout, "need PostgreSQL 16");
     }
 }
@@ -1568,10 +1292,10 @@ roles:
         privileges: [INSERT]
 "#;
     let role = "Odd Role \"Q\"";
-    let s = scenario(&cluster, AdminKind::Superuser, &registry, roles);
-    let out = plan_changes(&s);
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let out = s.plan_changes();
     assert_lacks(&out.stdout, "does not exist");
-    apply(&s);
+    s.apply(None).expect_success();
     assert_eq!(
         direct_privileges(&cluster, "appdb", role),
         [
@@ -1605,7 +1329,7 @@ roles:
         default_privileges(&cluster, "appdb", role),
         ["postgres My Schema r: SELECT"]
     );
-    assert_converged(&s);
+    s.assert_converged();
     exec(
         &cluster,
         "appdb",
@@ -1619,7 +1343,7 @@ roles:
         "Later \"Ü\"",
         "SELECT"
     ));
-    assert_converged(&s);
+    s.assert_converged();
 
     // Revoking from a hostile name works as well.
     exec(
@@ -1627,12 +1351,12 @@ roles:
         "appdb",
         r#"GRANT DELETE ON "My Schema"."Weird ""T""" TO "Odd Role ""Q""""#,
     );
-    let out = plan_changes(&s);
+    let out = s.plan_changes();
     assert_has(
         &out.stdout,
         "- revoke DELETE on table My Schema.Weird \"T\"",
     );
-    apply(&s);
+    s.apply(None).expect_success();
     assert!(!can_table(
         &cluster,
         "appdb",
@@ -1641,7 +1365,7 @@ roles:
         "Weird \"T\"",
         "DELETE"
     ));
-    assert_converged(&s);
+    s.assert_converged();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1652,7 +1376,8 @@ roles:
 /// no ordering failure, then the member reads through the group.
 fn roles_memberships_and_grants_in_one_apply(kind: AdminKind) {
     let cluster = Cluster::start();
-    let owner = owner_of_objects(kind);
+    // The objects' owner is the admin: a CREATEROLE admin can only grant on what it owns.
+    let owner = kind.user();
     exec(
         &cluster,
         "postgres",
@@ -1685,12 +1410,13 @@ roles:
       - on: database
         privileges: [CONNECT]
 "#;
-    let s = scenario(&cluster, kind, &registry, roles);
-    let out = plan_changes(&s);
+    let s = Scenario::with_files(&cluster, kind, &registry, roles);
+    let out = s.plan_changes();
     assert_has(&out.stdout, "+ role \"newgroup\"");
     assert_has(&out.stdout, "+ role \"newmember\"");
     assert_has(&out.stdout, "+ member_of \"newgroup\"");
-    let (_, creds) = apply_with_credentials(&s, "creds.json");
+    s.apply(Some("creds.json")).expect_success();
+    let creds = creds_path(&s, "creds.json");
     assert_eq!(memberships(&cluster, "newmember").len(), 1);
     assert_eq!(
         direct_privileges(&cluster, "appdb", "newgroup"),
@@ -1700,8 +1426,8 @@ roles:
         direct_privileges(&cluster, "appdb", "newmember"),
         ["database appdb: CONNECT"]
     );
-    assert_converged(&s);
-    let password = password_in(&creds, "newmember");
+    s.assert_converged();
+    let password = password_of(&read_credentials(&creds), "newmember");
     let mut client = cluster.connect("newmember", &password, "appdb").unwrap();
     let id: i32 = client
         .query_one("SELECT id FROM reports.daily", &[])
