@@ -13,6 +13,7 @@
 //! The helpers, one module each: `output` (a run's exit code and streams, assertions on them),
 //! `text` and `json` (reading what pgroster prints), `sql` (the tests' own queries), `catalog` (roles
 //! as the catalog holds them), `grants` (privileges), `credentials` (delivered passwords).
+//! Scenario configs that are not generated live in `tests/fixtures/<scenario>/`: see [`fixture!`].
 
 mod catalog;
 mod cluster;
@@ -45,6 +46,18 @@ pub use scenario::{
 };
 pub use sql::{column, exec, exec_as, ident, lit, scalar, sqlstate};
 pub use text::{assert_has, assert_lacks, line_of, parse_table, squeezed_lines};
+
+/// The text of `tests/fixtures/<path>`, read at compile time: `fixture!("convergence/v1.yaml")`.
+macro_rules! fixture {
+    ($path:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/",
+            $path
+        ))
+    };
+}
+pub(crate) use fixture;
 
 /// The non-superuser admin every cluster has, as the seed's `role_create` and managed services are.
 pub const CREATEROLE_ADMIN: &str = "roster_admin";

@@ -7,7 +7,7 @@
 
 use crate::harness::{
     assert_has, assert_lacks, assert_mode_0600, attrs, audit_entries, column, comment, creds_path,
-    database_entry, free_port, lit, logs_in, member_of, password_of, random_secret,
+    database_entry, fixture, free_port, lit, logs_in, member_of, password_of, random_secret,
     read_credentials, registry_toml, role_count, role_exists, run_id, settings, stored_password,
     text_of, AdminKind, Cluster, Scenario, CREATEROLE_ADMIN,
 };
@@ -16,92 +16,6 @@ use std::path::PathBuf;
 // ---------------------------------------------------------------------------------------------
 // 1. Every kind of change converges
 // ---------------------------------------------------------------------------------------------
-
-const CONVERGE_V1: &str = r#"
-roles:
-  - name: app_rw
-    targets: ["dev/*"]
-  - name: alice
-    login: true
-    connection_limit: 5
-    valid_until: "2030-01-02"
-    createdb: true
-    search_path: [app, public]
-    set: { statement_timeout: "30s" }
-    member_of: [app_rw]
-    targets: ["dev/app_a", "dev/app_b"]
-  - name: dbadmin
-    login: true
-    createdb: true
-    createrole: true
-    connection_limit: 20
-    settings_scope: role
-    search_path: [admin, public]
-    set: { work_mem: "8MB" }
-    targets: ["dev/*"]
-"#;
-
-const CONVERGE_V2: &str = r#"
-roles:
-  - name: app_rw
-    targets: ["dev/*"]
-  - name: alice
-    login: true
-    connection_limit: 7
-    valid_until: "2031-06-30 12:30:00"
-    createdb: false
-    search_path: [app2, public]
-    set: { statement_timeout: "1min" }
-    member_of: [app_rw]
-    targets: ["dev/app_a", "dev/app_b"]
-  - name: dbadmin
-    login: true
-    createdb: true
-    createrole: true
-    connection_limit: 20
-    settings_scope: role
-    search_path: [admin]
-    set: { work_mem: "16MB" }
-    targets: ["dev/*"]
-"#;
-
-const CONVERGE_V3: &str = r#"
-roles:
-  - name: app_rw
-    targets: ["dev/*"]
-  - name: alice
-    login: false
-    connection_limit: 7
-    search_path: [app2, public]
-    targets: ["dev/app_a", "dev/app_b"]
-  - name: dbadmin
-    login: true
-    createdb: true
-    createrole: true
-    connection_limit: 20
-    settings_scope: role
-    search_path: [admin]
-    targets: ["dev/*"]
-"#;
-
-/// Settings move from per-database to role-wide; the group is no longer declared (left in place).
-const CONVERGE_V4: &str = r#"
-roles:
-  - name: alice
-    login: false
-    connection_limit: 7
-    search_path: [app2, public]
-    settings_scope: role
-    targets: ["dev/app_a", "dev/app_b"]
-  - name: dbadmin
-    login: true
-    createdb: true
-    createrole: true
-    connection_limit: 20
-    settings_scope: role
-    search_path: [admin]
-    targets: ["dev/*"]
-"#;
 
 fn every_kind_of_change_converges(kind: AdminKind) {
     let cluster = Cluster::start();
@@ -117,7 +31,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
         ))
         .unwrap();
     let registry = registry_toml(&[("dev", "app_a", &cluster), ("dev", "app_b", &cluster)]);
-    let s = Scenario::with_files(&cluster, kind, &registry, CONVERGE_V1);
+    let s = Scenario::with_files(&cluster, kind, &registry, fixture!("convergence/v1.yaml"));
 
     // Create: attributes, per-database settings in both databases, role-wide settings, membership.
     let plan = s.plan();
@@ -194,7 +108,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
     s.assert_converged();
 
     // Change attributes and setting values in place.
-    s.file("roles.yaml", CONVERGE_V2);
+    s.file("roles.yaml", fixture!("convergence/v2.yaml"));
     let plan = s.plan();
     plan.expect_code(2);
     for line in [
@@ -237,7 +151,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
     s.assert_converged();
 
     // Login off, membership revoked, settings removed from the config are reset.
-    s.file("roles.yaml", CONVERGE_V3);
+    s.file("roles.yaml", fixture!("convergence/v3.yaml"));
     let plan = s.plan();
     plan.expect_code(2);
     for line in [
@@ -273,7 +187,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
     s.assert_converged();
 
     // settings_scope: role on a role without the dba profile, and an undeclared managed role.
-    s.file("roles.yaml", CONVERGE_V4);
+    s.file("roles.yaml", fixture!("convergence/v4.yaml"));
     let plan = s.plan();
     plan.expect_code(2);
     for line in [
@@ -395,16 +309,6 @@ fn dba_profile_role_wide_settings_converge_createrole_admin() {
 // 2. Adoption of a hand-made role
 // ---------------------------------------------------------------------------------------------
 
-const ADOPT_ROLES: &str = r#"
-roles:
-  - name: legacy
-    login: true
-    connection_limit: 3
-    set: { statement_timeout: "10s" }
-    password: { rotate: "2026-11" }
-    targets: ["dev/app_a"]
-"#;
-
 fn adoption(kind: AdminKind) {
     let cluster = Cluster::start();
     cluster.create_database("app_a");
@@ -419,7 +323,7 @@ fn adoption(kind: AdminKind) {
         .unwrap();
     let verifier_before = stored_password(&cluster, "legacy");
     let registry = registry_toml(&[("dev", "app_a", &cluster)]);
-    let s = Scenario::with_files(&cluster, kind, &registry, ADOPT_ROLES);
+    let s = Scenario::with_files(&cluster, kind, &registry, fixture!("adoption/roles.yaml"));
 
     if kind == AdminKind::CreateRole && cluster.major_version() >= 16 {
         // PostgreSQL 16+: a CREATEROLE admin may only alter roles it has ADMIN OPTION on.
@@ -547,36 +451,12 @@ fn membership_in_a_hand_made_group_needs_admin_option_on_16_and_later_createrole
 // 3. Passwords: delivery, rotation, env, none, and no secret anywhere it should not be
 // ---------------------------------------------------------------------------------------------
 
-const PASSWORD_ROLES: &str = r#"
-roles:
-  - name: gen1
-    login: true
-    targets: ["dev/app_a"]
-  - name: gen2
-    login: true
-    connection_limit: 20
-    targets: ["dev/app_a"]
-  - name: rot
-    login: true
-    password: { rotate: "a" }
-    targets: ["dev/app_a"]
-  - name: envrole
-    login: true
-    password: { env: MY_PASS, rotate: "1" }
-    targets: ["dev/app_a"]
-  - name: nopw
-    login: true
-    password: none
-    targets: ["dev/app_a"]
-  - name: grp
-    targets: ["dev/app_a"]
-"#;
-
 fn passwords(kind: AdminKind) {
     let cluster = Cluster::start();
     cluster.create_database("app_a");
     let registry = registry_toml(&[("dev", "app_a", &cluster)]);
-    let mut s = Scenario::with_files(&cluster, kind, &registry, PASSWORD_ROLES);
+    let config = fixture!("passwords/roles.yaml");
+    let mut s = Scenario::with_files(&cluster, kind, &registry, config);
     let declared = ["gen1", "gen2", "rot", "envrole", "nopw", "grp"];
 
     // The declared password's variable is not set: refused before anything changes.
@@ -639,8 +519,7 @@ fn passwords(kind: AdminKind) {
     s.assert_converged();
 
     // The same --credentials-out path again: the file exists, so nothing changes.
-    let more =
-        format!("{PASSWORD_ROLES}  - name: gen3\n    login: true\n    targets: [\"dev/app_a\"]\n");
+    let more = format!("{config}  - name: gen3\n    login: true\n    targets: [\"dev/app_a\"]\n");
     s.file("roles.yaml", &more);
     let first_contents = std::fs::read(&first).unwrap();
     let before = role_count(&cluster);
@@ -754,13 +633,6 @@ fn passwords_delivered_once_rotated_and_never_leaked_createrole_admin() {
 // 4. pgroster reset
 // ---------------------------------------------------------------------------------------------
 
-const RESET_ROLES: &str = r#"
-roles:
-  - name: resetme
-    login: true
-    targets: ["dev/app_a"]
-"#;
-
 fn reset(kind: AdminKind) {
     let cluster = Cluster::start();
     cluster.create_database("app_a");
@@ -769,7 +641,7 @@ fn reset(kind: AdminKind) {
         .batch_execute("CREATE ROLE handmade LOGIN")
         .unwrap();
     let registry = registry_toml(&[("dev", "app_a", &cluster)]);
-    let s = Scenario::with_files(&cluster, kind, &registry, RESET_ROLES);
+    let s = Scenario::with_files(&cluster, kind, &registry, fixture!("passwords/reset.yaml"));
     s.apply(Some("creds.json")).expect_success();
     let old = password_of(&read_credentials(&creds_path(&s, "creds.json")), "resetme");
     assert!(logs_in(&cluster, "resetme", &old, "app_a"));
@@ -854,32 +726,6 @@ fn reset_sets_a_new_password_audited_and_refuses_unmanaged_roles_createrole_admi
 
 const UNICODE_NAME: &str = "Zoë_日本_ünï";
 
-fn hostile_roles() -> String {
-    format!(
-        r#"
-roles:
-  - name: "evil SUPERUSER"
-    login: true
-    targets: ["dev/*"]
-  - name: 'a"b'
-    login: true
-    targets: ["dev/*"]
-  - name: "'; drop role x; --"
-    login: true
-    targets: ["dev/*"]
-  - name: JSmith
-    login: true
-    member_of: ['a"b']
-    search_path: ["My Schema", public]
-    set: {{ application_name: "it's \"quoted\"" }}
-    targets: ["dev/*"]
-  - name: "{UNICODE_NAME}"
-    login: true
-    targets: ["dev/*"]
-"#
-    )
-}
-
 fn hostile_names(kind: AdminKind) {
     let cluster = Cluster::start();
     cluster.create_database("app_a");
@@ -889,7 +735,12 @@ fn hostile_names(kind: AdminKind) {
         .unwrap();
     cluster.create_database("App DB");
     let registry = registry_toml(&[("dev", "app_a", &cluster), ("dev", "App DB", &cluster)]);
-    let s = Scenario::with_files(&cluster, kind, &registry, &hostile_roles());
+    let s = Scenario::with_files(
+        &cluster,
+        kind,
+        &registry,
+        fixture!("hostile_names/roles.yaml"),
+    );
     s.plan().expect_code(2);
     s.apply(Some("creds.json")).expect_success();
 
@@ -969,41 +820,14 @@ fn hostile_names_are_created_exactly_as_named_createrole_admin() {
 // 6. Several clusters: each in its own transaction
 // ---------------------------------------------------------------------------------------------
 
-const MULTI_V1: &str = r#"
-roles:
-  - name: both_grp
-    targets: ["dev/*", "prod/*"]
-  - name: a_user
-    login: true
-    member_of: [both_grp]
-    targets: ["dev/app_a"]
-  - name: b_user
-    login: true
-    connection_limit: 4
-    member_of: [both_grp]
-    targets: ["prod/app_b"]
-"#;
-
-const MULTI_V2_EXTRA: &str = r#"
-  - name: a_new
-    login: true
-    targets: ["dev/app_a"]
-  - name: b_new
-    login: true
-    targets: ["prod/app_b"]
-  - name: b_bad
-    password: none
-    set: { statement_timeout: "TIMEOUT" }
-    targets: ["prod/app_b"]
-"#;
-
 fn multi_cluster(kind: AdminKind) {
     let a = Cluster::start();
     let b = Cluster::start();
     a.create_database("app_a");
     b.create_database("app_b");
     let registry = registry_toml(&[("dev", "app_a", &a), ("prod", "app_b", &b)]);
-    let s = Scenario::with_files(&a, kind, &registry, MULTI_V1);
+    let v1 = fixture!("multi_cluster/v1.yaml");
+    let s = Scenario::with_files(&a, kind, &registry, v1);
 
     // Both clusters change in one apply.
     let plan = s.plan();
@@ -1033,8 +857,8 @@ fn multi_cluster(kind: AdminKind) {
     // PostgreSQL rejects b_bad's setting at ALTER ROLE time: all of B rolls back, A commits.
     let v2 = format!(
         "{}{}",
-        MULTI_V1.replace("connection_limit: 4", "connection_limit: 9"),
-        MULTI_V2_EXTRA.replace("TIMEOUT", "banana")
+        v1.replace("connection_limit: 4", "connection_limit: 9"),
+        fixture!("multi_cluster/v2_more_roles.yaml").replace("TIMEOUT", "banana")
     );
     s.file("roles.yaml", &v2);
     let b_roles_before = role_count(&b);

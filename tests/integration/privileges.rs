@@ -9,55 +9,15 @@
 
 use crate::harness::{
     assert_has, assert_lacks, can_table, column, creds_path, default_privileges, direct_privileges,
-    exec, exec_as, ident, memberships, password_of, public_database_privileges, read_credentials,
-    registry_toml, scalar, sqlstate, table_privileges, AdminKind, Cluster, Scenario,
+    exec, exec_as, fixture, ident, memberships, password_of, public_database_privileges,
+    read_credentials, registry_toml, scalar, sqlstate, table_privileges, AdminKind, Cluster,
+    Scenario,
 };
 use postgres::error::SqlState;
 
 // ---------------------------------------------------------------------------------------------
 // 1. Every grant kind, the grant loop
 // ---------------------------------------------------------------------------------------------
-
-/// Objects of every kind: schemas `reports` and `app`, tables (two in reports, two in public),
-/// a sequence, a function and a procedure.
-const OBJECTS_SQL: &str = "
-    CREATE SCHEMA reports;
-    CREATE TABLE reports.daily (id int);
-    CREATE TABLE reports.monthly (id int);
-    CREATE SCHEMA app;
-    CREATE SEQUENCE app.counter;
-    CREATE FUNCTION app.add(a int, b int) RETURNS int LANGUAGE sql AS 'SELECT a + b';
-    CREATE PROCEDURE app.tick() LANGUAGE sql AS 'SELECT 1';
-    CREATE TABLE public.orders (id int, note text);
-    CREATE TABLE public.other (id int);
-";
-
-const EVERY_KIND: &str = r#"
-roles:
-  - name: worker
-    login: true
-    password: none
-    targets: ["dev/appdb"]
-    grants:
-      - on: database
-        privileges: [CONNECT, TEMPORARY]
-      - on: schemas
-        names: [reports, app, public]
-        privileges: [USAGE]
-      - on: tables
-        schemas: [reports]
-        privileges: [SELECT]
-        future: true
-      - on: sequences
-        schemas: [app]
-        privileges: [USAGE, SELECT]
-      - on: functions
-        schemas: [app]
-        privileges: [EXECUTE]
-      - on: table
-        names: [public.orders]
-        privileges: [SELECT, INSERT, UPDATE]
-"#;
 
 fn every_grant_kind(kind: AdminKind) {
     let cluster = Cluster::start();
@@ -68,9 +28,14 @@ fn every_grant_kind(kind: AdminKind) {
         "postgres",
         &format!("CREATE DATABASE appdb OWNER {}", ident(owner)),
     );
-    exec_as(&cluster, "appdb", owner, OBJECTS_SQL);
+    exec_as(&cluster, "appdb", owner, fixture!("grants/objects.sql"));
     let registry = registry_toml(&[("dev", "appdb", &cluster)]);
-    let s = Scenario::with_files(&cluster, kind, &registry, EVERY_KIND);
+    let s = Scenario::with_files(
+        &cluster,
+        kind,
+        &registry,
+        fixture!("grants/every_kind.yaml"),
+    );
 
     let out = s.plan_changes();
     for line in [
@@ -167,7 +132,7 @@ fn every_grant_kind_with_createrole_admin_owning_the_objects() {
 fn createrole_admin_cannot_grant_on_objects_it_does_not_own() {
     let cluster = Cluster::start();
     cluster.create_database("appdb");
-    exec(&cluster, "appdb", OBJECTS_SQL);
+    exec(&cluster, "appdb", fixture!("grants/objects.sql"));
     let registry = registry_toml(&[("dev", "appdb", &cluster)]);
     let roles = r#"
 roles:
@@ -265,7 +230,7 @@ roles:
 fn all_privileges_are_expanded_and_do_not_drift() {
     let cluster = Cluster::start();
     cluster.create_database("appdb");
-    exec(&cluster, "appdb", OBJECTS_SQL);
+    exec(&cluster, "appdb", fixture!("grants/objects.sql"));
     let registry = registry_toml(&[("dev", "appdb", &cluster)]);
     let roles = r#"
 roles:
@@ -354,7 +319,7 @@ roles:
 fn public_builtin_privileges_are_left_alone() {
     let cluster = Cluster::start();
     cluster.create_database("appdb");
-    exec(&cluster, "appdb", OBJECTS_SQL);
+    exec(&cluster, "appdb", fixture!("grants/objects.sql"));
     let before = public_database_privileges(&cluster, "appdb");
     assert_eq!(before, ["CONNECT", "TEMPORARY"]);
     let registry = registry_toml(&[("dev", "appdb", &cluster)]);
@@ -1099,37 +1064,11 @@ roles:
 // 5. Memberships
 // ---------------------------------------------------------------------------------------------
 
-const MEMBERS_V1: &str = r#"
-roles:
-  - name: grp_read
-    targets: ["dev/appdb"]
-  - name: grp_admin
-    targets: ["dev/appdb"]
-  - name: member1
-    login: true
-    password: none
-    member_of: [grp_read, { role: grp_admin, admin: true }]
-    targets: ["dev/appdb"]
-"#;
-
-const MEMBERS_V2: &str = r#"
-roles:
-  - name: grp_read
-    targets: ["dev/appdb"]
-  - name: grp_admin
-    targets: ["dev/appdb"]
-  - name: member1
-    login: true
-    password: none
-    member_of: [{ role: grp_admin, admin: false }]
-    targets: ["dev/appdb"]
-"#;
-
 fn memberships_are_granted_revoked_and_carry_admin(kind: AdminKind) {
     let cluster = Cluster::start();
     cluster.create_database("appdb");
     let registry = registry_toml(&[("dev", "appdb", &cluster)]);
-    let s = Scenario::with_files(&cluster, kind, &registry, MEMBERS_V1);
+    let s = Scenario::with_files(&cluster, kind, &registry, fixture!("memberships/v1.yaml"));
     let out = s.plan_changes();
     assert_has(&out.stdout, "+ member_of \"grp_read\"");
     assert_has(&out.stdout, "+ member_of \"grp_admin\" (admin)");
@@ -1149,7 +1088,7 @@ fn memberships_are_granted_revoked_and_carry_admin(kind: AdminKind) {
     s.assert_converged();
 
     // Removed from the config: revoked; admin: false takes the ADMIN OPTION back.
-    s.file("roles.yaml", MEMBERS_V2);
+    s.file("roles.yaml", fixture!("memberships/v2.yaml"));
     let out = s.plan_changes();
     assert_has(&out.stdout, "- member_of \"grp_read\"");
     assert_has(&out.stdout, "- member_of \"grp_admin\" admin option");
