@@ -12,15 +12,15 @@
 //!
 //! The helpers, one module each: `output` (a run's exit code and streams, assertions on them),
 //! `text` and `json` (reading what pgroster prints), `sql` (the tests' own queries), `catalog` (roles
-//! as the catalog holds them), `grants` (privileges), `credentials` (delivered passwords).
+//! as the catalog holds them), `privileges` (grants as the catalog holds them), `credentials` (delivered passwords).
 //! Scenario configs that are not generated live in `tests/fixtures/<scenario>/`: see [`fixture!`].
 
 mod catalog;
 mod cluster;
 mod credentials;
-mod grants;
 mod json;
 mod output;
+mod privileges;
 mod scenario;
 mod sql;
 mod template;
@@ -32,13 +32,13 @@ pub use catalog::{
 };
 pub use cluster::{free_port, Cluster};
 pub use credentials::{assert_mode_0600, creds_path, password_of, random_secret, read_credentials};
-pub use grants::{
-    can_table, default_privileges, direct_privileges, public_database_privileges, table_privileges,
-};
 pub use json::{audit_entries, parse_json, schema_errors, text_of};
 pub use output::{
     assert_line, assert_no_ansi, assert_nowhere, assert_stderr_has, assert_stdout_has, dump,
     run_id, Output,
+};
+pub use privileges::{
+    can_table, default_privileges, direct_privileges, public_database_privileges, table_privileges,
 };
 pub use scenario::{
     database_entry, inactive_entry, location, registry_toml, single_cluster, with_settings,
