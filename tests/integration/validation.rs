@@ -1,12 +1,15 @@
 //! Validation through the CLI: an invalid config is reported at its `file:line:column` by
 //! `validate`, `plan` (text and JSON) and `apply`, which all exit 1, print no plan and change nothing
-//! on the cluster (a valid bystander role declared beside the error is never created).
+//! on the cluster (a valid bystander role declared beside the error is never created). Issue 8: the
+//! error comes before any connection, and `valid_until` must be a date of the calendar.
 
 use crate::harness::{
-    assert_no_ansi, catalog_snapshot, dump, line_of, location, registry_toml, role_count,
-    role_exists, single_cluster, with_settings, AdminKind, Cluster, Scenario, ADMIN_USER_ENV,
-    CREATEROLE_ADMIN,
+    assert_no_ansi, assert_stderr_has, catalog_snapshot, database_entry, dump, fixture, line_of,
+    location, registry_toml, role_count, role_exists, single_cluster, with_settings, AdminKind,
+    Cluster, Scenario, ADMIN_PASS_ENV, ADMIN_USER_ENV, CREATEROLE_ADMIN,
 };
+use std::io::ErrorKind;
+use std::net::TcpListener;
 
 /// A valid role declared alongside every invalid one: if validation did not stop plan and apply,
 /// it would be created.
@@ -299,4 +302,76 @@ fn validation_duplicate_settings_across_two_files_names_both() {
             "[settings]".into(),
         ],
     );
+}
+
+/// Issue 8: an invalid config is reported before any connection. The only registered database is a
+/// listener of the test's own that answers nothing; after `plan` and `apply`, nothing has knocked.
+#[test]
+fn issue8_an_invalid_config_is_reported_before_any_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut scenario = Scenario::new();
+    scenario
+        .env(ADMIN_USER_ENV, "postgres")
+        .env(ADMIN_PASS_ENV, "never-sent");
+    let roles = fixture!("issue8/misspelt_key.yaml");
+    scenario
+        .file(
+            "registry.toml",
+            &format!(
+                "{}{}",
+                registry_toml(&[]),
+                database_entry("dev", "app_dev", port)
+            ),
+        )
+        .file("roles.yaml", roles);
+    let at = location(
+        &scenario,
+        "roles.yaml",
+        line_of(roles, "connecton_limit"),
+        5,
+    );
+    for args in [&["plan"][..], &["apply", "--auto-approve"]] {
+        let (out, peers) = scenario.run_beside(&listener, args);
+        assert!(
+            peers.is_empty(),
+            "pgroster {args:?} connected to the registered database (from {peers:?}) before \
+             reporting the invalid config\n{}",
+            dump(&out)
+        );
+        assert_eq!(out.code, 1, "pgroster {args:?}\n{}", dump(&out));
+        assert_stderr_has(&out, &at);
+        assert_stderr_has(&out, "connecton_limit");
+        match listener.accept() {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Ok((_, peer)) => panic!(
+                "pgroster {args:?} opened a connection (from {peer}) to the registered database \
+                 before reporting the invalid config\n{}",
+                dump(&out)
+            ),
+            Err(e) => panic!("accept on the listener failed: {e}"),
+        }
+    }
+}
+
+/// Issue 8: `valid_until` must be a date of the calendar. February 31st, April 31st and February
+/// 29th of a common year are rejected at the key, and nothing reaches the cluster.
+#[test]
+fn issue8_valid_until_on_a_day_the_month_lacks_is_rejected_at_its_key() {
+    let (cluster, scenario) = single_cluster(VALIDATION_DBS, AdminKind::Superuser);
+    for date in ["2027-02-31", "2027-04-31", "2027-02-29"] {
+        let roles = format!(
+            "roles:\n{BYSTANDER}  - name: jsmith\n    login: true\n    password: none\n    valid_until: {date}\n    targets: [\"dev/*\"]\n"
+        );
+        scenario.file("roles.yaml", &roles);
+        expect_rejected(
+            &cluster,
+            &scenario,
+            &[
+                location(&scenario, "roles.yaml", line_of(&roles, "valid_until"), 5),
+                "valid_until".into(),
+            ],
+        );
+    }
 }

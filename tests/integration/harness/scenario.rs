@@ -6,8 +6,12 @@ use super::text::assert_has;
 use super::{AdminKind, Cluster, ADMIN_PASS_ENV, ADMIN_USER_ENV};
 use std::cell::RefCell;
 use std::fs;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::Duration;
 
 /// A temp dir holding a scenario's config files, the environment the real binary runs with, and
 /// the transcript of every run (tests search it for secrets).
@@ -80,13 +84,50 @@ impl Scenario {
     /// it to the transcript.
     pub fn run(&self, args: &[&str]) -> Output {
         let out = Output::from(self.pgroster(args).output().unwrap());
+        self.record(args, &out);
+        out
+    }
+
+    /// Runs pgroster like [`run`](Self::run) while `listener`, the registered address of a database,
+    /// stays silent, and returns the peers of the connections that reached it. A pgroster that
+    /// connected would wait for the server's greeting forever (its connect timeout covers the TCP
+    /// connect only), so while it runs, each connection that arrives is accepted and closed: the test
+    /// then fails on the returned peers instead of hanging. `listener` must be non-blocking.
+    pub fn run_beside(&self, listener: &TcpListener, args: &[&str]) -> (Output, Vec<SocketAddr>) {
+        let child = self
+            .pgroster(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (exited, exit) = mpsc::channel();
+        let waiter = thread::spawn(move || exited.send(child.wait_with_output().unwrap()));
+        let mut peers = Vec::new();
+        let out = loop {
+            // Woken by the exit; the timeout only bounds how long a connected pgroster stays stuck.
+            match exit.recv_timeout(Duration::from_secs(1)) {
+                Ok(out) => break Output::from(out),
+                Err(RecvTimeoutError::Timeout) => {
+                    while let Ok((stream, peer)) = listener.accept() {
+                        peers.push(peer);
+                        drop(stream);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => panic!("the waiting thread died"),
+            }
+        };
+        waiter.join().unwrap().unwrap();
+        self.record(args, &out);
+        (out, peers)
+    }
+
+    fn record(&self, args: &[&str], out: &Output) {
         self.transcript.borrow_mut().push(format!(
             "$ pgroster {}\n--- stdout\n{}\n--- stderr\n{}",
             args.join(" "),
             out.stdout,
             out.stderr
         ));
-        out
     }
 
     /// Every run so far: the command line, stdout and stderr of each.
