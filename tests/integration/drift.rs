@@ -262,17 +262,7 @@ fn a_privilege_granted_by_another_grantor_is_not_drift() {
         ["granter -> reader: SELECT", "postgres -> granter: SELECT"]
     );
     let registry = registry_toml(&[("dev", "appdb", &cluster)]);
-    let roles = r#"
-roles:
-  - name: reader
-    login: true
-    password: none
-    targets: ["dev/appdb"]
-    grants:
-      - on: table
-        names: [public.orders]
-        privileges: [SELECT]
-"#;
+    let roles = fixture!("grants/reader_selects_orders.yaml");
     let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
     // Only the adoption of the hand-made role: its SELECT is already held.
     let out = s.plan_changes();

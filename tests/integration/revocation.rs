@@ -3,7 +3,7 @@
 //! touched.
 
 use crate::harness::{
-    assert_has, assert_lacks, can_table, default_privileges, direct_privileges, exec,
+    assert_has, assert_lacks, can_table, default_privileges, direct_privileges, exec, fixture,
     registry_toml, table_privileges, AdminKind, Cluster, Scenario,
 };
 
@@ -27,17 +27,7 @@ fn an_undeclared_privilege_from_another_grantor_is_revoked() {
          SET ROLE granter; GRANT SELECT, INSERT ON public.orders TO reader; RESET ROLE;",
     );
     let registry = registry_toml(&[("dev", "appdb", &cluster)]);
-    let roles = r#"
-roles:
-  - name: reader
-    login: true
-    password: none
-    targets: ["dev/appdb"]
-    grants:
-      - on: table
-        names: [public.orders]
-        privileges: [SELECT]
-"#;
+    let roles = fixture!("grants/reader_selects_orders.yaml");
     let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
     let out = s.plan_changes();
     assert_has(
