@@ -10,10 +10,11 @@
 //! /dev/shm (or /tmp when /dev/shm is small), the template under /tmp, so a later run finds and stops
 //! the postmasters of a test process that was killed before Drop ran, and deletes what it left.
 //!
-//! The helpers, one module each: `output` (a run's exit code and streams, assertions on them),
-//! `text` and `json` (reading what pgroster prints), `sql` (the tests' own queries), `catalog` (roles
-//! as the catalog holds them), `privileges` (grants as the catalog holds them), `credentials` (delivered passwords).
-//! Scenario configs that are not generated live in `tests/fixtures/<scenario>/`: see [`fixture!`].
+//! The helpers every scenario module uses, each defined once: `output` (a run's exit code and
+//! streams, assertions on them), `text` and `json` (reading what pgroster prints), `sql` (the tests'
+//! own queries), `catalog` (roles as the catalog holds them), `privileges` (grants as the catalog
+//! holds them), `credentials` (delivered passwords). Scenario configs that are not generated live in
+//! `tests/fixtures/<scenario>/`: see [`fixture!`].
 
 mod catalog;
 mod cluster;
