@@ -1,6 +1,6 @@
 //! TLS to the clusters: libpq's sslmode semantics, on a server that only accepts TLS.
 
-use crate::harness::{registry_toml, AdminKind, Cluster, Scenario};
+use crate::harness::{registry_toml, with_settings, AdminKind, Cluster, Scenario};
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -139,8 +139,7 @@ fn require_tls(cluster: &Cluster) -> bool {
 }
 
 fn scenario(cluster: &Cluster, settings: &str) -> Scenario {
-    let registry = registry_toml(&[("dev", "postgres", cluster)])
-        .replace("[settings]\n", &format!("[settings]\n{settings}\n"));
+    let registry = with_settings(&registry_toml(&[("dev", "postgres", cluster)]), settings);
     let mut s = Scenario::new();
     s.with_admin(cluster, AdminKind::Superuser);
     s.file("registry.toml", &registry).file(

@@ -96,13 +96,11 @@ impl Cluster {
     /// User and password of the admin of that kind. Passwords are random per test process.
     pub fn admin(&self, kind: AdminKind) -> (String, String) {
         let template = template();
-        match kind {
-            AdminKind::Superuser => ("postgres".into(), template.superuser_password.clone()),
-            AdminKind::CreateRole => (
-                CREATEROLE_ADMIN.into(),
-                template.createrole_password.clone(),
-            ),
-        }
+        let password = match kind {
+            AdminKind::Superuser => &template.superuser_password,
+            AdminKind::CreateRole => &template.createrole_password,
+        };
+        (kind.user().to_owned(), password.clone())
     }
 
     pub fn create_database(&self, name: &str) {
@@ -148,6 +146,23 @@ impl Cluster {
     pub fn server_log(&self) -> String {
         String::from_utf8_lossy(&fs::read(self.dir.join("server.log")).unwrap()).into_owned()
     }
+
+    /// The server log's WARNING lines, each after the line before it (with `log_statement=all`, the
+    /// statement that caused it), for failure messages.
+    pub fn server_warnings(&self) -> String {
+        let log = self.server_log();
+        let lines: Vec<&str> = log.lines().collect();
+        let mut out = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if line.contains("WARNING") {
+                if i > 0 {
+                    out.push(lines[i - 1]);
+                }
+                out.push(line);
+            }
+        }
+        out.join("\n")
+    }
 }
 
 impl Drop for Cluster {
@@ -170,7 +185,8 @@ impl Drop for Cluster {
     }
 }
 
-fn free_port() -> u16 {
+/// A port on 127.0.0.1 that nothing listened on when we looked.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -1,41 +1,24 @@
-//! [`Scenario`]: a temp config dir and the scrubbed environment the real binary runs in.
+//! [`Scenario`]: a temp config dir, the scrubbed environment the real binary runs in, and a record of
+//! every run; plus the registry files that point a scenario at its clusters.
 
+use super::output::Output;
+use super::text::assert_has;
 use super::{AdminKind, Cluster, ADMIN_PASS_ENV, ADMIN_USER_ENV};
+use std::cell::RefCell;
 use std::fs;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::Duration;
 
-/// What a run of the binary left behind.
-#[derive(Debug)]
-pub struct Output {
-    /// The exit code; -1 when a signal ended the process.
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Output {
-    /// Asserts the exit code, showing stdout and stderr when it differs.
-    #[track_caller]
-    pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn expect_success(&self) -> &Self {
-        self.expect_code(0)
-    }
-}
-
-/// A temp dir holding a scenario's config files, and the environment the real binary runs with.
+/// A temp dir holding a scenario's config files, the environment the real binary runs with, and
+/// the transcript of every run (tests search it for secrets).
 pub struct Scenario {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
+    transcript: RefCell<Vec<String>>,
 }
 
 impl Default for Scenario {
@@ -49,10 +32,10 @@ impl Scenario {
         Scenario {
             dir: tempfile::tempdir().unwrap(),
             env: Vec::new(),
+            transcript: RefCell::default(),
         }
     }
 
-    /// The config directory (`-c`); relative paths in the config (the audit log) land here too.
     /// A scenario with `registry.toml` and `roles.yaml`, run as `kind`'s admin on `cluster`.
     pub fn with_files(cluster: &Cluster, kind: AdminKind, registry: &str, roles: &str) -> Scenario {
         let mut scenario = Scenario::new();
@@ -63,6 +46,7 @@ impl Scenario {
         scenario
     }
 
+    /// The config directory (`-c`); relative paths in the config (the audit log) land here too.
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -96,16 +80,113 @@ impl Scenario {
         self.path().join("pgroster-audit.db")
     }
 
-    /// Runs `pgroster -c <dir> ARGS...` with stdin from /dev/null (so never a terminal).
+    /// Runs `pgroster -c <dir> ARGS...` with stdin from /dev/null (so never a terminal), and adds
+    /// it to the transcript.
     pub fn run(&self, args: &[&str]) -> Output {
+        let out = Output::from(self.pgroster(args).output().unwrap());
+        self.record(args, &out);
+        out
+    }
+
+    /// Runs pgroster like [`run`](Self::run) while `listener`, the registered address of a database,
+    /// stays silent, and returns the peers of the connections that reached it. A pgroster that
+    /// connected would wait for the server's greeting forever (its connect timeout covers the TCP
+    /// connect only), so while it runs, each connection that arrives is accepted and closed: the test
+    /// then fails on the returned peers instead of hanging. `listener` must be non-blocking.
+    pub fn run_beside(&self, listener: &TcpListener, args: &[&str]) -> (Output, Vec<SocketAddr>) {
+        let child = self
+            .pgroster(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (exited, exit) = mpsc::channel();
+        let waiter = thread::spawn(move || exited.send(child.wait_with_output().unwrap()));
+        let mut peers = Vec::new();
+        let out = loop {
+            // Woken by the exit; the timeout only bounds how long a connected pgroster stays stuck.
+            match exit.recv_timeout(Duration::from_secs(1)) {
+                Ok(out) => break Output::from(out),
+                Err(RecvTimeoutError::Timeout) => {
+                    while let Ok((stream, peer)) = listener.accept() {
+                        peers.push(peer);
+                        drop(stream);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => panic!("the waiting thread died"),
+            }
+        };
+        waiter.join().unwrap().unwrap();
+        self.record(args, &out);
+        (out, peers)
+    }
+
+    fn record(&self, args: &[&str], out: &Output) {
+        self.transcript.borrow_mut().push(format!(
+            "$ pgroster {}\n--- stdout\n{}\n--- stderr\n{}",
+            args.join(" "),
+            out.stdout,
+            out.stderr
+        ));
+    }
+
+    /// Every run so far: the command line, stdout and stderr of each.
+    pub fn transcript(&self) -> String {
+        self.transcript.borrow().join("\n")
+    }
+
+    /// `plan --detailed-exitcode`.
+    pub fn plan(&self) -> Output {
+        self.run(&["plan", "--detailed-exitcode"])
+    }
+
+    /// `plan --detailed-exitcode`, expected to show changes (exit 2).
+    #[track_caller]
+    pub fn plan_changes(&self) -> Output {
+        let out = self.plan();
+        out.expect_code(2);
+        out
+    }
+
+    /// `apply --auto-approve`, with `--credentials-out <dir>/<creds>` when `creds` is given.
+    pub fn apply(&self, creds: Option<&str>) -> Output {
+        self.run_delivering(&["apply", "--auto-approve"], creds)
+    }
+
+    /// `reset ROLE --target TARGET --auto-approve`, with `--credentials-out <dir>/<creds>` when
+    /// `creds` is given.
+    pub fn reset(&self, role: &str, target: &str, creds: Option<&str>) -> Output {
+        self.run_delivering(
+            &["reset", role, "--target", target, "--auto-approve"],
+            creds,
+        )
+    }
+
+    fn run_delivering(&self, args: &[&str], creds: Option<&str>) -> Output {
+        let path = creds.map(|name| self.path().join(name));
+        let mut args = args.to_vec();
+        if let Some(path) = &path {
+            args.push("--credentials-out");
+            args.push(path.to_str().unwrap());
+        }
+        self.run(&args)
+    }
+
+    /// The loop closes: a plan right after shows no changes and exits 0. Returns it for notes.
+    #[track_caller]
+    pub fn assert_converged(&self) -> Output {
+        let out = self.plan();
+        out.expect_code(0);
+        assert_has(&out.stdout, "No changes.");
+        out
+    }
+
+    /// The real binary as `pgroster -c <dir> ARGS...` in the scenario's [`command`](Self::command)
+    /// environment, for a test that needs to spawn it itself; not recorded in the transcript.
+    pub fn pgroster(&self, args: &[&str]) -> Command {
         let mut command = self.command(env!("CARGO_BIN_EXE_pgroster"));
         command.arg("-c").arg(self.path()).args(args);
-        let out = command.output().unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        command
     }
 
     /// `program` in the scenario's environment: the test process's environment without any `PG*`
@@ -128,6 +209,21 @@ impl Scenario {
     }
 }
 
+/// One cluster with these `(env, database)` targets, `registry.toml` listing them, and the admin of
+/// that kind; no roles file yet.
+pub fn single_cluster(dbs: &[(&str, &str)], admin: AdminKind) -> (Cluster, Scenario) {
+    let cluster = Cluster::start();
+    for (_, db) in dbs {
+        cluster.create_database(db);
+    }
+    let entries: Vec<(&str, &str, &Cluster)> =
+        dbs.iter().map(|(env, db)| (*env, *db, &cluster)).collect();
+    let mut scenario = Scenario::new();
+    scenario.file("registry.toml", &registry_toml(&entries));
+    scenario.with_admin(&cluster, admin);
+    (cluster, scenario)
+}
+
 /// A `[settings]` section naming [`ADMIN_USER_ENV`]/[`ADMIN_PASS_ENV`] and the audit log
 /// `pgroster-audit.db`, plus one `[[databases]]` entry per `(env, database, cluster)`.
 pub fn registry_toml(entries: &[(&str, &str, &Cluster)]) -> String {
@@ -136,11 +232,29 @@ pub fn registry_toml(entries: &[(&str, &str, &Cluster)]) -> String {
          admin_user_env = \"{ADMIN_USER_ENV}\"\nadmin_password_env = \"{ADMIN_PASS_ENV}\"\n"
     );
     for (env, db, cluster) in entries {
-        toml.push_str(&format!(
-            "\n[[databases]]\nenv = \"{env}\"\nname = \"{db}\"\nhost = \"{}\"\nport = {}\n",
-            cluster.host(),
-            cluster.port
-        ));
+        toml.push_str(&database_entry(env, db, cluster.port));
     }
     toml
+}
+
+/// A `[[databases]]` entry on 127.0.0.1 at `port`, to append to [`registry_toml`]'s.
+pub fn database_entry(env: &str, db: &str, port: u16) -> String {
+    format!(
+        "\n[[databases]]\nenv = \"{env}\"\nname = \"{db}\"\nhost = \"127.0.0.1\"\nport = {port}\n"
+    )
+}
+
+/// A registry entry that pgroster must never contact: inactive, on a port nothing listens on.
+pub fn inactive_entry(env: &str, db: &str) -> String {
+    format!("{}active = false\n", database_entry(env, db, 1))
+}
+
+/// `registry` with extra lines at the start of its `[settings]` section.
+pub fn with_settings(registry: &str, extra: &str) -> String {
+    registry.replacen("[settings]\n", &format!("[settings]\n{extra}\n"), 1)
+}
+
+/// `path:line:column` as pgroster prints it for a file of the scenario.
+pub fn location(scenario: &Scenario, file: &str, line: usize, column: usize) -> String {
+    format!("{}:{line}:{column}", scenario.path().join(file).display())
 }

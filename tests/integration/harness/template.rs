@@ -1,7 +1,7 @@
 //! The per-process template data directory: server binaries, OS user, one `initdb`, stray cleanup.
 
+use super::credentials::random_secret;
 use postgres_protocol::password::scram_sha_256;
-use rand::distributions::{Alphanumeric, DistString};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -56,9 +56,9 @@ pub(super) fn template() -> &'static Template {
         });
         let disk_root = shared_dir(Path::new(DISK_ROOT));
         let data = disk_root.join(format!("{}-template", std::process::id()));
-        let superuser_password = random_password();
+        let superuser_password = random_secret("");
         initdb(&bin, run_as, &disk_root, &data, &superuser_password);
-        let createrole_password = random_password();
+        let createrole_password = random_secret("");
         Template {
             createrole_verifier: scram_sha_256(createrole_password.as_bytes()),
             createrole_password,
@@ -167,10 +167,6 @@ fn command_output(program: &str, args: &[&str]) -> String {
     let out = Command::new(program).args(args).output().unwrap();
     assert!(out.status.success(), "{program} {args:?} failed");
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn random_password() -> String {
-    Alphanumeric.sample_string(&mut rand::thread_rng(), 24)
 }
 
 pub(super) fn process_alive(pid: u32) -> bool {

@@ -1,0 +1,147 @@
+//! Roles made by hand before pgroster: an existing role is adopted without resetting its password,
+//! and a declared role joins a hand-made group. On PostgreSQL 16+ a CREATEROLE admin needs ADMIN
+//! OPTION on them first, and the plan says so.
+
+use crate::harness::{
+    assert_has, assert_lacks, attrs, comment, fixture, lit, logs_in, member_of, random_secret,
+    registry_toml, role_exists, settings, stored_password, AdminKind, Cluster, Scenario,
+    CREATEROLE_ADMIN,
+};
+
+fn adoption(kind: AdminKind) {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    let hand_password = random_secret("Hand-");
+    let verifier = postgres_protocol::password::scram_sha_256(hand_password.as_bytes());
+    cluster
+        .client("postgres")
+        .batch_execute(&format!(
+            "CREATE ROLE legacy LOGIN CONNECTION LIMIT 2 PASSWORD {}",
+            lit(&verifier)
+        ))
+        .unwrap();
+    let verifier_before = stored_password(&cluster, "legacy");
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let s = Scenario::with_files(&cluster, kind, &registry, fixture!("adoption/roles.yaml"));
+
+    if kind == AdminKind::CreateRole && cluster.major_version() >= 16 {
+        // PostgreSQL 16+: a CREATEROLE admin may only alter roles it has ADMIN OPTION on.
+        let plan = s.plan();
+        plan.expect_code(1);
+        let all = format!("{}{}", plan.stdout, plan.stderr);
+        assert_has(&all, "role \"legacy\"");
+        assert_has(&all, "ADMIN OPTION");
+        let apply = s.apply(None);
+        apply.expect_code(1);
+        assert_eq!(comment(&cluster, "legacy"), "NULL");
+        assert_eq!(
+            attrs(&cluster, "legacy"),
+            "login=true limit=2 until=never createdb=false createrole=false superuser=false"
+        );
+        assert_eq!(settings(&cluster, "legacy"), Vec::<String>::new());
+        // What the error asks for: a superuser grants ADMIN OPTION; then the role is adoptable.
+        cluster
+            .client("postgres")
+            .batch_execute(&format!(
+                "GRANT legacy TO \"{CREATEROLE_ADMIN}\" WITH ADMIN OPTION"
+            ))
+            .unwrap();
+    }
+
+    let plan = s.plan();
+    plan.expect_code(2);
+    for line in [
+        "~ role \"legacy\" (adopt: exists, not yet managed by pgroster)",
+        "~ connection_limit = 2 -> 3",
+        "+ statement_timeout = 10s (in database app_a)",
+        "+ comment = \"managed by pgroster; rotation=2026-11\"",
+        "Plan: 0 to add, 1 to change, 0 to destroy.",
+    ] {
+        assert_has(&plan.stdout, line);
+    }
+    // Not even with a rotation key: adoption records the key, it does not reset the password.
+    assert_lacks(&plan.stdout, "password");
+    // Adoption generates no password, so apply needs no --credentials-out.
+    s.apply(None).expect_success();
+    assert_eq!(
+        comment(&cluster, "legacy"),
+        "managed by pgroster; rotation=2026-11"
+    );
+    assert_eq!(
+        attrs(&cluster, "legacy"),
+        "login=true limit=3 until=never createdb=false createrole=false superuser=false"
+    );
+    assert_eq!(
+        settings(&cluster, "legacy"),
+        ["app_a: statement_timeout=10s"]
+    );
+    assert_eq!(stored_password(&cluster, "legacy"), verifier_before);
+    assert!(logs_in(&cluster, "legacy", &hand_password, "app_a"));
+    s.assert_converged();
+}
+
+#[test]
+fn adoption_marks_a_hand_made_role_without_resetting_its_password_superuser_admin() {
+    adoption(AdminKind::Superuser);
+}
+
+#[test]
+fn adoption_by_createrole_admin_needs_admin_option_on_postgres_16_and_later() {
+    adoption(AdminKind::CreateRole);
+}
+
+/// Granting membership in a group is a change to the group: on PostgreSQL 16+ a CREATEROLE admin
+/// needs ADMIN OPTION on it, and the plan must say so rather than the apply failing.
+fn membership_in_a_hand_made_group(kind: AdminKind) {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    cluster
+        .client("postgres")
+        .batch_execute("CREATE ROLE legacy_grp NOLOGIN")
+        .unwrap();
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let roles = r#"
+roles:
+  - name: newbie
+    password: none
+    member_of: [legacy_grp]
+    targets: ["dev/app_a"]
+"#;
+    let s = Scenario::with_files(&cluster, kind, &registry, roles);
+    if kind == AdminKind::CreateRole && cluster.major_version() >= 16 {
+        let plan = s.plan();
+        let all = format!("{}{}", plan.stdout, plan.stderr);
+        plan.expect_code(1);
+        assert_has(&all, "\"legacy_grp\"");
+        assert_has(&all, "ADMIN OPTION");
+        s.apply(None).expect_code(1);
+        assert!(!role_exists(&cluster, "newbie"));
+        cluster
+            .client("postgres")
+            .batch_execute(&format!(
+                "GRANT legacy_grp TO \"{CREATEROLE_ADMIN}\" WITH ADMIN OPTION"
+            ))
+            .unwrap();
+    }
+    let plan = s.plan();
+    plan.expect_code(2);
+    assert_has(&plan.stdout, "+ member_of \"legacy_grp\"");
+    s.apply(None).expect_success();
+    assert_eq!(member_of(&cluster, "newbie"), ["legacy_grp"]);
+    assert_eq!(
+        comment(&cluster, "legacy_grp"),
+        "NULL",
+        "the group is not adopted"
+    );
+    s.assert_converged();
+}
+
+#[test]
+fn membership_in_a_hand_made_group_superuser_admin() {
+    membership_in_a_hand_made_group(AdminKind::Superuser);
+}
+
+#[test]
+fn membership_in_a_hand_made_group_needs_admin_option_on_16_and_later_createrole_admin() {
+    membership_in_a_hand_made_group(AdminKind::CreateRole);
+}

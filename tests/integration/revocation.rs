@@ -1,0 +1,151 @@
+//! Revocation: undeclared privileges of a managed role are revoked, also when another grantor gave
+//! them, and so are undeclared default privileges (per schema and global); unmanaged roles are never
+//! touched.
+
+use crate::harness::{
+    assert_has, assert_lacks, can_table, default_privileges, direct_privileges, exec, fixture,
+    registry_toml, table_privileges, AdminKind, Cluster, Scenario,
+};
+
+/// An undeclared privilege that another grantor gave is revoked for real: a REVOKE issued as the
+/// owner leaves other grantors' grants in place, so the apply must not "succeed" and leave the
+/// privilege (which would then show as drift forever).
+#[test]
+fn an_undeclared_privilege_from_another_grantor_is_revoked() {
+    let cluster = Cluster::start();
+    cluster.create_database("appdb");
+    exec(
+        &cluster,
+        "postgres",
+        "CREATE ROLE granter; CREATE ROLE reader LOGIN",
+    );
+    exec(
+        &cluster,
+        "appdb",
+        "CREATE TABLE public.orders (id int);
+         GRANT SELECT, INSERT ON public.orders TO granter WITH GRANT OPTION;
+         SET ROLE granter; GRANT SELECT, INSERT ON public.orders TO reader; RESET ROLE;",
+    );
+    let registry = registry_toml(&[("dev", "appdb", &cluster)]);
+    let roles = fixture!("grants/reader_selects_orders.yaml");
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let out = s.plan_changes();
+    assert_has(
+        &out.stdout,
+        "- revoke INSERT on table public.orders (in database appdb)",
+    );
+    let applied = s.run(&["apply", "--auto-approve"]);
+    applied.expect_success();
+    assert_eq!(
+        table_privileges(&cluster, "appdb", "reader", "public", "orders"),
+        ["SELECT"],
+        "INSERT granted by another grantor survived the revoke; apply said:\n{}\n\
+         --- plan afterwards\n{}\n--- server warnings\n{}",
+        applied.stdout,
+        s.plan().stdout,
+        cluster.server_warnings()
+    );
+    assert!(!can_table(
+        &cluster, "appdb", "reader", "public", "orders", "INSERT"
+    ));
+    s.assert_converged();
+    // The unmanaged grantor keeps its own privileges.
+    assert_eq!(
+        table_privileges(&cluster, "appdb", "granter", "public", "orders"),
+        ["INSERT", "SELECT"]
+    );
+}
+
+/// A privilege granted by hand to a managed role is revoked; so are undeclared default privileges
+/// (per schema and global); an unmanaged role's privileges are never touched.
+#[test]
+fn undeclared_privileges_are_revoked_and_unmanaged_roles_untouched() {
+    let cluster = Cluster::start();
+    cluster.create_database("appdb");
+    exec(&cluster, "postgres", "CREATE ROLE bystander");
+    exec(
+        &cluster,
+        "appdb",
+        "CREATE TABLE public.orders (id int);
+         CREATE TABLE public.archive (id int);
+         GRANT SELECT, INSERT ON public.orders TO bystander;
+         ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO bystander;",
+    );
+    let registry = registry_toml(&[("dev", "appdb", &cluster)]);
+    let roles = r#"
+roles:
+  - name: clerk
+    login: true
+    password: none
+    targets: ["dev/appdb"]
+    grants:
+      - on: table
+        names: [public.orders]
+        privileges: [SELECT]
+"#;
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    s.apply(None).expect_success();
+    assert_eq!(
+        table_privileges(&cluster, "appdb", "clerk", "public", "orders"),
+        ["SELECT"]
+    );
+    s.assert_converged();
+
+    // By hand: INSERT on orders, SELECT on archive, and default privileges, per schema and global.
+    exec(
+        &cluster,
+        "appdb",
+        "GRANT INSERT ON public.orders TO clerk;
+         GRANT SELECT ON public.archive TO clerk;
+         ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT UPDATE ON TABLES TO clerk;
+         ALTER DEFAULT PRIVILEGES GRANT DELETE ON TABLES TO clerk;",
+    );
+    let out = s.plan_changes();
+    for line in [
+        "~ role \"clerk\"",
+        "- revoke INSERT on table public.orders (in database appdb)",
+        "- revoke SELECT on table public.archive (in database appdb)",
+        "- revoke UPDATE on future tables created by postgres in schema public \
+         (default privileges, in database appdb)",
+        "- revoke DELETE on future tables created by postgres (default privileges, in database appdb)",
+    ] {
+        assert_has(&out.stdout, line);
+    }
+    assert_lacks(&out.stdout, "bystander");
+    assert_lacks(&out.stdout, "+ grant");
+    // The same in JSON: revokes and default-privilege revokes under the role.
+    let json = s.run(&["plan", "--format", "json"]);
+    json.expect_success();
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(document["has_changes"], true);
+    let kinds: Vec<String> = document["clusters"][0]["roles"][0]["changes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no changes in {}", json.stdout))
+        .iter()
+        .map(|c| c["change"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        kinds.contains(&"revoke".to_string()) && kinds.contains(&"revoke_default".to_string()),
+        "{kinds:?} in {}",
+        json.stdout
+    );
+    s.apply(None).expect_success();
+    assert_eq!(
+        direct_privileges(&cluster, "appdb", "clerk"),
+        ["table public.orders: SELECT"]
+    );
+    assert!(default_privileges(&cluster, "appdb", "clerk").is_empty());
+    assert!(!can_table(
+        &cluster, "appdb", "clerk", "public", "orders", "INSERT"
+    ));
+    // The unmanaged role kept everything.
+    assert_eq!(
+        direct_privileges(&cluster, "appdb", "bystander"),
+        ["table public.orders: INSERT", "table public.orders: SELECT"]
+    );
+    assert_eq!(
+        default_privileges(&cluster, "appdb", "bystander"),
+        ["postgres public r: SELECT"]
+    );
+    s.assert_converged();
+}
