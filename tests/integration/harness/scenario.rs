@@ -6,12 +6,11 @@ use super::text::assert_has;
 use super::{AdminKind, Cluster, ADMIN_PASS_ENV, ADMIN_USER_ENV};
 use std::cell::RefCell;
 use std::fs;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::Duration;
 
 /// A temp dir holding a scenario's config files, the environment the real binary runs with, and
 /// the transcript of every run (tests search it for secrets).
@@ -89,36 +88,29 @@ impl Scenario {
     }
 
     /// Runs pgroster like [`run`](Self::run) while `listener`, the registered address of a database,
-    /// stays silent, and returns the peers of the connections that reached it. A pgroster that
-    /// connected would wait for the server's greeting forever (its connect timeout covers the TCP
-    /// connect only), so while it runs, each connection that arrives is accepted and closed: the test
-    /// then fails on the returned peers instead of hanging. `listener` must be non-blocking.
+    /// answers nothing, and returns the peers of the connections that reached it.
     pub fn run_beside(&self, listener: &TcpListener, args: &[&str]) -> (Output, Vec<SocketAddr>) {
-        let child = self
-            .pgroster(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (exited, exit) = mpsc::channel();
-        let waiter = thread::spawn(move || exited.send(child.wait_with_output().unwrap()));
-        let mut peers = Vec::new();
-        let out = loop {
-            // Woken by the exit; the timeout only bounds how long a connected pgroster stays stuck.
-            match exit.recv_timeout(Duration::from_secs(1)) {
-                Ok(out) => break Output::from(out),
-                Err(RecvTimeoutError::Timeout) => {
-                    while let Ok((stream, peer)) = listener.accept() {
-                        peers.push(peer);
-                        drop(stream);
+        let done = AtomicBool::new(false);
+        thread::scope(|scope| {
+            // Accepts and closes at once every connection, so that a pgroster that connects
+            // fails fast instead of waiting for a greeting; ends at the connection made below,
+            // once pgroster has exited.
+            let acceptor = scope.spawn(|| {
+                let mut peers = Vec::new();
+                for stream in listener.incoming() {
+                    let stream = stream.unwrap();
+                    if done.load(Ordering::SeqCst) {
+                        break;
                     }
+                    peers.push(stream.peer_addr().unwrap());
                 }
-                Err(RecvTimeoutError::Disconnected) => panic!("the waiting thread died"),
-            }
-        };
-        waiter.join().unwrap().unwrap();
-        self.record(args, &out);
-        (out, peers)
+                peers
+            });
+            let out = self.run(args);
+            done.store(true, Ordering::SeqCst);
+            TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            (out, acceptor.join().unwrap())
+        })
     }
 
     fn record(&self, args: &[&str], out: &Output) {
