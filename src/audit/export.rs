@@ -2,6 +2,7 @@
 //! newline, so the caller prints it as it is.
 
 use super::AuditEntry;
+use crate::render::table::table;
 
 const TABLE_HEADER: [&str; 9] = [
     "TIME",
@@ -20,39 +21,24 @@ const CSV_HEADER: [&str; 12] = [
     "detail", "outcome",
 ];
 
-/// Columns aligned for a terminal. Control characters are shown escaped (`\n`, `\u{1b}`):
-/// a multi-line error would break the columns, and role names and error texts are not trusted
-/// to be free of terminal escape sequences.
+/// Columns aligned for a terminal, by the one table printer, which shows control characters
+/// escaped (`\n`, `\u{1b}`): a multi-line error would break the columns, and role names and
+/// error texts are not trusted to be free of terminal escape sequences.
 pub fn to_table(entries: &[AuditEntry]) -> String {
-    let rows: Vec<[String; 9]> = entries
-        .iter()
-        .map(|e| {
-            [
-                &e.time,
-                &e.actor,
-                &e.env,
-                &e.database,
-                &host_port(&e.host, e.port),
-                &e.role,
-                &e.action,
-                &e.detail,
-                &e.outcome,
-            ]
-            .map(|cell| escape_controls(cell))
-        })
-        .collect();
-    let mut widths = TABLE_HEADER.map(|h| h.chars().count());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    push_table_line(&mut out, &TABLE_HEADER, &widths);
-    for row in &rows {
-        push_table_line(&mut out, row, &widths);
-    }
-    out
+    let rows = entries.iter().map(|e| {
+        [
+            e.time.clone(),
+            e.actor.clone(),
+            e.env.clone(),
+            e.database.clone(),
+            host_port(&e.host, e.port),
+            e.role.clone(),
+            e.action.clone(),
+            e.detail.clone(),
+            e.outcome.clone(),
+        ]
+    });
+    table(&TABLE_HEADER, rows)
 }
 
 /// A pretty-printed JSON array of entries, with the fields of `AuditEntry`.
@@ -100,32 +86,6 @@ fn host_port(host: &str, port: u16) -> String {
     } else {
         format!("{host}:{port}")
     }
-}
-
-fn escape_controls(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn push_table_line<S: AsRef<str>>(out: &mut String, cells: &[S], widths: &[usize]) {
-    let last = cells.len().saturating_sub(1);
-    for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
-        let cell = cell.as_ref();
-        out.push_str(cell);
-        // The last column is not padded, so no line carries trailing spaces.
-        if i < last {
-            let pad = width - cell.chars().count() + 2;
-            out.extend(std::iter::repeat_n(' ', pad));
-        }
-    }
-    out.push('\n');
 }
 
 fn push_csv_record<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a str>) {
