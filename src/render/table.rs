@@ -21,8 +21,8 @@ where
     let mut grid = builder.build();
     grid.with(Style::empty()).with(Padding::new(0, 2, 0, 0));
     let mut out = String::new();
-    // tabled pads the last column too; only that padding is trimmed, and only spaces, so that
-    // a line ends where its text does.
+    // tabled pads the last column too, and pads empty trailing cells; trimming spaces (and no
+    // other whitespace) ends each line where its text does.
     for line in grid.to_string().lines() {
         out.push_str(line.trim_end_matches(' '));
         out.push('\n');
