@@ -2,6 +2,7 @@
 //! newline, so the caller prints it as it is.
 
 use super::AuditEntry;
+use crate::render::table::table;
 
 const TABLE_HEADER: [&str; 9] = [
     "TIME",
@@ -20,39 +21,24 @@ const CSV_HEADER: [&str; 12] = [
     "detail", "outcome",
 ];
 
-/// Columns aligned for a terminal. Control characters are shown escaped (`\n`, `\u{1b}`):
-/// a multi-line error would break the columns, and role names and error texts are not trusted
-/// to be free of terminal escape sequences.
+/// Columns aligned for a terminal, by the one table printer, which shows control characters
+/// escaped (`\n`, `\u{1b}`): a multi-line error would break the columns, and role names and
+/// error texts are not trusted to be free of terminal escape sequences.
 pub fn to_table(entries: &[AuditEntry]) -> String {
-    let rows: Vec<[String; 9]> = entries
-        .iter()
-        .map(|e| {
-            [
-                &e.time,
-                &e.actor,
-                &e.env,
-                &e.database,
-                &host_port(&e.host, e.port),
-                &e.role,
-                &e.action,
-                &e.detail,
-                &e.outcome,
-            ]
-            .map(|cell| escape_controls(cell))
-        })
-        .collect();
-    let mut widths = TABLE_HEADER.map(|h| h.chars().count());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    push_table_line(&mut out, &TABLE_HEADER, &widths);
-    for row in &rows {
-        push_table_line(&mut out, row, &widths);
-    }
-    out
+    let rows = entries.iter().map(|e| {
+        [
+            e.time.clone(),
+            e.actor.clone(),
+            e.env.clone(),
+            e.database.clone(),
+            host_port(&e.host, e.port),
+            e.role.clone(),
+            e.action.clone(),
+            e.detail.clone(),
+            e.outcome.clone(),
+        ]
+    });
+    table(&TABLE_HEADER, rows)
 }
 
 /// A pretty-printed JSON array of entries, with the fields of `AuditEntry`.
@@ -68,13 +54,18 @@ pub fn to_json(entries: &[AuditEntry]) -> String {
 /// quoted with their quotes doubled. Values are written as stored; a spreadsheet that evaluates
 /// cells starting with `=` is the reader's concern, since altering them would falsify the record.
 pub fn to_csv(entries: &[AuditEntry]) -> String {
-    let mut out = String::new();
-    push_csv_record(&mut out, CSV_HEADER);
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    // Writing to a Vec cannot fail, and every record has the header's twelve fields, the only
+    // other thing the writer checks; so these errors cannot happen.
+    writer
+        .write_record(CSV_HEADER)
+        .expect("CSV header writes to memory");
     for e in entries {
         let port = e.port.to_string();
-        push_csv_record(
-            &mut out,
-            [
+        writer
+            .write_record([
                 e.run_id.as_str(),
                 &e.time,
                 &e.actor,
@@ -87,10 +78,12 @@ pub fn to_csv(entries: &[AuditEntry]) -> String {
                 &e.action,
                 &e.detail,
                 &e.outcome,
-            ],
-        );
+            ])
+            .expect("CSV record writes to memory");
     }
-    out
+    let bytes = writer.into_inner().expect("CSV flushes to memory");
+    // Every field was a str, and the writer adds only ASCII.
+    String::from_utf8(bytes).expect("CSV of str fields is UTF-8")
 }
 
 /// IPv6 addresses are bracketed, as in a URL, so the port stays distinguishable.
@@ -100,48 +93,6 @@ fn host_port(host: &str, port: u16) -> String {
     } else {
         format!("{host}:{port}")
     }
-}
-
-fn escape_controls(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn push_table_line<S: AsRef<str>>(out: &mut String, cells: &[S], widths: &[usize]) {
-    let last = cells.len().saturating_sub(1);
-    for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
-        let cell = cell.as_ref();
-        out.push_str(cell);
-        // The last column is not padded, so no line carries trailing spaces.
-        if i < last {
-            let pad = width - cell.chars().count() + 2;
-            out.extend(std::iter::repeat_n(' ', pad));
-        }
-    }
-    out.push('\n');
-}
-
-fn push_csv_record<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a str>) {
-    for (i, field) in fields.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        if field.contains([',', '"', '\r', '\n']) {
-            out.push('"');
-            out.push_str(&field.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(field);
-        }
-    }
-    out.push_str("\r\n");
 }
 
 #[cfg(test)]
@@ -213,6 +164,13 @@ TIME                  ACTOR  ENV  DATABASE      HOST:PORT       ROLE        ACTI
 0123456789abcdef,2026-03-31T12:00:00Z,alice,apply,dev,app_dev_main,pg-dev-01,5432,\"a\"\"b\",create,\"line1\nline2\",\"failed: role \"\"a\"\"\"\"b\"\" exists\"\r\n\
 0123456789abcdef,2026-03-31T12:00:00Z,alice,apply,dev,app_dev_main,pg-dev-01,5432,cr,create,\"x\ry\",\"rolled back: other, change failed\"\r\n";
         assert_eq!(to_csv(&entries), expected);
+    }
+
+    #[test]
+    fn csv_leaves_empty_and_unremarkable_fields_unquoted() {
+        let csv = to_csv(&[entry(" #x;'", "", "ok")]);
+        let row = csv.split("\r\n").nth(1).unwrap();
+        assert!(row.ends_with(",5432, #x;',create,,ok"), "{row}");
     }
 
     #[test]

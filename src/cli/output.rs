@@ -1,4 +1,5 @@
-//! The one place that decides how output looks: colour, tables, terminals, prompts.
+//! The one place that prints: colour, terminals, prompts. Tables are built by
+//! `pgroster::render::table`.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -56,31 +57,4 @@ impl<W: Write> std::fmt::Write for FmtToIo<W> {
             .write_all(text.as_bytes())
             .map_err(|_| std::fmt::Error)
     }
-}
-
-/// Aligned columns with a header row.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}", w = *w))
-            .collect();
-        padded.join("  ").trim_end().to_string()
-    };
-    let mut out = line(headers.to_vec());
-    out.push('\n');
-    for row in rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-        out.push('\n');
-    }
-    out
 }

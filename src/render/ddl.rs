@@ -309,6 +309,37 @@ fn setting_value(name: &str, value: &str) -> String {
 mod tests {
     use super::*;
     use crate::plan::PasswordSource;
+    use crate::render::fixture;
+    use std::fmt::Write;
+
+    /// Every statement of the fixture plan, in plan order, as `plan` and the audit log show
+    /// them. The changes that set a password get a verifier, as `apply` gives them.
+    #[test]
+    fn fixture_plan_statements() {
+        let plan = fixture::plan();
+        let verifier = fixture::verifier();
+        let mut out = String::new();
+        for cluster in &plan.clusters {
+            writeln!(out, "-- cluster {}", cluster.cluster).unwrap();
+            for role in &cluster.roles {
+                for change in &role.changes {
+                    let sets_password = matches!(
+                        change,
+                        Change::CreateRole {
+                            password: Some(_),
+                            ..
+                        } | Change::ResetPassword { .. }
+                    );
+                    let s = statement(&role.role, change, sets_password.then_some(&verifier));
+                    assert_eq!(s.sql().contains(fixture::VERIFIER), sets_password, "{s}");
+                    writeln!(out, "-- {} {}", role.role, change.action_name()).unwrap();
+                    writeln!(out, "{s};").unwrap();
+                }
+            }
+        }
+        assert!(!out.contains(fixture::VERIFIER));
+        insta::assert_snapshot!("fixture_plan_statements", out);
+    }
 
     #[test]
     fn create_role_lists_non_default_attributes_and_redacts_the_password() {

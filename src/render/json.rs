@@ -25,3 +25,16 @@ pub fn plan(plan: &Plan) -> String {
     };
     serde_json::to_string_pretty(&document).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::fixture;
+
+    #[test]
+    fn plan_document() {
+        let json = plan(&fixture::plan());
+        assert!(!json.contains(fixture::VERIFIER));
+        insta::assert_snapshot!("plan_document", json);
+    }
+}

@@ -216,6 +216,15 @@ fn change_lines(change: &Change, paint: Paint) -> Vec<String> {
             .collect(),
         Change::ResetPassword {
             password,
+            from_rotation: None,
+            to_rotation: None,
+        } => vec![format!(
+            "{upd} {:<16} = (sensitive, {}; immediate reset)",
+            "password",
+            password_note(password),
+        )],
+        Change::ResetPassword {
+            password,
             from_rotation,
             to_rotation,
         } => vec![format!(
@@ -360,5 +369,70 @@ fn objects_text(kind: ObjectKind, objects: &GrantObjects) -> String {
             let names: Vec<String> = objects.iter().map(ToString::to_string).collect();
             format!("{} {}", kind.noun(), names.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::fixture;
+
+    /// ESC written as `\e`, so the snapshot file holds no control character and reads plainly
+    /// in a pager or a diff.
+    fn visible_escapes(text: &str) -> String {
+        text.replace('\x1b', "\\e")
+    }
+
+    /// Removes the SGR sequences `Paint` writes (`ESC [ digits m`).
+    fn without_colour(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find('\x1b') {
+            out.push_str(&rest[..start]);
+            let end = rest[start..]
+                .find('m')
+                .map_or(rest.len(), |m| start + m + 1);
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    #[test]
+    fn plan_without_colour() {
+        let text = plan(&fixture::plan(), false);
+        assert!(!text.contains('\x1b'));
+        assert!(!text.contains(fixture::VERIFIER));
+        insta::assert_snapshot!("plan_without_colour", text);
+    }
+
+    #[test]
+    fn plan_with_colour() {
+        let text = plan(&fixture::plan(), true);
+        assert!(!text.contains(fixture::VERIFIER));
+        insta::assert_snapshot!("plan_with_colour", visible_escapes(&text));
+    }
+
+    #[test]
+    fn colour_adds_escape_codes_and_nothing_else() {
+        let plan = fixture::plan();
+        assert_eq!(
+            without_colour(&super::plan(&plan, true)),
+            super::plan(&plan, false)
+        );
+    }
+
+    #[test]
+    fn audit_details_are_one_line_per_change() {
+        let plan = fixture::plan();
+        let details: Vec<String> = plan
+            .clusters
+            .iter()
+            .flat_map(|c| &c.roles)
+            .flat_map(|r| &r.changes)
+            .map(|c| format!("{}: {}", c.action_name(), change_detail(c)))
+            .collect();
+        assert!(details.iter().all(|d| !d.contains('\n')));
+        insta::assert_snapshot!("audit_details", details.join("\n"));
     }
 }
