@@ -20,7 +20,7 @@ pub fn run() -> i32 {
     match commands::dispatch(&cli, &output) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("Error: {error:#}");
+            output.error(&format!("{error:#}"));
             EXIT_ERROR
         }
     }

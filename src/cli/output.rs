@@ -1,6 +1,7 @@
 //! The one place that prints: colour, terminals, prompts. Tables are built by
 //! `pgroster::render::table`.
 
+use pgroster::render::table::escape_controls;
 use std::io::{BufRead, IsTerminal, Write};
 
 pub struct Output {
@@ -35,6 +36,15 @@ impl Output {
         let mut out = FmtToIo(std::io::BufWriter::new(std::io::stdout().lock()));
         write(&mut out);
         let _ = out.0.flush();
+    }
+
+    /// An error on stderr, one line per line of `text`, each with its control characters
+    /// escaped: errors quote names from configs and catalogs.
+    pub fn error(&self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        for line in text.lines() {
+            let _ = writeln!(err, "Error: {}", escape_controls(line));
+        }
     }
 
     /// Terraform's question: only `yes` proceeds.

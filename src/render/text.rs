@@ -1,5 +1,6 @@
 //! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove.
 
+use super::table::escape_controls;
 use crate::model::privileges::ObjectKind;
 use crate::model::{Attributes, MembershipOptions, RoleName, SettingScope};
 use crate::plan::{Change, ClusterPlan, GrantObjects, PasswordSource, Plan, RoleAction, RolePlan};
@@ -51,7 +52,11 @@ pub fn write_plan(out: &mut dyn Write, plan: &Plan, color: bool) {
             .iter()
             .map(ToString::to_string)
             .collect();
-        let _ = writeln!(out, "Skipped (inactive): {}", names.join(", "));
+        let _ = writeln!(
+            out,
+            "Skipped (inactive): {}",
+            escape_controls(&names.join(", "))
+        );
     }
     if !plan.skipped_roles.is_empty() {
         let skipped: Vec<String> = plan
@@ -59,7 +64,11 @@ pub fn write_plan(out: &mut dyn Write, plan: &Plan, color: bool) {
             .iter()
             .map(|s| format!("\"{}\" on {}", s.role, s.target))
             .collect();
-        let _ = writeln!(out, "Skipped (target inactive): {}", skipped.join(", "));
+        let _ = writeln!(
+            out,
+            "Skipped (target inactive): {}",
+            escape_controls(&skipped.join(", "))
+        );
     }
     let failed = plan
         .clusters
@@ -101,11 +110,11 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
     let _ = writeln!(
         out,
         "{}",
-        paint.bold(&format!(
+        paint.bold(&escape_controls(&format!(
             "# cluster {}{version} (targets: {})",
             cluster.cluster,
             targets.join(", ")
-        ))
+        )))
     );
     if cluster.roles.is_empty() && cluster.errors.is_empty() {
         let _ = writeln!(out, "  no changes");
@@ -114,10 +123,15 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
         role_section(out, role, paint)?;
     }
     for note in &cluster.notes {
-        let _ = writeln!(out, "  note: {note}");
+        let _ = writeln!(out, "  note: {}", escape_controls(note));
     }
     for error in &cluster.errors {
-        let _ = writeln!(out, "  {} {error}", paint.remove("error:"));
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            paint.remove("error:"),
+            escape_controls(&error.to_string())
+        );
     }
     if !cluster.errors.is_empty() {
         let _ = writeln!(
@@ -145,14 +159,23 @@ fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt:
     let targets: Vec<String> = role.targets.iter().map(ToString::to_string).collect();
     writeln!(
         out,
-        "  {symbol} role \"{}\"{why} ({}targets {})",
-        role.role,
-        profile,
-        targets.join(", ")
+        "  {symbol} {}",
+        escape_controls(&format!(
+            "role \"{}\"{why} ({}targets {})",
+            role.role,
+            profile,
+            targets.join(", ")
+        ))
     )?;
     for change in &role.changes {
-        for line in change_lines(change, paint) {
-            writeln!(out, "      {line}")?;
+        for line in change_lines(change) {
+            let (sign, rest) = line.split_at(1);
+            let sign = match sign {
+                "+" => paint.add(sign),
+                "-" => paint.remove(sign),
+                _ => paint.change(sign),
+            };
+            writeln!(out, "      {sign}{}", escape_controls(rest))?;
         }
     }
     Ok(())
@@ -161,7 +184,7 @@ fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt:
 /// One change on one line without colour, for the audit log. Never holds a secret: the plan
 /// has none.
 pub fn change_detail(change: &Change) -> String {
-    let lines = change_lines(change, Paint(false));
+    let lines = change_lines(change);
     let squeezed: Vec<String> = lines
         .iter()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -183,10 +206,10 @@ fn in_scope(scope: &SettingScope) -> String {
     }
 }
 
-fn change_lines(change: &Change, paint: Paint) -> Vec<String> {
-    let add = paint.add("+");
-    let upd = paint.change("~");
-    let del = paint.remove("-");
+/// A change's lines without colour, each starting with its sign (`+`, `~`, `-`); names in them
+/// are as read, not yet escaped.
+fn change_lines(change: &Change) -> Vec<String> {
+    let (add, upd, del) = ("+", "~", "-");
     match change {
         Change::CreateRole {
             attributes,
@@ -434,5 +457,26 @@ mod tests {
             .collect();
         assert!(details.iter().all(|d| !d.contains('\n')));
         insta::assert_snapshot!("audit_details", details.join("\n"));
+    }
+
+    #[test]
+    fn names_read_from_a_catalog_cannot_reach_the_terminal_as_control_characters() {
+        let mut plan = fixture::plan();
+        let cluster = &mut plan.clusters[0];
+        cluster
+            .notes
+            .push("role \"evil\x1b[2J\" is\nnot declared".into());
+        cluster.roles[0].changes.push(Change::RevokeMembership {
+            group: RoleName::existing("grp\x1b]0;owned\x07"),
+        });
+        let text = super::plan(&plan, false);
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
+        assert!(
+            text.contains("note: role \"evil\\u{1b}[2J\" is\\nnot declared"),
+            "{text}"
+        );
+        assert!(text.contains("grp\\u{1b}]0;owned\\u{7}"), "{text}");
+        let coloured = super::plan(&plan, true);
+        assert_eq!(without_colour(&coloured), text);
     }
 }

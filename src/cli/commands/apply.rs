@@ -17,7 +17,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let mut fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection);
     let plan = &fleet.plan;
     output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
-    super::report_plan_errors(plan);
+    super::report_plan_errors(plan, output);
     if !plan.has_changes() {
         return Ok(if plan.has_errors() {
             EXIT_ERROR
@@ -50,7 +50,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
         "apply",
     )?;
     for failure in report.clusters.iter().flat_map(|c| &c.failures) {
-        eprintln!("Error: {failure}");
+        output.error(&failure.to_string());
     }
     // Role changes commit first; passwords of roles created there are live even when a
     // database's grants failed afterwards, so they are delivered whenever roles committed.

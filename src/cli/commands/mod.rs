@@ -26,10 +26,10 @@ pub fn dispatch(cli: &Cli, output: &Output) -> Result<i32> {
 
 /// Repeats each cluster's plan errors on stderr, so a run whose stdout goes to a file or a PR
 /// comment still says why it failed.
-pub fn report_plan_errors(plan: &pgroster::plan::Plan) {
+pub fn report_plan_errors(plan: &pgroster::plan::Plan, output: &Output) {
     for cluster in &plan.clusters {
         for error in &cluster.errors {
-            eprintln!("Error: {}: {error}", cluster.cluster);
+            output.error(&format!("{}: {error}", cluster.cluster));
         }
     }
 }

@@ -19,7 +19,7 @@ pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
         }
         PlanFormat::Json => output.print(&render::json::plan(plan)),
     }
-    super::report_plan_errors(plan);
+    super::report_plan_errors(plan, output);
     let code = if plan.has_errors() {
         EXIT_ERROR
     } else if args.detailed_exitcode && plan.has_changes() {
