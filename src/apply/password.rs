@@ -3,6 +3,7 @@
 use crate::model::Secret;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
+use rayon::prelude::*;
 
 /// 32 characters from 62: about 190 bits from the OS CSPRNG; alphanumeric so it survives
 /// connection strings, .pgpass files and shells unquoted.
@@ -23,29 +24,12 @@ pub(crate) fn scram_verifier(password: &Secret) -> Secret {
     ))
 }
 
-/// Verifiers for many passwords, computed in parallel, in order; `None` stays `None`.
+/// Verifiers for many passwords, computed on every core, in order; `None` stays `None`.
 pub(crate) fn scram_verifiers(passwords: &[Option<Secret>]) -> Vec<Option<Secret>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = passwords.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = passwords
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|p| p.as_ref().map(scram_verifier))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
+    passwords
+        .par_iter()
+        .map(|p| p.as_ref().map(scram_verifier))
+        .collect()
 }
 
 #[cfg(test)]
