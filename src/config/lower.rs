@@ -119,7 +119,7 @@ fn compile_ignore_roles(config: &Config, errors: &mut Vec<ConfigError>) -> Vec<N
             Err(e) => {
                 errors.push(ConfigError {
                     location: config.settings_location("ignore_roles"),
-                    message: e,
+                    message: e.to_string(),
                 });
                 None
             }
@@ -233,7 +233,7 @@ fn resolve_profiles(config: &Config, errors: &mut Vec<ConfigError>) -> BTreeMap<
                     if let Err(e) = NameGlob::new(glob) {
                         errors.push(ConfigError {
                             location: location(Some("envs")),
-                            message: e,
+                            message: e.to_string(),
                         });
                     }
                 }

@@ -20,6 +20,17 @@ pub struct Registry {
     pub entries: Vec<DatabaseEntry>,
 }
 
+/// A glob or target the registry cannot use, as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    #[error("bad target glob `{text}`: {reason}")]
+    TargetGlob { text: String, reason: String },
+    #[error("bad glob `{text}`: {reason}")]
+    NameGlob { text: String, reason: String },
+    #[error("target `{0}` must be written env/database")]
+    Target(String),
+}
+
 /// A compiled `env/database` glob. A glob without `/` selects whole envs (`dev` = `dev/*`).
 #[derive(Debug, Clone)]
 pub struct TargetGlob {
@@ -28,7 +39,7 @@ pub struct TargetGlob {
 }
 
 impl TargetGlob {
-    pub fn new(text: &str) -> Result<Self, String> {
+    pub fn new(text: &str) -> Result<Self, RegistryError> {
         let pattern = if text.contains('/') {
             text.to_string()
         } else {
@@ -37,7 +48,10 @@ impl TargetGlob {
         let glob = globset::GlobBuilder::new(&pattern)
             .literal_separator(true)
             .build()
-            .map_err(|e| format!("bad target glob `{text}`: {}", e.kind()))?;
+            .map_err(|e| RegistryError::TargetGlob {
+                text: text.to_string(),
+                reason: e.kind().to_string(),
+            })?;
         Ok(TargetGlob {
             text: text.to_string(),
             matcher: glob.compile_matcher(),
@@ -57,8 +71,11 @@ pub struct NameGlob {
 }
 
 impl NameGlob {
-    pub fn new(text: &str) -> Result<Self, String> {
-        let glob = Glob::new(text).map_err(|e| format!("bad glob `{text}`: {}", e.kind()))?;
+    pub fn new(text: &str) -> Result<Self, RegistryError> {
+        let glob = Glob::new(text).map_err(|e| RegistryError::NameGlob {
+            text: text.to_string(),
+            reason: e.kind().to_string(),
+        })?;
         Ok(NameGlob {
             text: text.to_string(),
             matcher: glob.compile_matcher(),
@@ -104,7 +121,7 @@ pub struct TargetSelector<'r> {
 }
 
 /// The entries a glob matches (indices into the registry), or why the glob is bad.
-type Selection = Result<Rc<[usize]>, String>;
+type Selection = Result<Rc<[usize]>, RegistryError>;
 
 impl<'r> TargetSelector<'r> {
     pub fn new(registry: &'r Registry) -> Self {
@@ -140,13 +157,13 @@ impl<'r> TargetSelector<'r> {
 }
 
 /// Parses `env/database` as given on the command line.
-pub fn parse_target(text: &str) -> Result<TargetName, String> {
+pub fn parse_target(text: &str) -> Result<TargetName, RegistryError> {
     match text.split_once('/') {
         Some((env, database)) if !env.is_empty() && !database.is_empty() => Ok(TargetName {
             env: env.to_string(),
             database: database.to_string(),
         }),
-        _ => Err(format!("target `{text}` must be written env/database")),
+        _ => Err(RegistryError::Target(text.to_string())),
     }
 }
 

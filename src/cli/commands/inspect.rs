@@ -22,7 +22,7 @@ pub fn registry(config: &Path, args: &FormatArgs, output: &Output) -> Result<i32
 
 fn read_target(config: &Path, target: &str) -> Result<CurrentCluster> {
     let ctx = context::load(config)?;
-    let target = parse_target(target).map_err(anyhow::Error::msg)?;
+    let target = parse_target(target)?;
     let entry = ctx
         .lowered
         .registry

@@ -38,6 +38,6 @@ pub fn report_plan_errors(plan: &pgroster::plan::Plan, output: &Output) {
 pub fn selection(globs: &[String]) -> Result<Vec<pgroster::registry::TargetGlob>> {
     globs
         .iter()
-        .map(|g| pgroster::registry::TargetGlob::new(g).map_err(anyhow::Error::msg))
+        .map(|g| Ok(pgroster::registry::TargetGlob::new(g)?))
         .collect()
 }

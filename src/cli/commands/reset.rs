@@ -17,7 +17,7 @@ use std::path::Path;
 
 pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
     let ctx = context::load(config)?;
-    let target = parse_target(&args.target).map_err(anyhow::Error::msg)?;
+    let target = parse_target(&args.target)?;
     let entry = ctx
         .lowered
         .registry
