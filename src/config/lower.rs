@@ -2,7 +2,7 @@
 
 use super::error::{did_you_mean, ConfigError, ConfigErrors, Location};
 use super::profiles::{self, Profile, CONTEXT_PLACEHOLDERS};
-use super::raw::{RawRole, RawSettingsScope, PROFILE_FIELD_KEYS, ROLE_FIELD_KEYS};
+use super::raw::{keys_of, RawProfile, RawRole, RawSettingsScope};
 use super::{Config, Origin};
 use crate::model::{
     Attributes, ClusterKey, DesiredCluster, DesiredRole, RoleMap, RoleName, SettingScope, Settings,
@@ -63,6 +63,7 @@ pub fn lower(mut config: Config, input: &LowerInput) -> Result<Lowered, ConfigEr
             (name.clone(), globs)
         })
         .collect();
+    let role_keys = keys_of::<RawRole>();
     let mut skipped = BTreeSet::new();
     // Each cluster's role instances with where they were declared, merged by name below.
     let mut declared: BTreeMap<ClusterKey, Vec<(DesiredRole, Origin)>> = desired
@@ -79,6 +80,7 @@ pub fn lower(mut config: Config, input: &LowerInput) -> Result<Lowered, ConfigEr
             profiles: &profiles,
             ignore_roles: &ignore_roles,
             admin_user: input.admin_user,
+            role_keys: &role_keys,
         };
         for instance in context.instances(&mut errors) {
             if !instance.entry.active {
@@ -202,6 +204,7 @@ fn resolve_profiles(config: &Config, errors: &mut Vec<ConfigError>) -> BTreeMap<
         .map(str::to_string)
         .chain(user.keys().cloned())
         .collect();
+    let keys = keys_of::<RawProfile>();
     for name in names {
         let origin = config.profiles.get(&name).map(|(_, o)| *o);
         let location = |key: Option<&str>| match origin {
@@ -214,7 +217,7 @@ fn resolve_profiles(config: &Config, errors: &mut Vec<ConfigError>) -> BTreeMap<
                     location: location(Some(key)),
                     message: format!(
                         "unknown key `{key}` in profile `{name}`{}",
-                        did_you_mean(key, PROFILE_FIELD_KEYS.iter().copied())
+                        did_you_mean(key, keys.iter().map(String::as_str))
                     ),
                 });
             }
@@ -258,6 +261,8 @@ struct RoleContext<'a> {
     profiles: &'a BTreeMap<String, Profile>,
     ignore_roles: &'a [NameGlob],
     admin_user: Option<&'a str>,
+    /// The keys a role accepts besides placeholders, for suggestions.
+    role_keys: &'a [String],
 }
 
 /// One declared role expanded for one registry entry.
@@ -324,10 +329,7 @@ impl<'a> RoleContext<'a> {
             .unwrap_or_default();
         for key in self.role.placeholders.keys() {
             if !wanted.contains(key) {
-                let candidates = ROLE_FIELD_KEYS
-                    .iter()
-                    .copied()
-                    .chain(wanted.iter().map(String::as_str));
+                let candidates = self.role_keys.iter().chain(&wanted).map(String::as_str);
                 error(
                     Some(key),
                     format!(

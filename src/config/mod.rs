@@ -4,7 +4,6 @@
 //! Any file may hold any section; a section or entry defined twice is an error naming both places.
 
 mod error;
-mod fast_yaml;
 pub mod lower;
 mod profiles;
 pub mod raw;

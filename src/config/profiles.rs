@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn user_profiles_override_and_extend_builtins() {
-        let user: BTreeMap<String, RawProfile> = serde_yaml::from_str(
+        let user: BTreeMap<String, RawProfile> = serde_yaml_ng::from_str(
             "devqa: { connection_limit: 5 }\nsupport: { extends: devqa, createdb: true }\nloop1: { extends: loop2 }\nloop2: { extends: loop1 }",
         )
         .unwrap();

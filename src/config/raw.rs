@@ -2,10 +2,8 @@
 
 use crate::model::SslMode;
 use schemars::JsonSchema;
-use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// One config file. Every section is optional; files in a config directory are merged.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -192,7 +190,7 @@ pub struct RawProfile {
 }
 
 /// A declared role. Keys that are not fields are the profile's name-template placeholders.
-#[derive(Debug, Default, Clone, JsonSchema)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 pub struct RawRole {
     pub name: Option<String>,
     pub profile: Option<String>,
@@ -268,145 +266,15 @@ impl<'de> Deserialize<'de> for ValidUntil {
     }
 }
 
-/// The one list of a role's keys and the field each fills: it makes `ROLE_FIELD_KEYS` and the
-/// dispatch in `RawRole`'s `Deserialize`, so no name is written twice.
-macro_rules! role_keys {
-    ($($key:ident => $($field:ident).+),* $(,)?) => {
-        /// Keys a role accepts besides its profile's placeholders, for "did you mean" suggestions.
-        pub const ROLE_FIELD_KEYS: &[&str] = &[$(stringify!($key)),*];
-
-        impl RawRole {
-            /// Reads the value of `key`, one of `ROLE_FIELD_KEYS`, into its field.
-            fn read_field<'de, A: MapAccess<'de>>(
-                &mut self,
-                key: &str,
-                map: &mut A,
-            ) -> Result<(), A::Error> {
-                match key {
-                    $(stringify!($key) => self.$($field).+ = map.next_value()?,)*
-                    _ => unreachable!("read_field is only called with ROLE_FIELD_KEYS"),
-                }
-                Ok(())
-            }
-        }
-    };
+/// The keys `T` accepts, read from its schema so that no list of them is written by hand.
+pub fn keys_of<T: JsonSchema>() -> Vec<String> {
+    schemars::gen::SchemaGenerator::default()
+        .into_root_schema_for::<T>()
+        .schema
+        .object
+        .map(|object| object.properties.into_keys().collect())
+        .unwrap_or_default()
 }
-
-role_keys! {
-    name => name,
-    profile => profile,
-    targets => targets,
-    login => fields.login,
-    superuser => fields.superuser,
-    createdb => fields.createdb,
-    createrole => fields.createrole,
-    inherit => fields.inherit,
-    replication => fields.replication,
-    bypassrls => fields.bypassrls,
-    connection_limit => fields.connection_limit,
-    valid_until => fields.valid_until,
-    search_path => fields.search_path,
-    set => fields.set,
-    settings_scope => fields.settings_scope,
-    member_of => fields.member_of,
-    password => fields.password,
-    grants => fields.grants,
-    schemas => fields.schemas,
-}
-
-// Duplicate keys are tracked in a u32 bitmask.
-const _: () = assert!(ROLE_FIELD_KEYS.len() <= 32);
-
-// Written out rather than derived: with `#[serde(flatten)]`, serde buffered every role through
-// its `Content` type, a quarter of the YAML load time at 10,000 roles. The `serde` attributes on
-// the struct remain for the schema.
-impl<'de> Deserialize<'de> for RawRole {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(RoleVisitor)
-    }
-}
-
-struct RoleVisitor;
-
-impl<'de> Visitor<'de> for RoleVisitor {
-    type Value = RawRole;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        // What serde's derive said, so error messages stay as they were.
-        f.write_str("struct RawRole")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRole, A::Error> {
-        let mut role = RawRole::default();
-        let mut seen = 0u32;
-        while let Some(key) = map.next_key::<RoleKey>()? {
-            match key {
-                RoleKey::Field(index) => {
-                    let name = ROLE_FIELD_KEYS[index];
-                    if seen & (1 << index) != 0 {
-                        return Err(de::Error::duplicate_field(name));
-                    }
-                    seen |= 1 << index;
-                    role.read_field(name, &mut map)?;
-                }
-                RoleKey::Placeholder(name) => {
-                    role.placeholders.insert(name, map.next_value()?);
-                }
-            }
-        }
-        Ok(role)
-    }
-}
-
-/// A role's key: the index of a field in `ROLE_FIELD_KEYS`, or a placeholder's name.
-enum RoleKey {
-    Field(usize),
-    Placeholder(String),
-}
-
-impl<'de> Deserialize<'de> for RoleKey {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = RoleKey;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("field identifier")
-            }
-
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<RoleKey, E> {
-                Ok(match ROLE_FIELD_KEYS.iter().position(|k| *k == key) {
-                    Some(index) => RoleKey::Field(index),
-                    None => RoleKey::Placeholder(key.to_owned()),
-                })
-            }
-        }
-        deserializer.deserialize_identifier(KeyVisitor)
-    }
-}
-
-/// Keys a profile accepts.
-pub const PROFILE_FIELD_KEYS: &[&str] = &[
-    "extends",
-    "name",
-    "envs",
-    "login",
-    "superuser",
-    "createdb",
-    "createrole",
-    "inherit",
-    "replication",
-    "bypassrls",
-    "connection_limit",
-    "valid_until",
-    "search_path",
-    "set",
-    "settings_scope",
-    "member_of",
-    "password",
-    "grants",
-    "schemas",
-];
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -454,7 +322,7 @@ roles:
     #[test]
     fn a_role_reads_the_same_from_toml_and_yaml() {
         let toml_role = toml::from_str::<RawFile>(ROLE_TOML).unwrap().roles;
-        let yaml_role = serde_yaml::from_str::<RawFile>(ROLE_YAML).unwrap().roles;
+        let yaml_role = serde_yaml_ng::from_str::<RawFile>(ROLE_YAML).unwrap().roles;
         assert_eq!(format!("{toml_role:?}"), format!("{yaml_role:?}"));
         let role = &toml_role[0];
         assert_eq!(
@@ -479,7 +347,7 @@ roles:
 
     #[test]
     fn a_role_key_given_twice_is_an_error() {
-        let err = serde_yaml::from_str::<RawFile>(
+        let err = serde_yaml_ng::from_str::<RawFile>(
             "roles:\n  - name: a\n    login: true\n    login: false\n",
         )
         .unwrap_err();

@@ -5,7 +5,6 @@
 //! for the block styles people write and falls back to the section's line otherwise.
 
 use super::error::{did_you_mean, ConfigError, Location};
-use super::fast_yaml;
 use super::raw::RawFile;
 use std::path::{Path, PathBuf};
 
@@ -41,18 +40,13 @@ impl SourceFile {
                 if self.text.trim().is_empty() {
                     return Ok(RawFile::default());
                 }
-                // The fast path declines anything it is unsure of, errors included, so what
-                // users see always comes from serde_yaml.
-                if let Some(raw) = fast_yaml::from_str::<RawFile>(&self.text) {
-                    return Ok(raw);
-                }
-                serde_yaml::from_str::<RawFile>(&self.text).map_err(|e| {
+                serde_yaml_ng::from_str::<RawFile>(&self.text).map_err(|e| {
                     let (line, column) = e
                         .location()
                         .map(|l| (l.line(), l.column()))
                         .unwrap_or((1, 1));
                     let message = e.to_string();
-                    // serde_yaml appends " at line X column Y"; the location is already in front.
+                    // serde_yaml_ng appends " at line X column Y"; the location is already in front.
                     let message = message
                         .split(" at line ")
                         .next()
