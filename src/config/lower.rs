@@ -2,7 +2,7 @@
 
 use super::error::{did_you_mean, ConfigError, ConfigErrors, Location};
 use super::profiles::{self, Profile, CONTEXT_PLACEHOLDERS};
-use super::raw::{keys_of, RawProfile, RawRole, RawSettingsScope};
+use super::raw::{RawRole, RawSettingsScope};
 use super::{Config, Origin};
 use crate::model::{
     Attributes, ClusterKey, DesiredCluster, DesiredRole, RoleMap, RoleName, SettingScope, Settings,
@@ -31,8 +31,7 @@ pub struct LowerInput<'a> {
 const DEFAULT_IGNORE_ROLES: &[&str] = &["pg_*", "postgres"];
 
 /// Validates the whole config and lowers it to the desired state of every cluster.
-pub fn lower(mut config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors> {
-    let roles = std::mem::take(&mut config.roles);
+pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors> {
     let config = &config;
     let mut errors = Vec::new();
     let ignore_roles = compile_ignore_roles(config, &mut errors);
@@ -63,24 +62,22 @@ pub fn lower(mut config: Config, input: &LowerInput) -> Result<Lowered, ConfigEr
             (name.clone(), globs)
         })
         .collect();
-    let role_keys = keys_of::<RawRole>();
     let mut skipped = BTreeSet::new();
     // Each cluster's role instances with where they were declared, merged by name below.
-    let mut declared: BTreeMap<ClusterKey, Vec<(DesiredRole, Origin)>> = desired
+    let mut declared: BTreeMap<ClusterKey, Vec<(DesiredRole, &Origin)>> = desired
         .keys()
         .map(|cluster| (cluster.clone(), Vec::new()))
         .collect();
-    for (role, origin) in roles {
+    for (role, origin) in &config.roles {
         let context = RoleContext {
             config,
             selector: &selector,
             profile_envs: &profile_envs,
-            role: &role,
+            role,
             origin,
             profiles: &profiles,
             ignore_roles: &ignore_roles,
             admin_user: input.admin_user,
-            role_keys: &role_keys,
         };
         for instance in context.instances(&mut errors) {
             if !instance.entry.active {
@@ -134,7 +131,7 @@ fn build_registry(config: &Config, errors: &mut Vec<ConfigError>) -> Registry {
     for (db, origin) in &config.databases {
         let mut bad = |key: &str, message: String| {
             errors.push(ConfigError {
-                location: config.database_location(*origin, Some(key)),
+                location: config.location(origin, Some(key)),
                 message,
             })
         };
@@ -204,24 +201,11 @@ fn resolve_profiles(config: &Config, errors: &mut Vec<ConfigError>) -> BTreeMap<
         .map(str::to_string)
         .chain(user.keys().cloned())
         .collect();
-    let keys = keys_of::<RawProfile>();
     for name in names {
-        let origin = config.profiles.get(&name).map(|(_, o)| *o);
-        let location = |key: Option<&str>| match origin {
-            Some(o) => config.profile_location(&name, o, key),
+        let location = |key: Option<&str>| match config.profiles.get(&name) {
+            Some((_, origin)) => config.location(origin, key),
             None => Location::new(&config.dir, 1, 1),
         };
-        if let Some((raw, _)) = config.profiles.get(&name) {
-            for key in raw.unknown.keys() {
-                errors.push(ConfigError {
-                    location: location(Some(key)),
-                    message: format!(
-                        "unknown key `{key}` in profile `{name}`{}",
-                        did_you_mean(key, keys.iter().map(String::as_str))
-                    ),
-                });
-            }
-        }
         match profiles::resolve(&name, &user, &mut Vec::new()) {
             Ok(profile) => {
                 if let Some(template) = &profile.template {
@@ -257,25 +241,22 @@ struct RoleContext<'a> {
     /// Each profile's allowed-env globs, compiled once.
     profile_envs: &'a BTreeMap<String, Vec<NameGlob>>,
     role: &'a RawRole,
-    origin: Origin,
+    origin: &'a Origin,
     profiles: &'a BTreeMap<String, Profile>,
     ignore_roles: &'a [NameGlob],
     admin_user: Option<&'a str>,
-    /// The keys a role accepts besides placeholders, for suggestions.
-    role_keys: &'a [String],
 }
 
 /// One declared role expanded for one registry entry.
 struct Instance<'a> {
     entry: &'a DatabaseEntry,
     role: DesiredRole,
-    /// Located only when an error needs it: finding a line scans the file.
-    origin: Origin,
+    origin: &'a Origin,
 }
 
 impl<'a> RoleContext<'a> {
     fn at(&self, key: Option<&str>) -> Location {
-        self.config.role_location(self.origin, key)
+        self.config.location(self.origin, key)
     }
 
     fn label(&self) -> String {
@@ -312,8 +293,8 @@ impl<'a> RoleContext<'a> {
             },
         };
         let fields = match profile {
-            Some(p) => profiles::overlay(&p.fields, &self.role.fields),
-            None => self.role.fields.clone(),
+            Some(p) => profiles::overlay(&p.fields, &self.role.fields()),
+            None => self.role.fields(),
         };
         let template = if self.role.name.is_some() {
             None
@@ -329,7 +310,12 @@ impl<'a> RoleContext<'a> {
             .unwrap_or_default();
         for key in self.role.placeholders.keys() {
             if !wanted.contains(key) {
-                let candidates = self.role_keys.iter().chain(&wanted).map(String::as_str);
+                let candidates = self
+                    .origin
+                    .accepted
+                    .iter()
+                    .copied()
+                    .chain(wanted.iter().map(String::as_str));
                 error(
                     Some(key),
                     format!(
@@ -548,13 +534,15 @@ impl<'a> RoleContext<'a> {
 fn merge_declarations(
     config: &Config,
     cluster: &ClusterKey,
-    mut roles: Vec<(DesiredRole, Origin)>,
+    mut roles: Vec<(DesiredRole, &Origin)>,
     errors: &mut Vec<ConfigError>,
 ) -> RoleMap<DesiredRole> {
     // By name, then in declaration order, so that "first" is the one declared first. The
     // instances of one declaration differ only in what merging adds up.
     roles.sort_unstable_by(|(a, a_origin), (b, b_origin)| {
-        a.name.cmp(&b.name).then(a_origin.cmp(b_origin))
+        a.name
+            .cmp(&b.name)
+            .then(a_origin.order().cmp(&b_origin.order()))
     });
     roles.dedup_by(|(later, later_origin), (first, first_origin)| {
         if later.name != first.name {
@@ -562,12 +550,12 @@ fn merge_declarations(
         }
         if let Err(why) = merge_role(first, later) {
             errors.push(ConfigError {
-                location: config.role_location(*later_origin, None),
+                location: config.location(later_origin, None),
                 message: format!(
                     "role `{}` is declared twice on cluster {cluster} and the declarations disagree ({why}); \
                      other declaration at {}",
                     first.name,
-                    config.role_location(*first_origin, None),
+                    config.location(first_origin, None),
                 ),
             });
         }

@@ -176,7 +176,7 @@ pub fn resolve(
         name: name.to_string(),
         template: raw.name.clone().or(base.template),
         envs: raw.envs.clone().or(base.envs),
-        fields: overlay(&base.fields, &raw.fields),
+        fields: overlay(&base.fields, &raw.fields()),
     })
 }
 
@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn user_profiles_override_and_extend_builtins() {
-        let user: BTreeMap<String, RawProfile> = serde_yaml_ng::from_str(
+        let user: BTreeMap<String, RawProfile> = serde_saphyr::from_str(
             "devqa: { connection_limit: 5 }\nsupport: { extends: devqa, createdb: true }\nloop1: { extends: loop2 }\nloop2: { extends: loop1 }",
         )
         .unwrap();
