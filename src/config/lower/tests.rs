@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::{merge, Format, SourceFile};
-use crate::model::PasswordPolicy;
+use crate::model::{PasswordPolicy, SettingScope};
 use std::path::{Path, PathBuf};
 
 const REGISTRY: &str = r#"
