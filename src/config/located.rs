@@ -1,5 +1,5 @@
 //! `Located<T, S>`: a config entry read with where its parser saw it and each of its keys, and
-//! the keys its type does not have. The one place that knows how each parser reports positions.
+//! the keys its type does not have. The one place that reads the parsers' spanned types.
 //!
 //! Errors found after parsing (a role's unknown profile, a bad glob) point at the entry or at
 //! one of its keys, so every entry records those positions while it is read, in any style:
@@ -56,7 +56,8 @@ impl Spans for Yaml {
     {
         let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
         let at = spanned.referenced;
-        let number = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        // Line 0 is serde-saphyr's "unknown", which only buffered values get.
+        let number = |n: u64| usize::try_from(n).unwrap_or(usize::MAX).max(1);
         Ok((
             spanned.value,
             Pos::LineColumn(number(at.line()), number(at.column())),

@@ -187,7 +187,7 @@ impl SourceFile {
             self.text.get(start..end)
         });
         let Some(line) = line else { return at };
-        let before: String = line.chars().take(at.column - 1).collect();
+        let before: String = line.chars().take(at.column.saturating_sub(1)).collect();
         match before.find('-') {
             Some(dash) if before.split_whitespace().all(|t| t == "-") => Position {
                 line: at.line,
