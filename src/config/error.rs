@@ -69,6 +69,18 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
     }
 }
 
+/// "unknown key `x`; did you mean `y`? (expected one of ...)", for every kind of entry.
+pub fn unknown_key(word: &str, expected: &[&str]) -> String {
+    if expected.is_empty() {
+        return format!("unknown key `{word}`");
+    }
+    format!(
+        "unknown key `{word}`{} (expected one of {})",
+        did_you_mean(word, expected.iter().copied()),
+        expected.join(", ")
+    )
+}
+
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();

@@ -1,14 +1,16 @@
 //! Raw config -> desired state per cluster: the only conversion, and the semantic checks.
+//!
+//! The registry, `ignore_roles` and profiles are checked here; `role` expands each declared
+//! role onto the registry entries it selects, `declarations` merges a cluster's instances by
+//! name, and `fields` turns a role's fields into attributes, settings and grants.
 
-use super::error::{did_you_mean, ConfigError, ConfigErrors, Location};
-use super::profiles::{self, Profile, CONTEXT_PLACEHOLDERS};
-use super::raw::{RawRole, RawSettingsScope, PROFILE_FIELD_KEYS, ROLE_FIELD_KEYS};
+use super::error::{ConfigError, ConfigErrors, Location};
+use super::profiles::{self, Profile};
 use super::{Config, Origin};
-use crate::model::{
-    Attributes, ClusterKey, DesiredCluster, DesiredRole, RoleMap, RoleName, SettingScope, Settings,
-    TargetName,
-};
+use crate::model::{ClusterKey, DesiredCluster, DesiredRole, RoleMap, RoleName, TargetName};
 use crate::registry::{DatabaseEntry, NameGlob, Registry, TargetSelector};
+use declarations::merge_declarations;
+use role::{Declaration, Lookups};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the rest of the pipeline needs from the config.
@@ -31,8 +33,7 @@ pub struct LowerInput<'a> {
 const DEFAULT_IGNORE_ROLES: &[&str] = &["pg_*", "postgres"];
 
 /// Validates the whole config and lowers it to the desired state of every cluster.
-pub fn lower(mut config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors> {
-    let roles = std::mem::take(&mut config.roles);
+pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors> {
     let config = &config;
     let mut errors = Vec::new();
     let ignore_roles = compile_ignore_roles(config, &mut errors);
@@ -50,37 +51,33 @@ pub fn lower(mut config: Config, input: &LowerInput) -> Result<Lowered, ConfigEr
             },
         );
     }
-    let selector = TargetSelector::new(&registry);
-    let profile_envs: BTreeMap<String, Vec<NameGlob>> = profiles
-        .iter()
-        .map(|(name, p)| {
-            let globs = p
-                .envs
-                .iter()
-                .flatten()
-                .filter_map(|e| NameGlob::new(e).ok())
-                .collect();
-            (name.clone(), globs)
-        })
-        .collect();
+    let lookups = Lookups {
+        config,
+        selector: TargetSelector::new(&registry),
+        profiles: &profiles,
+        profile_envs: profiles
+            .iter()
+            .map(|(name, p)| {
+                // Bad globs are reported with the profile.
+                let globs = p
+                    .envs
+                    .iter()
+                    .flatten()
+                    .filter_map(|e| NameGlob::new(e).ok());
+                (name.as_str(), globs.collect())
+            })
+            .collect(),
+        ignore_roles: &ignore_roles,
+        admin_user: input.admin_user,
+    };
     let mut skipped = BTreeSet::new();
     // Each cluster's role instances with where they were declared, merged by name below.
-    let mut declared: BTreeMap<ClusterKey, Vec<(DesiredRole, Origin)>> = desired
+    let mut declared: BTreeMap<ClusterKey, Vec<(DesiredRole, &Origin)>> = desired
         .keys()
         .map(|cluster| (cluster.clone(), Vec::new()))
         .collect();
-    for (role, origin) in roles {
-        let context = RoleContext {
-            config,
-            selector: &selector,
-            profile_envs: &profile_envs,
-            role: &role,
-            origin,
-            profiles: &profiles,
-            ignore_roles: &ignore_roles,
-            admin_user: input.admin_user,
-        };
-        for instance in context.instances(&mut errors) {
+    for (role, origin) in &config.roles {
+        for instance in Declaration::new(&lookups, role, origin).instances(&mut errors) {
             if !instance.entry.active {
                 skipped.insert((instance.role.name.clone(), instance.entry.target.clone()));
                 continue;
@@ -132,7 +129,7 @@ fn build_registry(config: &Config, errors: &mut Vec<ConfigError>) -> Registry {
     for (db, origin) in &config.databases {
         let mut bad = |key: &str, message: String| {
             errors.push(ConfigError {
-                location: config.database_location(*origin, Some(key)),
+                location: config.location(origin, Some(key)),
                 message,
             })
         };
@@ -203,29 +200,17 @@ fn resolve_profiles(config: &Config, errors: &mut Vec<ConfigError>) -> BTreeMap<
         .chain(user.keys().cloned())
         .collect();
     for name in names {
-        let origin = config.profiles.get(&name).map(|(_, o)| *o);
-        let location = |key: Option<&str>| match origin {
-            Some(o) => config.profile_location(&name, o, key),
+        let location = |key: Option<&str>| match config.profiles.get(&name) {
+            Some((_, origin)) => config.location(origin, key),
             None => Location::new(&config.dir, 1, 1),
         };
-        if let Some((raw, _)) = config.profiles.get(&name) {
-            for key in raw.unknown.keys() {
-                errors.push(ConfigError {
-                    location: location(Some(key)),
-                    message: format!(
-                        "unknown key `{key}` in profile `{name}`{}",
-                        did_you_mean(key, PROFILE_FIELD_KEYS.iter().copied())
-                    ),
-                });
-            }
-        }
         match profiles::resolve(&name, &user, &mut Vec::new()) {
             Ok(profile) => {
                 if let Some(template) = &profile.template {
                     if let Err(e) = profiles::placeholders(template) {
                         errors.push(ConfigError {
                             location: location(Some("name")),
-                            message: e,
+                            message: e.to_string(),
                         });
                     }
                 }
@@ -241,388 +226,17 @@ fn resolve_profiles(config: &Config, errors: &mut Vec<ConfigError>) -> BTreeMap<
             }
             Err(e) => errors.push(ConfigError {
                 location: location(Some("extends")),
-                message: e,
+                message: e.to_string(),
             }),
         }
     }
     resolved
 }
 
-struct RoleContext<'a> {
-    config: &'a Config,
-    selector: &'a TargetSelector<'a>,
-    /// Each profile's allowed-env globs, compiled once.
-    profile_envs: &'a BTreeMap<String, Vec<NameGlob>>,
-    role: &'a RawRole,
-    origin: Origin,
-    profiles: &'a BTreeMap<String, Profile>,
-    ignore_roles: &'a [NameGlob],
-    admin_user: Option<&'a str>,
-}
-
-/// One declared role expanded for one registry entry.
-struct Instance<'a> {
-    entry: &'a DatabaseEntry,
-    role: DesiredRole,
-    /// Located only when an error needs it: finding a line scans the file.
-    origin: Origin,
-}
-
-impl<'a> RoleContext<'a> {
-    fn at(&self, key: Option<&str>) -> Location {
-        self.config.role_location(self.origin, key)
-    }
-
-    fn label(&self) -> String {
-        match (&self.role.name, &self.role.profile) {
-            (Some(name), _) => format!("role `{name}`"),
-            (None, Some(profile)) => format!("role with profile `{profile}`"),
-            (None, None) => "role".to_string(),
-        }
-    }
-
-    fn instances(&self, errors: &mut Vec<ConfigError>) -> Vec<Instance<'a>> {
-        let before = errors.len();
-        let mut error = |key: Option<&str>, message: String| {
-            errors.push(ConfigError {
-                location: self.at(key),
-                message,
-            })
-        };
-        let profile = match &self.role.profile {
-            None => None,
-            Some(name) => match self.profiles.get(name) {
-                Some(p) => Some(p),
-                None => {
-                    error(
-                        Some("profile"),
-                        format!(
-                            "{}: unknown profile `{name}`{}",
-                            self.label(),
-                            did_you_mean(name, self.profiles.keys().map(String::as_str))
-                        ),
-                    );
-                    return Vec::new();
-                }
-            },
-        };
-        let fields = match profile {
-            Some(p) => profiles::overlay(&p.fields, &self.role.fields),
-            None => self.role.fields.clone(),
-        };
-        let template = if self.role.name.is_some() {
-            None
-        } else {
-            profile.and_then(|p| p.template.clone())
-        };
-        let wanted: Vec<String> = template
-            .as_deref()
-            .map(profiles::placeholders)
-            .transpose()
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        for key in self.role.placeholders.keys() {
-            if !wanted.contains(key) {
-                let candidates = ROLE_FIELD_KEYS
-                    .iter()
-                    .copied()
-                    .chain(wanted.iter().map(String::as_str));
-                error(
-                    Some(key),
-                    format!(
-                        "{}: unknown key `{key}`{}",
-                        self.label(),
-                        did_you_mean(key, candidates)
-                    ),
-                );
-            }
-        }
-        let mut values: BTreeMap<String, String> = BTreeMap::new();
-        for (key, value) in &self.role.placeholders {
-            let text = match value {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Number(n) => n.to_string(),
-                _ => {
-                    error(
-                        Some(key),
-                        format!("{}: `{key}` must be a string or number", self.label()),
-                    );
-                    continue;
-                }
-            };
-            values.insert(key.clone(), text);
-        }
-        match (&self.role.name, &template) {
-            (None, None) => error(
-                None,
-                format!(
-                    "{}: needs a `name` (or a profile whose name template builds one)",
-                    self.label()
-                ),
-            ),
-            (None, Some(t)) => {
-                for p in wanted
-                    .iter()
-                    .filter(|p| !CONTEXT_PLACEHOLDERS.contains(&p.as_str()))
-                {
-                    if !values.contains_key(p) {
-                        error(
-                            None,
-                            format!(
-                                "{}: profile `{}` builds the name from `{t}`, so the role needs the key `{p}`",
-                                self.label(),
-                                self.role.profile.as_deref().unwrap_or_default()
-                            ),
-                        );
-                    }
-                }
-            }
-            _ => {}
-        }
-        if self.role.targets.is_empty() {
-            error(
-                None,
-                format!("{}: `targets` is missing or empty", self.label()),
-            );
-        }
-        let mut selected: BTreeSet<usize> = BTreeSet::new();
-        for glob in &self.role.targets {
-            match self.selector.matches(glob) {
-                Err(e) => error(Some("targets"), format!("{}: {e}", self.label())),
-                Ok(matched) if matched.is_empty() => error(
-                    Some("targets"),
-                    format!(
-                        "{}: target `{glob}` matches no registry entry",
-                        self.label()
-                    ),
-                ),
-                Ok(matched) => selected.extend(matched.iter().copied()),
-            }
-        }
-        let env_globs: &[NameGlob] = self
-            .role
-            .profile
-            .as_ref()
-            .and_then(|p| self.profile_envs.get(p))
-            .map_or(&[], Vec::as_slice);
-        let common = match fields::role_state(&fields) {
-            Ok(c) => Some(c),
-            Err((key, message)) => {
-                error(key, format!("{}: {message}", self.label()));
-                None
-            }
-        };
-        if errors.len() > before {
-            return Vec::new();
-        }
-        let Some(fields::RoleState {
-            attributes,
-            member_of,
-            password,
-            settings: settings_per_db,
-            settings_scope,
-            grants,
-        }) = common
-        else {
-            return Vec::new();
-        };
-
-        let mut instances = Vec::new();
-        for entry in selected.into_iter().filter_map(|i| self.selector.entry(i)) {
-            let target = &entry.target;
-            let mut error = |key: Option<&str>, message: String| {
-                errors.push(ConfigError {
-                    location: self.at(key),
-                    message,
-                })
-            };
-            if let Some(p) = profile.filter(|p| p.envs.is_some()) {
-                if !env_globs.iter().any(|g| g.matches(&target.env)) {
-                    error(
-                        Some("targets"),
-                        format!(
-                            "{}: profile `{}` may only be used in envs [{}], not on target {target}",
-                            self.label(),
-                            p.name,
-                            p.envs.iter().flatten().cloned().collect::<Vec<_>>().join(", ")
-                        ),
-                    );
-                    continue;
-                }
-            }
-            let name = match (&self.role.name, &template) {
-                (Some(name), _) => name.clone(),
-                (None, Some(t)) => {
-                    let mut all = values.clone();
-                    all.insert("env".into(), target.env.clone());
-                    all.insert("database".into(), target.database.clone());
-                    if let Some(prefix) = self
-                        .config
-                        .envs
-                        .get(&target.env)
-                        .and_then(|e| e.prefix.clone())
-                    {
-                        all.insert("env_prefix".into(), prefix);
-                    }
-                    match profiles::expand(t, &all) {
-                        Ok(n) => n,
-                        Err(_) if !all.contains_key("env_prefix") => {
-                            error(
-                                None,
-                                format!(
-                                    "{}: the name template `{t}` needs {{env_prefix}}, but env `{}` has no `prefix` (set [envs.{}] prefix)",
-                                    self.label(),
-                                    target.env,
-                                    target.env
-                                ),
-                            );
-                            continue;
-                        }
-                        Err(e) => {
-                            error(None, format!("{}: {e}", self.label()));
-                            continue;
-                        }
-                    }
-                }
-                (None, None) => continue,
-            };
-            let role_name = match RoleName::new(&name) {
-                Ok(n) => n,
-                Err(e) => {
-                    error(Some("name"), format!("{e} (target {target})"));
-                    continue;
-                }
-            };
-            if let Some(glob) = self.ignore_roles.iter().find(|g| g.matches(&name)) {
-                error(
-                    Some("name"),
-                    format!(
-                        "role `{name}` matches ignore_roles pattern `{}`; pgroster never touches it (target {target})",
-                        glob.text
-                    ),
-                );
-                continue;
-            }
-            if self.admin_user == Some(name.as_str()) {
-                error(
-                    Some("name"),
-                    format!("role `{name}` is the admin role pgroster connects as; it cannot manage itself (target {target})"),
-                );
-                continue;
-            }
-            let mut settings = Settings::new();
-            if !settings_per_db.is_empty() {
-                let scope = match settings_scope {
-                    RawSettingsScope::Database => SettingScope::Database(target.database.clone()),
-                    RawSettingsScope::Role => SettingScope::AllDatabases,
-                };
-                settings.insert(scope, settings_per_db.clone());
-            }
-            instances.push(Instance {
-                entry,
-                origin: self.origin,
-                role: DesiredRole {
-                    name: role_name,
-                    profile: self.role.profile.clone(),
-                    attributes: attributes.clone(),
-                    member_of: member_of.clone(),
-                    settings,
-                    password: password.clone(),
-                    grants: grants.clone(),
-                    targets: vec![target.clone()],
-                },
-            });
-        }
-        instances
-    }
-}
-
-/// Merges a second declaration of the same role on the same cluster; errors when they disagree.
-/// One cluster's role instances -> one role per name. A role declared twice (or once for
-/// several databases of the cluster) merges when the declarations agree; where they disagree
-/// the error names both places. Sorted and merged in place: at 10,000 roles a map built role by
-/// role took twice the memory.
-fn merge_declarations(
-    config: &Config,
-    cluster: &ClusterKey,
-    mut roles: Vec<(DesiredRole, Origin)>,
-    errors: &mut Vec<ConfigError>,
-) -> RoleMap<DesiredRole> {
-    // By name, then in declaration order, so that "first" is the one declared first. The
-    // instances of one declaration differ only in what merging adds up.
-    roles.sort_unstable_by(|(a, a_origin), (b, b_origin)| {
-        a.name.cmp(&b.name).then(a_origin.cmp(b_origin))
-    });
-    roles.dedup_by(|(later, later_origin), (first, first_origin)| {
-        if later.name != first.name {
-            return false;
-        }
-        if let Err(why) = merge_role(first, later) {
-            errors.push(ConfigError {
-                location: config.role_location(*later_origin, None),
-                message: format!(
-                    "role `{}` is declared twice on cluster {cluster} and the declarations disagree ({why}); \
-                     other declaration at {}",
-                    first.name,
-                    config.role_location(*first_origin, None),
-                ),
-            });
-        }
-        true
-    });
-    RoleMap::from_vec(roles.into_iter().map(|(role, _)| role).collect())
-}
-
-fn merge_role(existing: &mut DesiredRole, other: &mut DesiredRole) -> Result<(), String> {
-    if existing.attributes != other.attributes {
-        return Err(describe_difference(&existing.attributes, &other.attributes));
-    }
-    if existing.member_of != other.member_of {
-        return Err("member_of differs".into());
-    }
-    if existing.grants != other.grants {
-        return Err("grants differ".into());
-    }
-    if existing.password != other.password {
-        return Err("password differs".into());
-    }
-    if existing.profile != other.profile {
-        return Err(format!(
-            "profile {} vs {}",
-            existing.profile.as_deref().unwrap_or("(none)"),
-            other.profile.as_deref().unwrap_or("(none)")
-        ));
-    }
-    for (scope, values) in std::mem::take(&mut other.settings) {
-        let slot = existing.settings.entry(scope.clone()).or_default();
-        for (name, value) in values {
-            match slot.get(&name) {
-                Some(v) if *v != value => {
-                    return Err(format!("setting {name} in {scope}: `{v}` vs `{value}`"));
-                }
-                _ => {
-                    slot.insert(name, value);
-                }
-            }
-        }
-    }
-    existing.targets.append(&mut other.targets);
-    existing.targets.sort();
-    existing.targets.dedup();
-    Ok(())
-}
-
-fn describe_difference(a: &Attributes, b: &Attributes) -> String {
-    let parts: Vec<String> = a
-        .diff(b)
-        .iter()
-        .map(|c| format!("{} {} vs {}", c.attribute, c.from, c.to))
-        .collect();
-    parts.join(", ")
-}
-
+mod declarations;
 mod fields;
+mod role;
+
 pub use fields::canonical_valid_until;
 
 #[cfg(test)]

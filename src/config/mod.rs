@@ -1,29 +1,53 @@
 //! Config files -> one validated configuration. `load` is the only part that touches the disk.
 //!
 //! A config is a directory whose `*.toml`, `*.yaml` and `*.yml` files are merged, or one file.
-//! Any file may hold any section; a section or entry defined twice is an error naming both places.
+//! `load` reads them; `source` parses each with toml or serde-saphyr into the `raw` types, every
+//! entry `located` by its parser's spans; `merge` combines the files; `lower` checks what refers
+//! to what and builds the desired state. Errors name the file, line and column at fault.
 
 mod error;
-mod fast_yaml;
+pub mod located;
 pub mod lower;
+mod merge;
 mod profiles;
 pub mod raw;
 mod source;
 
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use lower::{lower, LowerInput, Lowered};
+pub use merge::merge;
 pub use profiles::builtin_profile_names;
 pub use source::{Format, SourceFile};
 
 use raw::{RawDatabase, RawEnv, RawProfile, RawRole, RawSettings};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Points back at the file and item a value came from.
+/// A line and a column in a config file, 1-based, the column counted in characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Where an entry was written, as its parser reported it: the file, where the entry starts and
+/// where each of its keys is.
+#[derive(Debug, Clone)]
 pub struct Origin {
+    /// Index into `Config::files`.
     pub file: usize,
-    pub index: usize,
+    pub at: Position,
+    pub keys: Vec<(Cow<'static, str>, Position)>,
+    /// The keys the entry's type accepts, for suggestions.
+    pub accepted: &'static [&'static str],
+}
+
+impl Origin {
+    /// Declaration order across files: by file, then by place in it.
+    fn order(&self) -> (usize, Position) {
+        (self.file, self.at)
+    }
 }
 
 /// The merged configuration, each entry remembering its origin for later errors.
@@ -33,7 +57,7 @@ pub struct Config {
     pub dir: PathBuf,
     pub files: Vec<SourceFile>,
     pub settings: RawSettings,
-    settings_file: Option<usize>,
+    settings_origin: Option<Origin>,
     pub envs: BTreeMap<String, RawEnv>,
     pub databases: Vec<(RawDatabase, Origin)>,
     pub profiles: BTreeMap<String, (RawProfile, Origin)>,
@@ -41,25 +65,17 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn role_location(&self, origin: Origin, key: Option<&str>) -> Location {
-        self.files[origin.file].array_item_location("roles", origin.index, key)
-    }
-
-    pub fn database_location(&self, origin: Origin, key: Option<&str>) -> Location {
-        self.files[origin.file].array_item_location("databases", origin.index, key)
-    }
-
-    pub fn profile_location(&self, name: &str, origin: Origin, key: Option<&str>) -> Location {
-        self.files[origin.file].map_entry_location("profiles", name, key)
+    /// Where `key` of the entry is, or the entry itself when it has no such key.
+    pub fn location(&self, origin: &Origin, key: Option<&str>) -> Location {
+        let at = key
+            .and_then(|key| origin.keys.iter().find(|(name, _)| name == key))
+            .map_or(origin.at, |(_, at)| *at);
+        self.files[origin.file].location(at)
     }
 
     pub fn settings_location(&self, key: &str) -> Location {
-        match self.settings_file {
-            Some(i) => {
-                let file = &self.files[i];
-                let section = file.section_location("settings");
-                file.key_location_after(section.line, key)
-            }
+        match &self.settings_origin {
+            Some(origin) => self.location(origin, Some(key)),
             None => Location::new(&self.dir, 1, 1),
         }
     }
@@ -118,112 +134,5 @@ fn format_of(path: &Path) -> Option<Format> {
         "toml" => Some(Format::Toml),
         "yaml" | "yml" => Some(Format::Yaml),
         _ => None,
-    }
-}
-
-/// Merges parsed files; public so tests can build a config from strings.
-pub fn merge(dir: PathBuf, files: Vec<SourceFile>) -> Result<Config, ConfigErrors> {
-    let mut errors = Vec::new();
-    let mut config = Config {
-        dir,
-        files: Vec::new(),
-        settings: RawSettings::default(),
-        settings_file: None,
-        envs: BTreeMap::new(),
-        databases: Vec::new(),
-        profiles: BTreeMap::new(),
-        roles: Vec::new(),
-    };
-    let mut env_files: BTreeMap<String, usize> = BTreeMap::new();
-    let mut database_seen: BTreeMap<(String, String), Origin> = BTreeMap::new();
-    for (file_index, file) in files.iter().enumerate() {
-        let raw = match file.parse() {
-            Ok(raw) => raw,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        if let Some(settings) = raw.settings {
-            if let Some(first) = config.settings_file {
-                let here = file.section_location("settings");
-                let there = files[first].section_location("settings");
-                errors.push(ConfigError {
-                    location: here,
-                    message: format!("[settings] is defined twice; first at {there}"),
-                });
-            } else {
-                config.settings = settings;
-                config.settings_file = Some(file_index);
-            }
-        }
-        for (name, env) in raw.envs {
-            if let Some(&first) = env_files.get(&name) {
-                errors.push(ConfigError {
-                    location: file.map_entry_location("envs", &name, None),
-                    message: format!(
-                        "env `{name}` is defined twice; first at {}",
-                        files[first].map_entry_location("envs", &name, None)
-                    ),
-                });
-            } else {
-                env_files.insert(name.clone(), file_index);
-                config.envs.insert(name, env);
-            }
-        }
-        for (index, db) in raw.databases.into_iter().enumerate() {
-            let origin = Origin {
-                file: file_index,
-                index,
-            };
-            let key = (db.env.clone(), db.name.clone());
-            if let Some(first) = database_seen.get(&key) {
-                errors.push(ConfigError {
-                    location: file.array_item_location("databases", index, None),
-                    message: format!(
-                        "database {}/{} is registered twice; first at {}",
-                        db.env,
-                        db.name,
-                        files[first.file].array_item_location("databases", first.index, None)
-                    ),
-                });
-                continue;
-            }
-            database_seen.insert(key, origin);
-            config.databases.push((db, origin));
-        }
-        for (index, (name, profile)) in raw.profiles.into_iter().enumerate() {
-            let origin = Origin {
-                file: file_index,
-                index,
-            };
-            if let Some((_, first)) = config.profiles.get(&name) {
-                errors.push(ConfigError {
-                    location: file.map_entry_location("profiles", &name, None),
-                    message: format!(
-                        "profile `{name}` is defined twice; first at {}",
-                        files[first.file].map_entry_location("profiles", &name, None)
-                    ),
-                });
-                continue;
-            }
-            config.profiles.insert(name, (profile, origin));
-        }
-        config.roles.reserve_exact(raw.roles.len());
-        for (index, role) in raw.roles.into_iter().enumerate() {
-            config.roles.push((
-                role,
-                Origin {
-                    file: file_index,
-                    index,
-                },
-            ));
-        }
-    }
-    config.files = files;
-    if errors.is_empty() {
-        Ok(config)
-    } else {
-        Err(ConfigErrors::Invalid(errors))
     }
 }

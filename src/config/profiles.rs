@@ -153,19 +153,47 @@ pub fn overlay(base: &RawRoleFields, top: &RawRoleFields) -> RawRoleFields {
     }
 }
 
+/// Why a profile cannot be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileError {
+    #[error("unknown profile `{0}`")]
+    Unknown(String),
+    /// The chain of `extends`, ending with the profile met twice.
+    #[error("profile `extends` cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+}
+
+/// What is wrong with a name template such as `{servername}_{port}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("name template `{template}` has an unclosed `{{`")]
+    Unclosed { template: String },
+    #[error("name template `{template}` has a bad placeholder `{{{placeholder}}}`")]
+    BadPlaceholder {
+        template: String,
+        placeholder: String,
+    },
+    #[error("name template `{template}` has a stray `}}`")]
+    StrayBrace { template: String },
+    #[error("name template `{template}` needs `{placeholder}`")]
+    Missing {
+        template: String,
+        placeholder: String,
+    },
+}
+
 /// Resolves `name` through user definitions, `extends` chains and built-ins.
 pub fn resolve(
     name: &str,
     user: &BTreeMap<String, RawProfile>,
     seen: &mut Vec<String>,
-) -> Result<Profile, String> {
-    if seen.iter().any(|s| s == name) {
-        seen.push(name.to_string());
-        return Err(format!("profile `extends` cycle: {}", seen.join(" -> ")));
-    }
+) -> Result<Profile, ProfileError> {
     seen.push(name.to_string());
+    if seen[..seen.len() - 1].iter().any(|s| s == name) {
+        return Err(ProfileError::Cycle(std::mem::take(seen)));
+    }
     let Some(raw) = user.get(name) else {
-        return builtin(name).ok_or_else(|| format!("unknown profile `{name}`"));
+        return builtin(name).ok_or_else(|| ProfileError::Unknown(name.to_string()));
     };
     let base = match (&raw.extends, builtin(name)) {
         (Some(parent), _) => resolve(parent, user, seen)?,
@@ -176,30 +204,32 @@ pub fn resolve(
         name: name.to_string(),
         template: raw.name.clone().or(base.template),
         envs: raw.envs.clone().or(base.envs),
-        fields: overlay(&base.fields, &raw.fields),
+        fields: overlay(&base.fields, &raw.fields()),
     })
 }
 
 /// Placeholders of a name template, e.g. `{servername}_{port}` -> [servername, port].
-pub fn placeholders(template: &str) -> Result<Vec<String>, String> {
+pub fn placeholders(template: &str) -> Result<Vec<String>, TemplateError> {
+    let owned = || template.to_string();
     let mut names = Vec::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let after = &rest[open + 1..];
         let close = after
             .find('}')
-            .ok_or_else(|| format!("name template `{template}` has an unclosed `{{`"))?;
+            .ok_or_else(|| TemplateError::Unclosed { template: owned() })?;
         let name = &after[..close];
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!(
-                "name template `{template}` has a bad placeholder `{{{name}}}`"
-            ));
+            return Err(TemplateError::BadPlaceholder {
+                template: owned(),
+                placeholder: name.to_string(),
+            });
         }
         names.push(name.to_string());
         rest = &after[close + 1..];
     }
     if rest.contains('}') {
-        return Err(format!("name template `{template}` has a stray `}}`"));
+        return Err(TemplateError::StrayBrace { template: owned() });
     }
     Ok(names)
 }
@@ -207,12 +237,13 @@ pub fn placeholders(template: &str) -> Result<Vec<String>, String> {
 /// Placeholders every template may use without the role declaring them.
 pub const CONTEXT_PLACEHOLDERS: &[&str] = &["env", "env_prefix", "database"];
 
-pub fn expand(template: &str, values: &BTreeMap<String, String>) -> Result<String, String> {
+pub fn expand(template: &str, values: &BTreeMap<String, String>) -> Result<String, TemplateError> {
     let mut out = template.to_string();
     for name in placeholders(template)? {
-        let value = values
-            .get(&name)
-            .ok_or_else(|| format!("name template `{template}` needs `{name}`"))?;
+        let value = values.get(&name).ok_or_else(|| TemplateError::Missing {
+            template: template.to_string(),
+            placeholder: name.clone(),
+        })?;
         out = out.replace(&format!("{{{name}}}"), value);
     }
     Ok(out)
@@ -235,6 +266,7 @@ mod tests {
         );
         assert!(expand("{farm}", &values)
             .unwrap_err()
+            .to_string()
             .contains("needs `farm`"));
         assert!(placeholders("{a").is_err());
         assert!(placeholders("a}").is_err());
@@ -242,7 +274,7 @@ mod tests {
 
     #[test]
     fn user_profiles_override_and_extend_builtins() {
-        let user: BTreeMap<String, RawProfile> = serde_yaml::from_str(
+        let user: BTreeMap<String, RawProfile> = serde_saphyr::from_str(
             "devqa: { connection_limit: 5 }\nsupport: { extends: devqa, createdb: true }\nloop1: { extends: loop2 }\nloop2: { extends: loop1 }",
         )
         .unwrap();
@@ -253,9 +285,12 @@ mod tests {
         let support = resolve("support", &user, &mut vec![]).unwrap();
         assert_eq!(support.fields.createdb, Some(true));
         assert_eq!(support.fields.connection_limit, Some(5));
-        assert!(resolve("loop1", &user, &mut vec![])
-            .unwrap_err()
-            .contains("cycle"));
+        assert_eq!(
+            resolve("loop1", &user, &mut vec![])
+                .unwrap_err()
+                .to_string(),
+            "profile `extends` cycle: loop1 -> loop2 -> loop1"
+        );
         assert!(resolve("nope", &user, &mut vec![]).is_err());
     }
 }

@@ -1,25 +1,30 @@
 //! Serde types that mirror the config files exactly. A misspelt key is an error, never a default.
+//!
+//! The entries that later errors point into (settings, databases, profiles, roles) are read as
+//! `Located`, which records where each key is; `S` names the parser whose positions they carry.
+//! `Located` also sets aside the keys an entry does not have, before serde sees them, so their
+//! `deny_unknown_fields` only tells the JSON schema.
 
+use super::located::{Located, Toml};
 use crate::model::SslMode;
 use schemars::JsonSchema;
-use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// One config file. Every section is optional; files in a config directory are merged.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawFile {
-    pub settings: Option<RawSettings>,
+#[serde(deny_unknown_fields, bound(deserialize = "S: super::located::Spans"))]
+#[schemars(rename = "RawFile", bound = "")]
+pub struct RawFile<S = Toml> {
+    pub settings: Option<Located<RawSettings, S>>,
     #[serde(default)]
-    pub envs: BTreeMap<String, RawEnv>,
+    pub envs: Located<BTreeMap<String, RawEnv>, S>,
     #[serde(default)]
-    pub databases: Vec<RawDatabase>,
+    pub databases: Vec<Located<RawDatabase, S>>,
     #[serde(default)]
-    pub profiles: BTreeMap<String, RawProfile>,
+    pub profiles: Located<BTreeMap<String, Located<RawProfile, S>>, S>,
     #[serde(default)]
-    pub roles: Vec<RawRole>,
+    pub roles: Vec<Located<RawRole, S>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
@@ -62,33 +67,103 @@ pub struct RawDatabase {
     pub sslmode: Option<SslMode>,
 }
 
-/// Attributes, settings, memberships and password shared by profiles and roles.
-/// Every field is optional so that a role overrides only what it names.
-#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
-pub struct RawRoleFields {
-    pub login: Option<bool>,
-    pub superuser: Option<bool>,
-    pub createdb: Option<bool>,
-    pub createrole: Option<bool>,
-    pub inherit: Option<bool>,
-    pub replication: Option<bool>,
-    pub bypassrls: Option<bool>,
-    /// -1 for no limit.
-    pub connection_limit: Option<i32>,
-    /// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` (UTC) or `infinity`.
-    pub valid_until: Option<ValidUntil>,
-    pub search_path: Option<Vec<String>>,
-    /// Any other role settings, e.g. `statement_timeout: "30s"`.
-    pub set: Option<BTreeMap<String, SettingValue>>,
-    /// `database` (default): settings apply per target database; `role`: role-wide.
-    pub settings_scope: Option<RawSettingsScope>,
-    /// Group roles: names, or `{ role, admin, inherit, set }` (inherit/set need PostgreSQL 16).
-    pub member_of: Option<Vec<RawMembership>>,
-    pub password: Option<RawPassword>,
-    /// Privileges in each target database; a role's grants add to its profile's.
-    pub grants: Option<Vec<RawGrant>>,
-    /// The schemas grants apply to when they name none (default `public`).
-    pub schemas: Option<Vec<String>>,
+/// Declares a struct with its own keys followed by the keys every role and profile accepts,
+/// and `fields()`, which returns the shared ones as `RawRoleFields`. A macro rather than
+/// `#[serde(flatten)]`, which buffers each entry and so loses the position of a bad value.
+macro_rules! with_role_fields {
+    ($(#[$meta:meta])* pub struct $name:ident { $($own:tt)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($own)*
+            pub login: Option<bool>,
+            pub superuser: Option<bool>,
+            pub createdb: Option<bool>,
+            pub createrole: Option<bool>,
+            pub inherit: Option<bool>,
+            pub replication: Option<bool>,
+            pub bypassrls: Option<bool>,
+            /// -1 for no limit.
+            pub connection_limit: Option<i32>,
+            /// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` (UTC) or `infinity`.
+            pub valid_until: Option<ValidUntil>,
+            pub search_path: Option<Vec<String>>,
+            /// Any other role settings, e.g. `statement_timeout: "30s"`.
+            pub set: Option<BTreeMap<String, SettingValue>>,
+            /// `database` (default): settings apply per target database; `role`: role-wide.
+            pub settings_scope: Option<RawSettingsScope>,
+            /// Group roles: names, or `{ role, admin, inherit, set }` (inherit/set need
+            /// PostgreSQL 16).
+            pub member_of: Option<Vec<RawMembership>>,
+            pub password: Option<RawPassword>,
+            /// Privileges in each target database; a role's grants add to its profile's.
+            pub grants: Option<Vec<RawGrant>>,
+            /// The schemas grants apply to when they name none (default `public`).
+            pub schemas: Option<Vec<String>>,
+        }
+
+        impl $name {
+            pub fn fields(&self) -> RawRoleFields {
+                RawRoleFields {
+                    login: self.login,
+                    superuser: self.superuser,
+                    createdb: self.createdb,
+                    createrole: self.createrole,
+                    inherit: self.inherit,
+                    replication: self.replication,
+                    bypassrls: self.bypassrls,
+                    connection_limit: self.connection_limit,
+                    valid_until: self.valid_until.clone(),
+                    search_path: self.search_path.clone(),
+                    set: self.set.clone(),
+                    settings_scope: self.settings_scope,
+                    member_of: self.member_of.clone(),
+                    password: self.password.clone(),
+                    grants: self.grants.clone(),
+                    schemas: self.schemas.clone(),
+                }
+            }
+        }
+    };
+}
+
+with_role_fields! {
+    /// Attributes, settings, memberships and password shared by profiles and roles. Every
+    /// field is optional so that a role overrides only what it names.
+    #[derive(Debug, Default, Clone)]
+    pub struct RawRoleFields {}
+}
+
+with_role_fields! {
+    /// A declared role. Keys that are none of these fill the profile's name template, such as
+    /// `servername` or `farm`.
+    // `Located` sets them aside as `placeholders`.
+    #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+    pub struct RawRole {
+        pub name: Option<String>,
+        pub profile: Option<String>,
+        /// Globs over `env/database`.
+        #[serde(default)]
+        pub targets: Vec<String>,
+        /// Name-template placeholders: the keys that are none of the above (see `Located`).
+        #[serde(skip)]
+        #[schemars(skip)]
+        pub placeholders: BTreeMap<String, serde_json::Value>,
+    }
+}
+
+with_role_fields! {
+    /// A profile: an account kind. Overrides or extends the built-in ones.
+    #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawProfile {
+        /// Another profile whose values this one starts from.
+        pub extends: Option<String>,
+        /// Name template, e.g. `{servername}_{port}`; placeholders become required keys on the
+        /// role.
+        pub name: Option<String>,
+        /// Env globs where the profile may be used.
+        pub envs: Option<Vec<String>>,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -174,38 +249,6 @@ pub struct RawPasswordSpec {
     pub env: Option<String>,
 }
 
-/// A profile: an account kind. Overrides or extends the built-in ones.
-#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
-pub struct RawProfile {
-    /// Another profile whose values this one starts from.
-    pub extends: Option<String>,
-    /// Name template, e.g. `{servername}_{port}`; placeholders become required keys on the role.
-    pub name: Option<String>,
-    /// Env globs where the profile may be used.
-    pub envs: Option<Vec<String>>,
-    #[serde(flatten)]
-    pub fields: RawRoleFields,
-    /// Keys that are none of the above; rejected with a suggestion.
-    #[serde(flatten)]
-    #[schemars(skip)]
-    pub unknown: BTreeMap<String, serde_json::Value>,
-}
-
-/// A declared role. Keys that are not fields are the profile's name-template placeholders.
-#[derive(Debug, Default, Clone, JsonSchema)]
-pub struct RawRole {
-    pub name: Option<String>,
-    pub profile: Option<String>,
-    /// Globs over `env/database`.
-    #[serde(default)]
-    pub targets: Vec<String>,
-    #[serde(flatten)]
-    pub fields: RawRoleFields,
-    /// Name-template placeholders such as `servername` or `farm`.
-    #[serde(flatten)]
-    pub placeholders: BTreeMap<String, serde_json::Value>,
-}
-
 /// A setting value: written as a string, number or boolean, stored as PostgreSQL's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingValue(pub String);
@@ -253,8 +296,8 @@ pub struct ValidUntil(
 
 impl<'de> Deserialize<'de> for ValidUntil {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // TOML dates arrive as a one-entry map (toml's private datetime key), both straight
-        // from toml (roles) and buffered for a profile's `flatten`; YAML dates are strings.
+        // TOML dates arrive as a one-entry map (toml's private datetime key); YAML dates are
+        // strings.
         match serde_json::Value::deserialize(deserializer)? {
             serde_json::Value::String(s) => Ok(ValidUntil(s)),
             serde_json::Value::Object(map) if map.len() == 1 => match map.into_iter().next() {
@@ -268,149 +311,10 @@ impl<'de> Deserialize<'de> for ValidUntil {
     }
 }
 
-/// The one list of a role's keys and the field each fills: it makes `ROLE_FIELD_KEYS` and the
-/// dispatch in `RawRole`'s `Deserialize`, so no name is written twice.
-macro_rules! role_keys {
-    ($($key:ident => $($field:ident).+),* $(,)?) => {
-        /// Keys a role accepts besides its profile's placeholders, for "did you mean" suggestions.
-        pub const ROLE_FIELD_KEYS: &[&str] = &[$(stringify!($key)),*];
-
-        impl RawRole {
-            /// Reads the value of `key`, one of `ROLE_FIELD_KEYS`, into its field.
-            fn read_field<'de, A: MapAccess<'de>>(
-                &mut self,
-                key: &str,
-                map: &mut A,
-            ) -> Result<(), A::Error> {
-                match key {
-                    $(stringify!($key) => self.$($field).+ = map.next_value()?,)*
-                    _ => unreachable!("read_field is only called with ROLE_FIELD_KEYS"),
-                }
-                Ok(())
-            }
-        }
-    };
-}
-
-role_keys! {
-    name => name,
-    profile => profile,
-    targets => targets,
-    login => fields.login,
-    superuser => fields.superuser,
-    createdb => fields.createdb,
-    createrole => fields.createrole,
-    inherit => fields.inherit,
-    replication => fields.replication,
-    bypassrls => fields.bypassrls,
-    connection_limit => fields.connection_limit,
-    valid_until => fields.valid_until,
-    search_path => fields.search_path,
-    set => fields.set,
-    settings_scope => fields.settings_scope,
-    member_of => fields.member_of,
-    password => fields.password,
-    grants => fields.grants,
-    schemas => fields.schemas,
-}
-
-// Duplicate keys are tracked in a u32 bitmask.
-const _: () = assert!(ROLE_FIELD_KEYS.len() <= 32);
-
-// Written out rather than derived: with `#[serde(flatten)]`, serde buffered every role through
-// its `Content` type, a quarter of the YAML load time at 10,000 roles. The `serde` attributes on
-// the struct remain for the schema.
-impl<'de> Deserialize<'de> for RawRole {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(RoleVisitor)
-    }
-}
-
-struct RoleVisitor;
-
-impl<'de> Visitor<'de> for RoleVisitor {
-    type Value = RawRole;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        // What serde's derive said, so error messages stay as they were.
-        f.write_str("struct RawRole")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRole, A::Error> {
-        let mut role = RawRole::default();
-        let mut seen = 0u32;
-        while let Some(key) = map.next_key::<RoleKey>()? {
-            match key {
-                RoleKey::Field(index) => {
-                    let name = ROLE_FIELD_KEYS[index];
-                    if seen & (1 << index) != 0 {
-                        return Err(de::Error::duplicate_field(name));
-                    }
-                    seen |= 1 << index;
-                    role.read_field(name, &mut map)?;
-                }
-                RoleKey::Placeholder(name) => {
-                    role.placeholders.insert(name, map.next_value()?);
-                }
-            }
-        }
-        Ok(role)
-    }
-}
-
-/// A role's key: the index of a field in `ROLE_FIELD_KEYS`, or a placeholder's name.
-enum RoleKey {
-    Field(usize),
-    Placeholder(String),
-}
-
-impl<'de> Deserialize<'de> for RoleKey {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = RoleKey;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("field identifier")
-            }
-
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<RoleKey, E> {
-                Ok(match ROLE_FIELD_KEYS.iter().position(|k| *k == key) {
-                    Some(index) => RoleKey::Field(index),
-                    None => RoleKey::Placeholder(key.to_owned()),
-                })
-            }
-        }
-        deserializer.deserialize_identifier(KeyVisitor)
-    }
-}
-
-/// Keys a profile accepts.
-pub const PROFILE_FIELD_KEYS: &[&str] = &[
-    "extends",
-    "name",
-    "envs",
-    "login",
-    "superuser",
-    "createdb",
-    "createrole",
-    "inherit",
-    "replication",
-    "bypassrls",
-    "connection_limit",
-    "valid_until",
-    "search_path",
-    "set",
-    "settings_scope",
-    "member_of",
-    "password",
-    "grants",
-    "schemas",
-];
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::super::located::Yaml;
     use super::*;
 
     const ROLE_TOML: &str = r#"
@@ -451,20 +355,34 @@ roles:
     port: 8080
 "#;
 
+    fn yaml(text: &str) -> Result<RawFile<Yaml>, serde_saphyr::Error> {
+        serde_saphyr::from_str(text)
+    }
+
     #[test]
     fn a_role_reads_the_same_from_toml_and_yaml() {
-        let toml_role = toml::from_str::<RawFile>(ROLE_TOML).unwrap().roles;
-        let yaml_role = serde_yaml::from_str::<RawFile>(ROLE_YAML).unwrap().roles;
-        assert_eq!(format!("{toml_role:?}"), format!("{yaml_role:?}"));
-        let role = &toml_role[0];
+        let toml_role = &toml::from_str::<RawFile>(ROLE_TOML).unwrap().roles[0];
+        let yaml_role = &yaml(ROLE_YAML).unwrap().roles[0];
         assert_eq!(
-            role.fields.valid_until,
+            format!("{:?}", toml_role.value),
+            format!("{:?}", yaml_role.value)
+        );
+        assert_eq!(
+            toml_role.value.valid_until,
             Some(ValidUntil("2027-03-31".into()))
         );
-        assert_eq!(
-            role.placeholders.keys().collect::<Vec<_>>(),
-            ["port", "servername"]
-        );
+        fn extra<S>(role: &Located<RawRole, S>) -> BTreeMap<String, serde_json::Value> {
+            let extra = role.extra.iter();
+            extra
+                .map(|(key, _, value)| (key.clone(), value.clone()))
+                .collect()
+        }
+        let placeholders = BTreeMap::from([
+            ("servername".to_string(), serde_json::json!("web01")),
+            ("port".to_string(), serde_json::json!(8080)),
+        ]);
+        assert_eq!(extra(toml_role), placeholders);
+        assert_eq!(extra(yaml_role), placeholders);
     }
 
     #[test]
@@ -472,17 +390,17 @@ roles:
         let text = "[profiles.p]\nvalid_until = 2027-03-31T12:00:00Z\n\n\
                     [[roles]]\nvalid_until = 2027-03-31T12:00:00Z\n";
         let file = toml::from_str::<RawFile>(text).unwrap();
-        let from_profile = file.profiles["p"].fields.valid_until.clone();
+        let from_profile = file.profiles.value["p"].value.valid_until.clone();
         assert!(from_profile.is_some());
-        assert_eq!(file.roles[0].fields.valid_until, from_profile);
+        assert_eq!(file.roles[0].value.valid_until, from_profile);
     }
 
     #[test]
     fn a_role_key_given_twice_is_an_error() {
-        let err = serde_yaml::from_str::<RawFile>(
-            "roles:\n  - name: a\n    login: true\n    login: false\n",
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("duplicate field `login`"), "{err}");
+        let err = yaml("roles:\n  - name: a\n    login: true\n    login: false\n").unwrap_err();
+        assert!(err.to_string().contains("duplicate mapping key"), "{err}");
+        let err =
+            toml::from_str::<RawFile>("[[roles]]\nlogin = true\nlogin = false\n").unwrap_err();
+        assert!(err.to_string().contains("duplicate key"), "{err}");
     }
 }

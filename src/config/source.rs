@@ -1,12 +1,11 @@
-//! One config file: its text, its parsed raw form, and where its items are.
-//!
-//! serde gives positions for syntax and unknown-key errors; for semantic errors found later
-//! (a role's profile, a database's glob) we find the item's line in the text, which works
-//! for the block styles people write and falls back to the section's line otherwise.
+//! One config file: its text, parsed by toml or serde-saphyr into entries that each carry the
+//! positions the parser reported (see `located`), whatever the format.
 
-use super::error::{did_you_mean, ConfigError, Location};
-use super::fast_yaml;
-use super::raw::RawFile;
+use super::error::{unknown_key, ConfigError, Location};
+use super::located::{Located, Pos, Spans, Toml, Yaml};
+use super::raw::{RawDatabase, RawEnv, RawFile, RawProfile, RawRole, RawSettings};
+use super::{Origin, Position};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,249 +18,210 @@ pub enum Format {
 pub struct SourceFile {
     pub path: PathBuf,
     pub format: Format,
-    pub(super) text: String,
+    text: String,
+    /// Byte offset of each line's start, to turn toml's offsets into lines and columns.
+    line_starts: Vec<usize>,
+}
+
+/// One file's entries in file order, each with its origin.
+#[derive(Debug, Default)]
+pub(super) struct Parsed {
+    pub settings: Option<(RawSettings, Origin)>,
+    pub envs: Vec<(String, RawEnv, Origin)>,
+    pub databases: Vec<(RawDatabase, Origin)>,
+    pub profiles: Vec<(String, RawProfile, Origin)>,
+    pub roles: Vec<(RawRole, Origin)>,
+    /// Keys that no entry of their kind has.
+    pub unknown_keys: Vec<ConfigError>,
 }
 
 impl SourceFile {
     pub fn new(path: &Path, format: Format, text: String) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         SourceFile {
             path: path.to_path_buf(),
             format,
             text,
+            line_starts,
         }
     }
 
-    pub fn parse(&self) -> Result<RawFile, ConfigError> {
+    /// Parses the file; `index` is its place in the config, recorded in every origin.
+    pub(super) fn parse(&self, index: usize) -> Result<Parsed, ConfigError> {
         match self.format {
-            Format::Toml => toml::from_str::<RawFile>(&self.text).map_err(|e| {
-                let (line, column) = e.span().map(|s| self.line_col(s.start)).unwrap_or((1, 1));
-                self.error_at(line, column, improve_serde_message(e.message()))
-            }),
+            Format::Toml => toml::from_str::<RawFile<Toml>>(&self.text)
+                .map(|raw| self.entries(raw, index))
+                .map_err(|e| {
+                    let at = e.span().map_or(Pos::Offset(0), |s| Pos::Offset(s.start));
+                    self.error_at(self.position(at), improve_toml_message(e.message()))
+                }),
             Format::Yaml => {
-                if self.text.trim().is_empty() {
-                    return Ok(RawFile::default());
-                }
-                // The fast path declines anything it is unsure of, errors included, so what
-                // users see always comes from serde_yaml.
-                if let Some(raw) = fast_yaml::from_str::<RawFile>(&self.text) {
-                    return Ok(raw);
-                }
-                serde_yaml::from_str::<RawFile>(&self.text).map_err(|e| {
-                    let (line, column) = e
-                        .location()
-                        .map(|l| (l.line(), l.column()))
-                        .unwrap_or((1, 1));
-                    let message = e.to_string();
-                    // serde_yaml appends " at line X column Y"; the location is already in front.
-                    let message = message
-                        .split(" at line ")
-                        .next()
-                        .unwrap_or(&message)
-                        .to_string();
-                    self.error_at(line, column, improve_serde_message(&message))
-                })
+                // YAML 1.2's core schema, as serde_yaml read it: `yes` and `off` are strings
+                // and `007` stays `007`. No size budget: the files are the operator's own, and
+                // a budget would only turn away a large fleet.
+                let options = serde_saphyr::options! {
+                    budget: None,
+                    strict_booleans: true,
+                    leading_zero_numbers_as_strings: true,
+                    underscored_numbers_as_strings: true,
+                    with_snippet: false,
+                };
+                serde_saphyr::from_str_with_options::<RawFile<Yaml>>(&self.text, options)
+                    .map(|raw| self.entries(raw, index))
+                    .map_err(|e| {
+                        let at = e.location().filter(|l| l.line() > 0).map_or(
+                            Pos::LineColumn(1, 1),
+                            |l| {
+                                let number = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+                                Pos::LineColumn(number(l.line()), number(l.column()))
+                            },
+                        );
+                        let message = serde_saphyr::MessageFormatter::format_message(
+                            &YamlMessages,
+                            e.without_snippet(),
+                        );
+                        self.error_at(self.position(at), message)
+                    })
             }
         }
     }
 
-    pub fn error_at(&self, line: usize, column: usize, message: impl Into<String>) -> ConfigError {
+    /// The file's entries with their origins; keys no entry has become errors, except on roles,
+    /// where they are the name template's placeholders.
+    fn entries<S: Spans>(&self, raw: RawFile<S>, index: usize) -> Parsed {
+        let mut parsed = Parsed::default();
+        let origin = |at: Pos, keys: &[(Cow<'static, str>, Pos)], accepted| Origin {
+            file: index,
+            at: self.entry_position(at),
+            keys: keys
+                .iter()
+                .map(|(name, pos)| (name.clone(), self.position(*pos)))
+                .collect(),
+            accepted,
+        };
+        if let Some(settings) = raw.settings {
+            self.reject_extra("settings", &settings, &mut parsed.unknown_keys);
+            let origin = origin(settings.at, &settings.keys, settings.fields);
+            parsed.settings = Some((settings.value, origin));
+        }
+        let envs = raw.envs;
+        for (name, env) in envs.value {
+            let at = key_position(&envs.keys, &name).unwrap_or(envs.at);
+            parsed.envs.push((name, env, origin(at, &[], &[])));
+        }
+        for db in raw.databases {
+            self.reject_extra("database", &db, &mut parsed.unknown_keys);
+            let origin = origin(db.at, &db.keys, db.fields);
+            parsed.databases.push((db.value, origin));
+        }
+        let profiles = raw.profiles;
+        for (name, profile) in profiles.value {
+            let kind = format!("profile `{name}`");
+            self.reject_extra(&kind, &profile, &mut parsed.unknown_keys);
+            let at = key_position(&profiles.keys, &name).unwrap_or(profile.at);
+            let origin = origin(at, &profile.keys, profile.fields);
+            parsed.profiles.push((name, profile.value, origin));
+        }
+        for role in raw.roles {
+            let mut keys = role.keys;
+            let mut value = role.value;
+            for (name, at, placeholder) in role.extra {
+                keys.push((Cow::Owned(name.clone()), at));
+                value.placeholders.insert(name, placeholder);
+            }
+            let origin = origin(role.at, &keys, role.fields);
+            parsed.roles.push((value, origin));
+        }
+        parsed
+    }
+
+    fn reject_extra<T, S>(&self, kind: &str, entry: &Located<T, S>, errors: &mut Vec<ConfigError>) {
+        for (key, at, _) in &entry.extra {
+            errors.push(self.error_at(
+                self.position(*at),
+                format!("{kind}: {}", unknown_key(key, entry.fields)),
+            ));
+        }
+    }
+
+    fn error_at(&self, at: Position, message: impl Into<String>) -> ConfigError {
         ConfigError {
-            location: Location::new(&self.path, line, column),
+            location: self.location(at),
             message: message.into(),
         }
     }
 
-    fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, column)
+    pub(super) fn location(&self, at: Position) -> Location {
+        Location::new(&self.path, at.line, at.column)
     }
 
-    fn lines(&self) -> impl Iterator<Item = (usize, &str)> {
-        self.text.lines().enumerate().map(|(i, l)| (i + 1, l))
-    }
-
-    /// Line where a top-level section starts (`[[roles]]`, `[settings]`, `roles:`).
-    pub fn section_location(&self, section: &str) -> Location {
-        let line = self
-            .lines()
-            .find(|(_, l)| match self.format {
-                Format::Toml => toml_header(l)
-                    .is_some_and(|h| h == section || h.starts_with(&format!("{section}."))),
-                Format::Yaml => yaml_top_key(l) == Some(section),
-            })
-            .map_or(1, |(n, _)| n);
-        Location::new(&self.path, line, 1)
-    }
-
-    /// Lines `[start, end)` of the `index`-th entry of an array section (`[[roles]]` / `roles: - ...`).
-    fn array_item_span(&self, section: &str, index: usize) -> Option<(usize, usize)> {
-        let lines: Vec<(usize, &str)> = self.lines().collect();
-        let mut starts = Vec::new();
-        let mut end_of_section = lines.len() + 1;
-        match self.format {
-            Format::Toml => {
-                let header = format!("[[{section}]]");
-                let start = lines
-                    .iter()
-                    .filter(|(_, l)| l.trim() == header)
-                    .nth(index)
-                    .map(|(n, _)| *n)?;
-                let end = lines
-                    .iter()
-                    .find(|(n, l)| *n > start && l.trim_start().starts_with('['))
-                    .map_or(end_of_section, |(n, _)| *n);
-                Some((start, end))
-            }
-            Format::Yaml => {
-                let section_line = lines
-                    .iter()
-                    .find(|(_, l)| yaml_top_key(l) == Some(section))
-                    .map(|(n, _)| *n)?;
-                let mut item_indent = None;
-                for (n, l) in lines.iter().filter(|(n, _)| *n > section_line) {
-                    let trimmed = l.trim_start();
-                    if trimmed.is_empty() || trimmed.starts_with('#') {
-                        continue;
-                    }
-                    let indent = l.len() - trimmed.len();
-                    if indent == 0 && !trimmed.starts_with('-') {
-                        end_of_section = *n;
-                        break;
-                    }
-                    if trimmed.starts_with("- ") || trimmed == "-" {
-                        match item_indent {
-                            None => {
-                                item_indent = Some(indent);
-                                starts.push(*n);
-                            }
-                            Some(i) if i == indent => starts.push(*n),
-                            _ => {}
-                        }
-                    }
-                }
-                let start = *starts.get(index)?;
-                let end = starts.get(index + 1).copied().unwrap_or(end_of_section);
-                Some((start, end))
+    fn position(&self, pos: Pos) -> Position {
+        match pos {
+            Pos::LineColumn(line, column) => Position { line, column },
+            Pos::Offset(offset) => {
+                let line = self.line_starts.partition_point(|&start| start <= offset);
+                let start = self.line_starts[line.saturating_sub(1)];
+                let column = self
+                    .text
+                    .get(start..offset)
+                    .map_or(0, |t| t.chars().count())
+                    + 1;
+                Position { line, column }
             }
         }
     }
 
-    /// Location of the `index`-th entry of an array section, or of `key` inside it when given.
-    pub fn array_item_location(&self, section: &str, index: usize, key: Option<&str>) -> Location {
-        let Some((start, end)) = self.array_item_span(section, index) else {
-            return self.section_location(section);
-        };
-        self.key_location_in(start, end, key)
-    }
-
-    /// Location of a map entry such as `[profiles.app]` / `profiles:\n  app:`, or a key inside it.
-    pub fn map_entry_location(&self, section: &str, name: &str, key: Option<&str>) -> Location {
-        let lines: Vec<(usize, &str)> = self.lines().collect();
-        let span = match self.format {
-            Format::Toml => {
-                let wanted = [format!("{section}.{name}"), format!("{section}.\"{name}\"")];
-                lines
-                    .iter()
-                    .find(|(_, l)| toml_header(l).is_some_and(|h| wanted.iter().any(|w| w == h)))
-                    .map(|(n, _)| {
-                        let end = lines
-                            .iter()
-                            .find(|(m, l)| *m > *n && l.trim_start().starts_with('['))
-                            .map_or(lines.len() + 1, |(m, _)| *m);
-                        (*n, end)
-                    })
-            }
-            Format::Yaml => {
-                let section_line = lines
-                    .iter()
-                    .find(|(_, l)| yaml_top_key(l) == Some(section))
-                    .map(|(n, _)| *n);
-                section_line.and_then(|s| {
-                    let start = lines.iter().find(|(n, l)| {
-                        *n > s && {
-                            let t = l.trim_start();
-                            let key = t
-                                .split(':')
-                                .next()
-                                .unwrap_or("")
-                                .trim()
-                                .trim_matches(['"', '\'']);
-                            l.len() > t.len() && key == name
-                        }
-                    })?;
-                    let indent = start.1.len() - start.1.trim_start().len();
-                    let end = lines
-                        .iter()
-                        .find(|(m, l)| {
-                            let t = l.trim_start();
-                            *m > start.0
-                                && !t.is_empty()
-                                && !t.starts_with('#')
-                                && l.len() - t.len() <= indent
-                        })
-                        .map_or(lines.len() + 1, |(m, _)| *m);
-                    Some((start.0, end))
-                })
-            }
-        };
-        match span {
-            Some((start, end)) => self.key_location_in(start, end, key),
-            None => self.section_location(section),
+    /// Where an entry starts as people read it: at the dash of a block sequence's entry, where
+    /// YAML parsers place a block mapping at its first key.
+    fn entry_position(&self, pos: Pos) -> Position {
+        let at = self.position(pos);
+        let line = at.line.checked_sub(1).and_then(|i| {
+            let start = *self.line_starts.get(i)?;
+            let end = self
+                .line_starts
+                .get(i + 1)
+                .copied()
+                .unwrap_or(self.text.len());
+            self.text.get(start..end)
+        });
+        let Some(line) = line else { return at };
+        let before: String = line.chars().take(at.column.saturating_sub(1)).collect();
+        match before.find('-') {
+            Some(dash) if before.split_whitespace().all(|t| t == "-") => Position {
+                line: at.line,
+                column: before[..dash].chars().count() + 1,
+            },
+            _ => at,
         }
     }
+}
 
-    /// Location of `key` in the lines that follow `line` (a section's keys), else `line`.
-    pub fn key_location_after(&self, line: usize, key: &str) -> Location {
-        let end = self
-            .lines()
-            .find(|(n, l)| {
-                *n > line && (l.trim_start().starts_with('[') || yaml_top_key(l).is_some())
-            })
-            .map_or(usize::MAX, |(n, _)| n);
-        self.key_location_in(line, end, Some(key))
-    }
+fn key_position(keys: &[(Cow<'static, str>, Pos)], name: &str) -> Option<Pos> {
+    keys.iter().find(|(key, _)| key == name).map(|(_, at)| *at)
+}
 
-    fn key_location_in(&self, start: usize, end: usize, key: Option<&str>) -> Location {
-        if let Some(key) = key {
-            for (n, l) in self.lines().filter(|(n, _)| *n >= start && *n < end) {
-                let body = l.trim_start();
-                let body = body.strip_prefix("- ").unwrap_or(body).trim_start();
-                if let Some(rest) = body.strip_prefix(key) {
-                    if rest.trim_start().starts_with([':', '=']) {
-                        let column = l.len() - body.len() + 1;
-                        return Location::new(&self.path, n, column);
-                    }
-                }
+/// serde-saphyr's user-facing messages, with ours for unknown keys and bad scalars.
+struct YamlMessages;
+
+impl serde_saphyr::MessageFormatter for YamlMessages {
+    fn format_message<'a>(&self, err: &'a serde_saphyr::Error) -> Cow<'a, str> {
+        match err {
+            serde_saphyr::Error::SerdeUnknownField {
+                field, expected, ..
+            } => Cow::Owned(unknown_key(field, expected)),
+            // Its own words are "invalid i32".
+            serde_saphyr::Error::InvalidScalar { ty, .. } => {
+                Cow::Owned(format!("invalid value: expected {ty}"))
             }
+            other => serde_saphyr::UserMessageFormatter.format_message(other),
         }
-        let line_text = self
-            .lines()
-            .find(|(n, _)| *n == start)
-            .map_or("", |(_, l)| l);
-        let column = line_text.len() - line_text.trim_start().len() + 1;
-        Location::new(&self.path, start, column)
     }
 }
 
-fn toml_header(line: &str) -> Option<&str> {
-    let t = line.trim();
-    let inner = t.strip_prefix("[[").and_then(|r| r.strip_suffix("]]"));
-    inner
-        .or_else(|| t.strip_prefix('[').and_then(|r| r.strip_suffix(']')))
-        .map(str::trim)
-}
-
-fn yaml_top_key(line: &str) -> Option<&str> {
-    if line.starts_with([' ', '\t', '#', '-']) {
-        return None;
-    }
-    line.split_once(':').map(|(k, _)| k.trim())
-}
-
-/// Adds a "did you mean" to serde's unknown-field messages.
-fn improve_serde_message(message: &str) -> String {
+/// toml reports unknown keys in serde's words only: "unknown field `x`, expected one of `a`, `b`".
+fn improve_toml_message(message: &str) -> String {
     let message = message.trim();
     let Some((context, rest)) = message.split_once("unknown field `") else {
         return message.to_string();
@@ -270,64 +230,9 @@ fn improve_serde_message(message: &str) -> String {
         return message.to_string();
     };
     let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-    format!(
-        "{context}unknown key `{word}`{}",
-        if expected.is_empty() {
-            String::new()
-        } else {
-            did_you_mean(word, expected.iter().copied()).to_string()
-                + &format!(" (expected one of {})", expected.join(", "))
-        }
-    )
+    format!("{context}{}", unknown_key(word, &expected))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn yaml(text: &str) -> SourceFile {
-        SourceFile::new(Path::new("roles.yaml"), Format::Yaml, text.to_string())
-    }
-
-    #[test]
-    fn finds_yaml_items_and_keys() {
-        let f = yaml(
-            "roles:\n  - name: a\n    profile: x\n  - name: b\n    targets: []\n    profile: y\n",
-        );
-        assert_eq!(f.array_item_location("roles", 1, None).line, 4);
-        let loc = f.array_item_location("roles", 1, Some("profile"));
-        assert_eq!((loc.line, loc.column), (6, 5));
-        let loc = f.array_item_location("roles", 0, Some("name"));
-        assert_eq!((loc.line, loc.column), (2, 5));
-    }
-
-    #[test]
-    fn finds_toml_items_and_map_entries() {
-        let f = SourceFile::new(
-            Path::new("c.toml"),
-            Format::Toml,
-            "[settings]\n\n[[databases]]\nenv = \"dev\"\n[[databases]]\nenv = \"qa\"\nhost = \"h\"\n[profiles.app]\nconnection_limit = 3\n".into(),
-        );
-        let loc = f.array_item_location("databases", 1, Some("host"));
-        assert_eq!((loc.line, loc.column), (7, 1));
-        let loc = f.map_entry_location("profiles", "app", Some("connection_limit"));
-        assert_eq!(loc.line, 9);
-    }
-
-    #[test]
-    fn unknown_keys_get_a_suggestion_and_a_position() {
-        let f = SourceFile::new(
-            Path::new("c.toml"),
-            Format::Toml,
-            "[[databases]]\nenv = \"dev\"\nname = \"x\"\nhots = \"h\"\n".into(),
-        );
-        let err = f.parse().unwrap_err();
-        assert_eq!(err.location.line, 4, "{err}");
-        assert!(err.message.contains("did you mean `host`?"), "{err}");
-        let f = yaml("databases:\n  - env: dev\n    name: x\n    hots: h\n");
-        let err = f.parse().unwrap_err();
-        assert_eq!(err.location.line, 4, "{err}");
-        assert!(err.message.contains("did you mean `host`?"), "{err}");
-    }
-}
+mod tests;

@@ -2,7 +2,7 @@ use super::fields::InvalidValidUntil;
 use super::*;
 use crate::config::{merge, Format, SourceFile};
 use crate::model::utc::UtcTimeError;
-use crate::model::PasswordPolicy;
+use crate::model::{PasswordPolicy, SettingScope};
 use std::path::{Path, PathBuf};
 
 const REGISTRY: &str = r#"
@@ -311,6 +311,80 @@ fn an_impossible_valid_until_fails_lowering_at_its_key() {
     );
     assert!(
         err.contains("valid_until `2027-02-31`: no such date or time"),
+        "{err}"
+    );
+}
+
+/// Lowers `roles`, written in `format`, over the registry; the error text.
+fn lowering_error(format: Format, roles: &str) -> String {
+    let name = match format {
+        Format::Toml => "roles.toml",
+        Format::Yaml => "roles.yaml",
+    };
+    let files = vec![
+        SourceFile::new(Path::new("registry.toml"), Format::Toml, REGISTRY.into()),
+        SourceFile::new(Path::new(name), format, roles.into()),
+    ];
+    match merge(PathBuf::from("."), files).and_then(|c| lower(c, &LowerInput::default())) {
+        Ok(_) => panic!("{roles:?} lowered without an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn flow_style_yaml_errors_name_the_exact_line_and_column() {
+    let roles =
+        "roles:\n  - {name: a, targets: [dev]}\n  - {name: b, profile: devqaa, targets: [dev]}\n";
+    let err = lowering_error(Format::Yaml, roles);
+    assert!(err.starts_with("roles.yaml:3:15: "), "{err}");
+    assert!(err.contains("did you mean `devqa`?"), "{err}");
+
+    let roles = "roles: [{name: a, targets: [dev]}, {profile: app, farm: x, targets: [dev]}]\n";
+    let err = lowering_error(Format::Yaml, roles);
+    assert!(err.starts_with("roles.yaml:1:51: "), "{err}");
+    assert!(err.contains("unknown key `farm`"), "{err}");
+
+    let roles = "roles: [{name: a, targets: [dev]}, {name: b, targets: [\"dev/[\"]}]\n";
+    let err = lowering_error(Format::Yaml, roles);
+    assert!(err.starts_with("roles.yaml:1:46: "), "{err}");
+}
+
+#[test]
+fn inline_toml_errors_name_the_exact_line_and_column() {
+    let roles = "roles = [\n  { name = \"a\", targets = [\"dev\"] },\n  { name = \"b\", targets = [\"staging/*\"] },\n]\n";
+    let err = lowering_error(Format::Toml, roles);
+    assert!(err.starts_with("roles.toml:3:17: "), "{err}");
+    assert!(err.contains("matches no registry entry"), "{err}");
+
+    let roles = "[[roles]]\nname = \"a\"\ntargets = [\"dev\"]\nmember_of = [{ role = \"\" }]\n";
+    let err = lowering_error(Format::Toml, roles);
+    assert!(err.starts_with("roles.toml:4:1: "), "{err}");
+
+    // A role with no name and no template is placed where it starts.
+    let roles = "roles = [{ targets = [\"dev\"] }]\n";
+    let err = lowering_error(Format::Toml, roles);
+    assert!(err.starts_with("roles.toml:1:10: "), "{err}");
+}
+
+#[test]
+fn duplicates_across_files_name_both_places() {
+    let profiles = "[profiles.app]\nconnection_limit = 5\n";
+    let files = vec![
+        SourceFile::new(Path::new("registry.toml"), Format::Toml, REGISTRY.into()),
+        SourceFile::new(Path::new("a.toml"), Format::Toml, profiles.into()),
+        SourceFile::new(
+            Path::new("b.yaml"),
+            Format::Yaml,
+            "profiles: {app: {login: true}}\nenvs:\n  dev: {prefix: x}\n".into(),
+        ),
+    ];
+    let err = merge(PathBuf::from("."), files).unwrap_err().to_string();
+    assert!(
+        err.contains("b.yaml:1:12: profile `app` is defined twice; first at a.toml:1:11"),
+        "{err}"
+    );
+    assert!(
+        err.contains("b.yaml:3:3: env `dev` is defined twice; first at registry.toml:2:7"),
         "{err}"
     );
 }
