@@ -20,21 +20,82 @@ pub struct RoleState {
     pub grants: Vec<GrantSpec>,
 }
 
-/// An error and the key it concerns, located by the caller.
-type FieldError = (Option<&'static str>, String);
+/// What is wrong with one of a role's fields; `key` says which, for the caller to locate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("connection_limit {0} must be -1 (no limit) or more")]
+    ConnectionLimit(i32),
+    #[error(transparent)]
+    ValidUntil(#[from] InvalidValidUntil),
+    #[error("group name `{0}` must be 1 to 63 bytes")]
+    GroupName(String),
+    #[error("`{0}` is not an environment variable name")]
+    PasswordVar(String),
+    #[error("rotation key `{0}` may not contain `;` or `=`")]
+    RotationKey(String),
+    #[error("search_path has an empty schema name")]
+    EmptySearchPathSchema,
+    #[error("`{0}` is not a valid setting name")]
+    SettingName(String),
+    #[error("search_path is given both as `search_path` and in `set`")]
+    SearchPathTwice,
+    #[error("grant on {on}: {problem}")]
+    Grant { on: String, problem: GrantProblem },
+}
+
+/// What is wrong with one grant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrantProblem {
+    #[error("`future` applies only to tables, sequences and functions")]
+    FutureNotAllIn,
+    #[error("`future_owners` needs `future: true`")]
+    FutureOwnersWithoutFuture,
+    #[error("it is always the target database; drop `names`/`schemas`")]
+    DatabaseWithNames,
+    #[error("use `names` for the schemas")]
+    SchemasOnSchema,
+    #[error("use `schemas`; for single objects use `on: {0}` with `names`")]
+    NamesOnAllIn(&'static str),
+    #[error("`names` (schema.name) is required")]
+    NamesRequired,
+    #[error("names must be non-empty")]
+    EmptyName,
+    #[error("`{0}` must be written schema.name")]
+    Unqualified(String),
+    #[error("`privileges` is empty")]
+    NoPrivileges,
+    #[error("`{privilege}` is not a {noun} privilege (valid: {valid}, ALL)")]
+    UnknownPrivilege {
+        privilege: String,
+        noun: &'static str,
+        valid: String,
+    },
+}
+
+impl FieldError {
+    /// The key at fault.
+    pub fn key(&self) -> &'static str {
+        match self {
+            FieldError::ConnectionLimit(_) => "connection_limit",
+            FieldError::ValidUntil(_) => "valid_until",
+            FieldError::GroupName(_) => "member_of",
+            FieldError::PasswordVar(_) | FieldError::RotationKey(_) => "password",
+            FieldError::EmptySearchPathSchema => "search_path",
+            FieldError::SettingName(_) | FieldError::SearchPathTwice => "set",
+            FieldError::Grant { .. } => "grants",
+        }
+    }
+}
 
 pub fn role_state(fields: &RawRoleFields) -> Result<RoleState, FieldError> {
     let defaults = Attributes::default();
     let connection_limit = fields.connection_limit.unwrap_or(defaults.connection_limit);
     if connection_limit < -1 {
-        return Err((
-            Some("connection_limit"),
-            format!("connection_limit {connection_limit} must be -1 (no limit) or more"),
-        ));
+        return Err(FieldError::ConnectionLimit(connection_limit));
     }
     let valid_until = match &fields.valid_until {
         None => None,
-        Some(v) => canonical_valid_until(&v.0).map_err(|e| (Some("valid_until"), e.to_string()))?,
+        Some(v) => canonical_valid_until(&v.0)?,
     };
     let attributes = Attributes {
         login: fields.login.unwrap_or(defaults.login),
@@ -61,10 +122,7 @@ pub fn role_state(fields: &RawRoleFields) -> Result<RoleState, FieldError> {
             ),
         };
         if group.is_empty() || group.len() > 63 {
-            return Err((
-                Some("member_of"),
-                format!("group name `{group}` must be 1 to 63 bytes"),
-            ));
+            return Err(FieldError::GroupName(group.clone()));
         }
         member_of.insert(RoleName::existing(group.clone()), options);
     }
@@ -78,10 +136,7 @@ pub fn role_state(fields: &RawRoleFields) -> Result<RoleState, FieldError> {
         }
         Some(RawPassword::Spec(spec)) => match &spec.env {
             Some(var) if var.is_empty() || var.contains('=') => {
-                return Err((
-                    Some("password"),
-                    format!("`{var}` is not an environment variable name"),
-                ));
+                return Err(FieldError::PasswordVar(var.clone()));
             }
             Some(var) => PasswordPolicy::Env {
                 var: var.clone(),
@@ -94,32 +149,23 @@ pub fn role_state(fields: &RawRoleFields) -> Result<RoleState, FieldError> {
     };
     if let Some(r) = password.rotation() {
         if r.contains(';') || r.contains('=') {
-            return Err((
-                Some("password"),
-                format!("rotation key `{r}` may not contain `;` or `=`"),
-            ));
+            return Err(FieldError::RotationKey(r.to_string()));
         }
     }
     let mut settings = BTreeMap::new();
     if let Some(path) = &fields.search_path {
         if path.iter().any(String::is_empty) {
-            return Err((
-                Some("search_path"),
-                "search_path has an empty schema name".into(),
-            ));
+            return Err(FieldError::EmptySearchPathSchema);
         }
         settings.insert("search_path".to_string(), format_identifier_list(path));
     }
     for (name, value) in fields.set.iter().flatten() {
         if !is_valid_setting_name(name) {
-            return Err((Some("set"), format!("`{name}` is not a valid setting name")));
+            return Err(FieldError::SettingName(name.clone()));
         }
         let name = name.to_ascii_lowercase();
         if name == "search_path" && settings.contains_key("search_path") {
-            return Err((
-                Some("set"),
-                "search_path is given both as `search_path` and in `set`".into(),
-            ));
+            return Err(FieldError::SearchPathTwice);
         }
         settings.insert(name.clone(), canonical_value(&name, &value.0));
     }
@@ -145,14 +191,19 @@ fn grants(fields: &RawRoleFields) -> Result<Vec<GrantSpec>, FieldError> {
         .grants
         .iter()
         .flatten()
-        .map(|g| grant(g, &default_schemas).map_err(|e| (Some("grants"), e)))
+        .map(|g| {
+            grant(g, &default_schemas).map_err(|problem| FieldError::Grant {
+                on: format!("{:?}", g.on).to_ascii_lowercase(),
+                problem,
+            })
+        })
         .collect::<Result<_, _>>()?;
     specs.sort();
     specs.dedup();
     Ok(specs)
 }
 
-fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, String> {
+fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, GrantProblem> {
     use RawGrantOn as On;
     let kind = match raw.on {
         On::Database => ObjectKind::Database,
@@ -161,48 +212,36 @@ fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, String
         On::Sequence | On::Sequences => ObjectKind::Sequence,
         On::Function | On::Functions => ObjectKind::Function,
     };
-    let on = format!("{:?}", raw.on).to_ascii_lowercase();
     let future = raw.future.unwrap_or(false);
     let all_in = matches!(raw.on, On::Tables | On::Sequences | On::Functions);
     if future && !all_in {
-        return Err(format!(
-            "grant on {on}: `future` applies only to tables, sequences and functions"
-        ));
+        return Err(GrantProblem::FutureNotAllIn);
     }
     if raw.future_owners.is_some() && !future {
-        return Err(format!(
-            "grant on {on}: `future_owners` needs `future: true`"
-        ));
+        return Err(GrantProblem::FutureOwnersWithoutFuture);
     }
     let target = match raw.on {
         On::Database => {
             if raw.names.is_some() || raw.schemas.is_some() {
-                return Err(
-                    "grant on database: it is always the target database; drop `names`/`schemas`"
-                        .into(),
-                );
+                return Err(GrantProblem::DatabaseWithNames);
             }
             GrantTarget::Database
         }
         On::Schema | On::Schemas => {
             if raw.schemas.is_some() {
-                return Err(format!("grant on {on}: use `names` for the schemas"));
+                return Err(GrantProblem::SchemasOnSchema);
             }
             GrantTarget::Schemas {
                 names: non_empty_names(
                     raw.names
                         .clone()
                         .unwrap_or_else(|| default_schemas.to_vec()),
-                    &on,
                 )?,
             }
         }
         On::Tables | On::Sequences | On::Functions => {
             if raw.names.is_some() {
-                return Err(format!(
-                    "grant on {on}: use `schemas`; for single objects use `on: {}` with `names`",
-                    kind.noun()
-                ));
+                return Err(GrantProblem::NamesOnAllIn(kind.noun()));
             }
             GrantTarget::AllIn {
                 kind,
@@ -210,18 +249,14 @@ fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, String
                     raw.schemas
                         .clone()
                         .unwrap_or_else(|| default_schemas.to_vec()),
-                    &on,
                 )?,
             }
         }
         On::Table | On::Sequence | On::Function => {
-            let names = raw
-                .names
-                .clone()
-                .ok_or_else(|| format!("grant on {on}: `names` (schema.name) is required"))?;
+            let names = raw.names.clone().ok_or(GrantProblem::NamesRequired)?;
             GrantTarget::Named {
                 kind,
-                objects: non_empty_names(names, &on)?
+                objects: non_empty_names(names)?
                     .iter()
                     .map(|n| split_qualified(n))
                     .collect::<Result<_, _>>()?,
@@ -229,18 +264,18 @@ fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, String
         }
     };
     if raw.privileges.is_empty() {
-        return Err(format!("grant on {on}: `privileges` is empty"));
+        return Err(GrantProblem::NoPrivileges);
     }
     let valid = kind.valid_privileges();
     let mut privileges = BTreeSet::new();
     for privilege in &raw.privileges {
         let p = normalize_privilege(privilege);
         if p != "ALL" && !valid.contains(&p.as_str()) {
-            return Err(format!(
-                "grant on {on}: `{privilege}` is not a {} privilege (valid: {}, ALL)",
-                kind.noun(),
-                valid.join(", ")
-            ));
+            return Err(GrantProblem::UnknownPrivilege {
+                privilege: privilege.clone(),
+                noun: kind.noun(),
+                valid: valid.join(", "),
+            });
         }
         privileges.insert(p);
     }
@@ -258,15 +293,15 @@ fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, String
     })
 }
 
-fn non_empty_names(names: Vec<String>, on: &str) -> Result<Vec<String>, String> {
+fn non_empty_names(names: Vec<String>) -> Result<Vec<String>, GrantProblem> {
     if names.is_empty() || names.iter().any(|n| n.is_empty() || n.len() > 63 * 2 + 1) {
-        return Err(format!("grant on {on}: names must be non-empty"));
+        return Err(GrantProblem::EmptyName);
     }
     Ok(names)
 }
 
 /// `schema.name`, `name` (schema `public`), or with double quotes around a part that holds a dot.
-fn split_qualified(text: &str) -> Result<(String, String), String> {
+fn split_qualified(text: &str) -> Result<(String, String), GrantProblem> {
     let mut parts = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
@@ -288,7 +323,7 @@ fn split_qualified(text: &str) -> Result<(String, String), String> {
         [schema, name] if !schema.is_empty() && !name.is_empty() => {
             Ok((schema.clone(), name.clone()))
         }
-        _ => Err(format!("`{text}` must be written schema.name")),
+        _ => Err(GrantProblem::Unqualified(text.to_string())),
     }
 }
 

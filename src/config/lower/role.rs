@@ -90,7 +90,7 @@ impl<'a> Declaration<'a> {
             None => self.role.fields(),
         };
         let state = fields::role_state(&fields)
-            .map_err(|(key, message)| self.error(errors, key, message))
+            .map_err(|error| self.error(errors, Some(error.key()), error.to_string()))
             .ok();
         let Some(state) = state.filter(|_| errors.len() == before) else {
             return Vec::new();
