@@ -9,7 +9,7 @@
 //! - `fleet`:    every selected cluster read in parallel, then planned (`fleet::plan_fleet`)
 //! - `plan`:     desired x current -> typed changes, pure   (`plan::diff_cluster`)
 //! - `render`:   changes -> SQL statements, text and JSON  (`render::ddl`, `render::text`,
-//!   `render::json`)
+//!   `render::json`); what the read commands print (`render::inventory`, `render::table`)
 //! - `apply`:    plan -> units of statements -> transactions, each unit recorded in the audit
 //!   log before it runs and after (`apply::prepare`, `apply::run`)
 //! - `audit`:    the SQLite audit log of every change (`audit::AuditLog`)

@@ -1,3 +1,5 @@
+//! The audit log: runs, started rows and outcomes, concurrent writers, and reading it back.
+
 use super::*;
 use std::sync::{Arc, Barrier};
 

@@ -1,3 +1,5 @@
+//! Lowering: templates, profiles, targets and the checks that name the place at fault.
+
 use super::fields::InvalidValidUntil;
 use super::*;
 use crate::config::{merge, Format, SourceFile};

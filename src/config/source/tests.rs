@@ -1,3 +1,5 @@
+//! Parsing one file: every error and every entry placed at its file:line:column, in any style.
+
 use super::*;
 
 fn yaml(text: &str) -> SourceFile {

@@ -1,3 +1,5 @@
+//! The diff of one cluster: roles created, changed, adopted, and the errors found before anything runs.
+
 use super::*;
 use crate::model::{
     AdminInfo, Attributes, ClusterKey, CurrentCluster, MembershipOptions, Memberships,

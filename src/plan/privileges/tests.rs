@@ -1,3 +1,5 @@
+//! One role's privileges in one database: what is granted, revoked and left alone.
+
 use super::*;
 use crate::model::privileges::{DatabaseState, DbObject};
 
