@@ -3,7 +3,7 @@
 //! Roles are created first so that memberships and settings can name them; memberships are
 //! granted before any are revoked so a role never passes through a state with less access than
 //! both the old and the new plan give; markers go last so a role is marked managed only with or
-//! after everything else about it (beyond `apply::MARKERS_PER_TRANSACTION`, they run in
+//! after everything else about it (past the first 2,000, see `apply::prepare`, they run in
 //! batches of their own right after).
 //!
 //! Privileges run afterwards, in each database's own transaction over its own connection (the
