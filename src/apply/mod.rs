@@ -15,8 +15,8 @@ mod prepare;
 use execute::execute;
 pub use execute::ExecuteError;
 pub use prepare::{
-    prepare, prepare_cluster, GeneratedCredential, PrepareError, Prepared, PreparedChange,
-    PreparedCluster, Unit, UnitKind,
+    prepare, GeneratedCredential, PrepareError, Prepared, PreparedChange, PreparedCluster, Unit,
+    UnitKind,
 };
 
 use crate::audit::{AuditError, AuditLog, ChangeRecord, Outcome, RunId};

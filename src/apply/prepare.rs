@@ -167,7 +167,7 @@ pub fn prepare<'p>(
     Ok(Prepared { clusters, not_run })
 }
 
-pub fn prepare_cluster<'p>(
+fn prepare_cluster<'p>(
     plan: &'p ClusterPlan,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<PreparedCluster<'p>, PrepareError> {

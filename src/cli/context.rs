@@ -1,10 +1,11 @@
 //! Where settings come from (flags > environment > files), decided in one place.
 
 use anyhow::{Context as _, Result};
+use pgroster::catalog;
 use pgroster::config::{self, Config, LowerInput, Lowered};
-use pgroster::connection::{AdminCredentials, Connector, TlsSettings};
-use pgroster::model::SslMode;
-use pgroster::registry::Registry;
+use pgroster::connection::{AdminCredentials, Connection, Connector, TlsSettings};
+use pgroster::model::{CurrentCluster, SslMode, TargetName};
+use pgroster::registry::{parse_target, DatabaseEntry, Registry};
 use std::path::{Path, PathBuf};
 
 pub struct Context {
@@ -13,6 +14,31 @@ pub struct Context {
     pub audit_log: PathBuf,
     /// How many config files were read.
     pub files: usize,
+}
+
+impl Context {
+    /// The registry entry of `env/database` as given on the command line.
+    pub fn find_target(&self, text: &str) -> Result<(TargetName, &DatabaseEntry)> {
+        let target = parse_target(text)?;
+        let entry = self
+            .lowered
+            .registry
+            .find(&target)
+            .with_context(|| format!("target {target} is not in the registry"))?;
+        Ok((target, entry))
+    }
+
+    /// An admin connection to the target's database, and its cluster's roles read over it.
+    pub fn read_target(
+        &self,
+        target: &TargetName,
+        entry: &DatabaseEntry,
+    ) -> Result<(Connection, CurrentCluster)> {
+        let mut connection = self.connector.connect(&entry.cluster, &target.database)?;
+        let current = catalog::read_cluster(&mut connection)
+            .with_context(|| format!("reading {} (target {target})", entry.cluster))?;
+        Ok((connection, current))
+    }
 }
 
 fn env_var(name: &str) -> Option<String> {

@@ -47,8 +47,35 @@ impl Output {
         }
     }
 
+    /// Whether `command` may go on: at once with `--auto-approve`, else only when a person at
+    /// a terminal answers `yes` to `question`. Refuses when nobody can be asked.
+    pub fn approve(
+        &self,
+        auto_approve: bool,
+        command: &str,
+        question: &str,
+    ) -> anyhow::Result<bool> {
+        if auto_approve {
+            return Ok(true);
+        }
+        if !self.stdin_is_terminal {
+            anyhow::bail!(
+                "{command} needs --auto-approve when stdin is not a terminal (nothing was changed)"
+            );
+        }
+        if self.confirm(question) {
+            return Ok(true);
+        }
+        let mut cancelled = command.to_string();
+        if let Some(first) = cancelled.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        self.print(&format!("{cancelled} cancelled; nothing was changed."));
+        Ok(false)
+    }
+
     /// Terraform's question: only `yes` proceeds.
-    pub fn confirm(&self, question: &str) -> bool {
+    fn confirm(&self, question: &str) -> bool {
         self.print(&format!(
             "{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
         ));

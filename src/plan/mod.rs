@@ -6,6 +6,7 @@ mod diff;
 mod error;
 mod order;
 pub(crate) mod privileges;
+pub mod reset;
 
 pub(crate) use diff::{diff_cluster, DiffInput};
 pub use error::{PlanError, PrivilegeError};

@@ -4,7 +4,7 @@ use crate::cli::args::ApplyArgs;
 use crate::cli::credentials;
 use crate::cli::output::Output;
 use crate::cli::{context, EXIT_ERROR, EXIT_OK};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use pgroster::apply;
 use pgroster::audit::AuditLog;
 use pgroster::fleet::plan_fleet;
@@ -27,14 +27,12 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     }
     // Everything that can fail without touching a cluster happens before the question.
     let prepared = apply::prepare(plan, &context::lookup_env)?;
-    if !args.auto_approve {
-        if !output.stdin_is_terminal {
-            bail!("apply needs --auto-approve when stdin is not a terminal (nothing was changed)");
-        }
-        if !output.confirm("Do you want to perform these actions?") {
-            output.print("Apply cancelled; nothing was changed.");
-            return Ok(EXIT_ERROR);
-        }
+    if !output.approve(
+        args.auto_approve,
+        "apply",
+        "Do you want to perform these actions?",
+    )? {
+        return Ok(EXIT_ERROR);
     }
     let delivery = credentials::prepare(
         prepared.generated_passwords(),

@@ -4,9 +4,7 @@ use crate::cli::args::{FormatArgs, RolesArgs, ShowArgs, TableFormat};
 use crate::cli::output::Output;
 use crate::cli::{context, EXIT_OK};
 use anyhow::{Context as _, Result};
-use pgroster::catalog;
 use pgroster::model::{CurrentCluster, RoleName};
-use pgroster::registry::parse_target;
 use pgroster::render::inventory;
 use std::path::Path;
 
@@ -22,15 +20,8 @@ pub fn registry(config: &Path, args: &FormatArgs, output: &Output) -> Result<i32
 
 fn read_target(config: &Path, target: &str) -> Result<CurrentCluster> {
     let ctx = context::load(config)?;
-    let target = parse_target(target)?;
-    let entry = ctx
-        .lowered
-        .registry
-        .find(&target)
-        .with_context(|| format!("target {target} is not in the registry"))?;
-    let mut client = ctx.connector.connect(&entry.cluster, &target.database)?;
-    catalog::read_cluster(&mut client)
-        .with_context(|| format!("reading {} (target {target})", entry.cluster))
+    let (target, entry) = ctx.find_target(target)?;
+    Ok(ctx.read_target(&target, entry)?.1)
 }
 
 pub fn roles(config: &Path, args: &RolesArgs, output: &Output) -> Result<i32> {
