@@ -67,6 +67,28 @@ impl ApplyReport {
     pub fn failed_clusters(&self) -> usize {
         self.not_run.len() + self.clusters.iter().filter(|c| !c.succeeded()).count()
     }
+
+    /// Roles created and roles changed, over the clusters whose role changes committed.
+    pub fn roles_added_and_changed(&self) -> (usize, usize) {
+        self.clusters
+            .iter()
+            .fold((0, 0), |(a, c), r| (a + r.added, c + r.changed))
+    }
+
+    /// The generated passwords that are now live: role changes commit first, so a cluster's
+    /// passwords are live once its role changes committed, even when a database's grants
+    /// failed afterwards. `prepared` is what this report's run executed.
+    pub fn live_credentials<'a>(
+        &'a self,
+        prepared: &'a Prepared<'_>,
+    ) -> impl Iterator<Item = &'a GeneratedCredential> {
+        prepared
+            .clusters
+            .iter()
+            .zip(&self.clusters)
+            .filter(|(_, outcome)| outcome.roles_committed)
+            .flat_map(|(cluster, _)| &cluster.credentials)
+    }
 }
 
 #[derive(Debug)]

@@ -50,19 +50,8 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     for failure in report.clusters.iter().flat_map(|c| &c.failures) {
         output.error(&failure.to_string());
     }
-    // Role changes commit first; passwords of roles created there are live even when a
-    // database's grants failed afterwards, so they are delivered whenever roles committed.
-    let committed = prepared
-        .clusters
-        .iter()
-        .zip(&report.clusters)
-        .filter(|(_, outcome)| outcome.roles_committed)
-        .flat_map(|(cluster, _)| &cluster.credentials);
-    let delivered = credentials::deliver(delivery, committed)?;
-    let (added, changed) = report
-        .clusters
-        .iter()
-        .fold((0, 0), |(a, c), r| (a + r.added, c + r.changed));
+    let delivered = credentials::deliver(delivery, report.live_credentials(&prepared))?;
+    let (added, changed) = report.roles_added_and_changed();
     let failed = report.failed_clusters();
     output.print(&format!(
         "Apply {}! Roles: {added} added, {changed} changed, 0 destroyed. Audit run {}.{}",

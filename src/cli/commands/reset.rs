@@ -61,10 +61,7 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
             failure.message
         );
     }
-    let delivered = credentials::deliver(
-        delivery,
-        prepared.clusters.iter().flat_map(|c| &c.credentials),
-    )?;
+    let delivered = credentials::deliver(delivery, report.live_credentials(&prepared))?;
     output.print(&format!(
         "Password of \"{role}\" on {} reset. Audit run {}.",
         entry.cluster, report.run
