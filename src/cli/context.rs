@@ -41,7 +41,8 @@ impl Context {
     }
 }
 
-fn env_var(name: &str) -> Option<String> {
+/// A variable of the process environment (settings, credentials, declared passwords).
+pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
@@ -122,8 +123,4 @@ fn os_user() -> Option<String> {
     let output = std::process::Command::new("id").arg("-un").output().ok()?;
     let name = String::from_utf8(output.stdout).ok()?.trim().to_string();
     (output.status.success() && !name.is_empty()).then_some(name)
-}
-
-pub fn lookup_env(name: &str) -> Option<String> {
-    env_var(name)
 }

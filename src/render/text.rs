@@ -169,7 +169,7 @@ fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt:
     )?;
     for change in &role.changes {
         for line in change_lines(change) {
-            let (sign, rest) = line.split_at(1);
+            let (sign, rest) = line.split_at(line.chars().next().map_or(0, char::len_utf8));
             let sign = match sign {
                 "+" => paint.add(sign),
                 "-" => paint.remove(sign),

@@ -26,7 +26,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
         });
     }
     // Everything that can fail without touching a cluster happens before the question.
-    let prepared = apply::prepare(plan, &context::lookup_env)?;
+    let prepared = apply::prepare(plan, &context::env_var)?;
     if !output.approve(
         args.auto_approve,
         "apply",

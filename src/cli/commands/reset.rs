@@ -33,7 +33,7 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
     if !output.approve(args.auto_approve, "reset", &question)? {
         return Ok(EXIT_ERROR);
     }
-    let prepared = apply::prepare(&plan, &context::lookup_env)?;
+    let prepared = apply::prepare(&plan, &context::env_var)?;
     let delivery = credentials::prepare(
         prepared.generated_passwords(),
         args.credentials_out.as_deref(),
