@@ -400,8 +400,15 @@ fn check_role(input: &DiffInput, role: &DesiredRole, plan: &RolePlan, errors: &m
                     group: group.clone(),
                 })
             }
-            // PostgreSQL 16+: only ADMIN OPTION on a group lets a non-superuser grant it;
-            // before 16, CREATEROLE may grant any group but a superuser one.
+            // Before 16, CREATEROLE may grant any group but a superuser one; from 16, only
+            // those it holds ADMIN OPTION on. Each refusal names its own cause.
+            Some(existing) if !admin.superuser && existing.attributes.superuser => {
+                errors.push(PlanError::MembershipInSuperuser {
+                    role: role.name.clone(),
+                    admin: admin.name.clone(),
+                    group: group.clone(),
+                })
+            }
             Some(existing) if !admin.superuser && !existing.admin_can_alter => {
                 errors.push(PlanError::MembershipNeedsAdminOption {
                     role: role.name.clone(),
@@ -439,7 +446,12 @@ fn check_role(input: &DiffInput, role: &DesiredRole, plan: &RolePlan, errors: &m
         });
     }
     if let Some(existing) = current.roles.get(&role.name) {
-        if !existing.admin_can_alter {
+        if existing.attributes.superuser {
+            errors.push(PlanError::CannotAlterSuperuser {
+                role: role.name.clone(),
+                admin: admin.name.clone(),
+            });
+        } else if !existing.admin_can_alter {
             errors.push(PlanError::CannotAlterRole {
                 role: role.name.clone(),
                 admin: admin.name.clone(),

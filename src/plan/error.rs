@@ -29,6 +29,15 @@ pub enum PlanError {
         admin: String,
         group: RoleName,
     },
+    #[error(
+        "role \"{role}\": member_of \"{group}\", a superuser role: only a superuser may grant or \
+         revoke membership in it, and the admin role \"{admin}\" is not one"
+    )]
+    MembershipInSuperuser {
+        role: RoleName,
+        admin: String,
+        group: RoleName,
+    },
     #[error("role \"{role}\" needs {} but the admin role \"{admin}\" is not a superuser", .attributes.join(", "))]
     NeedsSuperuser {
         role: RoleName,
@@ -40,6 +49,11 @@ pub enum PlanError {
          (PostgreSQL 16+ requires ADMIN OPTION on the role; a superuser must grant it)"
     )]
     CannotAlterRole { role: RoleName, admin: String },
+    #[error(
+        "role \"{role}\" exists and is a superuser: only a superuser may alter it, and the admin \
+         role \"{admin}\" is not one (run as a superuser admin, or stop declaring the role)"
+    )]
+    CannotAlterSuperuser { role: RoleName, admin: String },
     #[error("role \"{role}\": {error}")]
     Privilege {
         role: RoleName,
@@ -95,6 +109,8 @@ impl PlanError {
             PlanError::MembershipNeedsAdminOption { .. } => "membership_needs_admin_option",
             PlanError::NeedsSuperuser { .. } => "needs_superuser",
             PlanError::CannotAlterRole { .. } => "cannot_alter_role",
+            PlanError::CannotAlterSuperuser { .. } => "cannot_alter_superuser",
+            PlanError::MembershipInSuperuser { .. } => "membership_in_superuser",
             PlanError::Privilege { error, .. } => match error {
                 PrivilegeError::FutureOwnerNotActable { .. } => "future_owner_not_actable",
                 PrivilegeError::OwnerNotActable { .. } => "owner_not_actable",

@@ -145,3 +145,37 @@ fn membership_in_a_hand_made_group_superuser_admin() {
 fn membership_in_a_hand_made_group_needs_admin_option_on_16_and_later_createrole_admin() {
     membership_in_a_hand_made_group(AdminKind::CreateRole);
 }
+
+/// A CREATEROLE admin may never alter a superuser role, on any version: the plan names that cause,
+/// not the ADMIN OPTION that PostgreSQL 16+ asks for other roles.
+#[test]
+fn a_createrole_admin_is_told_that_a_superuser_role_needs_a_superuser_admin() {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    cluster
+        .client("postgres")
+        .batch_execute("CREATE ROLE boss SUPERUSER NOLOGIN")
+        .unwrap();
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let roles = r#"
+roles:
+  - name: boss
+    password: none
+    connection_limit: 3
+    targets: ["dev/app_a"]
+"#;
+    let s = Scenario::with_files(&cluster, AdminKind::CreateRole, &registry, roles);
+    let plan = s.plan();
+    plan.expect_code(1);
+    let all = format!("{}{}", plan.stdout, plan.stderr);
+    assert_has(
+        &all,
+        "role \"boss\" exists and is a superuser: only a superuser may alter it",
+    );
+    assert_lacks(&all, "ADMIN OPTION");
+    s.apply(None).expect_code(1);
+    assert_eq!(
+        attrs(&cluster, "boss"),
+        "login=false limit=-1 until=never createdb=false createrole=false superuser=true"
+    );
+}
