@@ -31,7 +31,8 @@ const ADMIN_QUERY: &str = "
 SELECT current_setting('server_version_num')::int, current_user::text, r.rolsuper, r.rolcreaterole
   FROM pg_roles r WHERE r.rolname = current_user";
 
-/// Every role. Names are joined to oids on the client (a hash lookup) rather than by joining
+/// Every role. `-infinity` (the role can never log in) is kept as such, unlike `infinity` (no
+/// expiry); `to_char` would turn both into NULL. Names are joined to oids on the client (a hash lookup) rather than by joining
 /// `pg_roles` again in SQL for each name. `admin_can_alter`: before 16, CREATEROLE may alter any
 /// role but a superuser; from 16, only those it holds ADMIN OPTION on.
 const ROLES_QUERY: &str = "
@@ -41,6 +42,7 @@ SELECT r.oid, r.rolname::text,
        r.rolreplication, r.rolbypassrls,
        r.rolconnlimit,
        CASE WHEN r.rolvaliduntil IS NULL OR r.rolvaliduntil = 'infinity' THEN NULL
+            WHEN r.rolvaliduntil = '-infinity' THEN '-infinity'
             ELSE to_char(r.rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END,
        admin.rolsuper
          OR (current_setting('server_version_num')::int < 160000 AND NOT r.rolsuper)

@@ -18,7 +18,8 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Role attributes as `CREATE ROLE` knows them. `valid_until` is canonical UTC
-/// (`YYYY-MM-DDTHH:MM:SSZ`) or `None` for "never expires" (NULL or 'infinity').
+/// (`YYYY-MM-DDTHH:MM:SSZ`), `-infinity` (never valid: read from a cluster, never declared) or
+/// `None` for "never expires" (NULL or 'infinity').
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Attributes {
     pub login: bool,

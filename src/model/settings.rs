@@ -3,9 +3,16 @@
 //! PostgreSQL stores list settings such as `search_path` re-quoted (`app, "JSmith"`), so both
 //! sides parse to elements and print them the same way; a second plan then shows no drift.
 
-/// Settings whose value is a list of identifiers (GUC_LIST_QUOTE in guc_tables.c).
+/// Settings whose value is a list of identifiers (GUC_LIST_QUOTE in guc_tables.c) and that a
+/// role may carry; `shared_preload_libraries` is one too, but only the server's config sets it.
 pub(crate) fn is_identifier_list(name: &str) -> bool {
-    matches!(name, "search_path" | "temp_tablespaces")
+    matches!(
+        name,
+        "search_path"
+            | "temp_tablespaces"
+            | "local_preload_libraries"
+            | "session_preload_libraries"
+    )
 }
 
 /// Splits a stored list value (`app, "My Schema"`) into its elements, unquoted.

@@ -236,3 +236,61 @@ roles:
     );
     s.assert_converged();
 }
+
+/// `local_preload_libraries` and `session_preload_libraries` are lists, like `search_path`: each
+/// library is its own element, so the stored value is right and the next plan sees no drift.
+#[test]
+fn list_valued_settings_are_stored_as_lists_and_converge() {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let roles = r#"
+roles:
+  - name: tracer
+    password: none
+    set:
+      local_preload_libraries: "mylib, Other Lib"
+      session_preload_libraries: "auditlib"
+    targets: ["dev/app_a"]
+"#;
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    s.apply(None).expect_success();
+    assert_eq!(
+        settings(&cluster, "tracer"),
+        [
+            "app_a: local_preload_libraries=mylib, \"Other Lib\"",
+            "app_a: session_preload_libraries=auditlib",
+        ]
+    );
+    s.assert_converged();
+}
+
+/// `VALID UNTIL '-infinity'` means the role can never log in: it is drift from "never expires",
+/// not the same thing.
+#[test]
+fn valid_until_minus_infinity_is_drift_from_never_expires() {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let roles = r#"
+roles:
+  - name: locked
+    password: none
+    targets: ["dev/app_a"]
+"#;
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    s.apply(None).expect_success();
+    cluster
+        .client("postgres")
+        .batch_execute("ALTER ROLE locked VALID UNTIL '-infinity'")
+        .unwrap();
+    let plan = s.plan();
+    plan.expect_code(2);
+    assert_has(&plan.stdout, "~ valid_until = -infinity -> infinity");
+    s.apply(None).expect_success();
+    assert_eq!(
+        attrs(&cluster, "locked"),
+        "login=false limit=-1 until=infinity createdb=false createrole=false superuser=false"
+    );
+    s.assert_converged();
+}
