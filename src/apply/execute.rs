@@ -1,6 +1,8 @@
 //! One unit of changes -> one transaction over one connection, under pgroster's advisory lock.
 
+use super::fault;
 use super::prepare::Unit;
+use crate::catalog::xact::current_xact_id;
 use crate::connection::{describe_error, Connection};
 use crate::render::ddl;
 
@@ -13,23 +15,35 @@ pub(crate) const BATCH: usize = 500;
 pub struct ExecuteError {
     /// The change that failed, when it could be pinned down.
     pub failed_index: Option<usize>,
+    /// The COMMIT was sent and no answer came back (the connection broke): the transaction
+    /// may have committed.
+    pub commit_unknown: bool,
     pub message: String,
 }
 
-/// Runs a unit's changes in one transaction, under pgroster's advisory lock. A server error or
-/// WARNING rolls it back; the changes are then replayed one by one in a second transaction, also
-/// rolled back, to name the statement at fault.
-pub(crate) fn execute(connection: &mut Connection, unit: &Unit<'_>) -> Result<(), ExecuteError> {
+/// Runs a unit's changes in one transaction, under pgroster's advisory lock, once `opened` has
+/// taken the transaction's id. A server error or WARNING rolls it back; the changes are then
+/// replayed one by one in a second transaction, also rolled back, to name the statement at
+/// fault.
+pub(crate) fn execute(
+    connection: &mut Connection,
+    unit: &Unit<'_>,
+    opened: &mut dyn FnMut(&str) -> Result<(), ()>,
+) -> Result<(), ExecuteError> {
     if unit.changes.is_empty() {
         return Ok(());
     }
     let lock = ddl::begin_locked();
     connection.take_warnings();
-    let run = |connection: &mut Connection| -> Result<(), String> {
+    let mut commit_unknown = false;
+    let mut run = |connection: &mut Connection| -> Result<(), String> {
         connection
             .batch_execute(lock)
             .map_err(|e| describe_error(&e))?;
+        let xid = current_xact_id(connection).map_err(|e| e.to_string())?;
+        opened(&xid).map_err(|()| "the audit log could not record the transaction".to_string())?;
         for chunk in unit.changes.chunks(BATCH) {
+            fault::point("statement batch");
             let mut sql = String::new();
             for change in chunk {
                 sql.push_str(change.statement().sql());
@@ -40,16 +54,30 @@ pub(crate) fn execute(connection: &mut Connection, unit: &Unit<'_>) -> Result<()
                 .map_err(|e| describe_error(&e))?;
             refuse_warnings(connection)?;
         }
-        connection
-            .batch_execute(ddl::COMMIT)
-            .map_err(|e| describe_error(&e))
+        fault::point("before commit");
+        connection.batch_execute(ddl::COMMIT).map_err(|e| {
+            // A server's refusal is an answer (the transaction rolled back); a broken
+            // connection is none.
+            commit_unknown = e.as_db_error().is_none();
+            describe_error(&e)
+        })?;
+        fault::point("after commit");
+        Ok(())
     };
     let Err(message) = run(connection) else {
         return Ok(());
     };
+    if commit_unknown {
+        return Err(ExecuteError {
+            failed_index: None,
+            commit_unknown,
+            message: format!("{message}; the COMMIT got no answer, so it may have committed"),
+        });
+    }
     let _ = connection.batch_execute(ddl::ROLLBACK);
     Err(ExecuteError {
         failed_index: locate_failure(connection, unit, lock),
+        commit_unknown,
         message,
     })
 }

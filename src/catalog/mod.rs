@@ -13,6 +13,7 @@ use crate::model::{
     RoleName, SettingScope,
 };
 pub(crate) mod privileges;
+pub mod xact;
 
 use postgres::types::FromSql;
 use postgres::Row;

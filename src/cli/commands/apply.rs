@@ -1,4 +1,5 @@
-//! `pgroster apply`: load -> plan -> render -> confirm -> run -> report.
+//! `pgroster apply`: load -> plan -> render -> confirm -> run (which delivers the generated
+//! passwords before anything commits) -> settle the delivered passwords -> report.
 
 use crate::cli::args::ApplyArgs;
 use crate::cli::credentials;
@@ -34,23 +35,24 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     )? {
         return Ok(EXIT_ERROR);
     }
-    let delivery = credentials::prepare(
+    let mut delivery = credentials::prepare(
         prepared.generated_passwords(),
         args.credentials_out.as_deref(),
-        output.stdout_is_terminal,
+        output,
     )?;
     let mut audit = AuditLog::open(&ctx.audit_log)?;
-    let report = apply::run(
+    let result = apply::run(
         &prepared,
         &mut fleet.connections,
         &mut audit,
+        &mut delivery,
         &context::actor(),
         "apply",
-    )?;
+    );
+    let (report, delivered) = credentials::settle_run(delivery, &prepared, result)?;
     for failure in report.clusters.iter().flat_map(|c| &c.failures) {
         output.error(&failure.to_string());
     }
-    let delivered = credentials::deliver(delivery, report.live_credentials(&prepared))?;
     let (added, changed) = report.roles_added_and_changed();
     let failed = report.failed_clusters();
     output.print(&format!(
