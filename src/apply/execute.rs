@@ -1,7 +1,10 @@
-//! One unit of changes -> one transaction over one connection, under pgroster's advisory lock.
+//! One unit of changes -> one transaction over one connection, under pgroster's advisory lock:
+//! its id handed to the audit log before any change runs, and password statements kept out of
+//! the server's statement log when the admin may.
 
 use super::fault;
 use super::prepare::Unit;
+use crate::catalog::statement_log;
 use crate::catalog::xact::current_xact_id;
 use crate::connection::{describe_error, Connection};
 use crate::render::ddl;
@@ -42,6 +45,7 @@ pub(crate) fn execute(
             .map_err(|e| describe_error(&e))?;
         let xid = current_xact_id(connection).map_err(|e| e.to_string())?;
         opened(&xid).map_err(|()| "the audit log could not record the transaction".to_string())?;
+        silence_statement_log(connection, unit)?;
         for chunk in unit.changes.chunks(BATCH) {
             fault::point("statement batch");
             let mut sql = String::new();
@@ -82,6 +86,23 @@ pub(crate) fn execute(
     })
 }
 
+/// Keeps password verifiers out of the server's statement log when the admin may: for the whole
+/// unit, because its batches mix password statements with others and SET LOCAL ends with the
+/// transaction; the audit log holds every statement the unit runs. When the admin may not, the
+/// plan said so (a note on the cluster).
+fn silence_statement_log(connection: &mut Connection, unit: &Unit<'_>) -> Result<(), String> {
+    if !unit.changes.iter().any(|c| c.sets_password()) {
+        return Ok(());
+    }
+    let log = statement_log::read(connection).map_err(|e| e.to_string())?;
+    if log.logs_statements && log.admin_may_silence {
+        connection
+            .batch_execute(ddl::SILENCE_STATEMENT_LOG)
+            .map_err(|e| describe_error(&e))?;
+    }
+    Ok(())
+}
+
 fn refuse_warnings(connection: &Connection) -> Result<(), String> {
     let warnings = connection.take_warnings();
     if warnings.is_empty() {
@@ -96,6 +117,11 @@ fn refuse_warnings(connection: &Connection) -> Result<(), String> {
 
 fn locate_failure(connection: &mut Connection, unit: &Unit<'_>, lock: &str) -> Option<usize> {
     connection.batch_execute(lock).ok()?;
+    // The replay sends the password statements again.
+    if silence_statement_log(connection, unit).is_err() {
+        let _ = connection.batch_execute(ddl::ROLLBACK);
+        return None;
+    }
     connection.take_warnings();
     let failed = unit.changes.iter().position(|c| {
         connection.batch_execute(c.statement().sql()).is_err()

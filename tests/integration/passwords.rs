@@ -9,9 +9,15 @@ use crate::harness::{
 };
 use std::path::PathBuf;
 
+/// How many SCRAM verifiers the server log holds (the harness logs one, setting up its admin).
+fn logged_verifiers(cluster: &Cluster) -> usize {
+    cluster.server_log().matches("SCRAM-SHA-256$").count()
+}
+
 fn passwords(kind: AdminKind) {
     let cluster = Cluster::start();
     cluster.create_database("app_a");
+    let harness_verifiers = logged_verifiers(&cluster);
     let registry = registry_toml(&[("dev", "app_a", &cluster)]);
     let config = fixture!("passwords/roles.yaml");
     let mut s = Scenario::with_files(&cluster, kind, &registry, config);
@@ -152,9 +158,12 @@ fn passwords(kind: AdminKind) {
     secrets.push(env_password[env_password.len() - 24..].to_owned());
     secrets.push(env_password);
     let log = cluster.server_log();
-    assert!(
-        log.contains("SCRAM-SHA-256$"),
-        "pgroster sends verifiers, which the statement log shows"
+    // pgroster sends verifiers; the statement log (log_statement=all) shows them only when the
+    // admin may not turn it off for its transaction.
+    assert_eq!(
+        logged_verifiers(&cluster) > harness_verifiers,
+        kind == AdminKind::CreateRole,
+        "verifiers in the server log"
     );
     let mut audit_bytes = std::fs::read(s.audit_log()).unwrap();
     let wal = PathBuf::from(format!("{}-wal", s.audit_log().display()));
@@ -272,4 +281,83 @@ fn reset_sets_a_new_password_audited_and_refuses_unmanaged_roles_superuser_admin
 #[test]
 fn reset_sets_a_new_password_audited_and_refuses_unmanaged_roles_createrole_admin() {
     reset(AdminKind::CreateRole);
+}
+
+/// A role whose password comes from `VERIFIER_PASS`, created, then rotated.
+fn env_password_roles(key: &str) -> String {
+    format!(
+        "roles:\n  - name: chosen\n    login: true\n    \
+         password: {{ env: VERIFIER_PASS, rotate: \"{key}\" }}\n    targets: [\"dev/app_a\"]\n"
+    )
+}
+
+#[test]
+fn verifiers_stay_out_of_the_server_log_when_the_admin_may_and_the_plan_says_when_not() {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    // The harness starts every server with log_statement=all; said here too, as a user would.
+    crate::harness::exec(
+        &cluster,
+        "postgres",
+        "ALTER SYSTEM SET log_statement = 'all'",
+    );
+    crate::harness::exec(&cluster, "postgres", "SELECT pg_reload_conf()");
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let note = "the server logs statements";
+    let harness_verifiers = logged_verifiers(&cluster);
+
+    // A superuser admin: no note, and no verifier in the log after a create and a rotation.
+    let mut s = Scenario::with_files(
+        &cluster,
+        AdminKind::Superuser,
+        &registry,
+        &env_password_roles("1"),
+    );
+    s.env("VERIFIER_PASS", &random_secret("Chosen-"));
+    let plan = s.plan_changes();
+    assert!(!plan.stdout.contains(note), "{}", plan.stdout);
+    s.apply(None).expect_success();
+    s.file("roles.yaml", &env_password_roles("2"));
+    s.env("VERIFIER_PASS", &random_secret("Chosen2-"));
+    s.apply(None).expect_success();
+    assert!(
+        cluster.server_log().contains("SET LOCAL log_statement"),
+        "the server logs statements"
+    );
+    assert_eq!(
+        logged_verifiers(&cluster),
+        harness_verifiers,
+        "a verifier in the server log"
+    );
+
+    // A CREATEROLE admin without the privilege: the plan says the verifiers will be logged.
+    s.with_admin(&cluster, AdminKind::CreateRole);
+    s.file("roles.yaml", &env_password_roles("3"));
+    let plan = s.plan_changes();
+    assert_has(&plan.stdout, note);
+    assert_has(&plan.stdout, crate::harness::CREATEROLE_ADMIN);
+    s.apply(None).expect_success();
+    assert!(logged_verifiers(&cluster) > harness_verifiers);
+
+    // Granted the settings (PostgreSQL 15+), it keeps them out, and the plan says nothing.
+    crate::harness::exec(
+        &cluster,
+        "postgres",
+        &format!(
+            "GRANT SET ON PARAMETER log_statement, log_min_duration_statement, \
+             log_min_error_statement TO {}",
+            crate::harness::CREATEROLE_ADMIN
+        ),
+    );
+    s.file("roles.yaml", &env_password_roles("4"));
+    let plan = s.plan_changes();
+    assert!(!plan.stdout.contains(note), "{}", plan.stdout);
+    let before = logged_verifiers(&cluster);
+    s.apply(None).expect_success();
+    assert_eq!(
+        logged_verifiers(&cluster),
+        before,
+        "a verifier in the server log"
+    );
+    s.assert_converged();
 }
