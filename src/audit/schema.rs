@@ -4,7 +4,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes the file from `user_version` `i` to `i + 1`. Append only: a shipped
 /// migration is never edited, because files in the field already ran it.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // v1. Times are UTC text in one fixed-width RFC 3339 form, so comparing strings compares times.
     // STRICT makes SQLite reject a value of the wrong type instead of storing it as given.
     // `runs.status` and `changes.outcome` start as 'started' and are updated afterwards, so a

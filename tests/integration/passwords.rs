@@ -361,3 +361,58 @@ fn verifiers_stay_out_of_the_server_log_when_the_admin_may_and_the_plan_says_whe
     );
     s.assert_converged();
 }
+
+#[test]
+fn a_rolled_back_cluster_withdraws_its_passwords_and_a_run_that_delivered_nothing_leaves_no_file() {
+    let dev = Cluster::start();
+    let stg = Cluster::start();
+    dev.create_database("app_a");
+    stg.create_database("app_a");
+    let registry = registry_toml(&[("dev", "app_a", &dev), ("stg", "app_a", &stg)]);
+    // The server refuses `work_mem = 1` (below its minimum) when apply sets it, so stg's role
+    // changes roll back, and its generated password with them.
+    let roles = |stg_work_mem: &str| {
+        format!(
+            "roles:\n  - name: gen_dev\n    login: true\n    targets: [\"dev/app_a\"]\n  \
+             - name: gen_stg\n    login: true\n    targets: [\"stg/app_a\"]\n  \
+             - name: bad_stg\n    targets: [\"stg/app_a\"]\n    \
+             set: {{ work_mem: \"{stg_work_mem}\" }}\n"
+        )
+    };
+    let s = Scenario::with_files(&dev, AdminKind::Superuser, &registry, &roles("1"));
+
+    let out = s.apply(Some("mixed.json"));
+    out.expect_code(1);
+    let mixed = creds_path(&s, "mixed.json");
+    assert!(
+        out.stdout.contains("removed from it"),
+        "{}",
+        crate::harness::dump(&out)
+    );
+    assert_mode_0600(&mixed);
+    let creds = read_credentials(&mixed);
+    let kept: Vec<&str> = creds.iter().map(|c| c.role.as_str()).collect();
+    assert_eq!(
+        kept,
+        ["gen_dev"],
+        "only the committed cluster's password is live"
+    );
+    assert!(logs_in(&dev, "gen_dev", &creds[0].password, "app_a"));
+    assert!(!role_exists(&stg, "gen_stg"));
+
+    // Only stg has changes, and they roll back: the file is removed, and its path is free.
+    let out = s.apply(Some("stg.json"));
+    out.expect_code(1);
+    assert_has(&out.stdout, "removed: none of its 1 password(s) is live");
+    assert!(!creds_path(&s, "stg.json").exists());
+    s.file("roles.yaml", &roles("64MB"));
+    s.apply(Some("stg.json")).expect_success();
+    let creds = read_credentials(&creds_path(&s, "stg.json"));
+    assert!(logs_in(
+        &stg,
+        "gen_stg",
+        &password_of(&creds, "gen_stg"),
+        "app_a"
+    ));
+    s.assert_converged();
+}
