@@ -140,7 +140,9 @@ impl AuditLog {
 
 /// The verdict of a group whose every change has an outcome.
 fn recorded_verdict(group: &[&Row]) -> Verdict {
-    match group.iter().find(|r| r.outcome != "ok") {
+    // The change that failed says why; the others only that they went with it.
+    let failed = group.iter().find(|r| r.outcome.starts_with("failed"));
+    match failed.or_else(|| group.iter().find(|r| r.outcome != "ok")) {
         None => Verdict::Committed,
         Some(row) => Verdict::RolledBack(
             row.outcome

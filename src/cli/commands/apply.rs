@@ -28,6 +28,11 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     }
     // Everything that can fail without touching a cluster happens before the question.
     let prepared = apply::prepare(plan, &context::env_var)?;
+    let mut delivery = credentials::prepare(
+        prepared.generated_passwords(),
+        args.credentials_out.as_deref(),
+        output,
+    )?;
     if !output.approve(
         args.auto_approve,
         "apply",
@@ -35,11 +40,6 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     )? {
         return Ok(EXIT_ERROR);
     }
-    let mut delivery = credentials::prepare(
-        prepared.generated_passwords(),
-        args.credentials_out.as_deref(),
-        output,
-    )?;
     let mut audit = AuditLog::open(&ctx.audit_log)?;
     let result = apply::run(
         &prepared,

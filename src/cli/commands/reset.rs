@@ -31,15 +31,15 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
         .is_some_and(|c| c.roles.contains_key(&role));
     let plan = reset::reset_plan(&role, &target, &entry.cluster, &current, declared)?;
     let question = format!("Reset the password of \"{role}\" on {}?", entry.cluster);
-    if !output.approve(args.auto_approve, "reset", &question)? {
-        return Ok(EXIT_ERROR);
-    }
     let prepared = apply::prepare(&plan, &context::env_var)?;
     let mut delivery = credentials::prepare(
         prepared.generated_passwords(),
         args.credentials_out.as_deref(),
         output,
     )?;
+    if !output.approve(args.auto_approve, "reset", &question)? {
+        return Ok(EXIT_ERROR);
+    }
     let mut connections = BTreeMap::from([(
         entry.cluster.clone(),
         ClusterConnections {
