@@ -92,8 +92,10 @@ fn roles_committed(s: &Scenario, run: &str, cluster: &Cluster) -> bool {
 #[test]
 fn killed_right_after_the_first_clusters_role_commit_the_passwords_are_delivered_and_audit_says_committed(
 ) {
-    let first = cluster_with_orders();
-    let second = cluster_with_orders();
+    // Clusters run in the order of their addresses.
+    let mut clusters = [cluster_with_orders(), cluster_with_orders()];
+    clusters.sort_by_key(|c| c.port);
+    let [first, second] = clusters;
     let registry = registry_toml(&[("dev", "app", &first), ("stg", "app", &second)]);
     let keys: BTreeMap<String, u32> = (0..3).map(|i| (format!("crash_a{i}"), 1)).collect();
     let yaml = roles_yaml(&keys, "\"dev/app\", \"stg/app\"");
