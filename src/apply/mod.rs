@@ -107,8 +107,11 @@ fn after_commit(error: &AuditError, report: &ApplyReport, destination: Option<&s
     let committed: Vec<String> = report
         .clusters
         .iter()
-        .filter(|c| c.committed)
-        .map(|c| c.cluster.to_string())
+        .filter(|c| c.committed || c.roles_unknown)
+        .map(|c| match c.committed {
+            true => c.cluster.to_string(),
+            false => format!("{} (perhaps: its COMMIT got no answer)", c.cluster),
+        })
         .collect();
     let mut text = format!(
         "{error}; the run stopped after changes committed on {} (audit run {}: `pgroster audit \
@@ -194,14 +197,25 @@ pub struct UnitFailure {
     pub kind: UnitKind,
     /// The failing statement (redacted) and its role, when it could be pinned down.
     pub statement: Option<(String, String)>,
+    /// The COMMIT got no answer: the unit may have committed.
+    pub commit_unknown: bool,
     pub message: String,
 }
 
 impl fmt::Display for UnitFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.cluster, self.message)?;
-        if let Some((statement, role)) = &self.statement {
-            write!(f, " while running `{statement}` for role \"{role}\"")?;
+        if self.commit_unknown {
+            return f.write_str(
+                "; whether its changes committed is unknown: `pgroster audit --run` asks the \
+                 server, and its generated passwords were kept",
+            );
+        }
+        match &self.statement {
+            Some((statement, role)) => {
+                write!(f, " while running `{statement}` for role \"{role}\"")?;
+            }
+            None => f.write_str(" (the failing statement could not be identified)")?,
         }
         match &self.kind {
             UnitKind::Roles => f.write_str("; its role changes were rolled back"),
@@ -249,7 +263,11 @@ pub fn run(
         not_run: prepared.not_run.clone(),
     };
     let stopped = |error: AuditError, report: ApplyReport| {
-        if report.clusters.iter().any(|c| c.committed) {
+        if report
+            .clusters
+            .iter()
+            .any(|c| c.committed || c.roles_unknown)
+        {
             ApplyError::AuditAfterCommit {
                 error,
                 report: Box::new(report),
@@ -391,6 +409,7 @@ fn failure(cluster: &ClusterKey, unit: &Unit<'_>, error: ExecuteError) -> UnitFa
             .failed_index
             .and_then(|i| unit.changes.get(i))
             .map(|c| (c.statement().to_string(), c.role.role.to_string())),
+        commit_unknown: error.commit_unknown,
         message: error.message,
     }
 }

@@ -74,6 +74,8 @@ struct Recorder {
     fail: Option<UnitKind>,
     /// The failing change's index, when the failure is pinned down.
     failed_index: Option<usize>,
+    /// The failure is a COMMIT without an answer.
+    commit_unknown: bool,
 }
 
 impl Recorder {
@@ -83,6 +85,7 @@ impl Recorder {
             seen: Vec::new(),
             fail,
             failed_index: Some(1),
+            commit_unknown: false,
         }
     }
 }
@@ -113,7 +116,7 @@ impl Executor for Recorder {
         if self.fail.as_ref() == Some(&unit.kind) {
             return Err(ExecuteError {
                 failed_index: self.failed_index,
-                commit_unknown: false,
+                commit_unknown: self.commit_unknown,
                 message: "boom".into(),
             });
         }
@@ -286,6 +289,39 @@ fn a_failure_that_cannot_be_located_rolls_back_every_change_and_blames_none() {
     assert!(log.iter().all(|e| !e.2.starts_with("failed")), "{log:?}");
     let failure = report.clusters[0].failures[0].to_string();
     assert!(!failure.contains("while running"), "{failure}");
+    assert!(
+        failure.contains("the failing statement could not be identified"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn a_commit_without_an_answer_leaves_its_changes_started_and_its_passwords_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let mut audit = AuditLog::open(&path).unwrap();
+    let plan = generating_plan();
+    let prepared = prepare(&plan, &|_| None).unwrap();
+    let mut recorder = Recorder::new(&path, Some(UnitKind::Roles));
+    recorder.commit_unknown = true;
+
+    let report = run(
+        &prepared,
+        &mut recorder,
+        &mut audit,
+        &mut courier(&path),
+        "tester",
+        "apply",
+    )
+    .unwrap();
+
+    let log = committed_log(&path);
+    assert_eq!(log[0].2, "started");
+    assert_eq!(log[1].2, "started");
+    assert_eq!(report.live_credentials(&prepared).count(), 2);
+    let failure = report.clusters[0].failures[0].to_string();
+    assert!(failure.contains("audit --run"), "{failure}");
+    assert!(!failure.contains("rolled back"), "{failure}");
 }
 
 /// Two generated passwords: alice's and bob's roles are created with `password: generated`.
