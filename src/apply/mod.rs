@@ -1,14 +1,22 @@
 //! Runs a prepared plan, cluster after cluster, unit after unit, with its audit trail.
 //!
-//! `prepare` turns the plan into units (see `prepare.rs`); `run` executes them. For each unit,
-//! in this order: its changes are recorded as `started` (committed to the audit log), the unit
-//! runs in one transaction, and its outcomes are recorded. So no statement reaches a server
-//! before the audit log holds it, and a crash leaves `started` rows as evidence.
+//! `prepare` turns the plan into units (see `prepare.rs`); `run` executes them. A run starts
+//! in the audit log, then delivers every password it generates (through the caller's
+//! `Deliver`, each entry carrying the run id), and only then runs units: a password reaches
+//! its destination before the transaction that sets it commits, so no crash can leave a live
+//! password nowhere (issue 9). For each unit, in this order: its changes are recorded as
+//! `started` (committed to the audit log), its transaction opens and its id is recorded on
+//! those changes (synced), the changes run and commit, and the outcomes are recorded. So no
+//! statement reaches a server before the audit log holds it, and a change a crash leaves
+//! `started` can be resolved from the server by its transaction id (`audit::resolve`).
 //!
 //! A cluster's role changes run first, in one unit; once they fail, the cluster's later units
 //! (markers, each database's privileges) are recorded as not run.
+//!
+//! `fault.rs` holds the test-only fault points (`PGROSTER_FAULT_ABORT_AT`).
 
 mod execute;
+pub(crate) mod fault;
 mod password;
 mod prepare;
 
@@ -25,16 +33,28 @@ use crate::model::ClusterKey;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Runs one unit in one transaction on its cluster. The real one is a fleet's connections;
-/// tests may record instead.
+/// Runs one unit in one transaction on its cluster, handing the transaction's id to `opened`
+/// before any change runs; when `opened` fails, the transaction is rolled back. The real one
+/// is a fleet's connections; tests may record instead.
 pub trait Executor {
-    fn execute(&mut self, cluster: &ClusterKey, unit: &Unit<'_>) -> Result<(), ExecuteError>;
+    fn execute(
+        &mut self,
+        cluster: &ClusterKey,
+        unit: &Unit<'_>,
+        opened: &mut dyn FnMut(&str) -> Result<(), ()>,
+    ) -> Result<(), ExecuteError>;
 }
 
 impl Executor for BTreeMap<ClusterKey, ClusterConnections> {
-    fn execute(&mut self, cluster: &ClusterKey, unit: &Unit<'_>) -> Result<(), ExecuteError> {
+    fn execute(
+        &mut self,
+        cluster: &ClusterKey,
+        unit: &Unit<'_>,
+        opened: &mut dyn FnMut(&str) -> Result<(), ()>,
+    ) -> Result<(), ExecuteError> {
         let no_connection = |what: String| ExecuteError {
             failed_index: None,
+            commit_unknown: false,
             message: format!("no connection to {what}"),
         };
         let connections = self
@@ -49,8 +69,64 @@ impl Executor for BTreeMap<ClusterKey, ClusterConnections> {
             .by_database
             .get_mut(&database)
             .ok_or_else(|| no_connection(format!("database {database}")))?;
-        execute(connection, unit)
+        execute(connection, unit, opened)
     }
+}
+
+/// Where a run's generated passwords go, provided by the caller (the CLI writes a file or the
+/// terminal). `run` calls it once, after the run starts and before any unit runs.
+pub trait Deliver {
+    /// Delivers every credential durably (a file written and synced), each with `run`'s id, or
+    /// says why not; then nothing runs.
+    fn deliver(&mut self, run: &RunId, credentials: &[&GeneratedCredential]) -> Result<(), String>;
+    /// Where the passwords went, for messages: "credentials file x.json", "the terminal".
+    fn destination(&self) -> String;
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{0}")]
+    Audit(AuditError),
+    #[error(
+        "delivering the generated passwords failed, so nothing was changed (audit run {run}): \
+         {message}"
+    )]
+    Delivery { run: RunId, message: String },
+    /// The audit log failed once something had committed: the report says what did.
+    #[error("{}", after_commit(.error, .report, .destination.as_deref()))]
+    AuditAfterCommit {
+        error: AuditError,
+        report: Box<ApplyReport>,
+        /// Where the generated passwords were delivered, if the run generated any.
+        destination: Option<String>,
+    },
+}
+
+fn after_commit(error: &AuditError, report: &ApplyReport, destination: Option<&str>) -> String {
+    let committed: Vec<String> = report
+        .clusters
+        .iter()
+        .filter(|c| c.committed || c.roles_unknown)
+        .map(|c| match c.committed {
+            true => c.cluster.to_string(),
+            false => format!("{} (perhaps: its COMMIT got no answer)", c.cluster),
+        })
+        .collect();
+    let mut text = format!(
+        "{error}; the run stopped after changes committed on {} (audit run {}: `pgroster audit \
+         --run {}` tells what committed)",
+        committed.join(", "),
+        report.run,
+        report.run
+    );
+    if let Some(destination) = destination {
+        text.push_str(&format!(
+            "; the generated passwords of those clusters are live and were delivered to \
+             {destination} before the commit"
+        ));
+    }
+    text
 }
 
 /// What an apply did, cluster by cluster.
@@ -78,6 +154,8 @@ impl ApplyReport {
     /// The generated passwords that are now live: role changes commit first, so a cluster's
     /// passwords are live once its role changes committed, even when a database's grants
     /// failed afterwards. `prepared` is what this report's run executed.
+    /// A cluster whose role transaction's fate is unknown (its COMMIT got no answer) counts as
+    /// live: its passwords must not be withdrawn on a guess (`audit --run` resolves it).
     pub fn live_credentials<'a>(
         &'a self,
         prepared: &'a Prepared<'_>,
@@ -86,7 +164,7 @@ impl ApplyReport {
             .clusters
             .iter()
             .zip(&self.clusters)
-            .filter(|(_, outcome)| outcome.roles_committed)
+            .filter(|(_, outcome)| outcome.roles_committed || outcome.roles_unknown)
             .flat_map(|(cluster, _)| &cluster.credentials)
     }
 }
@@ -96,6 +174,10 @@ pub struct ClusterReport {
     pub cluster: ClusterKey,
     /// Whether the role changes committed: passwords set there are live.
     pub roles_committed: bool,
+    /// Whether the role transaction's COMMIT got no answer, so it may have committed.
+    pub roles_unknown: bool,
+    /// Whether any of the cluster's transactions committed.
+    pub committed: bool,
     /// Roles created and roles changed, counted when the role changes committed.
     pub added: usize,
     pub changed: usize,
@@ -115,14 +197,25 @@ pub struct UnitFailure {
     pub kind: UnitKind,
     /// The failing statement (redacted) and its role, when it could be pinned down.
     pub statement: Option<(String, String)>,
+    /// The COMMIT got no answer: the unit may have committed.
+    pub commit_unknown: bool,
     pub message: String,
 }
 
 impl fmt::Display for UnitFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.cluster, self.message)?;
-        if let Some((statement, role)) = &self.statement {
-            write!(f, " while running `{statement}` for role \"{role}\"")?;
+        if self.commit_unknown {
+            return f.write_str(
+                "; whether its changes committed is unknown: `pgroster audit --run` asks the \
+                 server, and its generated passwords were kept",
+            );
+        }
+        match &self.statement {
+            Some((statement, role)) => {
+                write!(f, " while running `{statement}` for role \"{role}\"")?;
+            }
+            None => f.write_str(" (the failing statement could not be identified)")?,
         }
         match &self.kind {
             UnitKind::Roles => f.write_str("; its role changes were rolled back"),
@@ -136,28 +229,76 @@ impl fmt::Display for UnitFailure {
     }
 }
 
-/// Runs every prepared cluster, recording each change before it runs and its outcome after,
-/// as one audit run by `actor` for `command`. An audit log error stops the run at once: no
+/// Runs every prepared cluster as one audit run by `actor` for `command`: starts the run,
+/// delivers its generated passwords through `deliver`, then runs the units, recording each
+/// change before it runs and its outcome after. An audit log error stops the run at once: no
 /// statement runs that the log does not hold.
 pub fn run(
     prepared: &Prepared<'_>,
     executor: &mut impl Executor,
     audit: &mut AuditLog,
+    deliver: &mut dyn Deliver,
     actor: &str,
     command: &str,
-) -> Result<ApplyReport, AuditError> {
-    let run = audit.start_run(actor, command)?;
-    let clusters = prepared
+) -> Result<ApplyReport, ApplyError> {
+    let run = audit.start_run(actor, command).map_err(ApplyError::Audit)?;
+    fault::point("run started");
+    let credentials: Vec<&GeneratedCredential> = prepared
         .clusters
         .iter()
-        .map(|cluster| run_cluster(cluster, executor, audit, &run))
-        .collect::<Result<Vec<_>, _>>()?;
-    let report = ApplyReport {
+        .flat_map(|c| &c.credentials)
+        .collect();
+    let destination = (!credentials.is_empty()).then(|| deliver.destination());
+    if !credentials.is_empty() {
+        if let Err(message) = deliver.deliver(&run, &credentials) {
+            // The delivery error is the one to report; the run's status is a courtesy.
+            let _ = audit.finish_run(&run, false);
+            return Err(ApplyError::Delivery { run, message });
+        }
+        fault::point("delivered");
+    }
+    let mut report = ApplyReport {
         run,
-        clusters,
+        clusters: Vec::with_capacity(prepared.clusters.len()),
         not_run: prepared.not_run.clone(),
     };
-    audit.finish_run(&report.run, report.failed_clusters() == 0)?;
+    let stopped = |error: AuditError, report: ApplyReport| {
+        if report
+            .clusters
+            .iter()
+            .any(|c| c.committed || c.roles_unknown)
+        {
+            ApplyError::AuditAfterCommit {
+                error,
+                report: Box::new(report),
+                destination: destination.clone(),
+            }
+        } else {
+            ApplyError::Audit(error)
+        }
+    };
+    for cluster in &prepared.clusters {
+        report.clusters.push(ClusterReport {
+            cluster: cluster.cluster.clone(),
+            roles_committed: false,
+            roles_unknown: false,
+            committed: false,
+            added: 0,
+            changed: 0,
+            failures: Vec::new(),
+        });
+        let Some(cluster_report) = report.clusters.last_mut() else {
+            continue;
+        };
+        if let Err(error) = run_cluster(cluster, executor, audit, &report.run, cluster_report) {
+            return Err(stopped(error, report));
+        }
+    }
+    let ok = report.failed_clusters() == 0;
+    if let Err(error) = audit.finish_run(&report.run, ok) {
+        return Err(stopped(error, report));
+    }
+    fault::point("run finished");
     Ok(report)
 }
 
@@ -166,16 +307,14 @@ fn run_cluster(
     executor: &mut impl Executor,
     audit: &mut AuditLog,
     run: &RunId,
-) -> Result<ClusterReport, AuditError> {
-    let mut report = ClusterReport {
-        cluster: cluster.cluster.clone(),
-        roles_committed: false,
-        added: 0,
-        changed: 0,
-        failures: Vec::new(),
-    };
+    report: &mut ClusterReport,
+) -> Result<(), AuditError> {
     let mut roles_failed = false;
-    for unit in cluster.units.iter().filter(|u| !u.changes.is_empty()) {
+    for unit in &cluster.units {
+        if unit.changes.is_empty() {
+            report.roles_committed |= unit.kind == UnitKind::Roles;
+            continue;
+        }
         let records: Vec<ChangeRecord> = unit
             .changes
             .iter()
@@ -183,21 +322,45 @@ fn run_cluster(
             .collect();
         let ids = audit.record_started(run, &records)?;
         drop(records);
+        fault::point("changes recorded");
         let outcomes: Vec<(i64, Outcome)> = if roles_failed {
             let not_run = Outcome::RolledBack("not run: the cluster's role changes failed".into());
             ids.iter().map(|id| (*id, not_run.clone())).collect()
         } else {
-            let result = executor.execute(&cluster.cluster, unit);
+            let mut audit_error = None;
+            let result = {
+                let mut opened = |xid: &str| {
+                    audit.record_xid(&ids, xid).map_err(|e| {
+                        audit_error = Some(e);
+                    })?;
+                    fault::point("transaction id recorded");
+                    Ok(())
+                };
+                executor.execute(&cluster.cluster, unit, &mut opened)
+            };
+            if let Some(error) = audit_error {
+                return Err(error);
+            }
+            let is_roles = unit.kind == UnitKind::Roles;
+            match &result {
+                Ok(()) => {
+                    report.committed = true;
+                    report.roles_committed |= is_roles;
+                }
+                Err(error) => {
+                    roles_failed |= is_roles;
+                    report.roles_unknown |= is_roles && error.commit_unknown;
+                }
+            }
             let outcomes = outcomes(&cluster.cluster, &ids, &result);
             if let Err(error) = result {
-                roles_failed |= unit.kind == UnitKind::Roles;
                 report.failures.push(failure(&cluster.cluster, unit, error));
             }
             outcomes
         };
         audit.record_outcomes(&outcomes)?;
+        fault::point("outcomes recorded");
     }
-    report.roles_committed = !roles_failed;
     if report.roles_committed {
         for role in cluster.roles {
             match role.action {
@@ -206,24 +369,31 @@ fn run_cluster(
             }
         }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Each change's outcome once its unit gave `result`: the failing change failed, the others
-/// of the unit were rolled back with it.
+/// of the unit were rolled back with it. When the failing change is not known, every change
+/// is rolled back with the real message, none blamed. When the COMMIT got no answer, nothing
+/// is recorded: the changes stay `started` with their transaction id, for `audit --run`.
 fn outcomes(
     cluster: &ClusterKey,
     ids: &[i64],
     result: &Result<(), ExecuteError>,
 ) -> Vec<(i64, Outcome)> {
+    if matches!(result, Err(e) if e.commit_unknown) {
+        return Vec::new();
+    }
     ids.iter()
         .enumerate()
         .map(|(i, id)| {
             let outcome = match result {
                 Ok(()) => Outcome::Ok,
-                Err(e) if e.failed_index == Some(i) || (e.failed_index.is_none() && i == 0) => {
-                    Outcome::Failed(e.message.clone())
-                }
+                Err(e) if e.failed_index == Some(i) => Outcome::Failed(e.message.clone()),
+                Err(e) if e.failed_index.is_none() => Outcome::RolledBack(format!(
+                    "{} (the failing statement could not be identified)",
+                    e.message
+                )),
                 Err(_) => Outcome::RolledBack(format!("another change on {cluster} failed")),
             };
             (*id, outcome)
@@ -239,6 +409,7 @@ fn failure(cluster: &ClusterKey, unit: &Unit<'_>, error: ExecuteError) -> UnitFa
             .failed_index
             .and_then(|i| unit.changes.get(i))
             .map(|c| (c.statement().to_string(), c.role.role.to_string())),
+        commit_unknown: error.commit_unknown,
         message: error.message,
     }
 }

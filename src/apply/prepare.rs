@@ -32,6 +32,11 @@ impl<'p> PreparedChange<'p> {
         }
     }
 
+    /// Whether the change's statement carries a password verifier.
+    pub(crate) fn sets_password(&self) -> bool {
+        self.verifier.is_some()
+    }
+
     pub(crate) fn statement(&self) -> Statement {
         ddl::statement(&self.role.role, self.change, self.verifier.as_ref())
     }

@@ -72,6 +72,10 @@ struct Recorder {
     audit_path: PathBuf,
     seen: Vec<Seen>,
     fail: Option<UnitKind>,
+    /// The failing change's index, when the failure is pinned down.
+    failed_index: Option<usize>,
+    /// The failure is a COMMIT without an answer.
+    commit_unknown: bool,
 }
 
 impl Recorder {
@@ -80,6 +84,8 @@ impl Recorder {
             audit_path: audit_path.to_path_buf(),
             seen: Vec::new(),
             fail,
+            failed_index: Some(1),
+            commit_unknown: false,
         }
     }
 }
@@ -96,18 +102,63 @@ fn committed_log(path: &Path) -> Vec<(String, String, String)> {
 }
 
 impl Executor for Recorder {
-    fn execute(&mut self, _: &ClusterKey, unit: &Unit<'_>) -> Result<(), ExecuteError> {
+    fn execute(
+        &mut self,
+        _: &ClusterKey,
+        unit: &Unit<'_>,
+        opened: &mut dyn FnMut(&str) -> Result<(), ()>,
+    ) -> Result<(), ExecuteError> {
+        opened("4242").unwrap();
         self.seen.push(Seen {
             kind: unit.kind.clone(),
             log: committed_log(&self.audit_path),
         });
         if self.fail.as_ref() == Some(&unit.kind) {
             return Err(ExecuteError {
-                failed_index: Some(1),
+                failed_index: self.failed_index,
+                commit_unknown: self.commit_unknown,
                 message: "boom".into(),
             });
         }
         Ok(())
+    }
+}
+
+/// A delivery that remembers what the audit log held when it was called.
+#[derive(Default)]
+struct Courier {
+    delivered: Vec<(String, String)>,
+    runs_in_log: usize,
+    audit_path: PathBuf,
+    fail: bool,
+}
+
+impl Deliver for Courier {
+    fn deliver(&mut self, run: &RunId, credentials: &[&GeneratedCredential]) -> Result<(), String> {
+        let conn = rusqlite::Connection::open(&self.audit_path).unwrap();
+        self.runs_in_log = conn
+            .query_row("SELECT count(*) FROM runs", [], |row| row.get(0))
+            .unwrap();
+        if self.fail {
+            return Err("disk full".into());
+        }
+        self.delivered.extend(
+            credentials
+                .iter()
+                .map(|c| (c.role.to_string(), run.to_string())),
+        );
+        Ok(())
+    }
+
+    fn destination(&self) -> String {
+        "the courier".into()
+    }
+}
+
+fn courier(path: &Path) -> Courier {
+    Courier {
+        audit_path: path.to_path_buf(),
+        ..Courier::default()
     }
 }
 
@@ -124,7 +175,15 @@ fn every_unit_runs_only_after_its_changes_are_committed_to_the_log_and_the_previ
     let prepared = prepare(&plan, &|_| None).unwrap();
     let mut recorder = Recorder::new(&path, None);
 
-    let report = run(&prepared, &mut recorder, &mut audit, "tester", "apply").unwrap();
+    let report = run(
+        &prepared,
+        &mut recorder,
+        &mut audit,
+        &mut courier(&path),
+        "tester",
+        "apply",
+    )
+    .unwrap();
 
     assert_eq!(
         recorder.seen,
@@ -167,7 +226,15 @@ fn a_failed_role_unit_names_its_change_and_later_units_are_recorded_as_not_run()
     let prepared = prepare(&plan, &|_| None).unwrap();
     let mut recorder = Recorder::new(&path, Some(UnitKind::Roles));
 
-    let report = run(&prepared, &mut recorder, &mut audit, "tester", "apply").unwrap();
+    let report = run(
+        &prepared,
+        &mut recorder,
+        &mut audit,
+        &mut courier(&path),
+        "tester",
+        "apply",
+    )
+    .unwrap();
 
     assert_eq!(
         recorder.seen.len(),
@@ -193,4 +260,165 @@ fn a_failed_role_unit_names_its_change_and_later_units_are_recorded_as_not_run()
         "{failure}"
     );
     assert!(failure.contains("for role \"bob\""), "{failure}");
+}
+
+#[test]
+fn a_failure_that_cannot_be_located_rolls_back_every_change_and_blames_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let mut audit = AuditLog::open(&path).unwrap();
+    let plan = plan();
+    let prepared = prepare(&plan, &|_| None).unwrap();
+    let mut recorder = Recorder::new(&path, Some(UnitKind::Roles));
+    recorder.failed_index = None;
+
+    let report = run(
+        &prepared,
+        &mut recorder,
+        &mut audit,
+        &mut courier(&path),
+        "tester",
+        "apply",
+    )
+    .unwrap();
+
+    let log = committed_log(&path);
+    let unlocated = "rolled back: boom (the failing statement could not be identified)";
+    assert_eq!(log[0].2, unlocated);
+    assert_eq!(log[1].2, unlocated);
+    assert!(log.iter().all(|e| !e.2.starts_with("failed")), "{log:?}");
+    let failure = report.clusters[0].failures[0].to_string();
+    assert!(!failure.contains("while running"), "{failure}");
+    assert!(
+        failure.contains("the failing statement could not be identified"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn a_commit_without_an_answer_leaves_its_changes_started_and_its_passwords_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let mut audit = AuditLog::open(&path).unwrap();
+    let plan = generating_plan();
+    let prepared = prepare(&plan, &|_| None).unwrap();
+    let mut recorder = Recorder::new(&path, Some(UnitKind::Roles));
+    recorder.commit_unknown = true;
+
+    let report = run(
+        &prepared,
+        &mut recorder,
+        &mut audit,
+        &mut courier(&path),
+        "tester",
+        "apply",
+    )
+    .unwrap();
+
+    let log = committed_log(&path);
+    assert_eq!(log[0].2, "started");
+    assert_eq!(log[1].2, "started");
+    assert_eq!(report.live_credentials(&prepared).count(), 2);
+    let failure = report.clusters[0].failures[0].to_string();
+    assert!(failure.contains("audit --run"), "{failure}");
+    assert!(!failure.contains("rolled back"), "{failure}");
+}
+
+/// Two generated passwords: alice's and bob's roles are created with `password: generated`.
+fn generating_plan() -> Plan {
+    let mut plan = plan();
+    for role in &mut plan.clusters[0].roles {
+        role.changes[0] = Change::CreateRole {
+            attributes: Attributes::default(),
+            password: Some(crate::plan::PasswordSource::Generated),
+        };
+    }
+    plan
+}
+
+#[test]
+fn passwords_are_delivered_with_the_run_id_after_the_run_starts_and_before_any_unit_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let mut audit = AuditLog::open(&path).unwrap();
+    let plan = generating_plan();
+    let prepared = prepare(&plan, &|_| None).unwrap();
+    let mut recorder = Recorder::new(&path, None);
+    let mut courier = courier(&path);
+
+    let report = run(
+        &prepared,
+        &mut recorder,
+        &mut audit,
+        &mut courier,
+        "tester",
+        "apply",
+    )
+    .unwrap();
+
+    assert_eq!(courier.runs_in_log, 1, "the run starts before delivery");
+    let run_id = report.run.to_string();
+    assert_eq!(
+        courier.delivered,
+        [
+            ("alice".to_string(), run_id.clone()),
+            ("bob".to_string(), run_id)
+        ]
+    );
+    assert_eq!(recorder.seen.len(), 2);
+    assert_eq!(report.live_credentials(&prepared).count(), 2);
+}
+
+#[test]
+fn a_failed_delivery_runs_nothing_and_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let mut audit = AuditLog::open(&path).unwrap();
+    let plan = generating_plan();
+    let prepared = prepare(&plan, &|_| None).unwrap();
+    let mut recorder = Recorder::new(&path, None);
+    let mut courier = courier(&path);
+    courier.fail = true;
+
+    let error = run(
+        &prepared,
+        &mut recorder,
+        &mut audit,
+        &mut courier,
+        "tester",
+        "apply",
+    )
+    .unwrap_err();
+
+    assert!(matches!(error, ApplyError::Delivery { .. }), "{error}");
+    assert!(error.to_string().contains("disk full"), "{error}");
+    assert!(recorder.seen.is_empty(), "nothing ran");
+    assert!(committed_log(&path).is_empty());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let status: String = conn
+        .query_row("SELECT status FROM runs", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(status, "failed");
+}
+
+#[test]
+fn a_rolled_back_role_unit_makes_its_passwords_not_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let mut audit = AuditLog::open(&path).unwrap();
+    let plan = generating_plan();
+    let prepared = prepare(&plan, &|_| None).unwrap();
+    let mut recorder = Recorder::new(&path, Some(UnitKind::Roles));
+
+    let report = run(
+        &prepared,
+        &mut recorder,
+        &mut audit,
+        &mut courier(&path),
+        "tester",
+        "apply",
+    )
+    .unwrap();
+
+    assert_eq!(report.live_credentials(&prepared).count(), 0);
 }

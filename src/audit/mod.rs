@@ -5,6 +5,7 @@
 //! caller passes one, so `ChangeRecord::detail` and failure texts must be redacted by the caller.
 
 pub mod export;
+pub mod resolve;
 mod schema;
 mod since;
 
@@ -229,8 +230,8 @@ impl AuditLog {
         let run = loop {
             let run = RunId::random();
             let inserted = tx.execute(
-                "INSERT INTO runs (run_id, started_at, actor, command, status)
-                 VALUES (?1, ?2, ?3, ?4, 'started')",
+                "INSERT INTO runs (run_id, started_at, actor, command, status, records_xid)
+                 VALUES (?1, ?2, ?3, ?4, 'started', 1)",
                 params![run.as_str(), now, actor, command],
             );
             match inserted {
@@ -277,6 +278,25 @@ impl AuditLog {
         }
         tx.commit().map_err(&sqlite)?;
         Ok(ids)
+    }
+
+    /// Records the PostgreSQL transaction that runs changes recorded by `record_started`,
+    /// synced, before that transaction commits: a change left `started` can then be resolved
+    /// by asking the server (see `resolve`).
+    pub fn record_xid(&mut self, ids: &[i64], xid: &str) -> Result<(), AuditError> {
+        let sqlite = sqlite_error(&self.path);
+        let tx = begin_write(&mut self.conn, Durability::Synced).map_err(&sqlite)?;
+        {
+            let mut update = tx
+                .prepare_cached("UPDATE changes SET xid = ?2 WHERE id = ?1 AND outcome = 'started'")
+                .map_err(&sqlite)?;
+            for id in ids {
+                if update.execute(params![id, xid]).map_err(&sqlite)? != 1 {
+                    return Err(not_started(&self.path, &tx, &[(*id, Outcome::Ok)]));
+                }
+            }
+        }
+        tx.commit().map_err(&sqlite)
     }
 
     /// Sets the outcomes of changes recorded by `record_started`, in one transaction. A change

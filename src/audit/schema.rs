@@ -4,7 +4,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes the file from `user_version` `i` to `i + 1`. Append only: a shipped
 /// migration is never edited, because files in the field already ran it.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // v1. Times are UTC text in one fixed-width RFC 3339 form, so comparing strings compares times.
     // STRICT makes SQLite reject a value of the wrong type instead of storing it as given.
     // `runs.status` and `changes.outcome` start as 'started' and are updated afterwards, so a
@@ -35,6 +35,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX changes_time ON changes (time);
     CREATE INDEX changes_role ON changes (role);
     CREATE INDEX changes_env ON changes (env);",
+    // v2 (issue 9). `changes.xid`: the PostgreSQL transaction a change ran in, written (synced)
+    // before that transaction commits, so a change left 'started' by a crash can be resolved by
+    // asking the server. `runs.records_xid`: whether the run's pgroster wrote `xid`; in an older
+    // run, a started change without one says nothing about whether it ran.
+    "ALTER TABLE changes ADD COLUMN xid TEXT;
+    ALTER TABLE runs ADD COLUMN records_xid INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this build writes.

@@ -510,3 +510,118 @@ fn concurrent_writers_never_fail_with_locked() {
         .unwrap();
     assert_eq!(finished, (THREADS * RUNS) as i64);
 }
+
+/// Answers from a fixed table, and counts the questions.
+struct Oracle {
+    answers: Vec<(String, Result<XactStatus, String>)>,
+    asked: usize,
+}
+
+impl resolve::XactOracle for Oracle {
+    fn status(&mut self, _: &str, _: u16, _: &str, xid: &str) -> Result<XactStatus, String> {
+        self.asked += 1;
+        self.answers
+            .iter()
+            .find(|(x, _)| x == xid)
+            .map(|(_, answer)| answer.clone())
+            .unwrap_or_else(|| Err(format!("no answer for {xid}")))
+    }
+}
+
+use crate::catalog::xact::XactStatus;
+use resolve::Verdict;
+
+#[test]
+fn a_run_left_started_is_resolved_by_transaction_id_and_the_answers_are_recorded() {
+    let (_dir, mut log) = temp_log();
+    let run = log.start_run("alice", "apply").unwrap();
+    let committed = log
+        .record_started(
+            &run,
+            &[change("dev", "a", "create"), change("dev", "b", "create")],
+        )
+        .unwrap();
+    log.record_xid(&committed, "700").unwrap();
+    let aborted = log
+        .record_started(&run, &[change("prod", "c", "grant")])
+        .unwrap();
+    log.record_xid(&aborted, "701").unwrap();
+    let running = log
+        .record_started(&run, &[change("qa", "d", "grant")])
+        .unwrap();
+    log.record_xid(&running, "702").unwrap();
+    // Recorded, then the process died before its transaction began.
+    log.record_started(&run, &[change("stg", "e", "grant")])
+        .unwrap();
+    let mut oracle = Oracle {
+        answers: vec![
+            ("700".into(), Ok(XactStatus::Committed)),
+            ("701".into(), Ok(XactStatus::Aborted)),
+            ("702".into(), Ok(XactStatus::InProgress)),
+        ],
+        asked: 0,
+    };
+
+    let transactions = log.resolve_run(run.as_str(), &mut oracle).unwrap();
+
+    let verdicts: Vec<(&str, Option<&str>, usize, &Verdict)> = transactions
+        .iter()
+        .map(|t| (t.host.as_str(), t.xid.as_deref(), t.changes, &t.verdict))
+        .collect();
+    assert_eq!(
+        verdicts[0],
+        ("pg-dev-01.internal", Some("700"), 2, &Verdict::Committed)
+    );
+    assert!(
+        matches!(verdicts[1].3, Verdict::RolledBack(why) if why.contains("701 did not commit"))
+    );
+    assert!(matches!(verdicts[2].3, Verdict::Unknown(why) if why.contains("still running")));
+    assert!(
+        matches!(verdicts[3].3, Verdict::RolledBack(why) if why.contains("before its transaction ran"))
+    );
+    let outcomes: Vec<String> = all(&log).into_iter().map(|e| e.outcome).collect();
+    assert_eq!(outcomes[..2], ["ok", "ok"]);
+    assert!(outcomes[2].starts_with("rolled back: interrupted"));
+    assert_eq!(outcomes[3], "started", "an unknown stays started");
+    assert!(outcomes[4].starts_with("rolled back: interrupted before"));
+
+    // Asked again, only the unknown one needs the server.
+    oracle.asked = 0;
+    let again = log.resolve_run(run.as_str(), &mut oracle).unwrap();
+    assert_eq!(oracle.asked, 1);
+    assert_eq!(again[0].verdict, Verdict::Committed);
+}
+
+#[test]
+fn a_file_of_schema_version_1_is_migrated_and_its_started_rows_are_not_guessed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pgroster-audit.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO runs (run_id, started_at, actor, command, status)
+             VALUES ('00000000000000aa', '2026-01-01T00:00:00Z', 'old', 'apply', 'started');
+             INSERT INTO changes (run, time, env, dbname, host, port, role, action, detail, outcome)
+             VALUES (1, '2026-01-01T00:00:00Z', 'dev', 'app', 'h', 5432, 'r', 'create_role', '', 'started');",
+        )
+        .unwrap();
+    }
+    let mut log = AuditLog::open(&path).unwrap();
+    let mut oracle = Oracle {
+        answers: Vec::new(),
+        asked: 0,
+    };
+    let transactions = log.resolve_run("00000000000000aa", &mut oracle).unwrap();
+    assert!(
+        matches!(&transactions[0].verdict, Verdict::Unknown(why) if why.contains("older pgroster"))
+    );
+    assert_eq!(all(&log)[0].outcome, "started");
+    // And the migrated file takes new runs.
+    let run = log.start_run("new", "apply").unwrap();
+    let ids = log
+        .record_started(&run, &[change("dev", "s", "create")])
+        .unwrap();
+    log.record_xid(&ids, "9").unwrap();
+}

@@ -10,9 +10,11 @@ use crate::connection::describe_error;
 use crate::model::settings::canonical_value;
 use crate::model::{
     AdminInfo, Attributes, CurrentCluster, CurrentRole, MembershipOptions, Memberships, RoleMap,
-    RoleName, SettingScope,
+    RoleName, SettingScope, StatementLog,
 };
 pub(crate) mod privileges;
+pub mod statement_log;
+pub mod xact;
 
 use postgres::types::FromSql;
 use postgres::Row;
@@ -74,12 +76,14 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
                 name: get::<&str>(row, 1)?.to_string(),
                 superuser: get(row, 2)?,
                 createrole: get(row, 3)?,
+                statement_log: StatementLog::default(),
             },
         ));
         Ok(())
     })?;
-    let (server_version_num, admin) =
+    let (server_version_num, mut admin) =
         admin.ok_or_else(|| CatalogError::Shape("the admin role is not in pg_roles".into()))?;
+    admin.statement_log = statement_log::read(client)?;
 
     // Roles in the order they come, found by oid; sorted by name at the end.
     let mut roles: Vec<CurrentRole> = Vec::new();

@@ -98,6 +98,10 @@ pub enum AuditFormat {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
+    /// Tell whether this run committed, per cluster and transaction, asking the clusters about
+    /// transactions an interrupted run left unanswered (needs their admin credentials).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["since", "role", "env", "format"])]
+    pub run: Option<String>,
     /// Only changes at or after this time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC).
     #[arg(long)]
     pub since: Option<String>,

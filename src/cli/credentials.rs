@@ -1,46 +1,59 @@
-//! Delivery of generated passwords: once, to a new 0600 file or to the terminal, never elsewhere.
+//! Delivery of generated passwords: once, to a new 0600 file or to the terminal, never elsewhere,
+//! and before the transaction that sets them commits (the apply stage calls `Deliver`). Every
+//! entry names its audit run, whose `pgroster audit --run` says whether it committed.
 
+use crate::cli::output::Output;
 use anyhow::{bail, Context as _, Result};
-use pgroster::apply::GeneratedCredential;
+use pgroster::apply::{ApplyError, ApplyReport, Deliver, GeneratedCredential, Prepared};
+use pgroster::audit::RunId;
 use serde::Serialize;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub enum Delivery {
-    File {
-        path: PathBuf,
-        file: File,
+pub enum Delivery<'o> {
+    /// A new file, created at delivery; `delivered`: how many passwords it holds.
+    File { path: PathBuf, delivered: usize },
+    Terminal {
+        output: &'o Output,
+        delivered: usize,
     },
-    Terminal,
     /// Nothing to deliver.
     Nowhere,
 }
 
-/// Decides before anything changes where passwords will go, creating the file now so that a
-/// clash fails the run while nothing has been touched.
-pub fn prepare(count: usize, out: Option<&Path>, stdout_is_terminal: bool) -> Result<Delivery> {
+/// Decides before anything changes where passwords will go. The file is created only when
+/// there is something to write, but a path that exists already (it is never overwritten) is
+/// refused now, while nothing has been touched.
+pub fn prepare<'o>(count: usize, out: Option<&Path>, output: &'o Output) -> Result<Delivery<'o>> {
     if count == 0 {
         return Ok(Delivery::Nowhere);
     }
     match out {
         Some(path) => {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let file = options.open(path).with_context(|| {
-                format!(
-                    "cannot create credentials file {} (it is never overwritten)",
+            if path.symlink_metadata().is_ok() {
+                bail!(
+                    "credentials file {} exists; it is never overwritten (nothing was changed)",
                     path.display()
-                )
-            })?;
+                );
+            }
+            let dir = directory_of(path);
+            if !dir.is_dir() {
+                bail!(
+                    "credentials file {}: directory {} does not exist (nothing was changed)",
+                    path.display(),
+                    dir.display()
+                );
+            }
             Ok(Delivery::File {
                 path: path.to_path_buf(),
-                file,
+                delivered: 0,
             })
         }
-        None if stdout_is_terminal => Ok(Delivery::Terminal),
+        None if output.stdout_is_terminal => Ok(Delivery::Terminal {
+            output,
+            delivered: 0,
+        }),
         None => bail!(
             "this run generates {count} password(s) but stdout is not a terminal; \
              pass --credentials-out FILE to receive them (nothing was changed)"
@@ -56,14 +69,11 @@ struct Entry<'a> {
     host: &'a str,
     port: u16,
     password: &'a str,
+    run: &'a str,
 }
 
-pub fn deliver<'a>(
-    delivery: Delivery,
-    credentials: impl IntoIterator<Item = &'a GeneratedCredential>,
-) -> Result<String> {
-    let credentials: Vec<&GeneratedCredential> = credentials.into_iter().collect();
-    let entries: Vec<Entry> = credentials
+fn entries<'a>(run: &'a RunId, credentials: &[&'a GeneratedCredential]) -> Vec<Entry<'a>> {
+    credentials
         .iter()
         .flat_map(|c| {
             c.targets.iter().map(move |t| Entry {
@@ -73,31 +83,204 @@ pub fn deliver<'a>(
                 host: &c.cluster.host,
                 port: c.cluster.port,
                 password: c.password.expose(),
+                run: run.as_str(),
             })
         })
-        .collect();
+        .collect()
+}
+
+impl Deliver for Delivery<'_> {
+    fn deliver(&mut self, run: &RunId, credentials: &[&GeneratedCredential]) -> Result<(), String> {
+        let entries = entries(run, credentials);
+        match self {
+            Delivery::Nowhere => Ok(()),
+            Delivery::File { path, delivered } => {
+                write_new(path, &entries, false).map_err(|e| format!("{e:#}"))?;
+                *delivered = credentials.len();
+                Ok(())
+            }
+            Delivery::Terminal { output, delivered } => {
+                let mut text = format!(
+                    "\nGenerated passwords of audit run {run} (shown once; store them now):\n"
+                );
+                for e in &entries {
+                    text.push_str(&format!(
+                        "  {} on {}/{} ({}:{}): {}\n",
+                        e.role, e.env, e.database, e.host, e.port, e.password
+                    ));
+                }
+                output
+                    .deliver(&text)
+                    .map_err(|e| format!("writing the passwords to the terminal: {e}"))?;
+                *delivered = credentials.len();
+                Ok(())
+            }
+        }
+    }
+
+    fn destination(&self) -> String {
+        match self {
+            Delivery::File { path, .. } => format!("credentials file {}", path.display()),
+            Delivery::Terminal { .. } => "the terminal".into(),
+            Delivery::Nowhere => "nowhere".into(),
+        }
+    }
+}
+
+/// Once the run is over: keeps only the `live` passwords, those whose role changes committed
+/// (or may have), and says where they are. A file is rewritten atomically with the live ones,
+/// or removed when none is live; on a terminal, the reader is told which ones to discard.
+/// `run`: the run that delivered them, when it is known.
+fn settle<'a>(
+    delivery: Delivery<'_>,
+    run: Option<&RunId>,
+    live: impl IntoIterator<Item = &'a GeneratedCredential>,
+) -> Result<String> {
+    let live: Vec<&GeneratedCredential> = live.into_iter().collect();
     match delivery {
-        Delivery::Nowhere => Ok(String::new()),
-        Delivery::File { path, mut file } => {
-            let json = serde_json::to_string_pretty(&entries)?;
-            file.write_all(json.as_bytes())
-                .and_then(|()| file.write_all(b"\n"))
-                .with_context(|| format!("writing {}", path.display()))?;
+        Delivery::Nowhere
+        | Delivery::File { delivered: 0, .. }
+        | Delivery::Terminal { delivered: 0, .. } => Ok(String::new()),
+        Delivery::File { path, delivered } if live.len() == delivered => Ok(format!(
+            "{delivered} generated password(s) written to {}\n",
+            path.display()
+        )),
+        Delivery::File { path, delivered } if live.is_empty() => {
+            std::fs::remove_file(&path)
+                .and_then(|()| sync_directory(directory_of(&path)))
+                .with_context(|| {
+                    format!(
+                        "none of the passwords in {} is live, but removing it failed",
+                        path.display()
+                    )
+                })?;
             Ok(format!(
-                "{} generated password(s) written to {}\n",
-                credentials.len(),
+                "{} removed: none of its {delivered} password(s) is live (their role changes \
+                 rolled back)\n",
                 path.display()
             ))
         }
-        Delivery::Terminal => {
-            let mut text = String::from("\nGenerated passwords (shown once; store them now):\n");
-            for e in &entries {
-                text.push_str(&format!(
-                    "  {} on {}/{} ({}:{}): {}\n",
-                    e.role, e.env, e.database, e.host, e.port, e.password
-                ));
+        Delivery::File { path, delivered } => {
+            let Some(run) = run else {
+                bail!("{} holds passwords of an unknown run", path.display());
+            };
+            write_new(&path, &entries(run, &live), true)?;
+            Ok(format!(
+                "{} live generated password(s) in {}; the {} whose role changes rolled back were \
+                 removed from it\n",
+                live.len(),
+                path.display(),
+                delivered - live.len()
+            ))
+        }
+        Delivery::Terminal { delivered, .. } if live.len() == delivered => Ok(String::new()),
+        Delivery::Terminal { .. } => {
+            let mut text =
+                String::from("Only these generated passwords shown above are live; discard the others (their role changes rolled back):\n");
+            for c in &live {
+                text.push_str(&format!("  {} ({})\n", c.role, c.cluster));
+            }
+            if live.is_empty() {
+                text = String::from(
+                    "None of the generated passwords shown above is live (their role changes \
+                     rolled back); discard them.\n",
+                );
             }
             Ok(text)
         }
     }
+}
+
+/// `settle` for the outcome of `apply::run` that used `delivery`: the report and what to say
+/// about the passwords, or the run's error with it.
+pub fn settle_run(
+    delivery: Delivery<'_>,
+    prepared: &Prepared<'_>,
+    result: Result<ApplyReport, ApplyError>,
+) -> Result<(ApplyReport, String)> {
+    match result {
+        Ok(report) => {
+            let said = settle(
+                delivery,
+                Some(&report.run),
+                report.live_credentials(prepared),
+            )?;
+            Ok((report, said))
+        }
+        Err(ApplyError::AuditAfterCommit {
+            error,
+            report,
+            destination,
+        }) => {
+            let said = settle(
+                delivery,
+                Some(&report.run),
+                report.live_credentials(prepared),
+            )?;
+            let error = ApplyError::AuditAfterCommit {
+                error,
+                report,
+                destination,
+            };
+            bail!("{error}\n{}", said.trim_end())
+        }
+        Err(error @ ApplyError::Audit(_)) => {
+            // Nothing committed: whatever was delivered is not live.
+            let said = settle(delivery, None, std::iter::empty())?;
+            bail!("{error}\n{}", said.trim_end())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// Writes `entries` to a new 0600 file at `path`, synced, and syncs its directory so that the
+/// file's name survives a crash too. `replace`: through a temporary file renamed over `path`,
+/// so a reader sees the old contents or the new, never a part.
+fn write_new(path: &Path, entries: &[Entry<'_>], replace: bool) -> Result<()> {
+    let written = if replace {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        directory_of(path).join(format!(".{name}.{}.tmp", std::process::id()))
+    } else {
+        path.to_path_buf()
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file: File = options.open(&written).with_context(|| {
+        format!(
+            "cannot create credentials file {} (it is never overwritten)",
+            written.display()
+        )
+    })?;
+    let json = serde_json::to_string_pretty(entries)?;
+    let result = file
+        .write_all(json.as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.sync_all())
+        .and_then(|()| {
+            if replace {
+                std::fs::rename(&written, path)
+            } else {
+                Ok(())
+            }
+        })
+        .and_then(|()| sync_directory(directory_of(path)));
+    if let Err(error) = result {
+        // A partial file delivers nothing; it would only block the next run's path.
+        let _ = std::fs::remove_file(&written);
+        return Err(error).with_context(|| format!("writing {}", path.display()));
+    }
+    Ok(())
+}
+
+fn sync_directory(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
 }

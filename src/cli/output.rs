@@ -30,6 +30,14 @@ impl Output {
         let _ = out.flush();
     }
 
+    /// Prints text that must arrive (generated passwords): unlike `print`, a failed write is
+    /// an error.
+    pub fn deliver(&self, text: &str) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    }
+
     /// Prints what `write` writes as it goes, without holding all of it (a 10,000-role plan
     /// is megabytes). A failed write (a closed pipe) ends the output, as in `print`.
     pub fn print_streamed(&self, write: impl FnOnce(&mut dyn std::fmt::Write)) {

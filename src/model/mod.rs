@@ -437,6 +437,16 @@ pub struct AdminInfo {
     pub name: String,
     pub superuser: bool,
     pub createrole: bool,
+    pub statement_log: StatementLog,
+}
+
+/// Whether the server logs the statements pgroster sends (`log_statement` ddl/mod/all, or
+/// `log_min_duration_statement` on), and whether the admin may turn that off for its own
+/// transaction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct StatementLog {
+    pub logs_statements: bool,
+    pub admin_may_silence: bool,
 }
 
 /// Everything read from one cluster.

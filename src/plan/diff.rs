@@ -21,6 +21,18 @@ pub struct DiffInput<'a> {
     pub narrowed: bool,
 }
 
+fn sets_password(role: &RolePlan) -> bool {
+    role.changes.iter().any(|c| {
+        matches!(
+            c,
+            Change::CreateRole {
+                password: Some(_),
+                ..
+            } | Change::ResetPassword { .. }
+        )
+    })
+}
+
 pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> ClusterPlan {
     let DiffInput {
         desired, current, ..
@@ -81,6 +93,16 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
              grants then run in one transaction per database, over that database's own connection"
                 .to_string(),
         );
+    }
+    let log = current.admin.statement_log;
+    if log.logs_statements && !log.admin_may_silence && plan.roles.iter().any(sets_password) {
+        plan.notes.push(format!(
+            "the server logs statements and admin \"{}\" may not turn that off for its \
+             transaction: the SCRAM verifiers of the passwords set here will be in the server log, \
+             which allows offline guessing of a chosen password; apply as a superuser, or GRANT SET \
+             ON PARAMETER log_statement, log_min_duration_statement, log_min_error_statement to it",
+            current.admin.name
+        ));
     }
     if !input.narrowed {
         let mut desired_roles = desired.roles.keys().peekable();

@@ -108,6 +108,7 @@ mod tests {
                 name: "admin".into(),
                 superuser: true,
                 createrole: true,
+                statement_log: Default::default(),
             },
             roles: [
                 role("managed", true, Some("managed by pgroster; profile=devqa")),

@@ -229,6 +229,12 @@ pub fn begin_locked() -> &'static str {
     "BEGIN; SET LOCAL lock_timeout = '30s'; SELECT pg_advisory_xact_lock(8099568277853070706)"
 }
 
+/// Keeps the rest of the transaction out of the server's statement log, run before statements
+/// that carry a password verifier (issue 9). Also the statement-on-error log: a failing CREATE
+/// ROLE would otherwise be logged with its verifier.
+pub const SILENCE_STATEMENT_LOG: &str = "SET LOCAL log_statement = 'none'; \
+     SET LOCAL log_min_duration_statement = -1; SET LOCAL log_min_error_statement = 'panic'";
+
 pub const COMMIT: &str = "COMMIT";
 pub const ROLLBACK: &str = "ROLLBACK";
 

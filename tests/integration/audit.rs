@@ -300,3 +300,53 @@ fn four_concurrent_applies_share_one_audit_log_without_locking_errors() {
         assert_eq!(creates.len(), ROLES, "cluster {i}");
     }
 }
+
+#[test]
+fn audit_run_tells_per_cluster_whether_a_run_committed() {
+    let dev = Cluster::start();
+    let prod = Cluster::start();
+    dev.create_database("app_dev");
+    prod.create_database("app_prod");
+    let mut scenario = Scenario::new();
+    scenario.with_admin(&dev, AdminKind::Superuser);
+    scenario
+        .file(
+            "registry.toml",
+            &registry_toml(&[("dev", "app_dev", &dev), ("prod", "app_prod", &prod)]),
+        )
+        .file(
+            "roles.yaml",
+            "roles:
+  - name: run_ok
+    targets: [\"dev/*\"]
+  - name: run_bad
+    targets: [\"prod/*\"]
+    set: { work_mem: \"1\" }
+",
+        );
+    let applied = scenario.run(&["apply", "--auto-approve"]);
+    applied.expect_code(1);
+    let run = run_id(&applied);
+
+    let out = scenario.run(&["audit", "--run", &run]);
+    out.expect_success();
+    assert_stdout_has(&out, &format!("Run {run}:"));
+    let line = |port: u16| {
+        out.stdout
+            .lines()
+            .find(|l| l.contains(&format!("127.0.0.1:{port} transaction ")))
+            .unwrap_or_else(|| panic!("no transaction on port {port}\n{}", dump(&out)))
+            .to_string()
+    };
+    assert!(
+        line(dev.port).ends_with("2 change(s): committed"),
+        "{}",
+        dump(&out)
+    );
+    assert!(line(prod.port).contains("rolled back"), "{}", dump(&out));
+    assert!(line(prod.port).contains("work_mem"), "{}", dump(&out));
+
+    let unknown = scenario.run(&["audit", "--run", "0000000000000000"]);
+    unknown.expect_code(1);
+    assert_stderr_has(&unknown, "no run `0000000000000000`");
+}

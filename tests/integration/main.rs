@@ -16,6 +16,7 @@ mod adoption;
 mod apply_safety;
 mod audit;
 mod convergence;
+mod crash;
 mod drift;
 mod grants;
 mod hostile_names;

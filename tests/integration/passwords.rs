@@ -9,9 +9,15 @@ use crate::harness::{
 };
 use std::path::PathBuf;
 
+/// How many SCRAM verifiers the server log holds (the harness logs one, setting up its admin).
+fn logged_verifiers(cluster: &Cluster) -> usize {
+    cluster.server_log().matches("SCRAM-SHA-256$").count()
+}
+
 fn passwords(kind: AdminKind) {
     let cluster = Cluster::start();
     cluster.create_database("app_a");
+    let harness_verifiers = logged_verifiers(&cluster);
     let registry = registry_toml(&[("dev", "app_a", &cluster)]);
     let config = fixture!("passwords/roles.yaml");
     let mut s = Scenario::with_files(&cluster, kind, &registry, config);
@@ -152,9 +158,12 @@ fn passwords(kind: AdminKind) {
     secrets.push(env_password[env_password.len() - 24..].to_owned());
     secrets.push(env_password);
     let log = cluster.server_log();
-    assert!(
-        log.contains("SCRAM-SHA-256$"),
-        "pgroster sends verifiers, which the statement log shows"
+    // pgroster sends verifiers; the statement log (log_statement=all) shows them only when the
+    // admin may not turn it off for its transaction.
+    assert_eq!(
+        logged_verifiers(&cluster) > harness_verifiers,
+        kind == AdminKind::CreateRole,
+        "verifiers in the server log"
     );
     let mut audit_bytes = std::fs::read(s.audit_log()).unwrap();
     let wal = PathBuf::from(format!("{}-wal", s.audit_log().display()));
@@ -272,4 +281,139 @@ fn reset_sets_a_new_password_audited_and_refuses_unmanaged_roles_superuser_admin
 #[test]
 fn reset_sets_a_new_password_audited_and_refuses_unmanaged_roles_createrole_admin() {
     reset(AdminKind::CreateRole);
+}
+
+/// Role `name`, whose password comes from `VERIFIER_PASS` under rotation key `key`.
+fn env_password_roles(name: &str, key: &str) -> String {
+    format!(
+        "roles:\n  - name: {name}\n    login: true\n    \
+         password: {{ env: VERIFIER_PASS, rotate: \"{key}\" }}\n    targets: [\"dev/app_a\"]\n"
+    )
+}
+
+#[test]
+fn verifiers_stay_out_of_the_server_log_when_the_admin_may_and_the_plan_says_when_not() {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    // The harness starts every server with log_statement=all; said here too, as a user would.
+    crate::harness::exec(
+        &cluster,
+        "postgres",
+        "ALTER SYSTEM SET log_statement = 'all'",
+    );
+    crate::harness::exec(&cluster, "postgres", "SELECT pg_reload_conf()");
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let note = "the server logs statements";
+    let harness_verifiers = logged_verifiers(&cluster);
+
+    // A superuser admin: no note, and no verifier in the log after a create and a rotation.
+    let mut s = Scenario::with_files(
+        &cluster,
+        AdminKind::Superuser,
+        &registry,
+        &env_password_roles("chosen", "1"),
+    );
+    s.env("VERIFIER_PASS", &random_secret("Chosen-"));
+    let plan = s.plan_changes();
+    assert!(!plan.stdout.contains(note), "{}", plan.stdout);
+    s.apply(None).expect_success();
+    s.file("roles.yaml", &env_password_roles("chosen", "2"));
+    s.env("VERIFIER_PASS", &random_secret("Chosen2-"));
+    s.apply(None).expect_success();
+    assert!(
+        cluster.server_log().contains("SET LOCAL log_statement"),
+        "the server logs statements"
+    );
+    assert_eq!(
+        logged_verifiers(&cluster),
+        harness_verifiers,
+        "a verifier in the server log"
+    );
+
+    // A CREATEROLE admin without the privilege: the plan says the verifiers will be logged.
+    // Its own role, which PostgreSQL 16+ lets it alter.
+    s.with_admin(&cluster, AdminKind::CreateRole);
+    s.file("roles.yaml", &env_password_roles("chosen_cr", "1"));
+    let plan = s.plan_changes();
+    assert_has(&plan.stdout, note);
+    assert_has(&plan.stdout, crate::harness::CREATEROLE_ADMIN);
+    s.apply(None).expect_success();
+    assert!(logged_verifiers(&cluster) > harness_verifiers);
+
+    // Granted the settings (PostgreSQL 15+), it keeps them out, and the plan says nothing.
+    crate::harness::exec(
+        &cluster,
+        "postgres",
+        &format!(
+            "GRANT SET ON PARAMETER log_statement, log_min_duration_statement, \
+             log_min_error_statement TO {}",
+            crate::harness::CREATEROLE_ADMIN
+        ),
+    );
+    s.file("roles.yaml", &env_password_roles("chosen_cr", "2"));
+    let plan = s.plan_changes();
+    assert!(!plan.stdout.contains(note), "{}", plan.stdout);
+    let before = logged_verifiers(&cluster);
+    s.apply(None).expect_success();
+    assert_eq!(
+        logged_verifiers(&cluster),
+        before,
+        "a verifier in the server log"
+    );
+    s.assert_converged();
+}
+
+#[test]
+fn a_rolled_back_cluster_withdraws_its_passwords_and_a_run_that_delivered_nothing_leaves_no_file() {
+    let dev = Cluster::start();
+    let stg = Cluster::start();
+    dev.create_database("app_a");
+    stg.create_database("app_a");
+    let registry = registry_toml(&[("dev", "app_a", &dev), ("stg", "app_a", &stg)]);
+    // The server refuses `work_mem = 1` (below its minimum) when apply sets it, so stg's role
+    // changes roll back, and its generated password with them.
+    let roles = |stg_work_mem: &str| {
+        format!(
+            "roles:\n  - name: gen_dev\n    login: true\n    targets: [\"dev/app_a\"]\n  \
+             - name: gen_stg\n    login: true\n    targets: [\"stg/app_a\"]\n  \
+             - name: bad_stg\n    targets: [\"stg/app_a\"]\n    \
+             set: {{ work_mem: \"{stg_work_mem}\" }}\n"
+        )
+    };
+    let s = Scenario::with_files(&dev, AdminKind::Superuser, &registry, &roles("1"));
+
+    let out = s.apply(Some("mixed.json"));
+    out.expect_code(1);
+    let mixed = creds_path(&s, "mixed.json");
+    assert!(
+        out.stdout.contains("removed from it"),
+        "{}",
+        crate::harness::dump(&out)
+    );
+    assert_mode_0600(&mixed);
+    let creds = read_credentials(&mixed);
+    let kept: Vec<&str> = creds.iter().map(|c| c.role.as_str()).collect();
+    assert_eq!(
+        kept,
+        ["gen_dev"],
+        "only the committed cluster's password is live"
+    );
+    assert!(logs_in(&dev, "gen_dev", &creds[0].password, "app_a"));
+    assert!(!role_exists(&stg, "gen_stg"));
+
+    // Only stg has changes, and they roll back: the file is removed, and its path is free.
+    let out = s.apply(Some("stg.json"));
+    out.expect_code(1);
+    assert_has(&out.stdout, "removed: none of its 1 password(s) is live");
+    assert!(!creds_path(&s, "stg.json").exists());
+    s.file("roles.yaml", &roles("64MB"));
+    s.apply(Some("stg.json")).expect_success();
+    let creds = read_credentials(&creds_path(&s, "stg.json"));
+    assert!(logs_in(
+        &stg,
+        "gen_stg",
+        &password_of(&creds, "gen_stg"),
+        "app_a"
+    ));
+    s.assert_converged();
 }

@@ -1,4 +1,5 @@
-//! `pgroster apply`: load -> plan -> render -> confirm -> run -> report.
+//! `pgroster apply`: load -> plan -> render -> confirm -> run (which delivers the generated
+//! passwords before anything commits) -> settle the delivered passwords -> report.
 
 use crate::cli::args::ApplyArgs;
 use crate::cli::credentials;
@@ -27,6 +28,11 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     }
     // Everything that can fail without touching a cluster happens before the question.
     let prepared = apply::prepare(plan, &context::env_var)?;
+    let mut delivery = credentials::prepare(
+        prepared.generated_passwords(),
+        args.credentials_out.as_deref(),
+        output,
+    )?;
     if !output.approve(
         args.auto_approve,
         "apply",
@@ -34,23 +40,19 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     )? {
         return Ok(EXIT_ERROR);
     }
-    let delivery = credentials::prepare(
-        prepared.generated_passwords(),
-        args.credentials_out.as_deref(),
-        output.stdout_is_terminal,
-    )?;
     let mut audit = AuditLog::open(&ctx.audit_log)?;
-    let report = apply::run(
+    let result = apply::run(
         &prepared,
         &mut fleet.connections,
         &mut audit,
+        &mut delivery,
         &context::actor(),
         "apply",
-    )?;
+    );
+    let (report, delivered) = credentials::settle_run(delivery, &prepared, result)?;
     for failure in report.clusters.iter().flat_map(|c| &c.failures) {
         output.error(&failure.to_string());
     }
-    let delivered = credentials::deliver(delivery, report.live_credentials(&prepared))?;
     let (added, changed) = report.roles_added_and_changed();
     let failed = report.failed_clusters();
     output.print(&format!(

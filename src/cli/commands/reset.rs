@@ -1,5 +1,6 @@
-//! `pgroster reset ROLE --target env/db`: read the target -> reset plan -> confirm -> run ->
-//! deliver, through the same apply stage as any plan.
+//! `pgroster reset ROLE --target env/db`: read the target -> reset plan -> confirm -> run
+//! (delivering the password before it commits) -> settle, through the same apply stage as any
+//! plan.
 
 use crate::cli::args::ResetArgs;
 use crate::cli::credentials;
@@ -30,15 +31,15 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
         .is_some_and(|c| c.roles.contains_key(&role));
     let plan = reset::reset_plan(&role, &target, &entry.cluster, &current, declared)?;
     let question = format!("Reset the password of \"{role}\" on {}?", entry.cluster);
+    let prepared = apply::prepare(&plan, &context::env_var)?;
+    let mut delivery = credentials::prepare(
+        prepared.generated_passwords(),
+        args.credentials_out.as_deref(),
+        output,
+    )?;
     if !output.approve(args.auto_approve, "reset", &question)? {
         return Ok(EXIT_ERROR);
     }
-    let prepared = apply::prepare(&plan, &context::env_var)?;
-    let delivery = credentials::prepare(
-        prepared.generated_passwords(),
-        args.credentials_out.as_deref(),
-        output.stdout_is_terminal,
-    )?;
     let mut connections = BTreeMap::from([(
         entry.cluster.clone(),
         ClusterConnections {
@@ -47,21 +48,23 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
         },
     )]);
     let mut audit = AuditLog::open(&ctx.audit_log)?;
-    let report = apply::run(
+    let result = apply::run(
         &prepared,
         &mut connections,
         &mut audit,
+        &mut delivery,
         &context::actor(),
         "reset",
-    )?;
+    );
+    let (report, delivered) = credentials::settle_run(delivery, &prepared, result)?;
     if let Some(failure) = report.clusters.iter().flat_map(|c| &c.failures).next() {
         bail!(
-            "resetting the password of \"{role}\" on {} failed: {}",
+            "resetting the password of \"{role}\" on {} failed: {}\n{}",
             entry.cluster,
-            failure.message
+            failure.message,
+            delivered.trim_end()
         );
     }
-    let delivered = credentials::deliver(delivery, report.live_credentials(&prepared))?;
     output.print(&format!(
         "Password of \"{role}\" on {} reset. Audit run {}.",
         entry.cluster, report.run

@@ -65,6 +65,7 @@ fn cluster(
                 name: "admin".into(),
                 superuser: true,
                 createrole: true,
+                statement_log: Default::default(),
             },
             roles: current.into_iter().collect(),
             databases,

@@ -28,6 +28,8 @@ pub struct Credential {
     pub host: String,
     pub port: u16,
     pub password: String,
+    /// The audit run that delivered it (`pgroster audit --run` says whether it committed).
+    pub run: String,
 }
 
 #[track_caller]
@@ -52,6 +54,7 @@ pub fn read_credentials(path: &Path) -> Vec<Credential> {
             host: field(entry, "host"),
             port: u16::try_from(entry["port"].as_u64().unwrap()).unwrap(),
             password: field(entry, "password"),
+            run: field(entry, "run"),
         })
         .collect()
 }
