@@ -23,7 +23,7 @@ pub(crate) fn execute(connection: &mut Connection, unit: &Unit<'_>) -> Result<()
     if unit.changes.is_empty() {
         return Ok(());
     }
-    let lock = ddl::begin_locked();
+    let lock = ddl::begin();
     connection.take_warnings();
     let run = |connection: &mut Connection| -> Result<(), String> {
         connection

@@ -13,6 +13,7 @@ use crate::model::{
     RoleName, SettingScope,
 };
 pub(crate) mod privileges;
+pub(crate) mod server;
 
 use postgres::types::FromSql;
 use postgres::Row;
