@@ -103,119 +103,31 @@ pub fn plan_fleet(
         })
         .filter(|(_, cluster)| !cluster.targets.is_empty())
         .collect();
-    let role_database = |cluster: &DesiredCluster| {
-        cluster
-            .targets
-            .iter()
-            .next()
-            .map(|t| t.database.clone())
-            .unwrap_or_default()
-    };
-    // The first connection of each cluster: to its lock database under a lock, else the
-    // role connection that the read goes on with.
-    let lock_settings = match &locking {
-        Locking::Hold { settings, .. } => Some(*settings),
-        Locking::None => None,
-    };
-    let first_database = |cluster: &DesiredCluster| match lock_settings {
-        Some(settings) => settings.database.clone(),
-        None => role_database(cluster),
-    };
-    let opened: Vec<Result<(Connection, ServerIdentity), ReadError>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = desired
-                .iter()
-                .map(|(key, cluster)| {
-                    let database = first_database(cluster);
-                    let key = *key;
-                    scope.spawn(move || open(key, &database, connector, lock_settings))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .zip(desired.keys())
-                .map(|(handle, key)| {
-                    handle
-                        .join()
-                        .unwrap_or_else(|_| Err(ReadError::Panicked((*key).clone())))
-                })
-                .collect()
-        });
-    let mut first: BTreeMap<ClusterKey, Connection> = BTreeMap::new();
-    let mut blocked: BTreeMap<ClusterKey, PlanError> = BTreeMap::new();
-    let mut identities = BTreeMap::new();
-    for ((key, cluster), result) in desired.iter().zip(opened) {
-        match result {
-            Ok((connection, identity)) => {
-                first.insert((*key).clone(), connection);
-                identities.insert((*key).clone(), identity);
-            }
-            Err(error) => {
-                blocked.insert((*key).clone(), unreadable(cluster, &error));
-            }
-        }
-    }
-    for (key, other) in same_servers(&identities) {
-        first.remove(&key);
-        blocked.insert(
-            key.clone(),
-            PlanError::SameServer {
-                cluster: key.clone(),
-                targets: targets_of(&desired, &key),
-                other_targets: targets_of(&desired, &other),
-                other,
-            },
-        );
-    }
-    let mut locks: BTreeMap<ClusterKey, ClusterLock> = BTreeMap::new();
-    if let Locking::Hold { settings, on_wait } = &locking {
-        for (key, lock) in lock::lock_all(std::mem::take(&mut first), settings, *on_wait) {
-            match lock {
-                Ok(lock) => {
-                    locks.insert(key, lock);
-                }
-                Err(error) => {
-                    let cluster = &desired[&key];
-                    blocked.insert(key, unreadable(cluster, &ReadError::Lock(error)));
-                }
-            }
-        }
-    }
-    let results: Vec<Option<ReadResult>> = std::thread::scope(|scope| {
-        let reads: Vec<_> = desired
-            .iter()
-            .map(|(key, cluster)| {
-                let key = *key;
-                if blocked.contains_key(key) {
-                    return None;
-                }
-                let databases: Vec<String> =
-                    cluster.targets.iter().map(|t| t.database.clone()).collect();
-                let role_connection = first.remove(key);
-                Some(scope.spawn(move || read(key, &databases, connector, role_connection)))
-            })
-            .collect();
-        reads
-            .into_iter()
-            .zip(desired.keys())
-            .map(|(handle, key)| {
-                handle.map(|handle| {
-                    handle
-                        .join()
-                        .unwrap_or_else(|_| Err(ReadError::Panicked((*key).clone())))
-                })
-            })
-            .collect()
+    let Admitted {
+        mut first,
+        mut locks,
+        mut blocked,
+    } = admit(&desired, connector, &locking);
+    let jobs: Vec<_> = desired
+        .iter()
+        .filter(|(key, _)| !blocked.contains_key(**key))
+        .map(|(key, cluster)| (*key, (databases(cluster), first.remove(*key))))
+        .collect();
+    let mut reads = in_parallel(jobs, |key, (databases, role_connection)| {
+        read(key, &databases, connector, role_connection)
     });
     let mut clusters = Vec::new();
     let mut connections = BTreeMap::new();
-    for ((key, cluster), result) in desired.iter().zip(results) {
+    for (key, cluster) in &desired {
         let key = (*key).clone();
-        let result = match result {
-            Some(result) => result.map_err(|error| unreadable(cluster, &error)),
-            None => Err(blocked
-                .remove(&key)
-                .unwrap_or_else(|| unreadable(cluster, &ReadError::Panicked(key.clone())))),
+        let result = match reads.remove(&key) {
+            Some(read) => read.map_err(|error| unreadable(targets_of(&desired, &key), &error)),
+            None => Err(blocked.remove(&key).unwrap_or_else(|| {
+                unreadable(
+                    targets_of(&desired, &key),
+                    &ReadError::Panicked(key.clone()),
+                )
+            })),
         };
         match result {
             Ok((mut read, state)) => {
@@ -271,17 +183,124 @@ pub fn plan_fleet(
     }
 }
 
-/// Connects to `database`, the cluster's first connection, and reads which server it reached;
-/// under a lock, `database` is the lock database.
+/// The clusters that may be read, after each said which server it is and, under a lock, was
+/// locked; the others, with why not.
+struct Admitted {
+    /// Role connections already open (none under a lock, whose first connection is the lock's).
+    first: BTreeMap<ClusterKey, Connection>,
+    locks: BTreeMap<ClusterKey, ClusterLock>,
+    blocked: BTreeMap<ClusterKey, PlanError>,
+}
+
+/// Opens each cluster's first connection and reads which server it reached: to the lock
+/// database under a lock, else the role connection that the read goes on with. Two clusters
+/// that reach one server are both blocked; under a lock, the others are then locked.
+fn admit(
+    desired: &BTreeMap<&ClusterKey, Cow<DesiredCluster>>,
+    connector: &Connector,
+    locking: &Locking<'_>,
+) -> Admitted {
+    let lock_settings = match locking {
+        Locking::Hold { settings, .. } => Some(*settings),
+        Locking::None => None,
+    };
+    let opened = in_parallel(
+        desired
+            .iter()
+            .map(|(key, cluster)| (*key, databases(cluster))),
+        |key, databases| open(key, &databases, connector, lock_settings),
+    );
+    let mut blocked: BTreeMap<ClusterKey, PlanError> = BTreeMap::new();
+    let mut first: BTreeMap<ClusterKey, Connection> = BTreeMap::new();
+    let mut identities = BTreeMap::new();
+    for (key, result) in opened {
+        match result {
+            Ok((connection, identity)) => {
+                first.insert(key.clone(), connection);
+                identities.insert(key, identity);
+            }
+            Err(error) => {
+                let targets = targets_of(desired, &key);
+                blocked.insert(key, unreadable(targets, &error));
+            }
+        }
+    }
+    for (key, other) in same_servers(&identities) {
+        first.remove(&key);
+        let error = PlanError::SameServer {
+            cluster: key.clone(),
+            targets: targets_of(desired, &key),
+            other_targets: targets_of(desired, &other),
+            other,
+        };
+        blocked.insert(key, error);
+    }
+    let mut locks = BTreeMap::new();
+    if let Locking::Hold { settings, on_wait } = locking {
+        for (key, lock) in lock::lock_all(std::mem::take(&mut first), settings, *on_wait) {
+            match lock {
+                Ok(lock) => {
+                    locks.insert(key, lock);
+                }
+                Err(error) => {
+                    let targets = targets_of(desired, &key);
+                    blocked.insert(key, unreadable(targets, &ReadError::Lock(error)));
+                }
+            }
+        }
+    }
+    Admitted {
+        first,
+        locks,
+        blocked,
+    }
+}
+
+fn databases(cluster: &DesiredCluster) -> Vec<String> {
+    cluster.targets.iter().map(|t| t.database.clone()).collect()
+}
+
+/// Runs `work` on every cluster's job at once, each on a thread of its own: each is network
+/// round trips, and an unreachable host costs a whole connect timeout.
+fn in_parallel<'k, J: Send, T: Send>(
+    jobs: impl IntoIterator<Item = (&'k ClusterKey, J)>,
+    work: impl Fn(&ClusterKey, J) -> Result<T, ReadError> + Sync,
+) -> BTreeMap<ClusterKey, Result<T, ReadError>> {
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .map(|(key, job)| (key, scope.spawn(move || work(key, job))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|(key, handle)| {
+                let result = handle
+                    .join()
+                    .unwrap_or_else(|_| Err(ReadError::Panicked(key.clone())));
+                (key.clone(), result)
+            })
+            .collect()
+    })
+}
+
+/// The cluster's first connection, and which server it reached: to the lock database under a
+/// lock, else to the role database (the first of `databases`).
 fn open(
     key: &ClusterKey,
-    database: &str,
+    databases: &[String],
     connector: &Connector,
     lock_settings: Option<&LockSettings>,
 ) -> Result<(Connection, ServerIdentity), ReadError> {
-    let mut connection = match lock_settings {
-        Some(settings) => lock::connect(connector, key, settings)?,
-        None => connector.connect(key, database)?,
+    let (mut connection, database) = match lock_settings {
+        Some(settings) => (
+            lock::connect(connector, key, settings)?,
+            settings.database.as_str(),
+        ),
+        None => {
+            let database = databases.first().map_or("", String::as_str);
+            (connector.connect(key, database)?, database)
+        }
     };
     let identity =
         read_identity(&mut connection).map_err(|error| catalog_error(key, database, error))?;
@@ -320,9 +339,9 @@ fn targets_of(
         .unwrap_or_default()
 }
 
-fn unreadable(cluster: &DesiredCluster, error: &ReadError) -> PlanError {
+fn unreadable(targets: Vec<TargetName>, error: &ReadError) -> PlanError {
     PlanError::ClusterUnreadable {
-        targets: cluster.targets.iter().cloned().collect(),
+        targets,
         reason: error.to_string(),
     }
 }
