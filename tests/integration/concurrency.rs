@@ -1,10 +1,11 @@
 //! Concurrent runs (issue 9): apply and reset take pgroster's cluster-wide lock in one database
 //! (`lock_database`) before they read the catalogs, so a second run plans against what the first
-//! committed; `plan` takes no lock. Each test holds the lock itself from a session of its own and
-//! waits for the runs it started to queue behind it in `pg_locks` before it lets go.
+//! committed; `plan` takes no lock; a killed run's lock goes with its session. Each test holds the
+//! lock (or a row) itself from a session of its own and polls `pg_locks` until the runs it started
+//! wait behind it before it lets go.
 
 use crate::harness::{
-    assert_has, assert_stderr_has, audit_entries, creds_path, dump, exec, location, logs_in,
+    assert_has, assert_stderr_has, attrs, audit_entries, creds_path, dump, exec, location, logs_in,
     password_of, read_credentials, registry_toml, role_exists, scalar, settings, single_cluster,
     text_of, with_settings, AdminKind, Cluster, Output, Scenario,
 };
@@ -62,23 +63,23 @@ fn waiting(cluster: &Cluster, db: &str) -> usize {
 }
 
 /// Polls the server until `count` sessions wait for the lock in `db`; fails at once when a run
-/// exits first (it did not wait) and after a minute.
+/// exits first (it did not wait).
 fn wait_for_waiters(cluster: &Cluster, db: &str, count: usize, runs: &mut [Child]) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let now = waiting(cluster, db);
-        if now == count {
-            return;
-        }
+    poll(&format!("{count} runs do not wait for the lock"), || {
         for run in runs.iter_mut() {
             if let Some(status) = run.try_wait().unwrap() {
-                panic!("a run exited ({status}) before {count} waited for the lock ({now} did)");
+                panic!("a run exited ({status}) before {count} waited for the lock");
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "{now} of {count} runs wait for the lock after a minute"
-        );
+        waiting(cluster, db) == count
+    });
+}
+
+/// Polls the server until `condition` holds; fails after a minute.
+fn poll(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !condition() {
+        assert!(Instant::now() < deadline, "{what} after a minute");
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -340,5 +341,63 @@ fn two_applies_over_two_clusters_wait_in_order_and_both_succeed() {
         .count();
     assert_eq!(applied, 1, "{}", outs.iter().map(dump).collect::<String>());
     assert!(role_exists(&a, "shared") && role_exists(&b, "shared"));
+    s.assert_converged();
+}
+
+/// Sessions holding pgroster's lock in `db`.
+fn holding(cluster: &Cluster, db: &str) -> usize {
+    scalar(
+        cluster,
+        db,
+        &format!(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = {LOCK_KEY}"
+        ),
+    )
+    .parse()
+    .unwrap()
+}
+
+#[test]
+fn a_killed_apply_leaves_no_lock_behind() {
+    let (cluster, s) = single_cluster(&[("dev", "app_a")], AdminKind::Superuser);
+    let roles = "roles:\n  - name: r1\n    password: none\n    connection_limit: 5\n    \
+                 targets: [\"dev/app_a\"]\n";
+    s.file("roles.yaml", roles);
+    s.apply(None).expect_success();
+    s.file("roles.yaml", &roles.replace("limit: 5", "limit: 7"));
+    // The test's open transaction holds r1's row: the apply blocks on it, holding its lock.
+    let mut blocker = cluster.client("postgres");
+    blocker
+        .batch_execute("BEGIN; ALTER ROLE r1 CONNECTION LIMIT 6")
+        .unwrap();
+    let mut run = spawn(&s, &["apply", "--auto-approve"]);
+    poll("the apply does not wait for r1's row", || {
+        let waiting: usize = scalar(
+            &cluster,
+            "postgres",
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+             WHERE NOT l.granted AND a.application_name = 'pgroster'",
+        )
+        .parse()
+        .unwrap();
+        if let Some(status) = run.try_wait().unwrap() {
+            panic!("apply exited ({status}) instead of waiting");
+        }
+        waiting > 0
+    });
+    assert_eq!(holding(&cluster, "postgres"), 1);
+    run.kill().unwrap();
+    run.wait().unwrap();
+    blocker.batch_execute("ROLLBACK").unwrap();
+    // The server ends the killed run's session, and its lock with it.
+    poll("the killed run's lock is still held", || {
+        holding(&cluster, "postgres") == 0
+    });
+    assert_eq!(
+        attrs(&cluster, "r1"),
+        "login=false limit=5 until=never createdb=false createrole=false superuser=false"
+    );
+    s.apply(None).expect_success();
     s.assert_converged();
 }
