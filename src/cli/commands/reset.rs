@@ -1,5 +1,5 @@
-//! `pgroster reset ROLE --target env/db`: lock and read the target -> reset plan -> confirm -> run ->
-//! deliver, through the same apply stage as any plan.
+//! `pgroster reset ROLE --target env/db`: lock and read the target -> reset plan -> confirm ->
+//! run -> deliver, through the same apply stage as any plan.
 
 use crate::cli::args::ResetArgs;
 use crate::cli::credentials;
