@@ -20,6 +20,8 @@ pub(crate) const APPLICATION_NAME: &str = "pgroster";
 pub struct AdminCredentials {
     pub user: String,
     pub password: Option<Secret>,
+    /// The configured variable the password was looked for in, to name when none was found.
+    password_var: Option<String>,
     /// Where the password file lives, for per-host look-ups (libpq's ~/.pgpass or PGPASSFILE).
     passfile: Option<PathBuf>,
 }
@@ -74,8 +76,25 @@ impl AdminCredentials {
         AdminCredentials {
             user,
             password,
+            password_var: password_var.map(str::to_string),
             passfile,
         }
+    }
+
+    /// Why no password was sent, and where one can be given: the server asked for one.
+    fn password_missing(&self) -> String {
+        let variables = match &self.password_var {
+            Some(var) => format!("{var} (settings.admin_password_env) or PGPASSWORD"),
+            None => "PGPASSWORD, or name a variable in settings.admin_password_env".to_string(),
+        };
+        let passfile = match &self.passfile {
+            Some(path) => format!(
+                ", or add the cluster to the password file {}",
+                path.display()
+            ),
+            None => String::new(),
+        };
+        format!("the server asks for a password and none was found: set {variables}{passfile}")
     }
 
     fn password_for(&self, cluster: &ClusterKey, database: &str) -> Option<Secret> {
@@ -357,7 +376,8 @@ fn connect(
         .user(&credentials.user)
         .application_name(APPLICATION_NAME)
         .connect_timeout(Duration::from_secs(10));
-    if let Some(password) = credentials.password_for(cluster, database) {
+    let password = credentials.password_for(cluster, database);
+    if let Some(password) = &password {
         config.password(password.expose());
     }
     config.notice_callback(move |notice| {
@@ -383,7 +403,16 @@ fn connect(
     };
     client
         .map(|client| Connection { client, warnings })
-        .map_err(|e| failed(describe_error(&e)))
+        .map_err(|e| {
+            // The driver's own words are "invalid configuration: password missing".
+            let asked_for_password = std::error::Error::source(&e)
+                .is_some_and(|source| source.to_string() == "password missing");
+            failed(if password.is_none() && asked_for_password {
+                credentials.password_missing()
+            } else {
+                describe_error(&e)
+            })
+        })
 }
 
 /// A PostgreSQL error as one line: the server's message when there is one.
@@ -472,6 +501,24 @@ mod tests {
         );
         assert!(
             format!("{:?}", AdminCredentials::from_env(None, None, env)).contains("(sensitive)")
+        );
+    }
+
+    #[test]
+    fn a_missing_password_names_the_variable_it_was_looked_for_in() {
+        let env = |k: &str| (k == "HOME").then(|| "/home/ci".to_string());
+        let configured = AdminCredentials::from_env(None, Some("DB_ADMIN_SECRET"), env);
+        let message = configured.password_missing();
+        assert!(
+            message.contains("set DB_ADMIN_SECRET (settings.admin_password_env)"),
+            "{message}"
+        );
+        assert!(message.contains("/home/ci/.pgpass"), "{message}");
+        let unconfigured = AdminCredentials::from_env(None, None, env).password_missing();
+        assert!(
+            unconfigured
+                .contains("set PGPASSWORD, or name a variable in settings.admin_password_env"),
+            "{unconfigured}"
         );
     }
 }

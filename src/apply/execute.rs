@@ -36,7 +36,7 @@ pub(crate) fn execute(
     if unit.changes.is_empty() {
         return Ok(());
     }
-    let lock = ddl::begin_locked();
+    let lock = ddl::begin();
     connection.take_warnings();
     let mut commit_unknown = false;
     let mut run = |connection: &mut Connection| -> Result<(), String> {

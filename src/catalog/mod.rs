@@ -15,6 +15,7 @@ use crate::model::{
 pub(crate) mod privileges;
 pub mod statement_log;
 pub mod xact;
+pub(crate) mod server;
 
 use postgres::types::FromSql;
 use postgres::Row;

@@ -1,17 +1,22 @@
 //! Where settings come from (flags > environment > files), decided in one place.
 
+use super::output::Output;
 use anyhow::{Context as _, Result};
 use pgroster::catalog;
-use pgroster::config::{self, Config, LowerInput, Lowered};
+use pgroster::config::{self, Config, ConfigError, LowerInput, Lowered};
 use pgroster::connection::{AdminCredentials, Connection, Connector, TlsSettings};
-use pgroster::model::{CurrentCluster, SslMode, TargetName};
-use pgroster::registry::{parse_target, DatabaseEntry, Registry};
+use pgroster::fleet::lock::{self, ClusterLock, LockSettings};
+use pgroster::fleet::Locking;
+use pgroster::model::{ClusterKey, CurrentCluster, SslMode, TargetName};
+use pgroster::registry::{DatabaseEntry, Registry, TargetGlob};
 use std::path::{Path, PathBuf};
 
 pub struct Context {
     pub lowered: Lowered,
     pub connector: Connector,
     pub audit_log: PathBuf,
+    /// Where apply and reset take pgroster's lock, and how long they wait for it.
+    pub lock: LockSettings,
     /// How many config files were read.
     pub files: usize,
 }
@@ -19,13 +24,28 @@ pub struct Context {
 impl Context {
     /// The registry entry of `env/database` as given on the command line.
     pub fn find_target(&self, text: &str) -> Result<(TargetName, &DatabaseEntry)> {
-        let target = parse_target(text)?;
-        let entry = self
-            .lowered
-            .registry
-            .find(&target)
-            .with_context(|| format!("target {target} is not in the registry"))?;
-        Ok((target, entry))
+        Ok(self.lowered.registry.find_text(text)?)
+    }
+
+    /// Compiles `--target` globs, refusing one that matches no registry entry: a typo must not
+    /// select nothing and report that nothing needs changing.
+    pub fn selection(&self, globs: &[String]) -> Result<Vec<TargetGlob>> {
+        Ok(self.lowered.registry.select(globs)?)
+    }
+
+    /// Reading a fleet under pgroster's lock, telling `output` which cluster is waited for.
+    pub fn locking<'a>(&'a self, on_wait: &'a dyn Fn(&str)) -> Locking<'a> {
+        Locking::Hold {
+            settings: &self.lock,
+            on_wait,
+        }
+    }
+
+    /// Takes pgroster's lock on one cluster (for a command that reads one target), waiting
+    /// for it when another run holds it.
+    pub fn lock_cluster(&self, cluster: &ClusterKey, output: &Output) -> Result<ClusterLock> {
+        lock::lock_cluster(&self.connector, cluster, &self.lock, &|m| output.notice(m))
+            .with_context(|| format!("{cluster}"))
     }
 
     /// An admin connection to the target's database, and its cluster's roles read over it.
@@ -59,6 +79,17 @@ pub fn load(path: &Path) -> Result<Context> {
         .as_ref()
         .map(|p| config.dir.join(p));
     let default_sslmode = config.settings.sslmode;
+    let lock = LockSettings::new(
+        config.settings.lock_database.as_deref(),
+        config.settings.lock_timeout.as_deref(),
+    )
+    .map_err(|(key, message)| {
+        let error = ConfigError {
+            location: config.settings_location(key),
+            message,
+        };
+        anyhow::anyhow!("{error}").context("the configuration is invalid")
+    })?;
     let lowered = config::lower(
         config,
         &LowerInput {
@@ -71,6 +102,7 @@ pub fn load(path: &Path) -> Result<Context> {
         lowered,
         connector: Connector::new(credentials, tls),
         audit_log,
+        lock,
         files,
     })
 }

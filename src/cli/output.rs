@@ -55,6 +55,14 @@ impl Output {
         }
     }
 
+    /// A notice on stderr, not an error (a run waiting for another), escaped as `error` is.
+    pub fn notice(&self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        for line in text.lines() {
+            let _ = writeln!(err, "{}", escape_controls(line));
+        }
+    }
+
     /// Whether `command` may go on: at once with `--auto-approve`, else only when a person at
     /// a terminal answers `yes` to `question`. Refuses when nobody can be asked.
     pub fn approve(

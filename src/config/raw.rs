@@ -43,6 +43,13 @@ pub struct RawSettings {
     /// CA certificate(s) to trust (PEM), relative to the config dir (default: PGSSLROOTCERT,
     /// else the system's trust store).
     pub sslrootcert: Option<String>,
+    /// The database of each cluster where apply and reset take pgroster's cluster-wide lock.
+    /// Default `postgres`.
+    pub lock_database: Option<String>,
+    /// How long apply and reset wait for another run's lock before that cluster fails, in
+    /// PostgreSQL's time units (`30s`, `5min`, `1h`; a bare number is milliseconds; `0` waits
+    /// for ever). Default `5min`.
+    pub lock_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]

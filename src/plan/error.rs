@@ -2,7 +2,7 @@
 //! stable `code` for machines (`plan --format json`).
 
 use crate::model::privileges::{ObjectKind, ObjectRef};
-use crate::model::{RoleName, TargetName};
+use crate::model::{ClusterKey, RoleName, TargetName};
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
@@ -11,6 +11,18 @@ pub enum PlanError {
     ClusterUnreadable {
         targets: Vec<TargetName>,
         reason: String,
+    },
+    #[error(
+        "targets {}: {cluster} and {other} (targets {}) are two registry addresses of one \
+         PostgreSQL server, whose roles would be planned twice; neither is planned until the \
+         server is registered under one host and port",
+        join(.targets), join(.other_targets)
+    )]
+    SameServer {
+        cluster: ClusterKey,
+        targets: Vec<TargetName>,
+        other: ClusterKey,
+        other_targets: Vec<TargetName>,
     },
     #[error("the admin role \"{admin}\" has neither SUPERUSER nor CREATEROLE, so it cannot manage roles")]
     AdminCannotManageRoles { admin: String },
@@ -102,6 +114,7 @@ impl PlanError {
     pub fn code(&self) -> &'static str {
         match self {
             PlanError::ClusterUnreadable { .. } => "cluster_unreadable",
+            PlanError::SameServer { .. } => "same_server",
             PlanError::AdminCannotManageRoles { .. } => "admin_cannot_manage_roles",
             PlanError::MissingDatabase { .. } => "missing_database",
             PlanError::PrivilegesUnread { .. } => "privileges_unread",

@@ -4,7 +4,7 @@ use crate::model::{ClusterKey, SslMode, TargetName};
 use globset::{Glob, GlobMatcher};
 use serde::Serialize;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,6 +29,9 @@ pub enum RegistryError {
     NameGlob { text: String, reason: String },
     #[error("target `{0}` must be written env/database")]
     Target(String),
+    /// A typo in `--target` must not select nothing and report "no changes".
+    #[error("--target `{text}` matches no database in the registry; {known}")]
+    NoMatch { text: String, known: String },
 }
 
 /// A compiled `env/database` glob. A glob without `/` selects whole envs (`dev` = `dev/*`).
@@ -90,6 +93,54 @@ impl NameGlob {
 impl Registry {
     pub fn find(&self, target: &TargetName) -> Option<&DatabaseEntry> {
         self.entries.iter().find(|e| &e.target == target)
+    }
+
+    /// The entry of `env/database` as written on the command line.
+    pub fn find_text(&self, text: &str) -> Result<(TargetName, &DatabaseEntry), RegistryError> {
+        let target = parse_target(text)?;
+        match self.find(&target) {
+            Some(entry) => Ok((target, entry)),
+            None => Err(self.no_match(text)),
+        }
+    }
+
+    /// Compiles `--target` globs; each must match at least one entry (active or not).
+    pub fn select(&self, texts: &[String]) -> Result<Vec<TargetGlob>, RegistryError> {
+        texts
+            .iter()
+            .map(|text| {
+                let glob = TargetGlob::new(text)?;
+                if self.entries.iter().any(|e| glob.matches(&e.target)) {
+                    Ok(glob)
+                } else {
+                    Err(self.no_match(text))
+                }
+            })
+            .collect()
+    }
+
+    /// What the registry holds, briefly: every env, and the first few targets.
+    fn no_match(&self, text: &str) -> RegistryError {
+        const SHOWN: usize = 8;
+        let envs: BTreeSet<&str> = self.entries.iter().map(|e| e.target.env.as_str()).collect();
+        let targets: BTreeSet<String> = self.entries.iter().map(|e| e.target.to_string()).collect();
+        let known = if targets.is_empty() {
+            "the registry is empty".to_string()
+        } else {
+            let mut shown: Vec<String> = targets.iter().take(SHOWN).cloned().collect();
+            if targets.len() > SHOWN {
+                shown.push(format!("and {} more", targets.len() - SHOWN));
+            }
+            format!(
+                "envs: {}; targets: {}",
+                envs.into_iter().collect::<Vec<_>>().join(", "),
+                shown.join(", ")
+            )
+        };
+        RegistryError::NoMatch {
+            text: text.to_string(),
+            known,
+        }
     }
 
     /// The TLS mode each cluster's entries ask for, where they ask.
@@ -189,5 +240,47 @@ mod tests {
         let all = TargetGlob::new("*/*").unwrap();
         assert!(all.matches(&target("prod", "x")));
         assert!(TargetGlob::new("dev/[").is_err());
+    }
+
+    #[test]
+    fn a_glob_that_selects_nothing_is_refused_with_what_the_registry_holds() {
+        let entry = |env: &str, db: &str, active| DatabaseEntry {
+            target: target(env, db),
+            cluster: ClusterKey {
+                host: "h".into(),
+                port: 5432,
+            },
+            active,
+            sslmode: None,
+        };
+        let registry = Registry {
+            entries: vec![
+                entry("dev", "a", true),
+                entry("prod", "b", true),
+                entry("qa", "c", false),
+            ],
+        };
+        // An inactive entry is still an entry: the plan says it is skipped.
+        assert_eq!(
+            registry
+                .select(&["qa".into(), "dev/*".into()])
+                .unwrap()
+                .len(),
+            2
+        );
+        let error = registry.select(&["dev".into(), "de".into()]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "--target `de` matches no database in the registry; \
+             envs: dev, prod, qa; targets: dev/a, prod/b, qa/c"
+        );
+        assert!(matches!(
+            registry.find_text("dev/nope"),
+            Err(RegistryError::NoMatch { .. })
+        ));
+        assert!(matches!(
+            registry.find_text("dev"),
+            Err(RegistryError::Target(_))
+        ));
     }
 }

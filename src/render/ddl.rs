@@ -1,4 +1,5 @@
-//! Changes -> SQL statements. All DDL pgroster runs is built here, through `quote`.
+//! Changes -> SQL statements. All DDL pgroster runs is built here, through `quote`, and the
+//! transaction and advisory lock statements around it.
 
 use super::quote::{ident, literal};
 use crate::model::privileges::{ObjectKind, ObjectRef};
@@ -222,11 +223,37 @@ fn default_kind(kind: ObjectKind) -> &'static str {
     }
 }
 
-/// Opens a transaction that waits for, then holds, pgroster's advisory lock, so concurrent
-/// applies to one database run one after the other instead of interleaving.
-pub fn begin_locked() -> &'static str {
-    // 0x7067726f73746572 is "pgroster" in ASCII.
-    "BEGIN; SET LOCAL lock_timeout = '30s'; SELECT pg_advisory_xact_lock(8099568277853070706)"
+/// pgroster's advisory lock: 0x7067726f73746572 is "pgroster" in ASCII.
+pub const LOCK_KEY: i64 = 8_099_568_277_853_070_706;
+
+/// Opens a unit's transaction. Concurrent runs are kept apart by the cluster-wide session lock
+/// the run already holds (`fleet::lock`); a lock taken here as well would wait for that very
+/// lock when a target database is the lock database. `lock_timeout`: a unit that waits for a
+/// row or table another session holds fails and rolls back, instead of holding the run.
+pub fn begin() -> &'static str {
+    "BEGIN; SET LOCAL lock_timeout = '30s'"
+}
+
+/// Takes pgroster's lock if it is free; answers whether it did.
+pub fn try_lock() -> String {
+    format!("SELECT pg_try_advisory_lock({LOCK_KEY})")
+}
+
+/// Waits up to `timeout_ms` (0: for ever) for pgroster's lock, then holds it for the session.
+/// The role's own `statement_timeout` would cut the wait short, and its `idle_session_timeout`
+/// (PostgreSQL 14+) would close the idle lock connection, and so release the lock, mid-run.
+pub fn lock_waiting(timeout_ms: u64) -> String {
+    format!(
+        "SET statement_timeout = 0; SET lock_timeout = {}; \
+         SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout'; \
+         SELECT pg_advisory_lock({LOCK_KEY})",
+        literal(&format!("{timeout_ms}ms"))
+    )
+}
+
+/// Releases pgroster's lock, held by this session.
+pub fn unlock() -> String {
+    format!("SELECT pg_advisory_unlock({LOCK_KEY})")
 }
 
 /// Keeps the rest of the transaction out of the server's statement log, run before statements
@@ -373,9 +400,13 @@ mod tests {
 
     #[test]
     fn the_advisory_lock_key_spells_pgroster() {
-        let key = 0x7067_726f_7374_6572_i64;
-        assert_eq!(key.to_be_bytes(), *b"pgroster");
-        assert!(begin_locked().ends_with(&format!("pg_advisory_xact_lock({key})")));
+        assert_eq!(LOCK_KEY.to_be_bytes(), *b"pgroster");
+        for sql in [try_lock(), lock_waiting(300_000), unlock()] {
+            assert!(sql.ends_with(&format!("lock({LOCK_KEY})")), "{sql}");
+        }
+        assert!(lock_waiting(300_000).contains("SET lock_timeout = '300000ms'"));
+        // A unit's transaction takes no lock of its own: the run holds the cluster's.
+        assert!(!begin().contains("advisory"));
     }
 
     #[test]

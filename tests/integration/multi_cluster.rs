@@ -1,13 +1,16 @@
 //! Several clusters in one run: each applies in its own transaction (a failure rolls back that cluster
 //! only, and the audit log says so), an unreachable cluster is named while the others are still
-//! planned, and `--target` narrows plan and apply to the selected cluster.
+//! planned, and `--target` narrows plan and apply to the selected cluster (a glob that selects
+//! nothing is an error). One server registered under two addresses is refused, and a missing
+//! admin password is named by the variable it was looked for in.
 
 use crate::harness::{
-    assert_has, assert_lacks, assert_line, assert_stdout_has, attrs, audit_entries,
-    catalog_snapshot, creds_path, database_entry, dump, fixture, free_port, logs_in, member_of,
-    read_credentials, registry_toml, role_count, role_exists, run_id, settings, text_of, AdminKind,
-    Cluster, Scenario,
+    assert_has, assert_lacks, assert_line, assert_stderr_has, assert_stdout_has, attrs,
+    audit_entries, catalog_snapshot, creds_path, database_entry, dump, fixture, free_port, logs_in,
+    member_of, read_credentials, registry_toml, role_count, role_exists, run_id, settings, text_of,
+    AdminKind, Cluster, Scenario, ADMIN_USER_ENV,
 };
+use std::net::TcpListener;
 
 fn multi_cluster(kind: AdminKind) {
     let a = Cluster::start();
@@ -248,4 +251,142 @@ fn target_narrows_plan_and_apply_to_the_selected_cluster() {
     scenario
         .run(&["plan", "--target", "dev/*", "--detailed-exitcode"])
         .expect_success();
+}
+
+#[test]
+fn one_server_registered_under_two_addresses_is_refused_naming_both_issue_9() {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    // 127.0.0.1 and localhost reach one server; each address declares the role differently.
+    let registry = registry_toml(&[("dev", "app_a", &cluster), ("prod", "app_a", &cluster)]);
+    let registry = {
+        let at = registry.rfind("host = \"127.0.0.1\"").unwrap();
+        format!(
+            "{}host = \"localhost\"{}",
+            &registry[..at],
+            &registry[at + "host = \"127.0.0.1\"".len()..]
+        )
+    };
+    let roles = r#"
+roles:
+  - name: limited
+    login: true
+    password: none
+    connection_limit: 5
+    targets: ["dev/*"]
+  - name: limited
+    login: true
+    password: none
+    connection_limit: 10
+    targets: ["prod/*"]
+"#;
+    // Two clusters copied from one template share their system identifier and are still told
+    // apart (every test with two clusters shows it); these two addresses share the server.
+    let s = Scenario::with_files(&cluster, AdminKind::CreateRole, &registry, roles);
+    let ip = format!("127.0.0.1:{}", cluster.port);
+    let name = format!("localhost:{}", cluster.port);
+    let before = catalog_snapshot(&cluster);
+    for args in [
+        &["plan", "--detailed-exitcode"][..],
+        &["apply", "--auto-approve"][..],
+    ] {
+        let out = s.run(args);
+        out.expect_code(1);
+        for (this, this_target, other, other_target) in [
+            (&ip, "dev/app_a", &name, "prod/app_a"),
+            (&name, "prod/app_a", &ip, "dev/app_a"),
+        ] {
+            assert_stderr_has(
+                &out,
+                &format!(
+                    "{this}: targets {this_target}: {this} and {other} (targets {other_target}) \
+                     are two registry addresses of one PostgreSQL server"
+                ),
+            );
+        }
+        assert_lacks(&out.stdout, "+ role \"limited\"");
+    }
+    assert!(!role_exists(&cluster, "limited"));
+    assert_eq!(catalog_snapshot(&cluster), before);
+    let json = s.run(&["plan", "--format", "json"]);
+    assert_has(&json.stdout, "\"code\": \"same_server\"");
+}
+
+#[test]
+fn a_target_glob_that_matches_nothing_is_an_error_on_every_command_issue_9() {
+    // Every entry's address answers nothing and records who connects.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let registry = format!(
+        "{}{}{}",
+        registry_toml(&[]),
+        database_entry("dev", "app_a", port),
+        database_entry("prod", "app_p", port)
+    );
+    let mut s = Scenario::new();
+    s.file("registry.toml", &registry).file(
+        "roles.yaml",
+        "roles:\n  - name: r1\n    targets: [\"dev/*\"]\n",
+    );
+    s.env(ADMIN_USER_ENV, "postgres");
+    let known = "envs: dev, prod; targets: dev/app_a, prod/app_p";
+    for (args, text) in [
+        (&["plan", "--detailed-exitcode", "--target", "de"][..], "de"),
+        (
+            &["plan", "--target", "dev", "--target", "prod/app_x"][..],
+            "prod/app_x",
+        ),
+        (&["apply", "--auto-approve", "--target", "de"][..], "de"),
+        (&["roles", "--target", "de/app_a"][..], "de/app_a"),
+        (&["show", "r1", "--target", "dev/app"][..], "dev/app"),
+        (
+            &["reset", "r1", "--target", "dev/app", "--auto-approve"][..],
+            "dev/app",
+        ),
+    ] {
+        let (out, peers) = s.run_beside(&listener, args);
+        out.expect_code(1);
+        assert_stderr_has(
+            &out,
+            &format!("--target `{text}` matches no database in the registry; {known}"),
+        );
+        assert_eq!(out.stdout, "", "{}", dump(&out));
+        assert_eq!(peers, [], "{args:?} connected before refusing");
+    }
+    // A glob that matches does connect: the check above could have seen it.
+    let (_, peers) = s.run_beside(&listener, &["plan", "--target", "de*"]);
+    assert!(!peers.is_empty());
+}
+
+#[test]
+fn a_missing_admin_password_names_the_variable_it_was_expected_in_issue_9() {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let roles = "roles:\n  - name: r1\n    targets: [\"dev/*\"]\n";
+    let mut s = Scenario::new();
+    s.file("registry.toml", &registry).file("roles.yaml", roles);
+    s.env(ADMIN_USER_ENV, "postgres");
+    let out = s.plan();
+    out.expect_code(1);
+    assert_stderr_has(
+        &out,
+        "the server asks for a password and none was found: set PG_ADMIN_PASS \
+         (settings.admin_password_env) or PGPASSWORD, or add the cluster to the password file",
+    );
+    // Another configured name is the one named.
+    s.file(
+        "registry.toml",
+        &registry.replace(
+            "admin_password_env = \"PG_ADMIN_PASS\"",
+            "admin_password_env = \"DB_SECRET\"",
+        ),
+    );
+    let out = s.run(&["roles", "--target", "dev/app_a"]);
+    out.expect_code(1);
+    assert_stderr_has(
+        &out,
+        "set DB_SECRET (settings.admin_password_env) or PGPASSWORD",
+    );
+    assert_lacks(&out.stderr, "PG_ADMIN_PASS");
 }

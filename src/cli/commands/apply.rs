@@ -1,4 +1,4 @@
-//! `pgroster apply`: load -> plan -> render -> confirm -> run (which delivers the generated
+//! `pgroster apply`: load -> lock and plan -> render -> confirm -> run (which delivers the generated
 //! passwords before anything commits) -> settle the delivered passwords -> report.
 
 use crate::cli::args::ApplyArgs;
@@ -13,9 +13,15 @@ use pgroster::render;
 use std::path::Path;
 
 pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
-    let selection = super::selection(&args.selection.targets)?;
     let ctx = context::load(config)?;
-    let mut fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection);
+    let selection = ctx.selection(&args.selection.targets)?;
+    let on_wait = |message: &str| output.notice(message);
+    let mut fleet = plan_fleet(
+        &ctx.lowered,
+        &ctx.connector,
+        &selection,
+        ctx.locking(&on_wait),
+    );
     let plan = &fleet.plan;
     output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
     super::report_plan_errors(plan, output);

@@ -33,11 +33,3 @@ pub fn report_plan_errors(plan: &pgroster::plan::Plan, output: &Output) {
         }
     }
 }
-
-/// Compiles `--target` globs.
-pub fn selection(globs: &[String]) -> Result<Vec<pgroster::registry::TargetGlob>> {
-    globs
-        .iter()
-        .map(|g| Ok(pgroster::registry::TargetGlob::new(g)?))
-        .collect()
-}

@@ -1,17 +1,18 @@
-//! `pgroster plan`: read every cluster in scope, diff, render.
+//! `pgroster plan`: read every cluster in scope (without pgroster's lock), diff, render.
 
 use crate::cli::args::{PlanArgs, PlanFormat};
 use crate::cli::output::Output;
 use crate::cli::{context, EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
 use anyhow::Result;
-use pgroster::fleet::plan_fleet;
+use pgroster::fleet::{plan_fleet, Locking};
 use pgroster::render;
 use std::path::Path;
 
 pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
-    let selection = super::selection(&args.selection.targets)?;
     let ctx = context::load(config)?;
-    let fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection);
+    let selection = ctx.selection(&args.selection.targets)?;
+    // Read-only: no lock, so a plan never waits for an apply.
+    let fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection, Locking::None);
     let plan = &fleet.plan;
     match args.format {
         PlanFormat::Text => {

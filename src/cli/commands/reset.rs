@@ -1,4 +1,4 @@
-//! `pgroster reset ROLE --target env/db`: read the target -> reset plan -> confirm -> run
+//! `pgroster reset ROLE --target env/db`: lock and read the target -> reset plan -> confirm -> run
 //! (delivering the password before it commits) -> settle, through the same apply stage as any
 //! plan.
 
@@ -23,6 +23,7 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
     }
     let role = RoleName::existing(args.role.clone());
     reset::refuse_ignored(&role, &ctx.lowered.ignore_roles)?;
+    let lock = ctx.lock_cluster(&entry.cluster, output)?;
     let (connection, current) = ctx.read_target(&target, entry)?;
     let declared = ctx
         .lowered
@@ -45,6 +46,7 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
         ClusterConnections {
             by_database: BTreeMap::from([(target.database.clone(), connection)]),
             role_database: target.database.clone(),
+            lock: Some(lock),
         },
     )]);
     let mut audit = AuditLog::open(&ctx.audit_log)?;

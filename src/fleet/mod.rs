@@ -1,0 +1,420 @@
+//! Reads every cluster in scope and plans it: the one place where catalog and planner meet.
+//!
+//! Clusters are read in parallel, since each is a network round trip (and an unreachable host
+//! costs a connect timeout); an unreachable or unreadable cluster becomes an error in its own
+//! section of the plan while the others are still planned. Before any catalog is read, each
+//! cluster says which server it is: two registry addresses that reach one server would plan
+//! its roles twice, against each other, so both are refused. For apply, each cluster's lock is
+//! taken before its catalogs are read and kept with its connections (see `lock`).
+
+pub mod lock;
+
+use crate::catalog::server::{read_identity, ServerIdentity};
+use crate::catalog::{self, CatalogError};
+use crate::config::Lowered;
+use crate::connection::{ConnectError, Connection, Connector};
+use crate::model::privileges::DatabaseState;
+use crate::model::TargetName;
+use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
+use crate::plan::privileges::DatabaseIndex;
+use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, PlanError, SkippedRole};
+use crate::registry::TargetGlob;
+use lock::{ClusterLock, LockError, LockSettings};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+/// The admin connections of one cluster that was read, kept for apply.
+pub struct ClusterConnections {
+    /// One connection per target database; the first target's also runs role changes.
+    pub by_database: BTreeMap<String, Connection>,
+    pub role_database: String,
+    /// pgroster's lock on the cluster, held until this is dropped (none for a read-only plan).
+    pub lock: Option<ClusterLock>,
+}
+
+/// Whether a fleet is read under pgroster's lock.
+pub enum Locking<'a> {
+    /// `plan`: read-only, takes no lock.
+    None,
+    /// apply: each cluster's lock is taken before its catalogs are read and held with its
+    /// connections; `on_wait` is told which cluster is busy before waiting for it.
+    Hold {
+        settings: &'a LockSettings,
+        on_wait: &'a dyn Fn(&str),
+    },
+}
+
+/// What one cluster's catalogs hold.
+struct CatalogState {
+    current: CurrentCluster,
+    databases: BTreeMap<String, DatabaseState>,
+}
+
+/// Why a cluster could not be read.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("{cluster}: database {database}: {error}")]
+    Catalog {
+        cluster: ClusterKey,
+        database: String,
+        error: CatalogError,
+    },
+    #[error("{0}: reading the cluster failed")]
+    Panicked(ClusterKey),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+/// A cluster's state, or why it could not be read.
+type ReadResult = Result<(ClusterConnections, CatalogState), ReadError>;
+
+pub struct Fleet {
+    pub plan: Plan,
+    /// Open admin connections of the clusters that were read, for apply to reuse.
+    pub connections: BTreeMap<ClusterKey, ClusterConnections>,
+}
+
+fn is_selected(selection: &[TargetGlob], target: &TargetName) -> bool {
+    selection.is_empty() || selection.iter().any(|g| g.matches(target))
+}
+
+/// Reads every cluster with a selected active target (all when `selection` is empty), in
+/// parallel, and plans each; under `locking`, only clusters whose lock was taken are read.
+pub fn plan_fleet(
+    lowered: &Lowered,
+    connector: &Connector,
+    selection: &[TargetGlob],
+    locking: Locking<'_>,
+) -> Fleet {
+    let selected = |t: &TargetName| is_selected(selection, t);
+    let desired: BTreeMap<&ClusterKey, Cow<DesiredCluster>> = lowered
+        .desired
+        .iter()
+        .map(|(key, cluster)| {
+            // Narrowing copies the desired state; without a selection there is nothing to drop.
+            let cluster = if selection.is_empty() {
+                Cow::Borrowed(cluster)
+            } else {
+                Cow::Owned(cluster.narrowed(selected))
+            };
+            (key, cluster)
+        })
+        .filter(|(_, cluster)| !cluster.targets.is_empty())
+        .collect();
+    let Admitted {
+        mut first,
+        mut locks,
+        mut blocked,
+    } = admit(&desired, connector, &locking);
+    let jobs: Vec<_> = desired
+        .iter()
+        .filter(|(key, _)| !blocked.contains_key(**key))
+        .map(|(key, cluster)| (*key, (databases(cluster), first.remove(*key))))
+        .collect();
+    let mut reads = in_parallel(jobs, |key, (databases, role_connection)| {
+        read(key, &databases, connector, role_connection)
+    });
+    let mut clusters = Vec::new();
+    let mut connections = BTreeMap::new();
+    for (key, cluster) in &desired {
+        let key = (*key).clone();
+        let result = match reads.remove(&key) {
+            Some(read) => read.map_err(|error| unreadable(targets_of(&desired, &key), &error)),
+            None => Err(blocked.remove(&key).unwrap_or_else(|| {
+                unreadable(
+                    targets_of(&desired, &key),
+                    &ReadError::Panicked(key.clone()),
+                )
+            })),
+        };
+        match result {
+            Ok((mut read, state)) => {
+                let indexes: BTreeMap<String, DatabaseIndex> = state
+                    .databases
+                    .iter()
+                    .map(|(name, state)| (name.clone(), DatabaseIndex::new(state)))
+                    .collect();
+                clusters.push(diff_cluster(
+                    key.clone(),
+                    &DiffInput {
+                        desired: cluster,
+                        current: &state.current,
+                        databases: &indexes,
+                        ignore_roles: &lowered.ignore_roles,
+                        narrowed: !selection.is_empty(),
+                    },
+                ));
+                read.lock = locks.remove(&key);
+                connections.insert(key, read);
+            }
+            Err(error) => {
+                clusters.push(ClusterPlan {
+                    cluster: key,
+                    targets: cluster.targets.iter().cloned().collect(),
+                    server_version_num: None,
+                    roles: Vec::new(),
+                    notes: Vec::new(),
+                    errors: vec![error],
+                });
+            }
+        }
+    }
+    let inactive_targets = lowered
+        .registry
+        .entries
+        .iter()
+        .filter(|e| !e.active && selected(&e.target))
+        .map(|e| e.target.clone())
+        .collect();
+    let skipped_roles = lowered
+        .skipped
+        .iter()
+        .filter(|(_, t)| selected(t))
+        .map(|(role, target)| SkippedRole {
+            role: role.clone(),
+            target: target.clone(),
+        })
+        .collect();
+    Fleet {
+        plan: Plan::new(clusters, inactive_targets, skipped_roles),
+        connections,
+    }
+}
+
+/// The clusters that may be read, after each said which server it is and, under a lock, was
+/// locked; the others, with why not.
+struct Admitted {
+    /// Role connections already open (none under a lock, whose first connection is the lock's).
+    first: BTreeMap<ClusterKey, Connection>,
+    locks: BTreeMap<ClusterKey, ClusterLock>,
+    blocked: BTreeMap<ClusterKey, PlanError>,
+}
+
+/// Opens each cluster's first connection and reads which server it reached: to the lock
+/// database under a lock, else the role connection that the read goes on with. Two clusters
+/// that reach one server are both blocked; under a lock, the others are then locked.
+fn admit(
+    desired: &BTreeMap<&ClusterKey, Cow<DesiredCluster>>,
+    connector: &Connector,
+    locking: &Locking<'_>,
+) -> Admitted {
+    let lock_settings = match locking {
+        Locking::Hold { settings, .. } => Some(*settings),
+        Locking::None => None,
+    };
+    let opened = in_parallel(
+        desired
+            .iter()
+            .map(|(key, cluster)| (*key, databases(cluster))),
+        |key, databases| open(key, &databases, connector, lock_settings),
+    );
+    let mut blocked: BTreeMap<ClusterKey, PlanError> = BTreeMap::new();
+    let mut first: BTreeMap<ClusterKey, Connection> = BTreeMap::new();
+    let mut identities = BTreeMap::new();
+    for (key, result) in opened {
+        match result {
+            Ok((connection, identity)) => {
+                first.insert(key.clone(), connection);
+                identities.insert(key, identity);
+            }
+            Err(error) => {
+                let targets = targets_of(desired, &key);
+                blocked.insert(key, unreadable(targets, &error));
+            }
+        }
+    }
+    for (key, other) in same_servers(&identities) {
+        first.remove(&key);
+        let error = PlanError::SameServer {
+            cluster: key.clone(),
+            targets: targets_of(desired, &key),
+            other_targets: targets_of(desired, &other),
+            other,
+        };
+        blocked.insert(key, error);
+    }
+    let mut locks = BTreeMap::new();
+    if let Locking::Hold { settings, on_wait } = locking {
+        for (key, lock) in lock::lock_all(std::mem::take(&mut first), settings, *on_wait) {
+            match lock {
+                Ok(lock) => {
+                    locks.insert(key, lock);
+                }
+                Err(error) => {
+                    let targets = targets_of(desired, &key);
+                    blocked.insert(key, unreadable(targets, &ReadError::Lock(error)));
+                }
+            }
+        }
+    }
+    Admitted {
+        first,
+        locks,
+        blocked,
+    }
+}
+
+fn databases(cluster: &DesiredCluster) -> Vec<String> {
+    cluster.targets.iter().map(|t| t.database.clone()).collect()
+}
+
+/// Runs `work` on every cluster's job at once, each on a thread of its own: each is network
+/// round trips, and an unreachable host costs a whole connect timeout.
+fn in_parallel<'k, J: Send, T: Send>(
+    jobs: impl IntoIterator<Item = (&'k ClusterKey, J)>,
+    work: impl Fn(&ClusterKey, J) -> Result<T, ReadError> + Sync,
+) -> BTreeMap<ClusterKey, Result<T, ReadError>> {
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .map(|(key, job)| (key, scope.spawn(move || work(key, job))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|(key, handle)| {
+                let result = handle
+                    .join()
+                    .unwrap_or_else(|_| Err(ReadError::Panicked(key.clone())));
+                (key.clone(), result)
+            })
+            .collect()
+    })
+}
+
+/// The cluster's first connection, and which server it reached: to the lock database under a
+/// lock, else to the role database (the first of `databases`).
+fn open(
+    key: &ClusterKey,
+    databases: &[String],
+    connector: &Connector,
+    lock_settings: Option<&LockSettings>,
+) -> Result<(Connection, ServerIdentity), ReadError> {
+    let (mut connection, database) = match lock_settings {
+        Some(settings) => (
+            lock::connect(connector, key, settings)?,
+            settings.database.as_str(),
+        ),
+        None => {
+            let database = databases.first().map_or("", String::as_str);
+            (connector.connect(key, database)?, database)
+        }
+    };
+    let identity =
+        read_identity(&mut connection).map_err(|error| catalog_error(key, database, error))?;
+    Ok((connection, identity))
+}
+
+/// Each cluster that reaches the same server as another, with (one of) the other(s).
+fn same_servers(
+    identities: &BTreeMap<ClusterKey, ServerIdentity>,
+) -> Vec<(ClusterKey, ClusterKey)> {
+    let mut by_server: HashMap<&ServerIdentity, Vec<&ClusterKey>> = HashMap::new();
+    for (key, identity) in identities {
+        by_server.entry(identity).or_default().push(key);
+    }
+    let mut pairs: Vec<(ClusterKey, ClusterKey)> = by_server
+        .values()
+        .filter(|keys| keys.len() > 1)
+        .flat_map(|keys| {
+            keys.iter().enumerate().map(|(i, key)| {
+                let other = keys[if i == 0 { 1 } else { 0 }];
+                ((*key).clone(), other.clone())
+            })
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+fn targets_of(
+    desired: &BTreeMap<&ClusterKey, Cow<DesiredCluster>>,
+    key: &ClusterKey,
+) -> Vec<TargetName> {
+    desired
+        .get(key)
+        .map(|cluster| cluster.targets.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn unreadable(targets: Vec<TargetName>, error: &ReadError) -> PlanError {
+    PlanError::ClusterUnreadable {
+        targets,
+        reason: error.to_string(),
+    }
+}
+
+fn read(
+    key: &ClusterKey,
+    databases: &[String],
+    connector: &Connector,
+    role_connection: Option<Connection>,
+) -> ReadResult {
+    let role_database = databases.first().cloned().unwrap_or_default();
+    // Every database's privileges are read over a connection of its own, side by side with the
+    // roles over the role connection: each is its own backend, and a fresh backend spends most
+    // of a small read warming its caches. The role database's extra connection is closed after.
+    let (first, current, privileges) = std::thread::scope(|scope| {
+        let privileges: Vec<_> = databases
+            .iter()
+            .map(|database| {
+                scope.spawn(move || -> Result<(Connection, DatabaseState), ReadError> {
+                    let mut client = connector.connect(key, database)?;
+                    let state = catalog::privileges::read_database(&mut client)
+                        .map_err(|error| catalog_error(key, database, error))?;
+                    Ok((client, state))
+                })
+            })
+            .collect();
+        let roles = role_connection
+            .map_or_else(|| connector.connect(key, &role_database), Ok)
+            .map_err(ReadError::from)
+            .and_then(|mut first| {
+                let current = catalog::read_cluster(&mut first)
+                    .map_err(|error| catalog_error(key, &role_database, error))?;
+                Ok((first, current))
+            });
+        let privileges: Vec<_> = privileges
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(ReadError::Panicked(key.clone())))
+            })
+            .collect();
+        roles.map(|(first, current)| (first, current, privileges))
+    })?;
+    let mut connections = BTreeMap::from([(role_database.clone(), first)]);
+    let mut states = BTreeMap::new();
+    for (database, read) in databases.iter().zip(privileges) {
+        // A missing database is reported by the planner, which sees pg_database.
+        if !current.databases.contains(database) {
+            continue;
+        }
+        let (client, state) = read?;
+        if *database != role_database {
+            connections.insert(database.clone(), client);
+        }
+        states.insert(database.clone(), state);
+    }
+    Ok((
+        ClusterConnections {
+            by_database: connections,
+            role_database,
+            lock: None,
+        },
+        CatalogState {
+            current,
+            databases: states,
+        },
+    ))
+}
+
+fn catalog_error(cluster: &ClusterKey, database: &str, error: CatalogError) -> ReadError {
+    ReadError::Catalog {
+        cluster: cluster.clone(),
+        database: database.to_string(),
+        error,
+    }
+}
