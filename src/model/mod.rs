@@ -3,6 +3,7 @@
 //! The config side (`config::lower`) and the catalog side (`catalog`) both produce these values.
 //! PostgreSQL's defaults for role attributes are written down once, in [`Attributes::default`].
 
+pub mod membership_graph;
 mod names;
 pub mod privileges;
 mod role_map;
@@ -10,6 +11,7 @@ mod secret;
 pub(crate) mod settings;
 pub(crate) mod utc;
 
+pub use membership_graph::Escalation;
 pub use names::{ClusterKey, NameError, RoleName, TargetName};
 pub use role_map::{Named, RoleMap};
 pub use secret::Secret;
@@ -356,6 +358,11 @@ pub struct DesiredRole {
     /// sorted and deduplicated. A Vec: most roles have one or two, and a BTreeSet allocates
     /// room for eleven.
     pub targets: Vec<TargetName>,
+    /// What its memberships may confer beyond their groups' privileges (`allow_escalation`).
+    pub allow_escalation: BTreeSet<Escalation>,
+    /// Where its `member_of` was written (`file:line:column`), for the errors about a
+    /// membership that only the cluster can reveal.
+    pub member_of_at: Option<String>,
 }
 
 /// Everything pgroster wants on one cluster.

@@ -215,15 +215,15 @@ impl<'a> Declaration<'a> {
             Ok(n) => n,
             Err(e) => return reject(e.to_string()),
         };
+        if self.lookups.admin_user == Some(name.as_str()) {
+            return reject(format!(
+                "role `{name}` is the admin role pgroster connects as; it cannot manage itself"
+            ));
+        }
         if let Some(glob) = self.lookups.ignore_roles.iter().find(|g| g.matches(&name)) {
             return reject(format!(
                 "role `{name}` matches ignore_roles pattern `{}`; pgroster never touches it",
                 glob.text
-            ));
-        }
-        if self.lookups.admin_user == Some(name.as_str()) {
-            return reject(format!(
-                "role `{name}` is the admin role pgroster connects as; it cannot manage itself"
             ));
         }
         let mut settings = Settings::new();
@@ -246,6 +246,9 @@ impl<'a> Declaration<'a> {
                 password: state.password.clone(),
                 grants: state.grants.clone(),
                 targets: vec![target.clone()],
+                allow_escalation: state.allow_escalation.clone(),
+                member_of_at: (state.member_of.keys().next().is_some())
+                    .then(|| self.at(Some("member_of")).to_string()),
             },
         })
     }
