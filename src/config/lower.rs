@@ -151,6 +151,14 @@ fn build_registry(config: &Config, errors: &mut Vec<ConfigError>) -> Registry {
                 message,
             })
         };
+        // PostgreSQL's text cannot hold NUL, nor can a connection string.
+        let nul = [("env", &db.env), ("name", &db.name), ("host", &db.host)]
+            .into_iter()
+            .find(|(_, value)| value.contains('\0'));
+        if let Some((key, _)) = nul {
+            bad(key, format!("`{key}` contains a NUL character"));
+            continue;
+        }
         if db.env.is_empty() || db.env.contains('/') {
             bad(
                 "env",
