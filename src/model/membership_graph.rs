@@ -48,11 +48,23 @@ impl Escalation {
         }
     }
 
+    /// Whether `allowed` (an `allow_escalation`) allows this. A superuser can do everything the
+    /// others confer, so allowing `superuser` allows them all.
+    pub fn allowed_by(self, allowed: &BTreeSet<Escalation>) -> bool {
+        allowed.contains(&self) || allowed.contains(&Escalation::Superuser)
+    }
+
+    /// What a role's attributes confer: a superuser's are said as `superuser` alone, which is
+    /// all of them.
     fn of_attributes(attributes: &Attributes) -> impl Iterator<Item = Escalation> {
+        let superuser = attributes.superuser;
         [
-            (Escalation::Superuser, attributes.superuser),
-            (Escalation::Bypassrls, attributes.bypassrls),
-            (Escalation::Replication, attributes.replication),
+            (Escalation::Superuser, superuser),
+            (Escalation::Bypassrls, attributes.bypassrls && !superuser),
+            (
+                Escalation::Replication,
+                attributes.replication && !superuser,
+            ),
         ]
         .into_iter()
         .filter(|(_, has)| *has)
@@ -182,7 +194,6 @@ mod tests {
             ("app_rw", &[]),
         ]);
         if let Some((attributes, _)) = graph.0.get_mut(&name("admins")) {
-            attributes.superuser = true;
             attributes.bypassrls = true;
         }
         let ops = name("ops");
@@ -194,11 +205,14 @@ mod tests {
         assert_eq!(
             names,
             [
-                ("superuser".to_string(), "admins"),
                 ("bypassrls".to_string(), "admins"),
                 ("server_files".to_string(), "pg_read_server_files"),
             ]
         );
+        let all = BTreeSet::from([Escalation::Superuser]);
+        assert!(conferred.keys().all(|e| e.allowed_by(&all)));
+        let files = BTreeSet::from([Escalation::ServerFiles]);
+        assert!(!Escalation::Bypassrls.allowed_by(&files));
         let app_rw = name("app_rw");
         assert!(conferred_by(&app_rw, |r| graph.node(r)).is_empty());
         // A group nobody knows confers what its name does, and nothing else.

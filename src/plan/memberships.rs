@@ -26,7 +26,7 @@ pub(super) fn check_memberships(
         let conferred = conferred_by(group, node);
         let refused: Vec<(Escalation, RoleName)> = conferred
             .iter()
-            .filter(|(escalation, _)| !role.allow_escalation.contains(escalation))
+            .filter(|(escalation, _)| !escalation.allowed_by(&role.allow_escalation))
             .map(|(escalation, from)| (*escalation, (*from).clone()))
             .collect();
         if !refused.is_empty() {

@@ -39,7 +39,7 @@ pub(super) fn check_memberships(
         for group in role.member_of.keys() {
             let refused: Vec<String> = conferred_by(group, node)
                 .into_iter()
-                .filter(|(escalation, _)| !role.allow_escalation.contains(escalation))
+                .filter(|(escalation, _)| !escalation.allowed_by(&role.allow_escalation))
                 .map(|(escalation, from)| format!("{escalation} (through `{from}`)"))
                 .collect();
             if !refused.is_empty() {
