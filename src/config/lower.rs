@@ -14,6 +14,7 @@ use declarations::merge_declarations;
 use memberships::check_memberships;
 use role::{Declaration, Lookups};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// What the rest of the pipeline needs from the config.
 #[derive(Debug)]
@@ -74,6 +75,11 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
             .collect(),
         ignore_roles: &ignore_roles,
         admin_user: input.admin_user,
+        files: config
+            .files
+            .iter()
+            .map(|f| Arc::from(f.path.as_path()))
+            .collect(),
     };
     let mut skipped = BTreeSet::new();
     // Each cluster's role instances with where they were declared, merged by name below.

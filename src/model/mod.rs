@@ -360,9 +360,32 @@ pub struct DesiredRole {
     pub targets: Vec<TargetName>,
     /// What its memberships may confer beyond their groups' privileges (`allow_escalation`).
     pub allow_escalation: BTreeSet<Escalation>,
-    /// Where its `member_of` was written (`file:line:column`), for the errors about a
-    /// membership that only the cluster can reveal.
-    pub member_of_at: Option<String>,
+    /// Where its `member_of` was written, for the errors about a membership that only the
+    /// cluster can reveal.
+    pub member_of_at: Option<SourceAt>,
+}
+
+/// A place in a config file, `file:line:column`, carried by the desired state for errors
+/// found at plan time. The path is shared by every place in its file: a fleet has tens of
+/// thousands of roles.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SourceAt {
+    pub file: std::sync::Arc<std::path::Path>,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Serialized as it reads: `file:line:column`.
+impl Serialize for SourceAt {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl std::fmt::Display for SourceAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
 }
 
 /// Everything pgroster wants on one cluster.

@@ -2,7 +2,7 @@
 //! stable `code` for machines (`plan --format json`).
 
 use crate::model::privileges::{ObjectKind, ObjectRef};
-use crate::model::{Escalation, RoleName, TargetName};
+use crate::model::{Escalation, RoleName, SourceAt, TargetName};
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
@@ -23,7 +23,7 @@ pub enum PlanError {
         role: RoleName,
         group: RoleName,
         /// Where the role's `member_of` was written.
-        at: Option<String>,
+        at: Option<SourceAt>,
     },
     #[error(
         "{}role \"{role}\": member_of \"{group}\" confers {}, which the role's allow_escalation \
@@ -36,7 +36,7 @@ pub enum PlanError {
         group: RoleName,
         /// Each escalation not allowed, with the role it comes from.
         conferred: Vec<(Escalation, RoleName)>,
-        at: Option<String>,
+        at: Option<SourceAt>,
     },
     #[error(
         "{}role \"{role}\": its memberships lead back to it ({}); PostgreSQL refuses a membership cycle",
@@ -47,7 +47,7 @@ pub enum PlanError {
         role: RoleName,
         /// From the role back to it, through the cluster's memberships once the plan has run.
         path: Vec<RoleName>,
-        at: Option<String>,
+        at: Option<SourceAt>,
     },
     #[error(
         "role \"{role}\": the admin role \"{admin}\" may not grant or revoke membership in \"{group}\" \
@@ -137,7 +137,7 @@ impl PlanError {
 }
 
 /// `file:line:column: ` of the config entry at fault, when it is known.
-fn at_prefix(at: &Option<String>) -> String {
+fn at_prefix(at: &Option<SourceAt>) -> String {
     at.as_ref().map(|at| format!("{at}: ")).unwrap_or_default()
 }
 

@@ -64,7 +64,9 @@ pub(super) fn merge_declarations<'o>(
         }
         true
     });
-    let (roles, origins) = roles.into_iter().unzip();
+    let origins = roles.iter().map(|(_, origin)| *origin).collect();
+    // Collected in place, into the buffer the instances held: `unzip` would hold both.
+    let roles = roles.into_iter().map(|(role, _)| role).collect();
     (RoleMap::from_vec(roles), origins)
 }
 

@@ -6,9 +6,11 @@ use super::super::profiles::{self, Profile, TemplateError, CONTEXT_PLACEHOLDERS}
 use super::super::raw::{RawRole, RawSettingsScope};
 use super::super::{Config, Origin};
 use super::fields::{self, RoleState};
-use crate::model::{DesiredRole, RoleName, SettingScope, Settings};
+use crate::model::{DesiredRole, RoleName, SettingScope, Settings, SourceAt};
 use crate::registry::{DatabaseEntry, NameGlob, TargetSelector};
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
 
 /// What every declaration is checked against, prepared once.
 pub(super) struct Lookups<'a> {
@@ -19,6 +21,8 @@ pub(super) struct Lookups<'a> {
     pub profile_envs: BTreeMap<&'a str, Vec<NameGlob>>,
     pub ignore_roles: &'a [NameGlob],
     pub admin_user: Option<&'a str>,
+    /// Each config file's path, shared by the places in it that the desired state carries.
+    pub files: Vec<Arc<Path>>,
 }
 
 /// One declared role expanded for one registry entry.
@@ -247,8 +251,14 @@ impl<'a> Declaration<'a> {
                 grants: state.grants.clone(),
                 targets: vec![target.clone()],
                 allow_escalation: state.allow_escalation.clone(),
-                member_of_at: (state.member_of.keys().next().is_some())
-                    .then(|| self.at(Some("member_of")).to_string()),
+                member_of_at: (state.member_of.keys().next().is_some()).then(|| {
+                    let at = self.origin.position(Some("member_of"));
+                    SourceAt {
+                        file: self.lookups.files[self.origin.file].clone(),
+                        line: at.line,
+                        column: at.column,
+                    }
+                }),
             },
         })
     }
