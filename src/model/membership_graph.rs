@@ -2,9 +2,10 @@
 //! the group's own privileges (an escalation), and whether a role's memberships lead back to it.
 //!
 //! A member can `SET ROLE` to a group, and so to every group that group is in: it acts with
-//! their attributes. Attributes are not inherited, but SET ROLE needs no inheritance (docs:
-//! Role Membership). The walk counts every membership whatever its `inherit`/`set` options, since
-//! ADMIN OPTION or a later grant can restore what an option takes away.
+//! their attributes. Attributes are not inherited, but SET ROLE needs no inheritance, and the
+//! predefined roles' powers are inherited without SET ROLE (docs: Role Membership, Predefined
+//! Roles). The walk counts every membership whatever its `inherit`/`set` options, so that what
+//! the plan says does not hang on which option carries which power.
 
 use super::{Attributes, RoleName};
 use serde::{Deserialize, Serialize};
