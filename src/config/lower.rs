@@ -2,7 +2,8 @@
 //!
 //! The registry, `ignore_roles` and profiles are checked here; `role` expands each declared
 //! role onto the registry entries it selects, `declarations` merges a cluster's instances by
-//! name, and `fields` turns a role's fields into attributes, settings and grants.
+//! name, `memberships` checks what a cluster's declared memberships confer and that they form
+//! no cycle, and `fields` turns a role's fields into attributes, settings and grants.
 
 use super::error::{ConfigError, ConfigErrors, Location};
 use super::profiles::{self, Profile};
@@ -10,8 +11,10 @@ use super::{Config, Origin};
 use crate::model::{ClusterKey, DesiredCluster, DesiredRole, RoleMap, RoleName, TargetName};
 use crate::registry::{DatabaseEntry, NameGlob, Registry, TargetSelector};
 use declarations::merge_declarations;
+use memberships::check_memberships;
 use role::{Declaration, Lookups};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// What the rest of the pipeline needs from the config.
 #[derive(Debug)]
@@ -30,13 +33,16 @@ pub struct LowerInput<'a> {
     pub admin_user: Option<&'a str>,
 }
 
-const DEFAULT_IGNORE_ROLES: &[&str] = &["pg_*", "postgres"];
+/// Roles pgroster never touches whatever `ignore_roles` says: the predefined roles and the
+/// bootstrap superuser (issue 9: a setting that replaced them left `postgres` unprotected).
+/// The admin role it connects as is added when known.
+const PROTECTED_ROLES: &[&str] = &["pg_*", "postgres"];
 
 /// Validates the whole config and lowers it to the desired state of every cluster.
 pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors> {
     let config = &config;
     let mut errors = Vec::new();
-    let ignore_roles = compile_ignore_roles(config, &mut errors);
+    let ignore_roles = compile_ignore_roles(config, input.admin_user, &mut errors);
     let registry = build_registry(config, &mut errors);
     let profiles = resolve_profiles(config, &mut errors);
 
@@ -69,6 +75,11 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
             .collect(),
         ignore_roles: &ignore_roles,
         admin_user: input.admin_user,
+        files: config
+            .files
+            .iter()
+            .map(|f| Arc::from(f.path.as_path()))
+            .collect(),
     };
     let mut skipped = BTreeSet::new();
     // Each cluster's role instances with where they were declared, merged by name below.
@@ -89,7 +100,9 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
     }
     for (cluster, roles) in declared {
         if let Some(desired) = desired.get_mut(&cluster) {
-            desired.roles = merge_declarations(config, &cluster, roles, &mut errors);
+            let (roles, origins) = merge_declarations(config, &cluster, roles, &mut errors);
+            check_memberships(config, &roles, &origins, &mut errors);
+            desired.roles = roles;
         }
     }
 
@@ -104,11 +117,22 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
     })
 }
 
-fn compile_ignore_roles(config: &Config, errors: &mut Vec<ConfigError>) -> Vec<NameGlob> {
-    let patterns: Vec<String> = match &config.settings.ignore_roles {
-        Some(p) => p.clone(),
-        None => DEFAULT_IGNORE_ROLES.iter().map(|s| s.to_string()).collect(),
-    };
+/// `ignore_roles` as written, then the protected roles it does not name already.
+fn compile_ignore_roles(
+    config: &Config,
+    admin_user: Option<&str>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<NameGlob> {
+    let mut patterns: Vec<String> = config.settings.ignore_roles.clone().unwrap_or_default();
+    let protected = PROTECTED_ROLES
+        .iter()
+        .map(|p| p.to_string())
+        .chain(admin_user.map(globset::escape));
+    for pattern in protected {
+        if !patterns.contains(&pattern) {
+            patterns.push(pattern);
+        }
+    }
     patterns
         .iter()
         .filter_map(|p| match NameGlob::new(p) {
@@ -133,6 +157,14 @@ fn build_registry(config: &Config, errors: &mut Vec<ConfigError>) -> Registry {
                 message,
             })
         };
+        // PostgreSQL's text cannot hold NUL, nor can a connection string.
+        let nul = [("env", &db.env), ("name", &db.name), ("host", &db.host)]
+            .into_iter()
+            .find(|(_, value)| value.contains('\0'));
+        if let Some((key, _)) = nul {
+            bad(key, format!("`{key}` contains a NUL character"));
+            continue;
+        }
         if db.env.is_empty() || db.env.contains('/') {
             bad(
                 "env",
@@ -235,6 +267,7 @@ fn resolve_profiles(config: &Config, errors: &mut Vec<ConfigError>) -> BTreeMap<
 
 mod declarations;
 mod fields;
+mod memberships;
 mod role;
 
 pub use fields::canonical_valid_until;

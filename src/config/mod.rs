@@ -44,6 +44,12 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// Where `key` of the entry is, or the entry itself when it has no such key.
+    pub fn position(&self, key: Option<&str>) -> Position {
+        key.and_then(|key| self.keys.iter().find(|(name, _)| name == key))
+            .map_or(self.at, |(_, at)| *at)
+    }
+
     /// Declaration order across files: by file, then by place in it.
     fn order(&self) -> (usize, Position) {
         (self.file, self.at)
@@ -67,10 +73,7 @@ pub struct Config {
 impl Config {
     /// Where `key` of the entry is, or the entry itself when it has no such key.
     pub fn location(&self, origin: &Origin, key: Option<&str>) -> Location {
-        let at = key
-            .and_then(|key| origin.keys.iter().find(|(name, _)| name == key))
-            .map_or(origin.at, |(_, at)| *at);
-        self.files[origin.file].location(at)
+        self.files[origin.file].location(origin.position(key))
     }
 
     pub fn settings_location(&self, key: &str) -> Location {

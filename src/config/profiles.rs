@@ -144,6 +144,10 @@ pub fn overlay(base: &RawRoleFields, top: &RawRoleFields) -> RawRoleFields {
         },
         settings_scope: top.settings_scope.or(base.settings_scope),
         member_of: top.member_of.clone().or_else(|| base.member_of.clone()),
+        allow_escalation: top
+            .allow_escalation
+            .clone()
+            .or_else(|| base.allow_escalation.clone()),
         password: top.password.clone().or_else(|| base.password.clone()),
         grants: match (&base.grants, &top.grants) {
             (Some(b), Some(t)) => Some(b.iter().chain(t).cloned().collect()),
@@ -237,15 +241,26 @@ pub fn placeholders(template: &str) -> Result<Vec<String>, TemplateError> {
 /// Placeholders every template may use without the role declaring them.
 pub const CONTEXT_PLACEHOLDERS: &[&str] = &["env", "env_prefix", "database"];
 
+/// `template` with each placeholder replaced by its value, in one pass: a value that looks like
+/// a placeholder (`servername: "{port}"`) stays as written.
 pub fn expand(template: &str, values: &BTreeMap<String, String>) -> Result<String, TemplateError> {
-    let mut out = template.to_string();
-    for name in placeholders(template)? {
-        let value = values.get(&name).ok_or_else(|| TemplateError::Missing {
+    placeholders(template)?;
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    // `placeholders` has checked that every `{` is closed and names one.
+    while let Some((before, after)) = rest.split_once('{') {
+        let Some((name, after)) = after.split_once('}') else {
+            break;
+        };
+        let value = values.get(name).ok_or_else(|| TemplateError::Missing {
             template: template.to_string(),
-            placeholder: name.clone(),
+            placeholder: name.to_string(),
         })?;
-        out = out.replace(&format!("{{{name}}}"), value);
+        out.push_str(before);
+        out.push_str(value);
+        rest = after;
     }
+    out.push_str(rest);
     Ok(out)
 }
 
@@ -268,6 +283,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("needs `farm`"));
+        // A value is not expanded again, whatever it holds.
+        let tricky = BTreeMap::from([
+            ("servername".to_string(), "{port}".to_string()),
+            ("port".to_string(), "8080".to_string()),
+        ]);
+        assert_eq!(
+            expand("{servername}_{port}", &tricky).unwrap(),
+            "{port}_8080"
+        );
         assert!(placeholders("{a").is_err());
         assert!(placeholders("a}").is_err());
     }

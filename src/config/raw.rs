@@ -6,7 +6,7 @@
 //! `deny_unknown_fields` only tells the JSON schema.
 
 use super::located::{Located, Toml};
-use crate::model::SslMode;
+use crate::model::{Escalation, SslMode};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -101,6 +101,10 @@ macro_rules! with_role_fields {
             /// Group roles: names, or `{ role, admin, inherit, set }` (inherit/set need
             /// PostgreSQL 16).
             pub member_of: Option<Vec<RawMembership>>,
+            /// What `member_of` may confer beyond the groups' privileges: `superuser`,
+            /// `bypassrls`, `replication`, `server_files`, `server_program`. Any other such
+            /// membership, direct or through groups, is refused.
+            pub allow_escalation: Option<Vec<Escalation>>,
             pub password: Option<RawPassword>,
             /// Privileges in each target database; a role's grants add to its profile's.
             pub grants: Option<Vec<RawGrant>>,
@@ -124,6 +128,7 @@ macro_rules! with_role_fields {
                     set: self.set.clone(),
                     settings_scope: self.settings_scope,
                     member_of: self.member_of.clone(),
+                    allow_escalation: self.allow_escalation.clone(),
                     password: self.password.clone(),
                     grants: self.grants.clone(),
                     schemas: self.schemas.clone(),

@@ -3,6 +3,7 @@
 //! The config side (`config::lower`) and the catalog side (`catalog`) both produce these values.
 //! PostgreSQL's defaults for role attributes are written down once, in [`Attributes::default`].
 
+pub mod membership_graph;
 mod names;
 pub mod privileges;
 mod role_map;
@@ -10,6 +11,7 @@ mod secret;
 pub(crate) mod settings;
 pub(crate) mod utc;
 
+pub use membership_graph::Escalation;
 pub use names::{ClusterKey, NameError, RoleName, TargetName};
 pub use role_map::{Named, RoleMap};
 pub use secret::Secret;
@@ -357,6 +359,34 @@ pub struct DesiredRole {
     /// sorted and deduplicated. A Vec: most roles have one or two, and a BTreeSet allocates
     /// room for eleven.
     pub targets: Vec<TargetName>,
+    /// What its memberships may confer beyond their groups' privileges (`allow_escalation`).
+    pub allow_escalation: BTreeSet<Escalation>,
+    /// Where its `member_of` was written, for the errors about a membership that only the
+    /// cluster can reveal.
+    pub member_of_at: Option<SourceAt>,
+}
+
+/// A place in a config file, `file:line:column`, carried by the desired state for errors
+/// found at plan time. The path is shared by every place in its file: a fleet has tens of
+/// thousands of roles.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SourceAt {
+    pub file: std::sync::Arc<std::path::Path>,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Serialized as it reads: `file:line:column`.
+impl Serialize for SourceAt {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl std::fmt::Display for SourceAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
 }
 
 /// Everything pgroster wants on one cluster.

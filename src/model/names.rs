@@ -13,9 +13,20 @@ pub enum NameError {
     TooLong(String, usize),
     #[error("role name `{0}` contains a NUL or control character")]
     Control(String),
-    #[error("role name `{0}` is reserved by PostgreSQL (names starting with `pg_` and PUBLIC cannot be created)")]
+    #[error("role name `{0}` is reserved by PostgreSQL (names starting with `pg_`, and {} cannot be created)", RESERVED_ROLE_NAMES.join(", "))]
     Reserved(String),
 }
+
+/// Names a role statement reads as something else: PUBLIC (every role), NONE, and the keywords
+/// that name the session's roles (docs: CREATE ROLE, and the role specifications of GRANT and
+/// ALTER ROLE). Refused in any case, as the names read the same to a reviewer.
+const RESERVED_ROLE_NAMES: &[&str] = &[
+    "public",
+    "none",
+    "current_user",
+    "session_user",
+    "current_role",
+];
 
 /// A role name exactly as the user wrote it: case-sensitive, always quoted in SQL.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
@@ -35,7 +46,10 @@ impl RoleName {
         if name.chars().any(char::is_control) {
             return Err(NameError::Control(name.to_string()));
         }
-        if name.starts_with("pg_") || name.eq_ignore_ascii_case("public") {
+        let reserved = RESERVED_ROLE_NAMES
+            .iter()
+            .any(|r| name.eq_ignore_ascii_case(r));
+        if name.starts_with("pg_") || reserved {
             return Err(NameError::Reserved(name.to_string()));
         }
         Ok(RoleName(name.to_string()))
@@ -110,9 +124,18 @@ mod tests {
         assert!(RoleName::new(&"x".repeat(63)).is_ok());
         assert!(matches!(RoleName::new("a\nb"), Err(NameError::Control(_))));
         assert!(matches!(RoleName::new("pg_x"), Err(NameError::Reserved(_))));
-        assert!(matches!(
-            RoleName::new("Public"),
-            Err(NameError::Reserved(_))
-        ));
+        for reserved in [
+            "Public",
+            "none",
+            "NONE",
+            "current_user",
+            "session_user",
+            "current_role",
+        ] {
+            assert!(
+                matches!(RoleName::new(reserved), Err(NameError::Reserved(_))),
+                "{reserved}"
+            );
+        }
     }
 }

@@ -91,14 +91,18 @@ pub(crate) fn canonical_value(name: &str, value: &str) -> String {
     }
 }
 
-/// A setting name PostgreSQL accepts unquoted (`statement_timeout`, `auto_explain.log_min_duration`).
+/// A setting name as PostgreSQL's `valid_custom_variable_name` (guc.c) reads one: parts
+/// separated by dots, none empty, each a letter or `_` followed by letters, digits, `_` or `$`
+/// (`statement_timeout`, `auto_explain.log_min_duration`). Whether a name without a dot is one
+/// the server knows is for the server to say.
 pub(crate) fn is_valid_setting_name(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    // PostgreSQL takes any non-ASCII byte as a letter.
+    let letter = |c: char| c.is_ascii_alphabetic() || c == '_' || !c.is_ascii();
+    name.split('.').all(|part| {
+        let mut chars = part.chars();
+        chars.next().is_some_and(letter)
+            && chars.all(|c| letter(c) || c.is_ascii_digit() || c == '$')
+    })
 }
 
 #[cfg(test)]
@@ -113,5 +117,20 @@ mod tests {
         assert_eq!(parse_identifier_list(&text), elements);
         assert_eq!(canonical_value("search_path", "app,public"), "app, public");
         assert_eq!(canonical_value("statement_timeout", "30s"), "30s");
+    }
+
+    #[test]
+    fn setting_names_follow_postgres_syntax() {
+        for good in [
+            "statement_timeout",
+            "auto_explain.log_min_duration",
+            "a.b.c",
+            "x$1._y",
+        ] {
+            assert!(is_valid_setting_name(good), "{good}");
+        }
+        for bad in ["a..b", "a.", ".a", "", "1abc", "a.$b", "a-b", "a b", "a.1"] {
+            assert!(!is_valid_setting_name(bad), "{bad}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The diff of one cluster: desired roles against the roles read from its catalog.
 
+use super::memberships::check_memberships;
 use super::privileges::{diff_database, Context, DatabaseIndex};
 use super::{Change, ClusterPlan, PasswordSource, PlanError, RoleAction, RolePlan};
 use crate::model::{
@@ -77,6 +78,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
             });
             role_plan.changes.extend(privilege_changes);
         }
+        check_memberships(input, &role.name, plan_for_role.as_mut(), &mut plan.errors);
         if let Some(role_plan) = plan_for_role {
             check_role(input, role, &role_plan, &mut plan.errors);
             plan.roles.push(role_plan);
@@ -207,6 +209,7 @@ fn create(role: &DesiredRole) -> Option<RolePlan> {
                 group: group.clone(),
                 options: *options,
                 from: None,
+                escalation: Vec::new(),
             }),
     );
     for (scope, values) in &role.settings {
@@ -313,6 +316,7 @@ fn diff_memberships(
                 group: group.clone(),
                 options: *want,
                 from: None,
+                escalation: Vec::new(),
             });
             continue;
         };
@@ -326,6 +330,7 @@ fn diff_memberships(
                 group: group.clone(),
                 options: *want,
                 from: Some(*have),
+                escalation: Vec::new(),
             });
         }
         if have.admin && !want.admin {
@@ -420,6 +425,7 @@ fn check_role(input: &DiffInput, role: &DesiredRole, plan: &RolePlan, errors: &m
                 errors.push(PlanError::UnknownGroup {
                     role: role.name.clone(),
                     group: group.clone(),
+                    at: role.member_of_at.clone(),
                 })
             }
             // Before 16, CREATEROLE may grant any group but a superuser one; from 16, only

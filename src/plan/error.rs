@@ -2,7 +2,7 @@
 //! stable `code` for machines (`plan --format json`).
 
 use crate::model::privileges::{ObjectKind, ObjectRef};
-use crate::model::{ClusterKey, RoleName, TargetName};
+use crate::model::{ClusterKey, Escalation, RoleName, SourceAt, TargetName};
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
@@ -30,8 +30,37 @@ pub enum PlanError {
     MissingDatabase { target: TargetName },
     #[error("role \"{role}\": the privileges of database {database} could not be read")]
     PrivilegesUnread { role: RoleName, database: String },
-    #[error("role \"{role}\": member_of \"{group}\", which neither exists on this cluster nor is declared for it")]
-    UnknownGroup { role: RoleName, group: RoleName },
+    #[error("{}role \"{role}\": member_of \"{group}\", which neither exists on this cluster nor is declared for it", at_prefix(.at))]
+    UnknownGroup {
+        role: RoleName,
+        group: RoleName,
+        /// Where the role's `member_of` was written.
+        at: Option<SourceAt>,
+    },
+    #[error(
+        "{}role \"{role}\": member_of \"{group}\" confers {}, which the role's allow_escalation \
+         does not allow; add them to allow_escalation (on the role or its profile) if this is meant",
+        at_prefix(.at),
+        conferred_text(.conferred)
+    )]
+    Escalation {
+        role: RoleName,
+        group: RoleName,
+        /// Each escalation not allowed, with the role it comes from.
+        conferred: Vec<(Escalation, RoleName)>,
+        at: Option<SourceAt>,
+    },
+    #[error(
+        "{}role \"{role}\": its memberships lead back to it ({}); PostgreSQL refuses a membership cycle",
+        at_prefix(.at),
+        cycle_text(.path)
+    )]
+    MembershipCycle {
+        role: RoleName,
+        /// From the role back to it, through the cluster's memberships once the plan has run.
+        path: Vec<RoleName>,
+        at: Option<SourceAt>,
+    },
     #[error(
         "role \"{role}\": the admin role \"{admin}\" may not grant or revoke membership in \"{group}\" \
          (it needs ADMIN OPTION on \"{group}\"; a superuser must grant it)"
@@ -119,6 +148,8 @@ impl PlanError {
             PlanError::MissingDatabase { .. } => "missing_database",
             PlanError::PrivilegesUnread { .. } => "privileges_unread",
             PlanError::UnknownGroup { .. } => "unknown_group",
+            PlanError::Escalation { .. } => "escalation_not_allowed",
+            PlanError::MembershipCycle { .. } => "membership_cycle",
             PlanError::MembershipNeedsAdminOption { .. } => "membership_needs_admin_option",
             PlanError::NeedsSuperuser { .. } => "needs_superuser",
             PlanError::CannotAlterRole { .. } => "cannot_alter_role",
@@ -132,6 +163,24 @@ impl PlanError {
             },
         }
     }
+}
+
+/// `file:line:column: ` of the config entry at fault, when it is known.
+fn at_prefix(at: &Option<SourceAt>) -> String {
+    at.as_ref().map(|at| format!("{at}: ")).unwrap_or_default()
+}
+
+fn conferred_text(conferred: &[(Escalation, RoleName)]) -> String {
+    let parts: Vec<String> = conferred
+        .iter()
+        .map(|(escalation, from)| format!("{escalation} (through \"{from}\")"))
+        .collect();
+    parts.join(", ")
+}
+
+fn cycle_text(path: &[RoleName]) -> String {
+    let names: Vec<String> = path.iter().map(|r| format!("\"{r}\"")).collect();
+    names.join(" -> ")
 }
 
 fn join(targets: &[TargetName]) -> String {

@@ -4,6 +4,7 @@
 
 mod diff;
 mod error;
+mod memberships;
 mod order;
 pub(crate) mod privileges;
 pub mod reset;
@@ -15,7 +16,8 @@ pub use order::Phase;
 
 use crate::model::privileges::{ObjectKind, ObjectRef};
 use crate::model::{
-    AttributeChange, Attributes, ClusterKey, MembershipOptions, RoleName, SettingScope, TargetName,
+    AttributeChange, Attributes, ClusterKey, Escalation, MembershipOptions, RoleName, SettingScope,
+    TargetName,
 };
 use serde::Serialize;
 
@@ -54,6 +56,11 @@ pub enum Change {
         group: RoleName,
         options: MembershipOptions,
         from: Option<MembershipOptions>,
+        /// What the membership confers beyond the group's privileges, directly or through the
+        /// groups it is in; the cluster has a plan error for what `allow_escalation` does not
+        /// allow.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        escalation: Vec<Escalation>,
     },
     /// Takes back the ADMIN OPTION of a membership that stays.
     RevokeMembershipAdmin {

@@ -77,6 +77,7 @@ fn created() -> RolePlan {
                 group: role("app_rw"),
                 options: MembershipOptions::default(),
                 from: None,
+                escalation: Vec::new(),
             },
             Change::GrantMembership {
                 group: role("a\"b"),
@@ -86,6 +87,7 @@ fn created() -> RolePlan {
                     set: Some(true),
                 },
                 from: None,
+                escalation: Vec::new(),
             },
             Change::SetSetting {
                 scope: SettingScope::AllDatabases,
@@ -186,6 +188,7 @@ fn updated() -> RolePlan {
                     set: None,
                 },
                 from: Some(MembershipOptions::default()),
+                escalation: Vec::new(),
             },
             Change::RevokeMembershipAdmin {
                 group: role("app_rw"),

@@ -2,7 +2,7 @@
 
 use super::table::escape_controls;
 use crate::model::privileges::ObjectKind;
-use crate::model::{Attributes, MembershipOptions, RoleName, SettingScope};
+use crate::model::{Attributes, Escalation, MembershipOptions, RoleName, SettingScope};
 use crate::plan::{Change, ClusterPlan, GrantObjects, PasswordSource, Plan, RoleAction, RolePlan};
 use std::fmt::Write;
 
@@ -265,20 +265,24 @@ fn change_lines(change: &Change) -> Vec<String> {
             group,
             options,
             from: None,
+            escalation,
         } => vec![format!(
-            "{add} {:<16} \"{group}\"{}",
+            "{add} {:<16} \"{group}\"{}{}",
             "member_of",
-            membership_text(options)
+            membership_text(options),
+            escalation_text(escalation)
         )],
         Change::GrantMembership {
             group,
             options,
             from: Some(from),
+            escalation,
         } => vec![format!(
-            "{upd} {:<16} \"{group}\":{} ->{}",
+            "{upd} {:<16} \"{group}\":{} ->{}{}",
             "member_of",
             membership_text(from),
-            membership_text(options)
+            membership_text(options),
+            escalation_text(escalation)
         )],
         Change::RevokeMembershipAdmin { group } => {
             vec![format!(
@@ -380,6 +384,15 @@ fn membership_text(options: &MembershipOptions) -> String {
     }
 }
 
+/// What a membership confers beyond its group's privileges, loud enough for a reviewer.
+fn escalation_text(escalation: &[Escalation]) -> String {
+    if escalation.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = escalation.iter().map(ToString::to_string).collect();
+    format!(" ESCALATION: {}", names.join(", "))
+}
+
 fn objects_text(kind: ObjectKind, objects: &GrantObjects) -> String {
     match objects {
         GrantObjects::AllInSchema { schema } => {
@@ -457,6 +470,20 @@ mod tests {
             .collect();
         assert!(details.iter().all(|d| !d.contains('\n')));
         insta::assert_snapshot!("audit_details", details.join("\n"));
+    }
+
+    #[test]
+    fn a_membership_that_escalates_says_so_on_its_line() {
+        let grant = Change::GrantMembership {
+            group: RoleName::existing("postgres"),
+            options: MembershipOptions::default(),
+            from: None,
+            escalation: vec![Escalation::Superuser, Escalation::ServerFiles],
+        };
+        assert_eq!(
+            change_detail(&grant),
+            "+ member_of \"postgres\" ESCALATION: superuser, server_files"
+        );
     }
 
     #[test]

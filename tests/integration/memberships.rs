@@ -1,9 +1,14 @@
 //! Memberships: granted and revoked with ADMIN OPTION, with INHERIT and SET options on PostgreSQL 16+
 //! (a note before), and groups, members, memberships and grants created together in one apply.
+//! Issue 9: a membership that confers superuser, BYPASSRLS, REPLICATION or the server's files and
+//! programs is refused unless `allow_escalation` allows it, and shown as an escalation; a
+//! membership cycle and an unknown group are refused at the `member_of` that names them.
 
 use crate::harness::{
-    assert_has, assert_lacks, creds_path, direct_privileges, exec, exec_as, fixture, ident,
-    memberships, password_of, read_credentials, registry_toml, AdminKind, Cluster, Scenario,
+    assert_has, assert_lacks, catalog_snapshot, creds_path, database_entry, direct_privileges,
+    dump, exec, exec_as, fixture, free_port, ident, location, member_of, memberships, password_of,
+    read_credentials, registry_toml, role_exists, AdminKind, Cluster, Scenario, ADMIN_PASS_ENV,
+    ADMIN_USER_ENV,
 };
 
 fn memberships_are_granted_revoked_and_carry_admin(kind: AdminKind) {
@@ -202,4 +207,171 @@ fn roles_memberships_and_grants_in_one_apply_with_superuser_admin() {
 #[test]
 fn roles_memberships_and_grants_in_one_apply_with_createrole_admin() {
     roles_memberships_and_grants_in_one_apply(AdminKind::CreateRole);
+}
+
+/// `plan` and `apply --auto-approve` both exit 1 with every `expected` text in their output, and
+/// the catalog is left as it was.
+#[track_caller]
+fn expect_refused_at_plan_time(cluster: &Cluster, s: &Scenario, expected: &[String]) {
+    let before = catalog_snapshot(cluster);
+    for args in [&["plan"][..], &["apply", "--auto-approve"]] {
+        let out = s.run(args);
+        assert_eq!(out.code, 1, "pgroster {args:?}\n{}", dump(&out));
+        let all = format!("{}\n{}", out.stdout, out.stderr);
+        for needle in expected {
+            assert_has(&all, needle);
+        }
+    }
+    assert_eq!(catalog_snapshot(cluster), before, "the catalog changed");
+}
+
+/// Issue 9: `member_of: [postgres]` let a role `SET ROLE postgres` while the plan said nothing of
+/// it. Refused at plan time, where the catalog says `postgres` is a superuser and a group of the
+/// cluster's own is in `pg_read_server_files`: the error names the place of the `member_of`, the
+/// role, the group, what it confers through which role, and the cluster. Allowing one
+/// escalation does not allow another (but `superuser` allows all); allowed by the profile, each
+/// membership line says what it confers, and the membership is applied.
+#[test]
+fn issue9_a_membership_that_escalates_is_refused_unless_allowed() {
+    let cluster = Cluster::start();
+    cluster.create_database("appdb");
+    exec(
+        &cluster,
+        "postgres",
+        "CREATE ROLE file_readers; GRANT pg_read_server_files TO file_readers",
+    );
+    let registry = registry_toml(&[("dev", "appdb", &cluster)]);
+    let roles = "roles:\n  - name: ops\n    member_of: [postgres, file_readers]\n    targets: [\"dev/appdb\"]\n";
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let at = location(&s, "roles.yaml", 3, 5);
+    expect_refused_at_plan_time(
+        &cluster,
+        &s,
+        &[
+            format!("{at}: role \"ops\": member_of \"postgres\" confers superuser (through \"postgres\")"),
+            format!(
+                "{at}: role \"ops\": member_of \"file_readers\" confers server_files (through \"pg_read_server_files\")"
+            ),
+            format!("127.0.0.1:{}", cluster.port),
+        ],
+    );
+    assert!(!role_exists(&cluster, "ops"));
+
+    s.file(
+        "roles.yaml",
+        &roles.replace(
+            "    targets",
+            "    allow_escalation: [server_files]\n    targets",
+        ),
+    );
+    let out = s.plan();
+    out.expect_code(1);
+    assert_lacks(&out.stdout, "confers server_files");
+    assert_has(&out.stdout, "member_of \"postgres\" confers superuser");
+
+    s.file(
+        "roles.yaml",
+        "profiles:\n  break_glass: { allow_escalation: [superuser] }\nroles:\n  - name: ops\n    profile: break_glass\n    member_of: [postgres, file_readers]\n    targets: [\"dev/appdb\"]\n",
+    );
+    let out = s.plan_changes();
+    assert_has(
+        &out.stdout,
+        "+ member_of \"postgres\" ESCALATION: superuser",
+    );
+    assert_has(
+        &out.stdout,
+        "+ member_of \"file_readers\" ESCALATION: server_files",
+    );
+    let json = s.run(&["plan", "--format", "json"]);
+    assert_has(&json.stdout, "\"escalation\": [");
+    s.apply(None).expect_success();
+    assert_eq!(member_of(&cluster, "ops"), ["file_readers", "postgres"]);
+    s.assert_converged();
+}
+
+/// Issue 9: a membership in a declared group that is a superuser, or in a predefined role that
+/// reaches the server's programs, is refused by `validate` itself at the role's `member_of`,
+/// before any connection; through a chain of declared groups too.
+#[test]
+fn issue9_a_declared_group_that_escalates_is_refused_by_validate() {
+    let mut s = Scenario::new();
+    s.env(ADMIN_USER_ENV, "postgres")
+        .env(ADMIN_PASS_ENV, "never-sent");
+    let registry = format!(
+        "{}{}",
+        registry_toml(&[]),
+        database_entry("dev", "appdb", free_port())
+    );
+    let roles = "roles:\n  - name: admins\n    superuser: true\n    targets: [\"dev/*\"]\n  - name: ops\n    member_of: [admins]\n    allow_escalation: [superuser]\n    targets: [\"dev/*\"]\n  - name: deployer\n    member_of: [ops, pg_execute_server_program]\n    targets: [\"dev/*\"]\n";
+    s.file("registry.toml", &registry).file("roles.yaml", roles);
+    let at = location(&s, "roles.yaml", 10, 5);
+    for args in [&["validate"][..], &["plan"]] {
+        let out = s.run(args);
+        assert_eq!(out.code, 1, "pgroster {args:?}\n{}", dump(&out));
+        assert_has(
+            &out.stderr,
+            &format!("{at}: role `deployer`: member_of `ops` confers superuser (through `admins`)"),
+        );
+        assert_has(
+            &out.stderr,
+            &format!(
+                "{at}: role `deployer`: member_of `pg_execute_server_program` confers server_program"
+            ),
+        );
+        assert_lacks(&out.stderr, "role `ops`");
+    }
+    s.file(
+        "roles.yaml",
+        &roles.replace(
+            "    targets: [\"dev/*\"]\n  - name: deployer",
+            "    targets: [\"dev/*\"]\n  - name: deployer\n    allow_escalation: [superuser, server_program]",
+        ),
+    );
+    s.run(&["validate"]).expect_success();
+}
+
+/// Issue 9: a membership cycle that only the cluster's memberships close (an undeclared group that
+/// is a member of the declared role) is refused at plan time, at the role's `member_of`, instead
+/// of rolling the cluster back at `GRANT`.
+#[test]
+fn issue9_a_membership_cycle_through_the_clusters_memberships_is_refused() {
+    let cluster = Cluster::start();
+    cluster.create_database("appdb");
+    exec(
+        &cluster,
+        "postgres",
+        "CREATE ROLE ring; CREATE ROLE legacy_grp; GRANT ring TO legacy_grp",
+    );
+    let registry = registry_toml(&[("dev", "appdb", &cluster)]);
+    let roles = "roles:\n  - name: bystander_group\n    targets: [\"dev/appdb\"]\n  - name: ring\n    member_of: [legacy_grp]\n    targets: [\"dev/appdb\"]\n";
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let at = location(&s, "roles.yaml", 5, 5);
+    expect_refused_at_plan_time(
+        &cluster,
+        &s,
+        &[format!(
+            "{at}: role \"ring\": its memberships lead back to it (\"ring\" -> \"legacy_grp\" -> \"ring\")"
+        )],
+    );
+    assert!(!role_exists(&cluster, "bystander_group"));
+}
+
+/// Issue 9: `member_of` naming a group that neither exists nor is declared was a plan error
+/// without a place; it names the `member_of` now.
+#[test]
+fn issue9_an_unknown_group_is_reported_at_its_member_of() {
+    let cluster = Cluster::start();
+    cluster.create_database("appdb");
+    let registry = registry_toml(&[("dev", "appdb", &cluster)]);
+    let roles = "roles:\n  - name: bystander_group\n    targets: [\"dev/appdb\"]\n  - name: app_user\n    login: true\n    password: none\n    member_of: [app_rw, no_such_group]\n    targets: [\"dev/appdb\"]\n  - name: app_rw\n    targets: [\"dev/appdb\"]\n";
+    let s = Scenario::with_files(&cluster, AdminKind::CreateRole, &registry, roles);
+    let at = location(&s, "roles.yaml", 7, 5);
+    expect_refused_at_plan_time(
+        &cluster,
+        &s,
+        &[format!(
+            "{at}: role \"app_user\": member_of \"no_such_group\", which neither exists on this cluster nor is declared for it"
+        )],
+    );
+    assert!(!role_exists(&cluster, "bystander_group"));
 }

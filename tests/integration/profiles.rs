@@ -1,11 +1,11 @@
 //! The built-in profiles on a real cluster: `dba` (CREATEDB CREATEROLE, role-wide settings)
 //! converges with either admin, and `readonly`, logged in with its generated password, can read and do
-//! nothing else.
+//! nothing else. Name templates expand each placeholder once (issue 9).
 
 use crate::harness::{
     assert_has, attrs, comment, creds_path, default_privileges, direct_privileges, exec, logs_in,
-    password_of, read_credentials, registry_toml, scalar, settings, sqlstate, AdminKind, Cluster,
-    Scenario, CREATEROLE_ADMIN,
+    password_of, read_credentials, registry_toml, role_exists, scalar, settings, sqlstate,
+    AdminKind, Cluster, Scenario, CREATEROLE_ADMIN,
 };
 use postgres::error::SqlState;
 
@@ -238,5 +238,23 @@ roles:
         ),
         "0"
     );
+    s.assert_converged();
+}
+
+/// Issue 9: a placeholder's value was expanded again, so `servername: "{port}"` with `port: 8080`
+/// built `8080_8080`. The name template is expanded in one pass: the role is `{port}_8080`,
+/// exactly as the values say, created once and then left alone.
+#[test]
+fn issue9_a_placeholder_value_is_not_expanded_again() {
+    let cluster = Cluster::start();
+    cluster.create_database("appdb");
+    let registry = registry_toml(&[("dev", "appdb", &cluster)]);
+    let roles = "roles:\n  - profile: app\n    servername: \"{port}\"\n    port: 8080\n    password: none\n    targets: [\"dev/appdb\"]\n";
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let out = s.plan_changes();
+    assert_has(&out.stdout, "+ role \"{port}_8080\"");
+    s.apply(None).expect_success();
+    assert!(role_exists(&cluster, "{port}_8080"));
+    assert!(!role_exists(&cluster, "8080_8080"));
     s.assert_converged();
 }

@@ -372,3 +372,249 @@ fn issue8_valid_until_on_a_day_the_month_lacks_is_rejected_at_its_key() {
         );
     }
 }
+
+/// Issue 9: a key given twice in YAML was said to be last-wins, though TOML rejects it and the
+/// README calls it an error. Every mapping rejects it at the second key: `set`, `envs`,
+/// `profiles`, a name template's placeholder, a membership's options. A setting named twice in
+/// two spellings (names are case-insensitive) is rejected too, in YAML and TOML alike.
+#[test]
+fn issue9_a_key_given_twice_is_an_error_at_the_second() {
+    let (cluster, scenario) = single_cluster(VALIDATION_DBS, AdminKind::Superuser);
+    let role = "  - name: jsmith\n    targets: [\"dev/*\"]\n";
+    let cases: [(String, usize, usize, &str); 6] = [
+        (
+            format!("roles:\n{BYSTANDER}{role}    set: {{ work_mem: 1MB, work_mem: 2MB }}\n"),
+            6,
+            27,
+            "duplicate mapping key `work_mem`",
+        ),
+        (
+            format!("envs:\n  dev: {{ prefix: a }}\n  dev: {{ prefix: b }}\nroles:\n{BYSTANDER}"),
+            3,
+            3,
+            "duplicate mapping key `dev`",
+        ),
+        (
+            format!("profiles:\n  p:\n    login: true\n  p:\n    login: false\nroles:\n{BYSTANDER}"),
+            4,
+            3,
+            "duplicate mapping key `p`",
+        ),
+        (
+            format!("roles:\n{BYSTANDER}  - profile: app\n    servername: web01\n    port: 8080\n    port: 9090\n    targets: [\"dev/*\"]\n"),
+            7,
+            5,
+            "duplicate mapping key `port`",
+        ),
+        (
+            format!("roles:\n{BYSTANDER}{role}    member_of: [{{ role: a, role: b }}]\n"),
+            6,
+            28,
+            "duplicate mapping key `role`",
+        ),
+        (
+            format!("roles:\n{BYSTANDER}{role}    set: {{ work_mem: 1MB, WORK_MEM: 2MB }}\n"),
+            6,
+            5,
+            "role `jsmith`: setting `work_mem` is given twice (setting names are case-insensitive)",
+        ),
+    ];
+    for (roles, line, column, message) in cases {
+        scenario.file("roles.yaml", &roles);
+        let at = location(&scenario, "roles.yaml", line, column);
+        expect_rejected(&cluster, &scenario, &[format!("{at}: {message}")]);
+    }
+    scenario.file(
+        "roles.yaml",
+        "[[roles]]\nname = \"jsmith\"\ntargets = [\"dev/*\"]\nset = { work_mem = \"1MB\", WORK_MEM = \"2MB\" }\n",
+    );
+    std::fs::rename(
+        scenario.path().join("roles.yaml"),
+        scenario.path().join("roles.toml"),
+    )
+    .unwrap();
+    let at = location(&scenario, "roles.toml", 4, 1);
+    expect_rejected(
+        &cluster,
+        &scenario,
+        &[format!(
+            "{at}: role `jsmith`: setting `work_mem` is given twice"
+        )],
+    );
+}
+
+/// Issue 9: `rotate: "2026-11 "` reset the password on every apply, since the marker comment that
+/// records the key is read back trimmed. Rejected at the role's `password`, whichever end.
+#[test]
+fn issue9_a_rotation_key_with_whitespace_at_an_end_is_rejected() {
+    let (cluster, scenario) = single_cluster(VALIDATION_DBS, AdminKind::Superuser);
+    for key in ["2026-11 ", " 2026-11", "2026-11\t"] {
+        let roles = format!(
+            "roles:\n{BYSTANDER}  - name: jsmith\n    login: true\n    password: {{ rotate: {key:?} }}\n    targets: [\"dev/*\"]\n"
+        );
+        scenario.file("roles.yaml", &roles);
+        let at = location(&scenario, "roles.yaml", line_of(&roles, "password"), 5);
+        expect_rejected(
+            &cluster,
+            &scenario,
+            &[format!(
+                "{at}: role `jsmith`: rotation key {key:?} starts or ends with whitespace"
+            )],
+        );
+    }
+}
+
+/// Issue 9: names PostgreSQL reserves for roles, in any case: `CREATE ROLE none` fails and
+/// the others read as the session's roles or every role.
+#[test]
+fn issue9_reserved_role_names_are_rejected() {
+    let (cluster, scenario) = single_cluster(VALIDATION_DBS, AdminKind::Superuser);
+    for name in [
+        "none",
+        "NONE",
+        "current_user",
+        "session_user",
+        "current_role",
+        "Public",
+    ] {
+        let roles = format!("roles:\n{BYSTANDER}  - name: {name}\n    targets: [\"dev/*\"]\n");
+        scenario.file("roles.yaml", &roles);
+        let line = line_of(&roles, &format!("name: {name}"));
+        let at = location(&scenario, "roles.yaml", line, 5);
+        expect_rejected(
+            &cluster,
+            &scenario,
+            &[format!(
+                "{at}: role name `{name}` is reserved by PostgreSQL"
+            )],
+        );
+    }
+}
+
+/// Issue 9: values that apply would send and the server refuse, rolling back the whole cluster:
+/// an empty `search_path` (`SET search_path TO` with nothing after it), an empty element in a
+/// list setting, a setting name that is no GUC name, a NUL in a value. Each is rejected at its
+/// key.
+#[test]
+fn issue9_settings_the_server_would_refuse_are_rejected_at_their_key() {
+    let (cluster, scenario) = single_cluster(VALIDATION_DBS, AdminKind::Superuser);
+    let cases = [
+        (
+            "search_path: []",
+            "search_path",
+            "`search_path` has no schema in it",
+        ),
+        (
+            "set: { search_path: \"\" }",
+            "set",
+            "`search_path` has no schema in it",
+        ),
+        (
+            "set: { search_path: \"app,,public\" }",
+            "set",
+            "`search_path` has no schema in it, or an empty one",
+        ),
+        (
+            "set: { \"a..b\": 1 }",
+            "set",
+            "`a..b` is not a valid setting name",
+        ),
+        (
+            "set: { \"auto_explain.\": 1 }",
+            "set",
+            "`auto_explain.` is not a valid setting name",
+        ),
+        (
+            "set: { application_name: \"a\\0b\" }",
+            "set",
+            "the value of setting `application_name` contains a NUL character",
+        ),
+        (
+            "search_path: [\"a\\0b\"]",
+            "search_path",
+            "a search_path schema contains a NUL character",
+        ),
+        (
+            "password: { env: \"PW\\0X\" }",
+            "password",
+            "contains a NUL character",
+        ),
+    ];
+    for (field, key, message) in cases {
+        let roles = format!(
+            "roles:\n{BYSTANDER}  - name: jsmith\n    login: true\n    {field}\n    targets: [\"dev/*\"]\n"
+        );
+        scenario.file("roles.yaml", &roles);
+        let at = location(
+            &scenario,
+            "roles.yaml",
+            line_of(&roles, &format!("{key}:")),
+            5,
+        );
+        expect_rejected(
+            &cluster,
+            &scenario,
+            &[format!("{at}: role `jsmith`: "), message.to_string()],
+        );
+    }
+}
+
+/// Issue 9: a role that is a member of itself, or of a cycle of declared roles, is rejected at
+/// each `member_of` in the cycle, before PostgreSQL refuses the `GRANT` and rolls back.
+#[test]
+fn issue9_membership_cycles_among_declared_roles_are_rejected() {
+    let (cluster, scenario) = single_cluster(VALIDATION_DBS, AdminKind::Superuser);
+    let roles = format!(
+        "roles:\n{BYSTANDER}  - name: grp_a\n    member_of: [grp_b]\n    targets: [\"dev/*\"]\n  - name: grp_b\n    member_of: [grp_a]\n    targets: [\"dev/*\"]\n  - name: narcissus\n    member_of: [narcissus]\n    targets: [\"dev/*\"]\n"
+    );
+    scenario.file("roles.yaml", &roles);
+    let at = |n: usize| location(&scenario, "roles.yaml", n, 5);
+    expect_rejected(
+        &cluster,
+        &scenario,
+        &[
+            format!("{}: role `grp_a`: its memberships lead back to it (`grp_a` -> `grp_b` -> `grp_a`)", at(5)),
+            format!("{}: role `grp_b`: its memberships lead back to it (`grp_b` -> `grp_a` -> `grp_b`)", at(8)),
+            format!("{}: role `narcissus`: its memberships lead back to it (`narcissus` -> `narcissus`)", at(11)),
+        ],
+    );
+}
+
+/// Issue 9: `ignore_roles` replaced the defaults, so `postgres` lost its protection. Whatever the
+/// setting, `postgres`, `pg_*` and the admin role are never declared and never touched: a
+/// membership in `pg_monitor` granted by hand to a managed role is not revoked.
+#[test]
+fn issue9_ignore_roles_never_unprotects_postgres_pg_roles_or_the_admin() {
+    let (cluster, scenario) = single_cluster(VALIDATION_DBS, AdminKind::CreateRole);
+    let registry = with_settings(
+        &registry_toml(&[
+            ("dev", "app_dev", &cluster),
+            ("qa", "app_qa", &cluster),
+            ("prod", "app_prod", &cluster),
+        ]),
+        "ignore_roles = [\"legacy_*\"]",
+    );
+    scenario.file("registry.toml", &registry);
+    let roles = format!("roles:\n{BYSTANDER}  - name: postgres\n    targets: [\"dev/*\"]\n");
+    scenario.file("roles.yaml", &roles);
+    let at = location(&scenario, "roles.yaml", line_of(&roles, "postgres"), 5);
+    expect_rejected(
+        &cluster,
+        &scenario,
+        &[format!(
+            "{at}: role `postgres` matches ignore_roles pattern `postgres`; pgroster never touches it"
+        )],
+    );
+
+    scenario.file(
+        "roles.yaml",
+        "roles:\n  - name: watcher\n    targets: [\"dev/*\"]\n",
+    );
+    scenario.apply(None).expect_success();
+    crate::harness::exec(&cluster, "postgres", "GRANT pg_monitor TO watcher");
+    scenario.assert_converged();
+    assert_eq!(
+        crate::harness::member_of(&cluster, "watcher"),
+        ["pg_monitor"]
+    );
+}

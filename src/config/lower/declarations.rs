@@ -14,6 +14,8 @@ enum Disagreement {
     Attributes(Vec<String>),
     #[error("member_of differs")]
     MemberOf,
+    #[error("allow_escalation differs")]
+    AllowEscalation,
     #[error("grants differ")]
     Grants,
     #[error("password differs")]
@@ -30,13 +32,14 @@ enum Disagreement {
 }
 
 /// Merges `roles`, one cluster's instances, by name. Sorted and merged in place rather than
-/// collected into a map role by role, which holds every instance twice.
-pub(super) fn merge_declarations(
+/// collected into a map role by role, which holds every instance twice. Returns each role's
+/// first declaration too, in the map's order.
+pub(super) fn merge_declarations<'o>(
     config: &Config,
     cluster: &ClusterKey,
-    mut roles: Vec<(DesiredRole, &Origin)>,
+    mut roles: Vec<(DesiredRole, &'o Origin)>,
     errors: &mut Vec<ConfigError>,
-) -> RoleMap<DesiredRole> {
+) -> (RoleMap<DesiredRole>, Vec<&'o Origin>) {
     // By name, then in declaration order, so that "first" is the one declared first. The
     // instances of one declaration differ only in what merging adds up.
     roles.sort_unstable_by(|(a, a_origin), (b, b_origin)| {
@@ -61,7 +64,10 @@ pub(super) fn merge_declarations(
         }
         true
     });
-    RoleMap::from_vec(roles.into_iter().map(|(role, _)| role).collect())
+    let origins = roles.iter().map(|(_, origin)| *origin).collect();
+    // Collected in place, into the buffer the instances held: `unzip` would hold both.
+    let roles = roles.into_iter().map(|(role, _)| role).collect();
+    (RoleMap::from_vec(roles), origins)
 }
 
 /// Adds `other`'s targets and settings to `existing`, the same role declared again.
@@ -74,6 +80,9 @@ fn merge_role(existing: &mut DesiredRole, other: &mut DesiredRole) -> Result<(),
     }
     if existing.member_of != other.member_of {
         return Err(Disagreement::MemberOf);
+    }
+    if existing.allow_escalation != other.allow_escalation {
+        return Err(Disagreement::AllowEscalation);
     }
     if existing.grants != other.grants {
         return Err(Disagreement::Grants);

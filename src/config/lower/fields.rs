@@ -5,15 +5,21 @@ use super::super::raw::{
     RawSettingsScope,
 };
 use crate::model::privileges::{normalize_privilege, GrantSpec, GrantTarget, ObjectKind};
-use crate::model::settings::{canonical_value, format_identifier_list, is_valid_setting_name};
+use crate::model::settings::{
+    canonical_value, format_identifier_list, is_identifier_list, is_valid_setting_name,
+    parse_identifier_list,
+};
 use crate::model::utc::{canonical_utc, UtcTimeError};
-use crate::model::{Attributes, MembershipOptions, Memberships, PasswordPolicy, RoleName};
+use crate::model::{
+    Attributes, Escalation, MembershipOptions, Memberships, PasswordPolicy, RoleName,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The parts of a desired role that do not depend on the target.
 pub struct RoleState {
     pub attributes: Attributes,
     pub member_of: Memberships,
+    pub allow_escalation: BTreeSet<Escalation>,
     pub password: PasswordPolicy,
     pub settings: BTreeMap<String, String>,
     pub settings_scope: RawSettingsScope,
@@ -33,10 +39,21 @@ pub enum FieldError {
     PasswordVar(String),
     #[error("rotation key `{0}` may not contain `;` or `=`")]
     RotationKey(String),
-    #[error("search_path has an empty schema name")]
-    EmptySearchPathSchema,
-    #[error("`{0}` is not a valid setting name")]
+    /// The marker comment that records the key is read back trimmed, so a key with spaces at
+    /// its ends would never match it and reset the password on every apply.
+    #[error("rotation key {0:?} starts or ends with whitespace; write it without")]
+    RotationKeyWhitespace(String),
+    /// `SET search_path TO` needs at least one name, and no name is empty.
+    #[error("`{name}` has no schema in it, or an empty one; list at least one, each non-empty")]
+    EmptyListSetting { key: &'static str, name: String },
+    #[error("`{0}` is not a valid setting name (dot-separated parts of letters, digits, `_` and `$`, each starting with a letter or `_`)")]
     SettingName(String),
+    /// Setting names are case-insensitive: two spellings of one would be last-wins.
+    #[error("setting `{0}` is given twice (setting names are case-insensitive)")]
+    SettingTwice(String),
+    /// PostgreSQL's text cannot hold NUL; the server would refuse the whole apply.
+    #[error("{what} contains a NUL character")]
+    Nul { key: &'static str, what: String },
     #[error("search_path is given both as `search_path` and in `set`")]
     SearchPathTwice,
     #[error("grant on {on}: {problem}")]
@@ -58,7 +75,7 @@ pub enum GrantProblem {
     NamesOnAllIn(&'static str),
     #[error("`names` (schema.name) is required")]
     NamesRequired,
-    #[error("names must be non-empty")]
+    #[error("names must be non-empty, at most 127 bytes and free of NUL characters")]
     EmptyName,
     #[error("`{0}` must be written schema.name")]
     Unqualified(String),
@@ -79,9 +96,13 @@ impl FieldError {
             FieldError::ConnectionLimit(_) => "connection_limit",
             FieldError::ValidUntil(_) => "valid_until",
             FieldError::GroupName(_) => "member_of",
-            FieldError::PasswordVar(_) | FieldError::RotationKey(_) => "password",
-            FieldError::EmptySearchPathSchema => "search_path",
-            FieldError::SettingName(_) | FieldError::SearchPathTwice => "set",
+            FieldError::PasswordVar(_)
+            | FieldError::RotationKey(_)
+            | FieldError::RotationKeyWhitespace(_) => "password",
+            FieldError::EmptyListSetting { key, .. } | FieldError::Nul { key, .. } => key,
+            FieldError::SettingName(_)
+            | FieldError::SearchPathTwice
+            | FieldError::SettingTwice(_) => "set",
             FieldError::Grant { .. } => "grants",
         }
     }
@@ -124,6 +145,7 @@ pub fn role_state(fields: &RawRoleFields) -> Result<RoleState, FieldError> {
         if group.is_empty() || group.len() > 63 {
             return Err(FieldError::GroupName(group.clone()));
         }
+        no_nul("member_of", "group name", group)?;
         member_of.insert(RoleName::existing(group.clone()), options);
     }
     let rotation_of = |spec: Option<&String>| spec.cloned();
@@ -147,38 +169,75 @@ pub fn role_state(fields: &RawRoleFields) -> Result<RoleState, FieldError> {
             },
         },
     };
+    if let PasswordPolicy::Env { var, .. } = &password {
+        no_nul("password", "the password variable's name", var)?;
+    }
     if let Some(r) = password.rotation() {
         if r.contains(';') || r.contains('=') {
             return Err(FieldError::RotationKey(r.to_string()));
         }
+        if r.trim() != r {
+            return Err(FieldError::RotationKeyWhitespace(r.to_string()));
+        }
+        no_nul("password", "the rotation key", r)?;
     }
     let mut settings = BTreeMap::new();
     if let Some(path) = &fields.search_path {
-        if path.iter().any(String::is_empty) {
-            return Err(FieldError::EmptySearchPathSchema);
+        for schema in path {
+            no_nul("search_path", "a search_path schema", schema)?;
+        }
+        if path.is_empty() || path.iter().any(String::is_empty) {
+            return Err(FieldError::EmptyListSetting {
+                key: "search_path",
+                name: "search_path".into(),
+            });
         }
         settings.insert("search_path".to_string(), format_identifier_list(path));
     }
     for (name, value) in fields.set.iter().flatten() {
+        no_nul("set", &format!("the value of setting `{name}`"), &value.0)?;
         if !is_valid_setting_name(name) {
             return Err(FieldError::SettingName(name.clone()));
         }
         let name = name.to_ascii_lowercase();
-        if name == "search_path" && settings.contains_key("search_path") {
+        if name == "search_path" && fields.search_path.is_some() {
             return Err(FieldError::SearchPathTwice);
         }
+        if settings.contains_key(&name) {
+            return Err(FieldError::SettingTwice(name));
+        }
+        if is_identifier_list(&name) {
+            let elements = parse_identifier_list(&value.0);
+            if elements.is_empty() || elements.iter().any(String::is_empty) {
+                return Err(FieldError::EmptyListSetting { key: "set", name });
+            }
+        }
         settings.insert(name.clone(), canonical_value(&name, &value.0));
+    }
+    for schema in fields.schemas.iter().flatten() {
+        no_nul("schemas", "a schema name", schema)?;
     }
     let settings_scope = fields.settings_scope.unwrap_or(RawSettingsScope::Database);
     let grants = grants(fields)?;
     Ok(RoleState {
         attributes,
         member_of,
+        allow_escalation: fields.allow_escalation.iter().flatten().copied().collect(),
         password,
         settings,
         settings_scope,
         grants,
     })
+}
+
+fn no_nul(key: &'static str, what: &str, text: &str) -> Result<(), FieldError> {
+    if text.contains('\0') {
+        return Err(FieldError::Nul {
+            key,
+            what: what.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// The role's grants, with names resolved against its `schemas` (default `public`).
@@ -279,6 +338,11 @@ fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, GrantP
         }
         privileges.insert(p);
     }
+    if let Some(owners) = &raw.future_owners {
+        if owners.iter().any(|o| o.is_empty() || o.contains('\0')) {
+            return Err(GrantProblem::EmptyName);
+        }
+    }
     let future_owners = raw.future_owners.as_ref().map(|owners| {
         owners
             .iter()
@@ -294,7 +358,8 @@ fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, GrantP
 }
 
 fn non_empty_names(names: Vec<String>) -> Result<Vec<String>, GrantProblem> {
-    if names.is_empty() || names.iter().any(|n| n.is_empty() || n.len() > 63 * 2 + 1) {
+    let bad = |n: &String| n.is_empty() || n.len() > 63 * 2 + 1 || n.contains('\0');
+    if names.is_empty() || names.iter().any(bad) {
         return Err(GrantProblem::EmptyName);
     }
     Ok(names)

@@ -6,9 +6,11 @@ use super::super::profiles::{self, Profile, TemplateError, CONTEXT_PLACEHOLDERS}
 use super::super::raw::{RawRole, RawSettingsScope};
 use super::super::{Config, Origin};
 use super::fields::{self, RoleState};
-use crate::model::{DesiredRole, RoleName, SettingScope, Settings};
+use crate::model::{DesiredRole, RoleName, SettingScope, Settings, SourceAt};
 use crate::registry::{DatabaseEntry, NameGlob, TargetSelector};
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
 
 /// What every declaration is checked against, prepared once.
 pub(super) struct Lookups<'a> {
@@ -19,6 +21,8 @@ pub(super) struct Lookups<'a> {
     pub profile_envs: BTreeMap<&'a str, Vec<NameGlob>>,
     pub ignore_roles: &'a [NameGlob],
     pub admin_user: Option<&'a str>,
+    /// Each config file's path, shared by the places in it that the desired state carries.
+    pub files: Vec<Arc<Path>>,
 }
 
 /// One declared role expanded for one registry entry.
@@ -215,15 +219,15 @@ impl<'a> Declaration<'a> {
             Ok(n) => n,
             Err(e) => return reject(e.to_string()),
         };
+        if self.lookups.admin_user == Some(name.as_str()) {
+            return reject(format!(
+                "role `{name}` is the admin role pgroster connects as; it cannot manage itself"
+            ));
+        }
         if let Some(glob) = self.lookups.ignore_roles.iter().find(|g| g.matches(&name)) {
             return reject(format!(
                 "role `{name}` matches ignore_roles pattern `{}`; pgroster never touches it",
                 glob.text
-            ));
-        }
-        if self.lookups.admin_user == Some(name.as_str()) {
-            return reject(format!(
-                "role `{name}` is the admin role pgroster connects as; it cannot manage itself"
             ));
         }
         let mut settings = Settings::new();
@@ -246,6 +250,15 @@ impl<'a> Declaration<'a> {
                 password: state.password.clone(),
                 grants: state.grants.clone(),
                 targets: vec![target.clone()],
+                allow_escalation: state.allow_escalation.clone(),
+                member_of_at: (state.member_of.keys().next().is_some()).then(|| {
+                    let at = self.origin.position(Some("member_of"));
+                    SourceAt {
+                        file: self.lookups.files[self.origin.file].clone(),
+                        line: at.line,
+                        column: at.column,
+                    }
+                }),
             },
         })
     }

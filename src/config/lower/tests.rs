@@ -390,3 +390,147 @@ fn duplicates_across_files_name_both_places() {
         "{err}"
     );
 }
+
+#[test]
+fn memberships_that_escalate_need_allow_escalation_on_the_role_or_its_profile() {
+    let groups = "  - name: admins\n    superuser: true\n    targets: [dev]\n  - name: ops\n    member_of: [admins]\n    targets: [dev]\n";
+    let err = lowered(&format!(
+        "roles:\n{groups}  - name: files\n    member_of: [ops, pg_write_server_files]\n    targets: [dev]\n"
+    ))
+    .unwrap_err();
+    assert!(
+        err.contains(
+            "roles.yaml:6:5: role `ops`: member_of `admins` confers superuser (through `admins`)"
+        ),
+        "{err}"
+    );
+    // Through `ops`, whose own membership is not the reason `files` is refused.
+    assert!(
+        err.contains("role `files`: member_of `ops` confers superuser (through `admins`)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("member_of `pg_write_server_files` confers server_files"),
+        "{err}"
+    );
+    let allowed = format!(
+        "profiles:\n  trusted: {{ allow_escalation: [superuser] }}\nroles:\n{}  - name: files\n    profile: trusted\n    member_of: [ops, pg_write_server_files]\n    allow_escalation: [superuser, server_files]\n    targets: [dev]\n",
+        groups.replace("    member_of: [admins]\n", "    profile: trusted\n    member_of: [admins]\n")
+    );
+    let l = lowered(&allowed).unwrap();
+    let dev = &l.desired[&cluster("pg-dev", 5432)];
+    let files = &dev.roles[&RoleName::existing("files")];
+    assert_eq!(files.allow_escalation.len(), 2);
+    let at = files.member_of_at.as_ref().unwrap().to_string();
+    assert_eq!(at, "roles.yaml:13:5");
+}
+
+#[test]
+fn membership_cycles_among_declared_roles_are_refused() {
+    let err = lowered(
+        "roles:\n  - name: a\n    member_of: [b]\n    targets: [dev]\n  - name: b\n    member_of: [a]\n    targets: [dev]\n  - name: me\n    member_of: [me]\n    targets: [dev]\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.contains(
+            "roles.yaml:3:5: role `a`: its memberships lead back to it (`a` -> `b` -> `a`)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("roles.yaml:9:5: role `me`: its memberships lead back to it (`me` -> `me`)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ignore_roles_never_drops_the_protected_roles() {
+    let registry = format!("[settings]\nignore_roles = [\"legacy_*\"]\n{REGISTRY}");
+    let files = vec![
+        SourceFile::new(Path::new("registry.toml"), Format::Toml, registry),
+        SourceFile::new(Path::new("roles.yaml"), Format::Yaml, "roles: []\n".into()),
+    ];
+    let config = merge(PathBuf::from("."), files).unwrap();
+    let input = LowerInput {
+        admin_user: Some("ops*admin"),
+    };
+    let l = lower(config, &input).unwrap();
+    let ignored = |name: &str| l.ignore_roles.iter().any(|g| g.matches(name));
+    assert!(ignored("legacy_x") && ignored("postgres") && ignored("pg_monitor"));
+    // The admin's name is matched exactly, not as a glob.
+    assert!(ignored("ops*admin") && !ignored("ops_x_admin"));
+}
+
+#[test]
+fn values_apply_would_refuse_are_rejected_at_their_key() {
+    let role = |fields: &str| {
+        lowered(&format!(
+            "roles:\n  - name: r\n    targets: [dev]\n{fields}"
+        ))
+        .unwrap_err()
+    };
+    let cases = [
+        (
+            "    search_path: []\n",
+            "roles.yaml:4:5",
+            "`search_path` has no schema",
+        ),
+        (
+            "    set: { search_path: \"\" }\n",
+            "roles.yaml:4:5",
+            "`search_path` has no schema",
+        ),
+        (
+            "    set: { temp_tablespaces: \"a,,b\" }\n",
+            "roles.yaml:4:5",
+            "`temp_tablespaces` has no schema",
+        ),
+        (
+            "    set: { \"a..b\": 1 }\n",
+            "roles.yaml:4:5",
+            "`a..b` is not a valid setting name",
+        ),
+        (
+            "    set: { work_mem: \"1\\0MB\" }\n",
+            "roles.yaml:4:5",
+            "the value of setting `work_mem` contains a NUL",
+        ),
+        (
+            "    set: { work_mem: 1MB, Work_Mem: 2MB }\n",
+            "roles.yaml:4:5",
+            "setting `work_mem` is given twice",
+        ),
+        (
+            "    member_of: [\"a\\0b\"]\n",
+            "roles.yaml:4:5",
+            "group name contains a NUL",
+        ),
+        (
+            "    password: { rotate: \"2026-11 \" }\n",
+            "roles.yaml:4:5",
+            "rotation key \"2026-11 \" starts or ends with whitespace",
+        ),
+        (
+            "    password: { rotate: \" 2026-11\" }\n",
+            "roles.yaml:4:5",
+            "rotation key \" 2026-11\" starts or ends with whitespace",
+        ),
+    ];
+    for (fields, at, message) in cases {
+        let err = role(fields);
+        assert!(
+            err.contains(&format!("{at}: role `r`: {message}")),
+            "{fields}: {err}"
+        );
+    }
+    for name in [
+        "none",
+        "current_user",
+        "SESSION_USER",
+        "current_role",
+        "public",
+    ] {
+        let err = lowered(&format!("roles:\n  - name: {name}\n    targets: [dev]\n")).unwrap_err();
+        assert!(err.contains("is reserved by PostgreSQL"), "{name}: {err}");
+    }
+}

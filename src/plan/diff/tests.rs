@@ -32,6 +32,8 @@ fn desired_role(name: &str) -> DesiredRole {
         },
         grants: Vec::new(),
         targets: vec![target()],
+        allow_escalation: BTreeSet::new(),
+        member_of_at: None,
     }
 }
 
