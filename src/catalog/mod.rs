@@ -13,9 +13,9 @@ use crate::model::{
     RoleName, SettingScope, StatementLog,
 };
 pub(crate) mod privileges;
+pub(crate) mod server;
 pub mod statement_log;
 pub mod xact;
-pub(crate) mod server;
 
 use postgres::types::FromSql;
 use postgres::Row;

@@ -4,7 +4,7 @@
 
 use crate::harness::{
     assert_has, assert_lacks, can_table, column, comment, creds_path, default_privileges,
-    direct_privileges, exec, fixture, logs_in, member_of, password_of, read_credentials,
+    direct_privileges, exec, fixture, ident, logs_in, member_of, password_of, read_credentials,
     registry_toml, role_exists, settings, AdminKind, Cluster, Scenario, CREATEROLE_ADMIN,
 };
 
@@ -214,4 +214,48 @@ roles:
         "DELETE"
     ));
     s.assert_converged();
+}
+
+/// A name PostgreSQL accepts may hold a newline or an ESC. Printed raw, a hand-made role could
+/// forge plan lines in a pull-request comment and drive the terminal; pgroster prints them escaped
+/// in the plan text and in `roles`/`show`.
+#[test]
+fn control_characters_in_catalog_names_cannot_forge_plan_lines() {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    let forged = "old\n  + role \"fake\" (superuser)\u{1b}[2J";
+    cluster
+        .client("postgres")
+        .batch_execute(&format!(
+            "CREATE ROLE {}; COMMENT ON ROLE {} IS 'managed by pgroster'",
+            ident(forged),
+            ident(forged)
+        ))
+        .unwrap();
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let roles = r#"
+roles:
+  - name: app
+    password: none
+    set: { application_name: "a\nb" }
+    targets: ["dev/app_a"]
+"#;
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let plan = s.plan();
+    plan.expect_code(2);
+    let listing = s.run(&["roles", "--target", "dev/app_a"]);
+    listing.expect_success();
+    for out in [&plan.stdout, &listing.stdout] {
+        assert!(
+            !out.contains('\u{1b}'),
+            "an ESC reached the terminal:\n{out}"
+        );
+        assert!(
+            !out.lines()
+                .any(|l| l.trim_start().starts_with("+ role \"fake\"")),
+            "a forged line:\n{out}"
+        );
+        assert_has(out, "old\\n + role \"fake\" (superuser)\\u{1b}[2J");
+    }
+    assert_has(&plan.stdout, "+ application_name = a\\nb");
 }
