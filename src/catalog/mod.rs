@@ -1,7 +1,8 @@
 //! A cluster's live catalogs -> current state, in a fixed number of set-based queries.
 //!
 //! Roles are cluster-wide, so one connection per cluster reads them all: `pg_roles`, role
-//! comments, `pg_auth_members`, `pg_database` and `pg_db_role_setting`, one round trip each,
+//! comments, `pg_auth_members`, `pg_database`, `pg_db_role_setting` and the names in
+//! `pg_settings`, one round trip each,
 //! in binary. Their number does not grow with the number of roles.
 //! PostgreSQL 16 added `inherit_option` and `set_option` to `pg_auth_members` (absent before
 //! 16). A membership granted by several grantors (16+) has each option if any grant has it.
@@ -19,7 +20,7 @@ pub mod xact;
 
 use postgres::types::FromSql;
 use postgres::Row;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -62,6 +63,8 @@ const COMMENTS_QUERY: &str =
 const MEMBERSHIPS_QUERY: &str = "SELECT * FROM pg_auth_members";
 
 const DATABASES_QUERY: &str = "SELECT oid, datname::text FROM pg_database";
+
+const SETTING_NAMES_QUERY: &str = "SELECT lower(name) FROM pg_settings";
 
 const SETTINGS_QUERY: &str = "
 SELECT rs.setrole, rs.setdatabase, s.setting
@@ -192,11 +195,17 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
             .insert(name.to_ascii_lowercase(), canonical_value(name, value));
         Ok(())
     })?;
+    let mut setting_names = BTreeSet::new();
+    each_row(client, SETTING_NAMES_QUERY, |row| {
+        setting_names.insert(get::<&str>(row, 0)?.to_string());
+        Ok(())
+    })?;
     Ok(CurrentCluster {
         server_version_num,
         admin,
         roles: RoleMap::from_vec(roles),
         databases: databases.into_values().collect(),
+        setting_names,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod privileges;
 mod role_map;
 mod secret;
 pub(crate) mod settings;
+pub mod spelling;
 pub(crate) mod utc;
 
 pub use membership_graph::Escalation;
@@ -487,6 +488,9 @@ pub struct CurrentCluster {
     pub roles: RoleMap<CurrentRole>,
     /// Databases that exist on the cluster.
     pub databases: BTreeSet<String>,
+    /// The settings the server knows (`pg_settings`), lowercase: a role setting outside them,
+    /// unless dotted (an extension's, maybe not loaded yet), is a typo the server would refuse.
+    pub setting_names: BTreeSet<String>,
 }
 
 #[cfg(test)]

@@ -413,6 +413,23 @@ fn check_cluster(input: &DiffInput, errors: &mut Vec<PlanError>) {
 fn check_role(input: &DiffInput, role: &DesiredRole, plan: &RolePlan, errors: &mut Vec<PlanError>) {
     let current = input.current;
     let admin = &current.admin;
+    let unknown_settings = role
+        .settings
+        .values()
+        .flat_map(BTreeMap::keys)
+        .filter(|name| !name.contains('.') && !current.setting_names.contains(*name))
+        .collect::<BTreeSet<_>>();
+    for name in unknown_settings {
+        errors.push(PlanError::UnknownSetting {
+            role: role.name.clone(),
+            name: name.clone(),
+            suggestion: crate::model::spelling::nearest(
+                name,
+                current.setting_names.iter().map(String::as_str),
+            )
+            .map(str::to_string),
+        });
+    }
     for change in &plan.changes {
         let group = match change {
             Change::GrantMembership { group, .. }

@@ -79,6 +79,15 @@ pub enum PlanError {
         admin: String,
         group: RoleName,
     },
+    #[error(
+        "role \"{role}\": setting `{name}` is not one this server knows{}",
+        .suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
+    )]
+    UnknownSetting {
+        role: RoleName,
+        name: String,
+        suggestion: Option<String>,
+    },
     #[error("role \"{role}\" needs {} but the admin role \"{admin}\" is not a superuser", .attributes.join(", "))]
     NeedsSuperuser {
         role: RoleName,
@@ -154,6 +163,7 @@ impl PlanError {
             PlanError::NeedsSuperuser { .. } => "needs_superuser",
             PlanError::CannotAlterRole { .. } => "cannot_alter_role",
             PlanError::CannotAlterSuperuser { .. } => "cannot_alter_superuser",
+            PlanError::UnknownSetting { .. } => "unknown_setting",
             PlanError::MembershipInSuperuser { .. } => "membership_in_superuser",
             PlanError::Privilege { error, .. } => match error {
                 PrivilegeError::FutureOwnerNotActable { .. } => "future_owner_not_actable",

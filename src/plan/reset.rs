@@ -118,6 +118,7 @@ mod tests {
             .into_iter()
             .collect(),
             databases: ["app".to_string()].into(),
+            setting_names: Default::default(),
         };
         let key = ClusterKey {
             host: "pg".into(),

@@ -4,9 +4,10 @@
 //! error comes before any connection, and `valid_until` must be a date of the calendar.
 
 use crate::harness::{
-    assert_no_ansi, assert_stderr_has, catalog_snapshot, database_entry, dump, fixture, line_of,
-    location, registry_toml, role_count, role_exists, single_cluster, with_settings, AdminKind,
-    Cluster, Scenario, ADMIN_PASS_ENV, ADMIN_USER_ENV, CREATEROLE_ADMIN,
+    assert_has, assert_lacks, assert_no_ansi, assert_stderr_has, catalog_snapshot, database_entry,
+    dump, fixture, line_of, location, registry_toml, role_count, role_exists, settings,
+    single_cluster, with_settings, AdminKind, Cluster, Scenario, ADMIN_PASS_ENV, ADMIN_USER_ENV,
+    CREATEROLE_ADMIN,
 };
 use std::net::TcpListener;
 
@@ -616,5 +617,44 @@ fn issue9_ignore_roles_never_unprotects_postgres_pg_roles_or_the_admin() {
     assert_eq!(
         crate::harness::member_of(&cluster, "watcher"),
         ["pg_monitor"]
+    );
+}
+
+/// A misspelt setting passes `validate` (only the server knows its settings) but not `plan`: the
+/// server is asked, the error names the role, the setting and the likely spelling, and apply
+/// changes nothing. A dotted custom setting (an extension's) is allowed.
+#[test]
+fn issue9_a_setting_the_server_does_not_know_is_refused_at_plan() {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    let registry = registry_toml(&[("dev", "app_a", &cluster)]);
+    let roles = r#"
+roles:
+  - name: app
+    password: none
+    set: { statment_timeout: 5s, myext.level: "3" }
+    targets: ["dev/app_a"]
+"#;
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    s.run(&["validate"]).expect_success();
+    let plan = s.plan();
+    plan.expect_code(1);
+    let all = format!("{}{}", plan.stdout, plan.stderr);
+    assert_has(
+        &all,
+        "role \"app\": setting `statment_timeout` is not one this server knows; did you mean `statement_timeout`?",
+    );
+    assert_lacks(&all, "setting `myext.level`");
+    s.apply(None).expect_code(1);
+    assert!(!role_exists(&cluster, "app"));
+
+    s.file(
+        "roles.yaml",
+        &roles.replace("statment_timeout", "statement_timeout"),
+    );
+    s.apply(None).expect_success();
+    assert_eq!(
+        settings(&cluster, "app"),
+        ["app_a: myext.level=3", "app_a: statement_timeout=5s"]
     );
 }

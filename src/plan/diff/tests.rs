@@ -71,6 +71,9 @@ fn cluster(
             },
             roles: current.into_iter().collect(),
             databases,
+            setting_names: ["search_path", "statement_timeout", "work_mem"]
+                .map(String::from)
+                .into(),
         },
     )
 }
