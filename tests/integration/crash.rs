@@ -150,39 +150,9 @@ fn an_audit_log_locked_past_the_commit_names_the_committed_cluster_and_the_crede
     keys.insert("locked_rot".into(), 2);
     s.file("roles.yaml", &roles_yaml(&keys, "\"dev/app\""));
 
-    // The rotation's marker (COMMENT ON ROLE) waits for this transaction's lock on the role.
-    let mut holder = cluster.client("app");
-    holder
-        .batch_execute("BEGIN; COMMENT ON ROLE locked_rot IS 'held by the test'")
-        .unwrap();
     let path = creds_path(&s, "locked.json");
-    let mut apply = s
-        .pgroster(&[
-            "apply",
-            "--auto-approve",
-            "--credentials-out",
-            path.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut watcher = cluster.client("postgres");
-    // Polls (no sleep) until pgroster's COMMENT waits on the test's lock.
-    loop {
-        let waiting: i64 = watcher
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                  WHERE wait_event_type = 'Lock' AND query LIKE '%COMMENT ON ROLE%'",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        assert!(apply.try_wait().unwrap().is_none(), "apply ended early");
-    }
+    let (apply, holder) = apply_waiting_on_marker(&s, &cluster, "locked_rot", &path);
+    let mut holder = holder;
     // The audit log's write lock, held until pgroster gave up on its outcome write.
     let audit = rusqlite::Connection::open(s.audit_log()).unwrap();
     audit.execute_batch("BEGIN IMMEDIATE").unwrap();
@@ -201,6 +171,109 @@ fn an_audit_log_locked_past_the_commit_names_the_committed_cluster_and_the_crede
     let password = password_of(&creds, "locked_rot");
     assert!(logs_in(&cluster, "locked_rot", &password, "app"));
     assert!(roles_committed(&s, &creds[0].run, &cluster));
+    s.assert_converged();
+}
+
+/// Starts `apply --auto-approve --credentials-out path` while the test holds a lock on `role`,
+/// and returns once the rotation's marker (COMMENT ON ROLE) waits for it, inside the role
+/// transaction: the apply and the client holding the lock (`ROLLBACK` releases it).
+fn apply_waiting_on_marker(
+    s: &Scenario,
+    cluster: &Cluster,
+    role: &str,
+    path: &std::path::Path,
+) -> (std::process::Child, postgres::Client) {
+    let mut holder = cluster.client("app");
+    holder
+        .batch_execute(&format!(
+            "BEGIN; COMMENT ON ROLE {} IS 'held by the test'",
+            crate::harness::ident(role)
+        ))
+        .unwrap();
+    let mut apply = s
+        .pgroster(&[
+            "apply",
+            "--auto-approve",
+            "--credentials-out",
+            path.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut watcher = cluster.client("postgres");
+    // Polls (no sleep) until pgroster's COMMENT waits on the test's lock.
+    while waiting_marker_pids(&mut watcher).is_empty() {
+        assert!(apply.try_wait().unwrap().is_none(), "apply ended early");
+    }
+    (apply, holder)
+}
+
+/// The backends whose COMMENT ON ROLE waits on a lock.
+fn waiting_marker_pids(client: &mut postgres::Client) -> Vec<i32> {
+    client
+        .query(
+            "SELECT pid FROM pg_stat_activity
+              WHERE wait_event_type = 'Lock' AND query LIKE '%COMMENT ON ROLE%'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// A unit whose connection dies mid-transaction cannot say which statement failed: every change
+/// of it is recorded rolled back with the real cause, none is blamed, and its passwords (never
+/// live) leave no credentials file.
+#[test]
+fn a_unit_whose_connection_dies_blames_no_change_and_rolls_back_every_one() {
+    let cluster = cluster_with_orders();
+    let registry = registry_toml(&[("dev", "app", &cluster)]);
+    let mut keys: BTreeMap<String, u32> = BTreeMap::new();
+    keys.insert("cut_rot".into(), 1);
+    let s = Scenario::with_files(
+        &cluster,
+        AdminKind::Superuser,
+        &registry,
+        &roles_yaml(&keys, "\"dev/app\""),
+    );
+    s.apply(Some("first.json")).expect_success();
+    let first = password_of(&read_credentials(&creds_path(&s, "first.json")), "cut_rot");
+    keys.insert("cut_rot".into(), 2);
+    s.file("roles.yaml", &roles_yaml(&keys, "\"dev/app\""));
+
+    let path = creds_path(&s, "cut.json");
+    let (apply, mut holder) = apply_waiting_on_marker(&s, &cluster, "cut_rot", &path);
+    let mut killer = cluster.client("postgres");
+    for pid in waiting_marker_pids(&mut killer) {
+        killer
+            .execute("SELECT pg_terminate_backend($1)", &[&pid])
+            .unwrap();
+    }
+    holder.batch_execute("ROLLBACK").unwrap();
+    let out = Output::from(apply.wait_with_output().unwrap());
+
+    out.expect_code(1);
+    assert_stderr_has(&out, "the failing statement could not be identified");
+    assert!(!path.exists(), "no password of that run is live");
+    assert!(logs_in(&cluster, "cut_rot", &first, "app"));
+    let entries = crate::harness::audit_entries(&s);
+    let outcomes: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["command"] == "apply" && e["outcome"] != "ok")
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert!(!outcomes.is_empty(), "{entries:?}");
+    for outcome in outcomes {
+        assert!(outcome.starts_with("rolled back: "), "{outcome}");
+        assert!(
+            outcome.ends_with("(the failing statement could not be identified)"),
+            "{outcome}"
+        );
+    }
+    // The rotation is still pending, and the next apply carries it out.
+    s.apply(Some("again.json")).expect_success();
     s.assert_converged();
 }
 
