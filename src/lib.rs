@@ -6,13 +6,16 @@
 //! - `registry`: databases, targets (`env/db`), clusters (`host:port`), glob selection
 //! - `catalog`:  a cluster's live catalogs -> current state (`catalog::read_cluster`,
 //!   `catalog::privileges::read_database`)
-//! - `fleet`:    every selected cluster read in parallel, then planned (`fleet::plan_fleet`)
+//! - `fleet`:    every selected cluster locked (apply, reset: `fleet::lock`), read in parallel,
+//!   then planned (`fleet::plan_fleet`)
 //! - `plan`:     desired x current -> typed changes, pure   (`plan::diff_cluster`)
 //! - `render`:   changes -> SQL statements, text and JSON  (`render::ddl`, `render::text`,
 //!   `render::json`); what the read commands print (`render::inventory`, `render::table`)
-//! - `apply`:    plan -> units of statements -> transactions, each unit recorded in the audit
-//!   log before it runs and after (`apply::prepare`, `apply::run`)
-//! - `audit`:    the SQLite audit log of every change (`audit::AuditLog`)
+//! - `apply`:    plan -> units of statements -> transactions; generated passwords delivered
+//!   before any unit runs, each unit recorded in the audit log (with its transaction id) before
+//!   it runs and after (`apply::prepare`, `apply::run`)
+//! - `audit`:    the SQLite audit log of every change (`audit::AuditLog`); what an interrupted
+//!   run committed, asked of the servers (`audit::resolve`)
 //!
 //! `connection` opens admin connections (credentials, TLS); `schema` generates the JSON
 //! Schemas of the config files and of the JSON plan.
