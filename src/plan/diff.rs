@@ -165,6 +165,9 @@ fn privileges(
             &Context {
                 server_version_num: input.current.server_version_num,
                 admin_acts_as: &admin_acts_as,
+                role_known: &|name: &RoleName| {
+                    input.current.roles.contains_key(name) || input.desired.roles.contains_key(name)
+                },
             },
         );
         changes.extend(diff.changes);

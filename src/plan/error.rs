@@ -145,6 +145,30 @@ pub enum PrivilegeError {
          the admin is not a member of {owner}"
     )]
     DefaultsOwnerNotActable { owner: RoleName, database: String },
+    #[error(
+        "`future_owners` names {owner} for future {} in schema {schema} (database {database}), \
+         but no role {owner} exists or is declared on this cluster",
+        .kind.plural().to_ascii_lowercase()
+    )]
+    UnknownFutureOwner {
+        kind: ObjectKind,
+        owner: RoleName,
+        schema: String,
+        database: String,
+    },
+    #[error(
+        "privilege {privilege} on {} does not exist on PostgreSQL {}.{} \
+         (the server of database {database})",
+        .kind.plural().to_ascii_lowercase(),
+        .server_version_num / 10000,
+        .server_version_num % 10000
+    )]
+    PrivilegeNotOnServer {
+        privilege: String,
+        kind: ObjectKind,
+        server_version_num: i32,
+        database: String,
+    },
 }
 
 impl PlanError {
@@ -170,6 +194,8 @@ impl PlanError {
                 PrivilegeError::OwnerNotActable { .. } => "owner_not_actable",
                 PrivilegeError::GrantorNotActable { .. } => "grantor_not_actable",
                 PrivilegeError::DefaultsOwnerNotActable { .. } => "defaults_owner_not_actable",
+                PrivilegeError::UnknownFutureOwner { .. } => "unknown_future_owner",
+                PrivilegeError::PrivilegeNotOnServer { .. } => "privilege_not_on_server",
             },
         }
     }

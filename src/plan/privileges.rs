@@ -2,7 +2,8 @@
 //!
 //! A managed role's grants are authoritative in its target databases: a privilege it holds on
 //! an object there that no grant declares is revoked. Objects the role owns are left out (an
-//! owner's privileges are implicit), as are PUBLIC and the system schemas. Who granted a
+//! owner's privileges are implicit), and so are the role's own entries in its default privileges
+//! (what it gets on objects it creates, issue 10), PUBLIC and the system schemas. Who granted a
 //! privilege does not matter: held is held.
 
 use super::{Change, GrantObjects, PrivilegeError};
@@ -85,6 +86,8 @@ pub struct Context<'a> {
     /// Whether the admin has the privileges of a role (to grant on its objects, to set default
     /// privileges for it, to revoke its grants).
     pub admin_acts_as: &'a dyn Fn(&RoleName) -> bool,
+    /// Whether a role exists on the cluster or is declared for it (so the apply creates it first).
+    pub role_known: &'a dyn Fn(&RoleName) -> bool,
 }
 
 /// The changes for one role in one database, what the reader should know, and what cannot be
@@ -112,7 +115,22 @@ pub(crate) fn diff_database(
     let mut desired_defaults: BTreeSet<DefaultPrivilege> = BTreeSet::new();
     for spec in grants {
         let kind = spec.target.kind();
-        let privileges = expand(&spec.privileges, kind, server_version_num);
+        let mut privileges = expand(&spec.privileges, kind, server_version_num);
+        // Validation accepts every privilege of any supported version; this server may lack one
+        // (MAINTAIN before 17), and the GRANT would fail at apply.
+        let supported = kind.all_privileges(server_version_num);
+        privileges.retain(|privilege| {
+            let known = supported.contains(&privilege.as_str());
+            if !known {
+                errors.push(PrivilegeError::PrivilegeNotOnServer {
+                    privilege: privilege.clone(),
+                    kind,
+                    server_version_num,
+                    database: database.clone(),
+                });
+            }
+            known
+        });
         let mut objects: Vec<&DbObject> = Vec::new();
         match &spec.target {
             GrantTarget::Database => objects.extend(index.objects(ObjectKind::Database, None)),
@@ -135,6 +153,15 @@ pub(crate) fn diff_database(
                     if spec.future {
                         let owners = future_owners(spec, role, in_schema, schema_object, index);
                         for owner in owners.into_iter().filter(|owner| {
+                            if !(context.role_known)(owner) {
+                                errors.push(PrivilegeError::UnknownFutureOwner {
+                                    kind: *kind,
+                                    owner: owner.clone(),
+                                    schema: schema.clone(),
+                                    database: database.clone(),
+                                });
+                                return false;
+                            }
                             if (context.admin_acts_as)(owner) {
                                 return true;
                             }
@@ -211,6 +238,7 @@ pub(crate) fn diff_database(
         .get(role)
         .into_iter()
         .flatten()
+        .filter(|d| &d.owner != role)
         .map(|d| (*d).clone())
         .collect();
 

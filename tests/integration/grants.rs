@@ -4,7 +4,7 @@
 
 use crate::harness::{
     assert_has, assert_lacks, can_table, default_privileges, direct_privileges, exec, exec_as,
-    fixture, ident, registry_toml, table_privileges, AdminKind, Cluster, Scenario,
+    fixture, ident, registry_toml, scalar, table_privileges, AdminKind, Cluster, Scenario,
 };
 
 fn every_grant_kind(kind: AdminKind) {
@@ -302,4 +302,130 @@ roles:
         ]
     );
     s.assert_converged();
+}
+
+/// Issue 10: a `future_owners` role that neither exists nor is declared is a plan error naming the
+/// role and the owner (the apply used to fail on `ALTER DEFAULT PRIVILEGES FOR ROLE`, rolling the
+/// whole database back); nothing is changed. A declared owner that the apply creates is fine.
+fn an_unknown_future_owner_is_a_plan_error(kind: AdminKind) {
+    let cluster = Cluster::start();
+    cluster.create_database("appdb");
+    exec(&cluster, "appdb", "CREATE SCHEMA reports");
+    let registry = registry_toml(&[("dev", "appdb", &cluster)]);
+    let roles = |owner: &str| {
+        format!(
+            r#"
+roles:
+  - name: app_owner
+    targets: ["dev/appdb"]
+  - name: consumer
+    login: true
+    password: none
+    targets: ["dev/appdb"]
+    schemas: [reports]
+    grants:
+      - on: tables
+        privileges: [SELECT]
+        future: true
+        future_owners: [{owner}]
+"#
+        )
+    };
+    let s = Scenario::with_files(&cluster, kind, &registry, &roles("ghost"));
+    for out in [s.plan(), s.run(&["apply", "--auto-approve"])] {
+        out.expect_code(1);
+        let all = format!("{}\n{}", out.stdout, out.stderr);
+        assert!(
+            all.contains(
+                "role \"consumer\": `future_owners` names ghost for future tables \
+                          in schema reports (database appdb), but no role ghost exists"
+            ),
+            "{all}"
+        );
+    }
+    assert_eq!(
+        scalar(
+            &cluster,
+            "appdb",
+            "SELECT count(*) FROM pg_roles WHERE rolname IN ('consumer', 'app_owner')"
+        ),
+        "0",
+        "a plan error must change nothing"
+    );
+
+    if kind == AdminKind::Superuser {
+        s.file("roles.yaml", &roles("app_owner"));
+        s.apply(None).expect_success();
+        assert_eq!(
+            default_privileges(&cluster, "appdb", "consumer"),
+            ["app_owner reports r: SELECT"]
+        );
+        s.assert_converged();
+    }
+}
+
+#[test]
+fn an_unknown_future_owner_is_a_plan_error_with_superuser_admin() {
+    an_unknown_future_owner_is_a_plan_error(AdminKind::Superuser);
+}
+
+#[test]
+fn an_unknown_future_owner_is_a_plan_error_with_createrole_admin() {
+    an_unknown_future_owner_is_a_plan_error(AdminKind::CreateRole);
+}
+
+/// Issue 10: MAINTAIN arrived in PostgreSQL 17. Before, it is a plan error naming the role, the
+/// privilege and the server version (the GRANT used to fail at apply); from 17 it is granted and
+/// does not drift.
+#[test]
+fn maintain_is_refused_at_plan_before_17_and_granted_from_17() {
+    let cluster = Cluster::start();
+    cluster.create_database("appdb");
+    exec(&cluster, "appdb", "CREATE TABLE public.orders (id int)");
+    let registry = registry_toml(&[("dev", "appdb", &cluster)]);
+    let roles = r#"
+roles:
+  - name: janitor
+    login: true
+    password: none
+    targets: ["dev/appdb"]
+    grants:
+      - on: table
+        names: [public.orders]
+        privileges: [MAINTAIN]
+"#;
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    if cluster.major_version() < 17 {
+        let version = cluster.server_version_num();
+        let expected = format!(
+            "role \"janitor\": privilege MAINTAIN on tables does not exist on PostgreSQL {}.{} \
+             (the server of database appdb)",
+            version / 10_000,
+            version % 10_000
+        );
+        for out in [s.plan(), s.run(&["apply", "--auto-approve"])] {
+            out.expect_code(1);
+            let all = format!("{}\n{}", out.stdout, out.stderr);
+            assert!(all.contains(&expected), "{all}");
+        }
+        assert_eq!(
+            scalar(
+                &cluster,
+                "appdb",
+                "SELECT count(*) FROM pg_roles WHERE rolname = 'janitor'"
+            ),
+            "0"
+        );
+    } else {
+        assert_has(
+            &s.plan_changes().stdout,
+            "+ grant MAINTAIN on table public.orders (in database appdb)",
+        );
+        s.apply(None).expect_success();
+        assert_eq!(
+            table_privileges(&cluster, "appdb", "janitor", "public", "orders"),
+            ["MAINTAIN"]
+        );
+        s.assert_converged();
+    }
 }

@@ -1,10 +1,10 @@
 //! Revocation: undeclared privileges of a managed role are revoked, also when another grantor gave
-//! them, and so are undeclared default privileges (per schema and global); unmanaged roles are never
-//! touched.
+//! them, and so are undeclared default privileges (per schema and global); unmanaged roles, and a
+//! managed role's own entries in its default privileges, are never touched.
 
 use crate::harness::{
-    assert_has, assert_lacks, can_table, default_privileges, direct_privileges, exec, fixture,
-    registry_toml, table_privileges, AdminKind, Cluster, Scenario,
+    assert_has, assert_lacks, can_table, default_privileges, direct_privileges, exec, exec_as,
+    fixture, registry_toml, scalar, table_privileges, AdminKind, Cluster, Scenario,
 };
 
 /// An undeclared privilege that another grantor gave is revoked for real: a REVOKE issued as the
@@ -148,4 +148,94 @@ roles:
         ["postgres public r: SELECT"]
     );
     s.assert_converged();
+}
+
+/// Issue 10: a managed role that set its own global default privileges (SELECT on its future tables
+/// for another role, EXECUTE on its future functions revoked from PUBLIC) keeps them. Its own entries
+/// in the default ACL (grantee: itself) are what it gets on objects it creates: revoking them left it
+/// "permission denied" on its own new tables and made its new functions PUBLIC-executable again.
+fn a_managed_owner_keeps_its_own_default_privileges(kind: AdminKind) {
+    let cluster = Cluster::start();
+    cluster.create_database("appdb");
+    exec(&cluster, "postgres", "CREATE ROLE reader");
+    let registry = registry_toml(&[("dev", "appdb", &cluster)]);
+    let roles = r#"
+roles:
+  - name: app_owner
+    login: true
+    password: none
+    targets: ["dev/appdb"]
+"#;
+    let s = Scenario::with_files(&cluster, kind, &registry, roles);
+    s.apply(None).expect_success();
+    exec(
+        &cluster,
+        "appdb",
+        "CREATE SCHEMA app AUTHORIZATION app_owner",
+    );
+    exec_as(
+        &cluster,
+        "appdb",
+        "app_owner",
+        "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO reader;
+         ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",
+    );
+    let own_defaults = default_privileges(&cluster, "appdb", "app_owner");
+    assert!(
+        own_defaults.contains(&"app_owner (all) f: EXECUTE".to_string())
+            && own_defaults.contains(&"app_owner (all) r: SELECT".to_string()),
+        "{own_defaults:?}"
+    );
+
+    let out = s.assert_converged();
+    assert_lacks(&out.stdout, "revoke");
+    s.apply(None).expect_success();
+    assert_eq!(
+        default_privileges(&cluster, "appdb", "app_owner"),
+        own_defaults
+    );
+    assert_eq!(
+        default_privileges(&cluster, "appdb", "reader"),
+        ["app_owner (all) r: SELECT"]
+    );
+
+    // What the default privileges are for: the owner's new table is its own to read, the reader
+    // reads it too, and nobody else runs its new function.
+    exec_as(
+        &cluster,
+        "appdb",
+        "app_owner",
+        "CREATE TABLE app.orders (id int);
+         CREATE FUNCTION app.one() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+    );
+    assert!(can_table(
+        &cluster,
+        "appdb",
+        "app_owner",
+        "app",
+        "orders",
+        "SELECT"
+    ));
+    assert!(can_table(
+        &cluster, "appdb", "reader", "app", "orders", "SELECT"
+    ));
+    assert_eq!(
+        scalar(
+            &cluster,
+            "appdb",
+            "SELECT has_function_privilege('reader', 'app.one()', 'EXECUTE')"
+        ),
+        "f"
+    );
+    s.assert_converged();
+}
+
+#[test]
+fn a_managed_owner_keeps_its_own_default_privileges_with_superuser_admin() {
+    a_managed_owner_keeps_its_own_default_privileges(AdminKind::Superuser);
+}
+
+#[test]
+fn a_managed_owner_keeps_its_own_default_privileges_with_createrole_admin() {
+    a_managed_owner_keeps_its_own_default_privileges(AdminKind::CreateRole);
 }

@@ -59,6 +59,7 @@ fn superuser() -> Context<'static> {
     Context {
         server_version_num: 150000,
         admin_acts_as: &|_| true,
+        role_known: &|_| true,
     }
 }
 
@@ -119,6 +120,7 @@ fn all_expands_per_server_version_and_missing_schemas_are_notes() {
     let pg17 = Context {
         server_version_num: 170000,
         admin_acts_as: &|_| true,
+        role_known: &|_| true,
     };
     let changes = diff_database(&role("other"), &[spec.clone()], &index, &pg17).changes;
     match &changes[0] {
@@ -149,6 +151,7 @@ fn an_admin_that_cannot_act_as_the_owner_gets_errors_and_notes_not_failures_at_a
     let limited = Context {
         server_version_num: 160000,
         admin_acts_as: &|r: &RoleName| r.as_str() != "owner",
+        role_known: &|_| true,
     };
     let diff = diff_database(
         &role("analyst"),
@@ -172,4 +175,75 @@ fn an_admin_that_cannot_act_as_the_owner_gets_errors_and_notes_not_failures_at_a
         .changes
         .iter()
         .any(|c| matches!(c, Change::GrantDefault { .. })));
+}
+
+#[test]
+fn the_roles_own_default_privileges_are_never_revoked() {
+    let mut state = state();
+    for (schema, grantee, privilege) in [
+        (None, "analyst", "SELECT"),
+        (None, "analyst", "INSERT"),
+        (Some("reports"), "analyst", "SELECT"),
+        (None, "reader", "SELECT"),
+    ] {
+        state.defaults.insert(DefaultPrivilege {
+            owner: role("analyst"),
+            schema: schema.map(str::to_string),
+            kind: ObjectKind::Table,
+            grantee: role(grantee),
+            privilege: privilege.into(),
+        });
+    }
+    let index = DatabaseIndex::new(&state);
+    let diff = diff_database(&role("analyst"), &[], &index, &superuser());
+    assert!(diff.changes.is_empty(), "{:?}", diff.changes);
+    assert!(diff.errors.is_empty(), "{:?}", diff.errors);
+}
+
+#[test]
+fn an_unknown_future_owner_is_an_error_naming_it() {
+    let state = state();
+    let index = DatabaseIndex::new(&state);
+    let mut spec = select_on_reports(true);
+    spec.future_owners = Some(vec![role("ghost"), role("owner")]);
+    let context = Context {
+        server_version_num: 150000,
+        admin_acts_as: &|_| true,
+        role_known: &|r: &RoleName| r.as_str() != "ghost",
+    };
+    let diff = diff_database(&role("analyst"), &[spec], &index, &context);
+    assert_eq!(diff.errors.len(), 1, "{:?}", diff.errors);
+    let message = diff.errors[0].to_string();
+    assert!(
+        message.contains("ghost") && message.contains("reports"),
+        "{message}"
+    );
+    assert!(!diff
+        .changes
+        .iter()
+        .any(|c| matches!(c, Change::GrantDefault { owner, .. } if owner.as_str() == "ghost")));
+}
+
+#[test]
+fn maintain_is_an_error_before_17_and_granted_from_17() {
+    let state = state();
+    let index = DatabaseIndex::new(&state);
+    let mut spec = select_on_reports(false);
+    spec.privileges = BTreeSet::from(["MAINTAIN".to_string()]);
+    let diff = diff_database(&role("other"), &[spec.clone()], &index, &superuser());
+    assert_eq!(diff.errors.len(), 1, "{:?}", diff.errors);
+    let message = diff.errors[0].to_string();
+    assert!(
+        message.contains("MAINTAIN") && message.contains("PostgreSQL 15.0"),
+        "{message}"
+    );
+    assert!(diff.changes.is_empty(), "{:?}", diff.changes);
+    let pg17 = Context {
+        server_version_num: 170000,
+        admin_acts_as: &|_| true,
+        role_known: &|_| true,
+    };
+    let diff = diff_database(&role("other"), &[spec], &index, &pg17);
+    assert!(diff.errors.is_empty(), "{:?}", diff.errors);
+    assert_eq!(diff.changes.len(), 1, "{:?}", diff.changes);
 }
