@@ -1,11 +1,12 @@
 //! What `plan` prints: Terraform-style text (plain when piped), inactive targets listed once and
 //! never contacted, `--detailed-exitcode` (2 with changes, 0 once applied, 2 again on drift), and the
-//! JSON plan, checked against `schema/plan.schema.json`; no password in either.
+//! JSON plan, checked against `schema/plan.schema.json`; no password in either. Object names in the
+//! text as SQL writes them (issue 10).
 
 use crate::harness::{
-    assert_line, assert_no_ansi, assert_nowhere, assert_stdout_has, catalog_snapshot, dump,
-    inactive_entry, parse_json, registry_toml, role_exists, schema_errors, single_cluster,
-    AdminKind,
+    assert_line, assert_no_ansi, assert_nowhere, assert_stdout_has, catalog_snapshot,
+    direct_privileges, dump, exec, inactive_entry, parse_json, registry_toml, role_exists,
+    schema_errors, single_cluster, AdminKind,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -338,4 +339,92 @@ fn plan_json_parses_follows_the_schema_and_holds_no_password() {
     schema_errors(&schema, &schema, &doc, "$", &mut errors);
     assert!(errors.is_empty(), "{errors:#?}");
     assert_nowhere(&out, secret);
+}
+
+/// Issue 10: object names print as SQL writes them, quoted only when needed, so
+/// `"we""ird.sch"."T.a""b"` cannot be read as `"we""ird"."sch.T.a""b"` (a decoy that exists too,
+/// and that unquoted text would print identically: `we"ird.sch.T.a"b`).
+#[test]
+fn plan_text_quotes_odd_object_names_as_sql_does_issue_10() {
+    let (cluster, scenario) = single_cluster(&[("dev", "App DB")], AdminKind::Superuser);
+    exec(
+        &cluster,
+        "App DB",
+        r#"CREATE SCHEMA "Odd Schema";
+           CREATE TABLE "Odd Schema"."Tab le" (id int);
+           CREATE SCHEMA "we""ird.sch";
+           CREATE TABLE "we""ird.sch"."T.a""b" (id int);
+           CREATE SCHEMA "we""ird";
+           CREATE TABLE "we""ird"."sch.T.a""b" (id int);"#,
+    );
+    // Schema names in `on: schemas` are taken as written; object names are `schema.name` with
+    // SQL's double quotes around a part holding a dot or a quote.
+    scenario.file(
+        "roles.yaml",
+        r#"roles:
+  - name: odd_reader
+    targets: ["dev/App DB"]
+    grants:
+      - on: schemas
+        names: ["Odd Schema", 'we"ird.sch']
+        privileges: [USAGE]
+      - on: table
+        names: ['"Odd Schema"."Tab le"', '"we""ird.sch"."T.a""b"']
+        privileges: [SELECT]
+"#,
+    );
+    let out = scenario.plan_changes();
+    assert_line(
+        &out,
+        r#"+ grant USAGE on schema "Odd Schema", "we""ird.sch" (in database "App DB")"#,
+    );
+    assert_line(
+        &out,
+        r#"+ grant SELECT on table "Odd Schema"."Tab le" (in database "App DB")"#,
+    );
+    assert_line(
+        &out,
+        r#"+ grant SELECT on table "we""ird.sch"."T.a""b" (in database "App DB")"#,
+    );
+    assert_nowhere(&out, "Odd Schema.Tab le");
+    scenario.apply(None).expect_success();
+    assert_eq!(
+        direct_privileges(&cluster, "App DB", "odd_reader"),
+        [
+            "schema Odd Schema: USAGE",
+            "schema we\"ird.sch: USAGE",
+            "table Odd Schema.Tab le: SELECT",
+            "table we\"ird.sch.T.a\"b: SELECT",
+        ]
+    );
+    scenario.assert_converged();
+
+    // Drift on the table and on its decoy: two revokes that name two different tables.
+    exec(
+        &cluster,
+        "App DB",
+        r#"GRANT DELETE ON "we""ird.sch"."T.a""b" TO odd_reader;
+           GRANT UPDATE ON "we""ird"."sch.T.a""b" TO odd_reader;"#,
+    );
+    let out = scenario.plan_changes();
+    assert_line(
+        &out,
+        r#"- revoke DELETE on table "we""ird.sch"."T.a""b" (in database "App DB"), granted by postgres"#,
+    );
+    assert_line(
+        &out,
+        r#"- revoke UPDATE on table "we""ird"."sch.T.a""b" (in database "App DB"), granted by postgres"#,
+    );
+    assert_nowhere(&out, "we\"ird.sch.T.a\"b");
+    scenario.apply(None).expect_success();
+    assert_eq!(
+        direct_privileges(&cluster, "App DB", "odd_reader"),
+        [
+            "schema Odd Schema: USAGE",
+            "schema we\"ird.sch: USAGE",
+            "table Odd Schema.Tab le: SELECT",
+            "table we\"ird.sch.T.a\"b: SELECT",
+        ]
+    );
+    scenario.assert_converged();
 }
