@@ -1,7 +1,7 @@
 //! What `plan` prints: Terraform-style text (plain when piped), inactive targets listed once and
 //! never contacted, `--detailed-exitcode` (2 with changes, 0 once applied, 2 again on drift), and the
 //! JSON plan, checked against `schema/plan.schema.json`; no password in either. Object names in the
-//! text as SQL writes them (issue 10).
+//! text as SQL writes them, and `names:` matched case-sensitively, quoted or not (issue 10).
 
 use crate::harness::{
     assert_line, assert_no_ansi, assert_nowhere, assert_stdout_has, catalog_snapshot,
@@ -425,6 +425,51 @@ fn plan_text_quotes_odd_object_names_as_sql_does_issue_10() {
             "table Odd Schema.Tab le: SELECT",
             "table we\"ird.sch.T.a\"b: SELECT",
         ]
+    );
+    scenario.assert_converged();
+}
+
+/// Issue 10: names in `names:` are matched exactly, quoted or not (no folding to lower case as in
+/// SQL), and the plan quotes the one whose case SQL would fold.
+#[test]
+fn object_names_are_case_sensitive_quoted_or_not_issue_10() {
+    let (cluster, scenario) = single_cluster(&[("dev", "appdb")], AdminKind::Superuser);
+    exec(
+        &cluster,
+        "appdb",
+        r#"CREATE TABLE public."Orders" (id int);
+           CREATE TABLE public.orders (id int);"#,
+    );
+    scenario.file(
+        "roles.yaml",
+        r#"roles:
+  - name: clerk
+    targets: ["dev/appdb"]
+    grants:
+      - on: table
+        names: [public.Orders]
+        privileges: [SELECT]
+      - on: table
+        names: ['"public"."orders"']
+        privileges: [INSERT]
+"#,
+    );
+    let out = scenario.plan_changes();
+    assert_line(
+        &out,
+        r#"+ grant SELECT on table public."Orders" (in database appdb)"#,
+    );
+    assert_line(
+        &out,
+        "+ grant INSERT on table public.orders (in database appdb)",
+    );
+    scenario.apply(None).expect_success();
+    // Sorted here: the server's collation may order the two spellings either way.
+    let mut held = direct_privileges(&cluster, "appdb", "clerk");
+    held.sort();
+    assert_eq!(
+        held,
+        ["table public.Orders: SELECT", "table public.orders: INSERT"]
     );
     scenario.assert_converged();
 }
