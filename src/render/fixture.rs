@@ -122,6 +122,18 @@ fn created() -> RolePlan {
                 },
                 privileges: privileges(&["EXECUTE"]),
             },
+            // Names that read ambiguously unless quoted as SQL quotes them.
+            Change::Grant {
+                database: "App DB".into(),
+                kind: ObjectKind::Table,
+                objects: GrantObjects::Objects {
+                    objects: vec![
+                        object(ObjectKind::Table, Some("Odd Schema"), "Tab le", None),
+                        object(ObjectKind::Table, Some("we\"ird.sch"), "T.a\"b", None),
+                    ],
+                },
+                privileges: privileges(&["SELECT"]),
+            },
             Change::Grant {
                 database: "app_dev".into(),
                 kind: ObjectKind::Database,

@@ -1,7 +1,8 @@
 //! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove.
 
+use super::quote::ident_if_needed;
 use super::table::escape_controls;
-use crate::model::privileges::ObjectKind;
+use crate::model::privileges::{ObjectKind, ObjectRef};
 use crate::model::{Attributes, Escalation, MembershipOptions, RoleName, SettingScope};
 use crate::plan::{Change, ClusterPlan, GrantObjects, PasswordSource, Plan, RoleAction, RolePlan};
 use std::fmt::Write;
@@ -202,12 +203,13 @@ fn password_note(source: &PasswordSource) -> &'static str {
 fn in_scope(scope: &SettingScope) -> String {
     match scope {
         SettingScope::AllDatabases => " (all databases)".into(),
-        SettingScope::Database(db) => format!(" (in database {db})"),
+        SettingScope::Database(db) => format!(" (in database {})", ident_if_needed(db)),
     }
 }
 
 /// A change's lines without colour, each starting with its sign (`+`, `~`, `-`); names in them
-/// are as read, not yet escaped.
+/// are as read, not yet escaped. Databases, schemas and objects are written as SQL would
+/// (`"Odd Schema"."Tab le"`), so a dot or a space in a name cannot be misread.
 fn change_lines(change: &Change) -> Vec<String> {
     let (add, upd, del) = ("+", "~", "-");
     match change {
@@ -311,9 +313,10 @@ fn change_lines(change: &Change) -> Vec<String> {
             objects,
             privileges,
         } => vec![format!(
-            "{add} grant {} on {} (in database {database})",
+            "{add} grant {} on {} (in database {})",
             privileges.join(", "),
-            objects_text(*kind, objects)
+            objects_text(*kind, objects),
+            ident_if_needed(database)
         )],
         Change::Revoke {
             database,
@@ -322,9 +325,10 @@ fn change_lines(change: &Change) -> Vec<String> {
             privileges,
             granted_by,
         } => vec![format!(
-            "{del} revoke {} on {} (in database {database}), granted by {granted_by}",
+            "{del} revoke {} on {} (in database {}), granted by {granted_by}",
             privileges.join(", "),
-            objects_text(*kind, objects)
+            objects_text(*kind, objects),
+            ident_if_needed(database)
         )],
         Change::GrantDefault {
             database,
@@ -357,12 +361,13 @@ fn default_text(
     privileges: &[String],
 ) -> String {
     format!(
-        "{} on future {} created by {owner}{} (default privileges, in database {database})",
+        "{} on future {} created by {owner}{} (default privileges, in database {})",
         privileges.join(", "),
         kind.plural().to_ascii_lowercase(),
         schema
-            .map(|s| format!(" in schema {s}"))
-            .unwrap_or_default()
+            .map(|s| format!(" in schema {}", ident_if_needed(s)))
+            .unwrap_or_default(),
+        ident_if_needed(database)
     )
 }
 
@@ -397,15 +402,31 @@ fn objects_text(kind: ObjectKind, objects: &GrantObjects) -> String {
     match objects {
         GrantObjects::AllInSchema { schema } => {
             format!(
-                "all {} in schema {schema}",
-                kind.plural().to_ascii_lowercase()
+                "all {} in schema {}",
+                kind.plural().to_ascii_lowercase(),
+                ident_if_needed(schema)
             )
         }
         GrantObjects::Objects { objects } => {
-            let names: Vec<String> = objects.iter().map(ToString::to_string).collect();
+            let names: Vec<String> = objects.iter().map(object_text).collect();
             format!("{} {}", kind.noun(), names.join(", "))
         }
     }
+}
+
+/// `"My Schema".refresh(since timestamp with time zone)`: the arguments as the server printed
+/// them, its types already quoted where needed.
+fn object_text(object: &ObjectRef) -> String {
+    let mut text = object
+        .schema
+        .as_deref()
+        .map(|schema| format!("{}.", ident_if_needed(schema)))
+        .unwrap_or_default();
+    text.push_str(&ident_if_needed(&object.name));
+    if let Some(arguments) = &object.arguments {
+        let _ = write!(text, "({arguments})");
+    }
+    text
 }
 
 #[cfg(test)]

@@ -202,7 +202,7 @@ roles:
     let out = s.plan_changes();
     assert_has(
         &out.stdout,
-        "- revoke DELETE on table My Schema.Weird \"T\"",
+        r#"- revoke DELETE on table "My Schema"."Weird ""T""""#,
     );
     s.apply(None).expect_success();
     assert!(!can_table(

@@ -1,11 +1,12 @@
 //! What `plan` prints: Terraform-style text (plain when piped), inactive targets listed once and
 //! never contacted, `--detailed-exitcode` (2 with changes, 0 once applied, 2 again on drift), and the
-//! JSON plan, checked against `schema/plan.schema.json`; no password in either.
+//! JSON plan, checked against `schema/plan.schema.json`; no password in either. Object names in the
+//! text as SQL writes them, and `names:` matched case-sensitively, quoted or not (issue 10).
 
 use crate::harness::{
-    assert_line, assert_no_ansi, assert_nowhere, assert_stdout_has, catalog_snapshot, dump,
-    inactive_entry, parse_json, registry_toml, role_exists, schema_errors, single_cluster,
-    AdminKind,
+    assert_line, assert_no_ansi, assert_nowhere, assert_stdout_has, catalog_snapshot,
+    direct_privileges, dump, exec, inactive_entry, parse_json, registry_toml, role_exists,
+    schema_errors, single_cluster, AdminKind,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -338,4 +339,137 @@ fn plan_json_parses_follows_the_schema_and_holds_no_password() {
     schema_errors(&schema, &schema, &doc, "$", &mut errors);
     assert!(errors.is_empty(), "{errors:#?}");
     assert_nowhere(&out, secret);
+}
+
+/// Issue 10: object names print as SQL writes them, quoted only when needed, so
+/// `"we""ird.sch"."T.a""b"` cannot be read as `"we""ird"."sch.T.a""b"` (a decoy that exists too,
+/// and that unquoted text would print identically: `we"ird.sch.T.a"b`).
+#[test]
+fn plan_text_quotes_odd_object_names_as_sql_does_issue_10() {
+    let (cluster, scenario) = single_cluster(&[("dev", "App DB")], AdminKind::Superuser);
+    exec(
+        &cluster,
+        "App DB",
+        r#"CREATE SCHEMA "Odd Schema";
+           CREATE TABLE "Odd Schema"."Tab le" (id int);
+           CREATE SCHEMA "we""ird.sch";
+           CREATE TABLE "we""ird.sch"."T.a""b" (id int);
+           CREATE SCHEMA "we""ird";
+           CREATE TABLE "we""ird"."sch.T.a""b" (id int);"#,
+    );
+    // Schema names in `on: schemas` are taken as written; object names are `schema.name` with
+    // SQL's double quotes around a part holding a dot or a quote.
+    scenario.file(
+        "roles.yaml",
+        r#"roles:
+  - name: odd_reader
+    targets: ["dev/App DB"]
+    grants:
+      - on: schemas
+        names: ["Odd Schema", 'we"ird.sch']
+        privileges: [USAGE]
+      - on: table
+        names: ['"Odd Schema"."Tab le"', '"we""ird.sch"."T.a""b"']
+        privileges: [SELECT]
+"#,
+    );
+    let out = scenario.plan_changes();
+    assert_line(
+        &out,
+        r#"+ grant USAGE on schema "Odd Schema", "we""ird.sch" (in database "App DB")"#,
+    );
+    assert_line(
+        &out,
+        r#"+ grant SELECT on table "Odd Schema"."Tab le" (in database "App DB")"#,
+    );
+    assert_line(
+        &out,
+        r#"+ grant SELECT on table "we""ird.sch"."T.a""b" (in database "App DB")"#,
+    );
+    assert_nowhere(&out, "Odd Schema.Tab le");
+    scenario.apply(None).expect_success();
+    assert_eq!(
+        direct_privileges(&cluster, "App DB", "odd_reader"),
+        [
+            "schema Odd Schema: USAGE",
+            "schema we\"ird.sch: USAGE",
+            "table Odd Schema.Tab le: SELECT",
+            "table we\"ird.sch.T.a\"b: SELECT",
+        ]
+    );
+    scenario.assert_converged();
+
+    // Drift on the table and on its decoy: two revokes that name two different tables.
+    exec(
+        &cluster,
+        "App DB",
+        r#"GRANT DELETE ON "we""ird.sch"."T.a""b" TO odd_reader;
+           GRANT UPDATE ON "we""ird"."sch.T.a""b" TO odd_reader;"#,
+    );
+    let out = scenario.plan_changes();
+    assert_line(
+        &out,
+        r#"- revoke DELETE on table "we""ird.sch"."T.a""b" (in database "App DB"), granted by postgres"#,
+    );
+    assert_line(
+        &out,
+        r#"- revoke UPDATE on table "we""ird"."sch.T.a""b" (in database "App DB"), granted by postgres"#,
+    );
+    assert_nowhere(&out, "we\"ird.sch.T.a\"b");
+    scenario.apply(None).expect_success();
+    assert_eq!(
+        direct_privileges(&cluster, "App DB", "odd_reader"),
+        [
+            "schema Odd Schema: USAGE",
+            "schema we\"ird.sch: USAGE",
+            "table Odd Schema.Tab le: SELECT",
+            "table we\"ird.sch.T.a\"b: SELECT",
+        ]
+    );
+    scenario.assert_converged();
+}
+
+/// Issue 10: names in `names:` are matched exactly, quoted or not (no folding to lower case as in
+/// SQL), and the plan quotes the one whose case SQL would fold.
+#[test]
+fn object_names_are_case_sensitive_quoted_or_not_issue_10() {
+    let (cluster, scenario) = single_cluster(&[("dev", "appdb")], AdminKind::Superuser);
+    exec(
+        &cluster,
+        "appdb",
+        r#"CREATE TABLE public."Orders" (id int);
+           CREATE TABLE public.orders (id int);"#,
+    );
+    scenario.file(
+        "roles.yaml",
+        r#"roles:
+  - name: clerk
+    targets: ["dev/appdb"]
+    grants:
+      - on: table
+        names: [public.Orders]
+        privileges: [SELECT]
+      - on: table
+        names: ['"public"."orders"']
+        privileges: [INSERT]
+"#,
+    );
+    let out = scenario.plan_changes();
+    assert_line(
+        &out,
+        r#"+ grant SELECT on table public."Orders" (in database appdb)"#,
+    );
+    assert_line(
+        &out,
+        "+ grant INSERT on table public.orders (in database appdb)",
+    );
+    scenario.apply(None).expect_success();
+    // Sorted here: the server's collation may order the two spellings either way.
+    let mut held = direct_privileges(&cluster, "appdb", "clerk");
+    held.sort();
+    assert_eq!(
+        held,
+        ["table public.Orders: SELECT", "table public.orders: INSERT"]
+    );
+    scenario.assert_converged();
 }
