@@ -40,8 +40,8 @@ SELECT current_setting('server_version_num')::int, current_user::text, r.rolsupe
 /// `pg_roles` again in SQL for each name. `admin_can_alter`: before 16, CREATEROLE may alter any
 /// role but a superuser; from 16, only those it holds ADMIN OPTION on. `admin_acts_as`: it has
 /// the role's privileges (USAGE) and, from 16, may `SET ROLE` to it: apply revokes as the grantor
-/// under SET ROLE and alters an owner's default privileges, which 16+ checks the same way; a
-/// membership with INHERIT but not SET passed USAGE and failed at apply (issue 10).
+/// under SET ROLE, and a membership with INHERIT but not SET passed USAGE, then failed at apply
+/// (issue 10).
 const ROLES_QUERY: &str = "
 WITH admin AS (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
 SELECT r.oid, r.rolname::text,
