@@ -38,7 +38,10 @@ SELECT current_setting('server_version_num')::int, current_user::text, r.rolsupe
 /// Every role. `-infinity` (the role can never log in) is kept as such, unlike `infinity` (no
 /// expiry); `to_char` would turn both into NULL. Names are joined to oids on the client (a hash lookup) rather than by joining
 /// `pg_roles` again in SQL for each name. `admin_can_alter`: before 16, CREATEROLE may alter any
-/// role but a superuser; from 16, only those it holds ADMIN OPTION on.
+/// role but a superuser; from 16, only those it holds ADMIN OPTION on. `admin_acts_as`: it has
+/// the role's privileges (USAGE) and, from 16, may `SET ROLE` to it: apply revokes as the grantor
+/// under SET ROLE, and a membership with INHERIT but not SET passed USAGE, then failed at apply
+/// (issue 10).
 const ROLES_QUERY: &str = "
 WITH admin AS (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
 SELECT r.oid, r.rolname::text,
@@ -51,7 +54,10 @@ SELECT r.oid, r.rolname::text,
        admin.rolsuper
          OR (current_setting('server_version_num')::int < 160000 AND NOT r.rolsuper)
          OR pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION') AS admin_can_alter,
-       admin.rolsuper OR pg_has_role(current_user, r.oid, 'USAGE') AS admin_acts_as
+       admin.rolsuper
+         OR (pg_has_role(current_user, r.oid, 'USAGE')
+             AND CASE WHEN current_setting('server_version_num')::int >= 160000
+                      THEN pg_has_role(current_user, r.oid, 'SET') ELSE true END) AS admin_acts_as
   FROM pg_roles r CROSS JOIN admin";
 
 /// Role comments, in a query of their own: joining `pg_shdescription` into the roles query

@@ -24,6 +24,9 @@ pub struct Lowered {
     /// Roles declared only for inactive targets: (role, target).
     pub skipped: BTreeSet<(RoleName, TargetName)>,
     pub ignore_roles: Vec<NameGlob>,
+    /// `revoke_ignored_memberships`: whether undeclared memberships in ignored roles other than
+    /// the predefined ones are revoked.
+    pub revoke_ignored_memberships: bool,
 }
 
 /// Facts from outside the files that validation needs.
@@ -114,6 +117,7 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
         desired,
         skipped,
         ignore_roles,
+        revoke_ignored_memberships: config.settings.revoke_ignored_memberships.unwrap_or(false),
     })
 }
 

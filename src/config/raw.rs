@@ -38,6 +38,9 @@ pub struct RawSettings {
     pub admin_password_env: Option<String>,
     /// Role name globs that are never touched and never listed as drift.
     pub ignore_roles: Option<Vec<String>>,
+    /// Revoke a managed role's undeclared memberships in ignored roles other than the
+    /// predefined `pg_*` ones (provider roles such as `rds_iam`). Default false: they are left.
+    pub revoke_ignored_memberships: Option<bool>,
     /// TLS for every cluster unless a database says otherwise (default: PGSSLMODE, else prefer).
     pub sslmode: Option<SslMode>,
     /// CA certificate(s) to trust (PEM), relative to the config dir (default: PGSSLROOTCERT,

@@ -143,6 +143,7 @@ pub fn plan_fleet(
                         current: &state.current,
                         databases: &indexes,
                         ignore_roles: &lowered.ignore_roles,
+                        revoke_ignored_memberships: lowered.revoke_ignored_memberships,
                         narrowed: !selection.is_empty(),
                     },
                 ));

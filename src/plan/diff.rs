@@ -17,9 +17,27 @@ pub struct DiffInput<'a> {
     /// Objects and privileges of each target database on the cluster, by database name.
     pub databases: &'a BTreeMap<String, DatabaseIndex<'a>>,
     pub ignore_roles: &'a [NameGlob],
+    /// Whether undeclared memberships in ignored roles other than the predefined ones are
+    /// revoked (`revoke_ignored_memberships`).
+    pub revoke_ignored_memberships: bool,
     /// True when `--target` narrowed the plan: undeclared managed roles are then not reported,
     /// since they may be declared for targets outside the selection.
     pub narrowed: bool,
+}
+
+impl DiffInput<'_> {
+    /// Whether a declared role's undeclared membership in `group` is left in place. Memberships
+    /// in provider roles (`rds_iam` and friends) are granted by the provider, so they stay unless
+    /// the setting says otherwise. A predefined `pg_*` role is ignored only in that pgroster never
+    /// alters it: membership in one grants server-wide powers (`pg_write_all_data`,
+    /// `pg_execute_server_program`), so an undeclared one is revoked like any other (issue 10).
+    pub(super) fn keeps_undeclared_membership(&self, group: &RoleName) -> bool {
+        // PostgreSQL reserves the `pg_` prefix: no role made with CREATE ROLE can carry it.
+        let predefined = group.as_str().starts_with("pg_");
+        !predefined
+            && !self.revoke_ignored_memberships
+            && self.ignore_roles.iter().any(|g| g.matches(group.as_str()))
+    }
 }
 
 fn sets_password(role: &RolePlan) -> bool {
@@ -64,7 +82,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         let existing = current_roles.next_if(|r| r.name == role.name);
         let mut plan_for_role = match existing {
             None => create(role),
-            Some(existing) => update(role, existing, &in_scope, input.ignore_roles),
+            Some(existing) => update(role, existing, &in_scope, input),
         };
         let privilege_changes = privileges(role, input, &mut plan.notes, &mut plan.errors);
         if !privilege_changes.is_empty() {
@@ -236,7 +254,7 @@ fn update(
     role: &DesiredRole,
     existing: &CurrentRole,
     in_scope: &BTreeSet<SettingScope>,
-    ignore_roles: &[NameGlob],
+    input: &DiffInput,
 ) -> Option<RolePlan> {
     let mut changes = Vec::new();
     if existing.attributes != role.attributes {
@@ -258,7 +276,7 @@ fn update(
             });
         }
     }
-    diff_memberships(role, existing, ignore_roles, &mut changes);
+    diff_memberships(role, existing, input, &mut changes);
     diff_settings(role, existing, in_scope, &mut changes);
     let wanted_marker = marker_of(role);
     if existing.comment.as_deref() != Some(wanted_marker.as_str()) {
@@ -310,7 +328,7 @@ fn supported_options<'r>(
 fn diff_memberships(
     role: &DesiredRole,
     existing: &CurrentRole,
-    ignore_roles: &[NameGlob],
+    input: &DiffInput,
     changes: &mut Vec<Change>,
 ) {
     for (group, want) in &role.member_of {
@@ -343,10 +361,7 @@ fn diff_memberships(
         }
     }
     for group in existing.member_of.keys() {
-        // Memberships in ignored roles (pg_monitor and friends) were granted by someone else.
-        if !role.member_of.contains_key(group)
-            && !ignore_roles.iter().any(|g| g.matches(group.as_str()))
-        {
+        if !role.member_of.contains_key(group) && !input.keeps_undeclared_membership(group) {
             changes.push(Change::RevokeMembership {
                 group: group.clone(),
             });

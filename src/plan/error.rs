@@ -116,7 +116,8 @@ pub enum PlanError {
 pub enum PrivilegeError {
     #[error(
         "default privileges for future {} created by {owner} in schema {schema} \
-         (database {database}) need the admin to be a member of {owner}",
+         (database {database}) need the admin to act as {owner} \
+         (membership in {owner} with INHERIT and, from PostgreSQL 16, SET)",
         .kind.plural().to_ascii_lowercase()
     )]
     FutureOwnerNotActable {
@@ -127,7 +128,8 @@ pub enum PrivilegeError {
     },
     #[error(
         "cannot grant on {} {object} in database {database}: it is owned by {owner}, \
-         and the admin is not a member of {owner}",
+         and the admin cannot act as {owner} \
+         (it needs membership in {owner} with INHERIT and, from PostgreSQL 16, SET)",
         .object.kind.noun()
     )]
     OwnerNotActable {
@@ -137,12 +139,14 @@ pub enum PrivilegeError {
     },
     #[error(
         "cannot revoke privileges granted by {grantor} in database {database}: \
-         the admin is not a member of {grantor}"
+         the admin cannot act as {grantor} \
+         (it needs membership in {grantor} with INHERIT and, from PostgreSQL 16, SET)"
     )]
     GrantorNotActable { grantor: RoleName, database: String },
     #[error(
         "cannot revoke default privileges of {owner} in database {database}: \
-         the admin is not a member of {owner}"
+         the admin cannot act as {owner} \
+         (it needs membership in {owner} with INHERIT and, from PostgreSQL 16, SET)"
     )]
     DefaultsOwnerNotActable { owner: RoleName, database: String },
     #[error(

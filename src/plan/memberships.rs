@@ -59,7 +59,7 @@ pub(super) fn check_memberships(
 }
 
 /// A role as it will be once the plan has run: a declared role with its declared attributes
-/// and memberships (and those in ignored groups, which are never revoked), any other as the
+/// and memberships (and the undeclared ones the plan leaves in place), any other as the
 /// catalog has it.
 fn node_after<'a>(input: &DiffInput<'a>, role: &RoleName) -> Option<Node<'a>> {
     let current = input.current.roles.get(role);
@@ -69,10 +69,11 @@ fn node_after<'a>(input: &DiffInput<'a>, role: &RoleName) -> Option<Node<'a>> {
             member_of: c.member_of.keys().collect(),
         });
     };
-    let ignored = |group: &&RoleName| input.ignore_roles.iter().any(|g| g.matches(group.as_str()));
-    let kept = current
-        .into_iter()
-        .flat_map(|c| c.member_of.keys().filter(ignored));
+    let kept = current.into_iter().flat_map(|c| {
+        c.member_of
+            .keys()
+            .filter(|group| input.keeps_undeclared_membership(group))
+    });
     Some(Node {
         attributes: Some(&desired.attributes),
         member_of: desired.member_of.keys().chain(kept).collect(),

@@ -1,11 +1,13 @@
 //! Roles made by hand before pgroster: an existing role is adopted without resetting its password,
 //! and a declared role joins a hand-made group. On PostgreSQL 16+ a CREATEROLE admin needs ADMIN
-//! OPTION on them first, and the plan says so.
+//! OPTION on them first, and the plan says so. Issue 10: an adopted role's undeclared
+//! memberships in predefined `pg_*` roles are revoked; those in other ignored (provider) roles
+//! only when `revoke_ignored_memberships` says so.
 
 use crate::harness::{
     assert_has, assert_lacks, attrs, comment, fixture, lit, logs_in, member_of, random_secret,
-    registry_toml, role_exists, settings, stored_password, AdminKind, Cluster, Scenario,
-    CREATEROLE_ADMIN,
+    registry_toml, role_exists, settings, stored_password, with_settings, AdminKind, Cluster,
+    Scenario, CREATEROLE_ADMIN,
 };
 
 fn adoption(kind: AdminKind) {
@@ -178,4 +180,83 @@ roles:
         attrs(&cluster, "boss"),
         "login=false limit=-1 until=never createdb=false createrole=false superuser=true"
     );
+}
+
+/// Issue 10: a role adopted as `readonly` kept `pg_write_all_data` and
+/// `pg_execute_server_program` (it wrote any table and ran `COPY ... TO PROGRAM`) with an empty
+/// plan, because memberships in ignored roles were never revoked. Predefined roles are revoked
+/// like any other group; a provider role (`rds_iam` here) is left unless
+/// `revoke_ignored_memberships` is set. A CREATEROLE admin on PostgreSQL 16+ without ADMIN OPTION
+/// on the predefined roles gets a plan error naming them, and apply changes nothing.
+fn issue10_memberships_in_predefined_roles_are_revoked(kind: AdminKind) {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    cluster
+        .client("postgres")
+        .batch_execute(
+            "CREATE ROLE legacy_ro LOGIN; CREATE ROLE rds_iam NOLOGIN; \
+             GRANT pg_write_all_data, pg_execute_server_program, rds_iam TO legacy_ro",
+        )
+        .unwrap();
+    let all_three = ["pg_execute_server_program", "pg_write_all_data", "rds_iam"];
+    let registry = with_settings(
+        &registry_toml(&[("prod", "app_a", &cluster)]),
+        "ignore_roles = [\"rds*\"]",
+    );
+    let roles = r#"
+roles:
+  - name: legacy_ro
+    login: true
+    password: none
+    targets: ["prod/app_a"]
+"#;
+    let s = Scenario::with_files(&cluster, kind, &registry, roles);
+    if kind == AdminKind::CreateRole && cluster.major_version() >= 16 {
+        let plan = s.plan();
+        plan.expect_code(1);
+        let all = format!("{}{}", plan.stdout, plan.stderr);
+        for group in ["pg_write_all_data", "pg_execute_server_program"] {
+            assert_has(
+                &all,
+                &format!(
+                    "role \"legacy_ro\": the admin role \"{CREATEROLE_ADMIN}\" may not grant or \
+                     revoke membership in \"{group}\" (it needs ADMIN OPTION on \"{group}\""
+                ),
+            );
+        }
+        assert_lacks(&all, "membership in \"rds_iam\"");
+        s.apply(None).expect_code(1);
+        assert_eq!(member_of(&cluster, "legacy_ro"), all_three);
+        assert_eq!(comment(&cluster, "legacy_ro"), "NULL");
+        return;
+    }
+    let plan = s.plan();
+    plan.expect_code(2);
+    assert_has(&plan.stdout, "- member_of \"pg_write_all_data\"");
+    assert_has(&plan.stdout, "- member_of \"pg_execute_server_program\"");
+    assert_lacks(&plan.stdout, "rds_iam");
+    s.apply(None).expect_success();
+    assert_eq!(member_of(&cluster, "legacy_ro"), ["rds_iam"]);
+    s.assert_converged();
+
+    s.file(
+        "registry.toml",
+        &with_settings(&registry, "revoke_ignored_memberships = true"),
+    );
+    let plan = s.plan();
+    plan.expect_code(2);
+    assert_has(&plan.stdout, "- member_of \"rds_iam\"");
+    s.apply(None).expect_success();
+    assert_eq!(member_of(&cluster, "legacy_ro"), Vec::<String>::new());
+    s.assert_converged();
+}
+
+#[test]
+fn issue10_memberships_in_predefined_roles_are_revoked_superuser_admin() {
+    issue10_memberships_in_predefined_roles_are_revoked(AdminKind::Superuser);
+}
+
+#[test]
+fn issue10_memberships_in_predefined_roles_are_revoked_createrole_admin() {
+    issue10_memberships_in_predefined_roles_are_revoked(AdminKind::CreateRole);
 }

@@ -4,8 +4,8 @@
 
 use crate::harness::{
     assert_has, assert_lacks, attrs, comment, creds_path, fixture, logs_in, member_of,
-    read_credentials, registry_toml, role_exists, settings, stored_password, AdminKind, Cluster,
-    Scenario, CREATEROLE_ADMIN,
+    read_credentials, registry_toml, role_exists, settings, stored_password, with_settings,
+    AdminKind, Cluster, Scenario, CREATEROLE_ADMIN,
 };
 
 fn every_kind_of_change_converges(kind: AdminKind) {
@@ -21,7 +21,10 @@ fn every_kind_of_change_converges(kind: AdminKind) {
              ALTER ROLE \"{CREATEROLE_ADMIN}\" SET timezone = 'Asia/Kolkata'"
         ))
         .unwrap();
-    let registry = registry_toml(&[("dev", "app_a", &cluster), ("dev", "app_b", &cluster)]);
+    let registry = with_settings(
+        &registry_toml(&[("dev", "app_a", &cluster), ("dev", "app_b", &cluster)]),
+        "ignore_roles = [\"rds*\"]",
+    );
     let s = Scenario::with_files(&cluster, kind, &registry, fixture!("convergence/v1.yaml"));
 
     // Create: attributes, per-database settings in both databases, role-wide settings, membership.
@@ -88,12 +91,13 @@ fn every_kind_of_change_converges(kind: AdminKind) {
         assert!(logs_in(&cluster, &c.role, &c.password, &c.database));
     }
     s.assert_converged();
-    // Left alone: settings in a database outside the registry, and memberships in ignored roles
-    // (granted by someone else).
+    // Left alone: settings in a database outside the registry, and memberships in ignored
+    // provider roles (granted by someone else; predefined `pg_*` ones are revoked, issue 10).
     cluster
         .client("postgres")
         .batch_execute(
-            "ALTER ROLE alice IN DATABASE outside SET work_mem = '1MB'; GRANT pg_monitor TO alice",
+            "ALTER ROLE alice IN DATABASE outside SET work_mem = '1MB'; \
+             CREATE ROLE rds_iam; GRANT rds_iam TO alice",
         )
         .unwrap();
     s.assert_converged();
@@ -169,7 +173,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
             "outside: work_mem=1MB",
         ]
     );
-    assert_eq!(member_of(&cluster, "alice"), ["pg_monitor"]);
+    assert_eq!(member_of(&cluster, "alice"), ["rds_iam"]);
     assert_eq!(
         settings(&cluster, "dbadmin"),
         ["(role-wide): search_path=admin"]

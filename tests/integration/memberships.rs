@@ -3,12 +3,13 @@
 //! Issue 9: a membership that confers superuser, BYPASSRLS, REPLICATION or the server's files and
 //! programs is refused unless `allow_escalation` allows it, and shown as an escalation; a
 //! membership cycle and an unknown group are refused at the `member_of` that names them.
+//! Issue 10: an admin that may not `SET ROLE` to a grantor is refused at plan, not at apply.
 
 use crate::harness::{
     assert_has, assert_lacks, catalog_snapshot, creds_path, database_entry, direct_privileges,
     dump, exec, exec_as, fixture, free_port, ident, location, member_of, memberships, password_of,
     read_credentials, registry_toml, role_exists, AdminKind, Cluster, Scenario, ADMIN_PASS_ENV,
-    ADMIN_USER_ENV,
+    ADMIN_USER_ENV, CREATEROLE_ADMIN,
 };
 
 fn memberships_are_granted_revoked_and_carry_admin(kind: AdminKind) {
@@ -374,4 +375,65 @@ fn issue9_an_unknown_group_is_reported_at_its_member_of() {
         )],
     );
     assert!(!role_exists(&cluster, "bystander_group"));
+}
+
+/// Issue 10: on PostgreSQL 16+ a CREATEROLE admin that is a member of an object's owner with
+/// INHERIT but not SET has the owner's privileges (`pg_has_role` USAGE) yet may not `SET ROLE`
+/// to it, and revoking what the owner granted runs as the owner: the plan was clean and the apply
+/// failed. The plan refuses now, naming the owner, and apply changes nothing. PostgreSQL 15 has
+/// no SET option, so there the membership still lets the admin act as the owner.
+#[test]
+fn issue10_an_admin_that_may_not_set_role_to_the_grantor_is_refused_at_plan() {
+    let cluster = Cluster::start();
+    cluster.create_database("appdb");
+    exec(
+        &cluster,
+        "appdb",
+        &format!(
+            "CREATE ROLE app_owner; CREATE TABLE public.orders (id int); \
+             ALTER TABLE public.orders OWNER TO app_owner; \
+             GRANT app_owner TO {}",
+            ident(CREATEROLE_ADMIN)
+        ),
+    );
+    let registry = registry_toml(&[("dev", "appdb", &cluster)]);
+    let s = Scenario::with_files(
+        &cluster,
+        AdminKind::CreateRole,
+        &registry,
+        fixture!("grants/reader_selects_orders.yaml"),
+    );
+    s.apply(None).expect_success();
+    exec_as(
+        &cluster,
+        "appdb",
+        "app_owner",
+        "GRANT INSERT ON public.orders TO reader",
+    );
+    if cluster.major_version() < 16 {
+        // Nothing to refuse: the admin may SET ROLE to every role it is a member of.
+        s.apply(None).expect_success();
+        s.assert_converged();
+        return;
+    }
+    exec(
+        &cluster,
+        "postgres",
+        &format!(
+            "GRANT app_owner TO {} WITH INHERIT TRUE, SET FALSE",
+            ident(CREATEROLE_ADMIN)
+        ),
+    );
+    let before = direct_privileges(&cluster, "appdb", "reader");
+    expect_refused_at_plan_time(
+        &cluster,
+        &s,
+        &[
+            "cannot revoke privileges granted by app_owner in database appdb: the admin cannot \
+             act as app_owner (it needs membership in app_owner with INHERIT and, from PostgreSQL \
+             16, SET)"
+                .to_string(),
+        ],
+    );
+    assert_eq!(direct_privileges(&cluster, "appdb", "reader"), before);
 }

@@ -582,8 +582,9 @@ fn issue9_membership_cycles_among_declared_roles_are_rejected() {
 }
 
 /// Issue 9: `ignore_roles` replaced the defaults, so `postgres` lost its protection. Whatever the
-/// setting, `postgres`, `pg_*` and the admin role are never declared and never touched: a
-/// membership in `pg_monitor` granted by hand to a managed role is not revoked.
+/// setting, `postgres`, `pg_*` and the admin role are never declared and never touched, and the
+/// roles it names are still ignored: a membership in `legacy_grp` granted by hand to a managed
+/// role is not revoked (one in a `pg_*` role is, issue 10: see adoption.rs).
 #[test]
 fn issue9_ignore_roles_never_unprotects_postgres_pg_roles_or_the_admin() {
     let (cluster, scenario) = single_cluster(VALIDATION_DBS, AdminKind::CreateRole);
@@ -612,11 +613,15 @@ fn issue9_ignore_roles_never_unprotects_postgres_pg_roles_or_the_admin() {
         "roles:\n  - name: watcher\n    targets: [\"dev/*\"]\n",
     );
     scenario.apply(None).expect_success();
-    crate::harness::exec(&cluster, "postgres", "GRANT pg_monitor TO watcher");
+    crate::harness::exec(
+        &cluster,
+        "postgres",
+        "CREATE ROLE legacy_grp; GRANT legacy_grp TO watcher",
+    );
     scenario.assert_converged();
     assert_eq!(
         crate::harness::member_of(&cluster, "watcher"),
-        ["pg_monitor"]
+        ["legacy_grp"]
     );
 }
 

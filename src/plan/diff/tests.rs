@@ -79,7 +79,18 @@ fn cluster(
 }
 
 fn plan(desired: &DesiredCluster, current: &CurrentCluster) -> ClusterPlan {
-    let ignore = vec![NameGlob::new("pg_*").unwrap()];
+    plan_with(desired, current, false)
+}
+
+fn plan_with(
+    desired: &DesiredCluster,
+    current: &CurrentCluster,
+    revoke_ignored_memberships: bool,
+) -> ClusterPlan {
+    let ignore = vec![
+        NameGlob::new("pg_*").unwrap(),
+        NameGlob::new("rds*").unwrap(),
+    ];
     let state = crate::model::privileges::DatabaseState {
         database: "app".into(),
         ..Default::default()
@@ -95,6 +106,7 @@ fn plan(desired: &DesiredCluster, current: &CurrentCluster) -> ClusterPlan {
             current,
             databases: &databases,
             ignore_roles: &ignore,
+            revoke_ignored_memberships,
             narrowed: false,
         },
     )
@@ -139,6 +151,38 @@ fn applying_the_plan_leaves_nothing_to_do() {
     assert!(plan(&d, &c).roles.is_empty());
 }
 
+/// The groups whose memberships of the role `plan` revokes.
+fn revoked_groups(p: &ClusterPlan) -> Vec<&str> {
+    p.roles
+        .iter()
+        .flat_map(|r| &r.changes)
+        .filter_map(|c| match c {
+            Change::RevokeMembership { group } => Some(group.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn undeclared_memberships_in_predefined_roles_are_revoked_and_provider_roles_kept_by_default() {
+    let role = desired_role("jsmith");
+    let mut current = as_current(&role);
+    for group in ["pg_write_all_data", "pg_execute_server_program", "rds_iam"] {
+        current
+            .member_of
+            .insert(RoleName::existing(group), MembershipOptions::default());
+    }
+    let (d, c) = cluster(vec![role], vec![current]);
+    assert_eq!(
+        revoked_groups(&plan(&d, &c)),
+        ["pg_execute_server_program", "pg_write_all_data"]
+    );
+    assert_eq!(
+        revoked_groups(&plan_with(&d, &c, true)),
+        ["pg_execute_server_program", "pg_write_all_data", "rds_iam"]
+    );
+}
+
 #[test]
 fn detects_attribute_setting_membership_and_rotation_drift() {
     let role = desired_role("jsmith");
@@ -147,10 +191,6 @@ fn detects_attribute_setting_membership_and_rotation_drift() {
     current.attributes.createdb = true;
     current.member_of.insert(
         RoleName::existing("stale_group"),
-        MembershipOptions::default(),
-    );
-    current.member_of.insert(
-        RoleName::existing("pg_monitor"),
         MembershipOptions::default(),
     );
     current
@@ -170,12 +210,6 @@ fn detects_attribute_setting_membership_and_rotation_drift() {
     assert!(changes.iter().any(
         |c| matches!(c, Change::RevokeMembership { group } if group.as_str() == "stale_group")
     ));
-    assert!(
-        !changes.iter().any(
-            |c| matches!(c, Change::RevokeMembership { group } if group.as_str() == "pg_monitor")
-        ),
-        "memberships in ignored roles are left alone"
-    );
     assert!(changes
         .iter()
         .any(|c| matches!(c, Change::ResetSetting { name, .. } if name == "work_mem")));
