@@ -15,6 +15,16 @@ use postgres::Row;
 
 const USER_SCHEMAS: &str = "n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'";
 
+/// Every routine kind: functions, procedures, aggregates and window functions, the set that
+/// `ON ALL ROUTINES` and default privileges on routines cover (issue 10).
+const ROUTINE_KINDS: &str = "p.prokind IN ('f', 'p', 'a', 'w')";
+
+/// A routine's arguments as `GRANT ... ON ROUTINE` accepts them: an ordered-set aggregate's
+/// identity arguments contain `ORDER BY`, which that syntax does not parse, so aggregates are
+/// named by their argument types alone.
+const ROUTINE_ARGUMENTS: &str = "CASE WHEN p.prokind = 'a' THEN oidvectortypes(p.proargtypes) \
+     ELSE pg_get_function_identity_arguments(p.oid) END";
+
 /// Every object in scope with its owner: kind, schema, name, arguments, owner.
 fn objects_query() -> String {
     format!(
@@ -30,10 +40,10 @@ SELECT CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END, n.nspname, c.
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND {USER_SCHEMAS}
 UNION ALL
-SELECT 'function', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
+SELECT 'function', n.nspname, p.proname, {ROUTINE_ARGUMENTS},
        pg_get_userbyid(p.proowner)
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMAS}"
+ WHERE {ROUTINE_KINDS} AND {USER_SCHEMAS}"
     )
 }
 
@@ -56,11 +66,11 @@ SELECT CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END, n.nspname, c.
        aclexplode(coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\", c.relowner))) a
  WHERE a.grantee <> 0 AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND {USER_SCHEMAS}
 UNION ALL
-SELECT 'function', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
+SELECT 'function', n.nspname, p.proname, {ROUTINE_ARGUMENTS},
        pg_get_userbyid(a.grantee), a.privilege_type, pg_get_userbyid(a.grantor)
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace,
        aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
- WHERE a.grantee <> 0 AND p.prokind IN ('f', 'p') AND {USER_SCHEMAS}"
+ WHERE a.grantee <> 0 AND {ROUTINE_KINDS} AND {USER_SCHEMAS}"
     )
 }
 

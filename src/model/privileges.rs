@@ -19,7 +19,7 @@ pub enum ObjectKind {
     /// `GRANT .. ON ALL TABLES IN SCHEMA` covers.
     Table,
     Sequence,
-    /// Functions and procedures.
+    /// Functions, procedures, aggregates and window functions: all are routines.
     Function,
 }
 
