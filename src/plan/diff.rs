@@ -1,7 +1,7 @@
 //! The diff of one cluster: desired roles against the roles read from its catalog.
 
 use super::memberships::check_memberships;
-use super::privileges::{diff_database, Context, DatabaseIndex};
+use super::privileges::{diff_database, missing_everywhere, Context, DatabaseIndex};
 use super::{Change, ClusterPlan, PasswordSource, PlanError, RoleAction, RolePlan};
 use crate::model::{
     CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, Marker, MembershipOptions,
@@ -156,6 +156,7 @@ fn privileges(
 ) -> Vec<Change> {
     let mut changes = Vec::new();
     let databases: BTreeSet<&str> = role.targets.iter().map(|t| t.database.as_str()).collect();
+    let mut indexes = Vec::new();
     // A database missing from the cluster is already an error of the cluster.
     for database in databases
         .into_iter()
@@ -188,6 +189,7 @@ fn privileges(
                 },
             },
         );
+        indexes.push(index);
         changes.extend(diff.changes);
         notes.extend(
             diff.notes
@@ -199,6 +201,14 @@ fn privileges(
             error,
         }));
     }
+    errors.extend(
+        missing_everywhere(&role.grants, &indexes)
+            .into_iter()
+            .map(|error| PlanError::Privilege {
+                role: role.name.clone(),
+                error,
+            }),
+    );
     changes
 }
 

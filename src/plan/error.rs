@@ -173,6 +173,17 @@ pub enum PrivilegeError {
         server_version_num: i32,
         database: String,
     },
+    #[error(
+        "{} {object} does not exist in any target database ({databases}){}",
+        .kind.noun(),
+        .suggestion.as_ref().map(|s| format!("; did you mean {s}?")).unwrap_or_default()
+    )]
+    UnknownObject {
+        kind: ObjectKind,
+        object: String,
+        databases: String,
+        suggestion: Option<String>,
+    },
 }
 
 impl PlanError {
@@ -200,6 +211,7 @@ impl PlanError {
                 PrivilegeError::DefaultsOwnerNotActable { .. } => "defaults_owner_not_actable",
                 PrivilegeError::UnknownFutureOwner { .. } => "unknown_future_owner",
                 PrivilegeError::PrivilegeNotOnServer { .. } => "privilege_not_on_server",
+                PrivilegeError::UnknownObject { .. } => "unknown_object",
             },
         }
     }

@@ -11,6 +11,7 @@ use crate::model::privileges::{
     DatabaseState, DbObject, DefaultPrivilege, GrantSpec, GrantTarget, HeldPrivilege, ObjectKind,
     ObjectRef,
 };
+use crate::model::spelling::nearest;
 use crate::model::RoleName;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -328,6 +329,61 @@ pub(crate) fn diff_database(
         notes,
         errors,
     }
+}
+
+/// Named objects that exist in none of the role's target databases: a typo, not an object
+/// created later in one database, so the plan refuses it (a per-database note would let the plan
+/// revoke the real grant and then report nothing to do). The suggestion comes from the names of
+/// that kind in those databases; an unquoted name differing only in case is suggested too.
+pub(crate) fn missing_everywhere(
+    grants: &[GrantSpec],
+    indexes: &[&DatabaseIndex],
+) -> Vec<PrivilegeError> {
+    let mut errors = Vec::new();
+    if indexes.is_empty() {
+        return errors;
+    }
+    let databases: Vec<&str> = indexes.iter().map(|i| i.state.database.as_str()).collect();
+    for spec in grants {
+        let GrantTarget::Named { kind, objects } = &spec.target else {
+            continue;
+        };
+        for (schema, name) in objects {
+            let exists = indexes.iter().any(|index| {
+                index
+                    .objects(*kind, Some(schema))
+                    .iter()
+                    .any(|o| &o.object.name == name)
+            });
+            if exists {
+                continue;
+            }
+            let known: BTreeSet<String> = indexes
+                .iter()
+                .flat_map(|index| index.state.objects.iter())
+                .filter(|o| o.object.kind == *kind)
+                .filter_map(|o| Some(format!("{}.{}", o.object.schema.as_deref()?, o.object.name)))
+                .collect();
+            let wanted = format!("{schema}.{name}");
+            let suggestion = nearest(&wanted, known.iter().map(String::as_str))
+                .or_else(|| {
+                    known
+                        .iter()
+                        .find(|k| k.eq_ignore_ascii_case(&wanted))
+                        .map(String::as_str)
+                })
+                .map(str::to_string);
+            errors.push(PrivilegeError::UnknownObject {
+                kind: *kind,
+                object: wanted,
+                databases: databases.join(", "),
+                suggestion,
+            });
+        }
+    }
+    errors.sort();
+    errors.dedup();
+    errors
 }
 
 fn missing_schema(name: &str, database: &str) -> String {

@@ -502,3 +502,72 @@ roles:
     );
     s.assert_converged();
 }
+
+/// Issue 10: a named object that exists in no target database is a plan error with a
+/// did-you-mean, for a typo and for an unquoted name that matches only case-insensitively; the
+/// real grant is left alone. An object missing from one target database only is a note there.
+#[test]
+fn a_named_object_missing_from_every_target_database_is_a_plan_error() {
+    let cluster = Cluster::start();
+    cluster.create_database("appdb");
+    cluster.create_database("otherdb");
+    exec(
+        &cluster,
+        "appdb",
+        "CREATE TABLE public.orders (id int); CREATE ROLE clerk LOGIN; \
+         GRANT SELECT ON public.orders TO clerk",
+    );
+    let registry = registry_toml(&[("dev", "appdb", &cluster), ("dev", "otherdb", &cluster)]);
+    let roles = |name: &str| {
+        format!(
+            r#"
+roles:
+  - name: clerk
+    login: true
+    password: none
+    targets: ["dev/appdb", "dev/otherdb"]
+    grants:
+      - on: table
+        names: [{name}]
+        privileges: [SELECT]
+"#
+        )
+    };
+    let s = Scenario::with_files(
+        &cluster,
+        AdminKind::Superuser,
+        &registry,
+        &roles("public.ordrs"),
+    );
+    for name in ["public.ordrs", "public.Orders"] {
+        s.file("roles.yaml", &roles(name));
+        for out in [s.plan(), s.run(&["apply", "--auto-approve"])] {
+            out.expect_code(1);
+            let all = format!("{}\n{}", out.stdout, out.stderr);
+            assert!(
+                all.contains(&format!(
+                    "role \"clerk\": table {name} does not exist in any target database \
+                     (appdb, otherdb); did you mean public.orders?"
+                )),
+                "{all}"
+            );
+        }
+        assert_eq!(
+            table_privileges(&cluster, "appdb", "clerk", "public", "orders"),
+            ["SELECT"],
+            "a plan error must change nothing"
+        );
+    }
+
+    s.file("roles.yaml", &roles("public.orders"));
+    assert_has(
+        &s.plan_changes().stdout,
+        "table public.orders does not exist in database otherdb; its grant is skipped",
+    );
+    s.apply(None).expect_success();
+    assert_eq!(
+        table_privileges(&cluster, "appdb", "clerk", "public", "orders"),
+        ["SELECT"]
+    );
+    s.assert_converged();
+}
