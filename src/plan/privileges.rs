@@ -4,7 +4,8 @@
 //! an object there that no grant declares is revoked. Objects the role owns are left out (an
 //! owner's privileges are implicit), and so are the role's own entries in its default privileges
 //! (what it gets on objects it creates, issue 10), PUBLIC and the system schemas. Who granted a
-//! privilege does not matter: held is held.
+//! privilege does not matter: held is held. A named object missing from one database is a note
+//! there; missing from every target database, it is an error (`missing_everywhere`).
 
 use super::{Change, GrantObjects, PrivilegeError};
 use crate::model::privileges::{
