@@ -432,13 +432,19 @@ roles:
 
 /// Issue 10: `on: functions` grants on all routines, aggregates included, so aggregates are read
 /// too: the grant converges, and removing it revokes EXECUTE on the aggregates as well.
-#[test]
-fn function_grants_cover_and_revoke_aggregates() {
+fn function_grants_cover_and_revoke_aggregates(kind: AdminKind) {
     let cluster = Cluster::start();
-    cluster.create_database("appdb");
+    // The routines' owner is the admin: a CREATEROLE admin can only grant on what it owns.
+    let owner = kind.user();
     exec(
         &cluster,
+        "postgres",
+        &format!("CREATE DATABASE appdb OWNER {}", ident(owner)),
+    );
+    exec_as(
+        &cluster,
         "appdb",
+        owner,
         "CREATE SCHEMA app;
          CREATE FUNCTION app.add(a int, b int) RETURNS int LANGUAGE sql AS 'SELECT a + b';
          CREATE AGGREGATE app.total(int) (sfunc = int4pl, stype = int);
@@ -461,7 +467,7 @@ roles:
         )
     };
     let execute = "      - on: functions\n        privileges: [EXECUTE]\n";
-    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, &roles(execute));
+    let s = Scenario::with_files(&cluster, kind, &registry, &roles(execute));
     s.apply(None).expect_success();
     assert_eq!(
         direct_privileges(&cluster, "appdb", "caller"),
@@ -570,4 +576,14 @@ roles:
         ["SELECT"]
     );
     s.assert_converged();
+}
+
+#[test]
+fn function_grants_cover_and_revoke_aggregates_with_superuser_admin() {
+    function_grants_cover_and_revoke_aggregates(AdminKind::Superuser);
+}
+
+#[test]
+fn function_grants_cover_and_revoke_aggregates_with_createrole_admin() {
+    function_grants_cover_and_revoke_aggregates(AdminKind::CreateRole);
 }
