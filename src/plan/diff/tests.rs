@@ -40,6 +40,7 @@ fn desired_role(name: &str) -> DesiredRole {
 /// The current role that applying `desired` would leave behind.
 fn as_current(role: &DesiredRole) -> CurrentRole {
     CurrentRole {
+        membership_grants: Default::default(),
         name: role.name.clone(),
         attributes: role.attributes.clone(),
         member_of: role.member_of.clone(),
@@ -121,6 +122,7 @@ fn creates_a_missing_role_with_everything_it_needs() {
     let mut c = c;
     c.roles.insert(CurrentRole {
         name: RoleName::existing("app_rw"),
+        membership_grants: Default::default(),
         attributes: Attributes::default(),
         member_of: Memberships::new(),
         settings: BTreeMap::new(),
@@ -157,7 +159,7 @@ fn revoked_groups(p: &ClusterPlan) -> Vec<&str> {
         .iter()
         .flat_map(|r| &r.changes)
         .filter_map(|c| match c {
-            Change::RevokeMembership { group } => Some(group.as_str()),
+            Change::RevokeMembership { group, .. } => Some(group.as_str()),
             _ => None,
         })
         .collect()
@@ -208,7 +210,7 @@ fn detects_attribute_setting_membership_and_rotation_drift() {
         .iter()
         .any(|c| matches!(c, Change::ResetPassword { .. })));
     assert!(changes.iter().any(
-        |c| matches!(c, Change::RevokeMembership { group } if group.as_str() == "stale_group")
+        |c| matches!(c, Change::RevokeMembership { group, .. } if group.as_str() == "stale_group")
     ));
     assert!(changes
         .iter()
