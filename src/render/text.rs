@@ -272,9 +272,9 @@ fn change_lines(change: &Change) -> Vec<String> {
         } => vec![format!(
             "{add} {:<16} \"{group}\"{}{}{}",
             "member_of",
-            granted_by_text(granted_by.as_ref()),
             membership_text(options),
-            escalation_text(escalation)
+            escalation_text(escalation),
+            granted_by_text(granted_by.as_ref())
         )],
         Change::GrantMembership {
             group,
@@ -283,16 +283,16 @@ fn change_lines(change: &Change) -> Vec<String> {
             escalation,
             granted_by,
         } => vec![format!(
-            "{upd} {:<16} \"{group}\"{}:{} ->{}{}",
+            "{upd} {:<16} \"{group}\":{} ->{}{}{}",
             "member_of",
-            granted_by_text(granted_by.as_ref()),
             membership_text(from),
             membership_text(options),
-            escalation_text(escalation)
+            escalation_text(escalation),
+            granted_by_text(granted_by.as_ref())
         )],
         Change::RevokeMembershipAdmin { group, granted_by } => {
             vec![format!(
-                "{del} {:<16} \"{group}\"{} admin option",
+                "{del} {:<16} \"{group}\" admin option{}",
                 "member_of",
                 granted_by_text(granted_by.as_ref())
             )]
