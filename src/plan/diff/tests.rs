@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::model::{
-    AdminInfo, Attributes, ClusterKey, CurrentCluster, MembershipOptions, Memberships,
-    PasswordPolicy, RoleName, TargetName,
+    AdminInfo, Attributes, ClusterKey, CurrentCluster, MembershipGrant, MembershipOptions,
+    Memberships, PasswordPolicy, RoleName, TargetName,
 };
 
 fn target() -> TargetName {
@@ -316,4 +316,86 @@ fn membership_options_are_compared_only_where_declared_and_only_on_16() {
         .changes
         .iter()
         .any(|ch| matches!(ch, Change::GrantMembership { .. })));
+}
+
+/// On 16+ each grantor's grant is its own: only the grants that differ are changed, each as its
+/// grantor, and an undeclared membership is revoked once per grantor.
+#[test]
+fn memberships_are_changed_and_revoked_per_grantor_on_16() {
+    let mut role = desired_role("lead");
+    let app_rw = RoleName::existing("app_rw");
+    let old = RoleName::existing("old");
+    role.member_of.insert(
+        app_rw.clone(),
+        MembershipOptions {
+            admin: false,
+            inherit: Some(false),
+            set: None,
+        },
+    );
+    let mut current = as_current(&role);
+    let grant = |grantor: &str, admin: bool, inherit: bool| MembershipGrant {
+        grantor: RoleName::existing(grantor),
+        options: MembershipOptions {
+            admin,
+            inherit: Some(inherit),
+            set: Some(true),
+        },
+    };
+    current.member_of.insert(
+        app_rw.clone(),
+        MembershipOptions {
+            admin: true,
+            inherit: Some(true),
+            set: Some(true),
+        },
+    );
+    current
+        .member_of
+        .insert(old.clone(), MembershipOptions::default());
+    current.membership_grants = BTreeMap::from([
+        (
+            app_rw.clone(),
+            vec![
+                grant("postgres", false, false),
+                grant("delegate", true, true),
+            ],
+        ),
+        (
+            old.clone(),
+            vec![
+                grant("postgres", false, true),
+                grant("delegate", false, true),
+            ],
+        ),
+    ]);
+    let (d, mut c) = cluster(vec![role], vec![current]);
+    c.server_version_num = 160002;
+    let p = plan(&d, &c);
+    let by = |name: &str| Some(RoleName::existing(name));
+    let membership_changes: Vec<(&str, &str, Option<RoleName>)> = p.roles[0]
+        .changes
+        .iter()
+        .filter_map(|ch| match ch {
+            Change::GrantMembership {
+                group, granted_by, ..
+            } => Some(("grant", group.as_str(), granted_by.clone())),
+            Change::RevokeMembershipAdmin { group, granted_by } => {
+                Some(("revoke_admin", group.as_str(), granted_by.clone()))
+            }
+            Change::RevokeMembership { group, granted_by } => {
+                Some(("revoke", group.as_str(), granted_by.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        membership_changes,
+        [
+            ("grant", "app_rw", by("delegate")),
+            ("revoke_admin", "app_rw", by("delegate")),
+            ("revoke", "old", by("postgres")),
+            ("revoke", "old", by("delegate")),
+        ]
+    );
 }
