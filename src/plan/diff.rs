@@ -360,30 +360,43 @@ fn diff_memberships(
         // An option left unset is the server's business; only declared ones are compared.
         let differs = |w: Option<bool>, h: Option<bool>| w.is_some() && h.is_some() && w != h;
         let grants = grants(group);
-        if (want.admin && !have.admin)
-            || differs(want.inherit, have.inherit)
-            || differs(want.set, have.set)
-        {
-            // The member has an option if any grant gives it: each grant whose options differ
-            // is changed as its grantor; a missing ADMIN OPTION is added to the first grant.
-            for (i, (grantor, options)) in grants.iter().enumerate() {
-                let adds_admin = i == 0 && want.admin && !have.admin;
-                if adds_admin
-                    || differs(want.inherit, options.inherit)
-                    || differs(want.set, options.set)
-                {
-                    changes.push(Change::GrantMembership {
-                        group: group.clone(),
-                        options: MembershipOptions {
-                            admin: adds_admin,
-                            ..*want
-                        },
-                        from: Some(*options),
-                        escalation: Vec::new(),
-                        granted_by: grantor.clone(),
-                    });
-                }
+        // The member has an option if any grant gives it. An option declared false is taken
+        // from each grant that gives it, as that grant's grantor; what is missing is then added
+        // with the admin's own grant, so a grantor it may not act as is not needed for it.
+        let mut changed = false;
+        let mut admin_added = have.admin || !want.admin;
+        let takes = |w: Option<bool>, h: Option<bool>| w == Some(false) && h == Some(true);
+        for (grantor, options) in &grants {
+            if takes(want.inherit, options.inherit) || takes(want.set, options.set) {
+                // Before 16 the one grant is the admin's to change: the missing ADMIN OPTION
+                // goes with it.
+                let adds_admin = grantor.is_none() && !admin_added;
+                admin_added |= adds_admin;
+                changed = true;
+                changes.push(Change::GrantMembership {
+                    group: group.clone(),
+                    options: MembershipOptions {
+                        admin: adds_admin,
+                        ..*want
+                    },
+                    from: Some(*options),
+                    escalation: Vec::new(),
+                    granted_by: grantor.clone(),
+                });
             }
+        }
+        let lacks_true = differs(want.inherit, have.inherit) || differs(want.set, have.set);
+        if !admin_added || (lacks_true && !changed) {
+            changes.push(Change::GrantMembership {
+                group: group.clone(),
+                options: MembershipOptions {
+                    admin: !admin_added,
+                    ..*want
+                },
+                from: Some(*have),
+                escalation: Vec::new(),
+                granted_by: None,
+            });
         }
         if have.admin && !want.admin {
             for (grantor, options) in &grants {

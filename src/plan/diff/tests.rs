@@ -399,3 +399,49 @@ fn memberships_are_changed_and_revoked_per_grantor_on_16() {
         ]
     );
 }
+
+/// What a membership lacks (ADMIN OPTION, an option declared true) is added with the admin's
+/// own grant, so another grantor's grant is not touched for it.
+#[test]
+fn a_missing_option_is_added_with_the_admins_own_grant_on_16() {
+    let mut role = desired_role("lead");
+    let app_rw = RoleName::existing("app_rw");
+    let want = MembershipOptions {
+        admin: true,
+        inherit: Some(true),
+        set: None,
+    };
+    role.member_of.insert(app_rw.clone(), want);
+    let mut current = as_current(&role);
+    let held = MembershipOptions {
+        admin: false,
+        inherit: Some(false),
+        set: Some(true),
+    };
+    current.member_of.insert(app_rw.clone(), held);
+    current.membership_grants = BTreeMap::from([(
+        app_rw.clone(),
+        vec![MembershipGrant {
+            grantor: RoleName::existing("postgres"),
+            options: held,
+        }],
+    )]);
+    let (d, mut c) = cluster(vec![role], vec![current]);
+    c.server_version_num = 160002;
+    let p = plan(&d, &c);
+    let grants: Vec<&Change> = p.roles[0]
+        .changes
+        .iter()
+        .filter(|ch| matches!(ch, Change::GrantMembership { .. }))
+        .collect();
+    assert_eq!(
+        grants,
+        [&Change::GrantMembership {
+            group: app_rw,
+            options: want,
+            from: Some(held),
+            escalation: Vec::new(),
+            granted_by: None,
+        }]
+    );
+}
