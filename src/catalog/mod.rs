@@ -5,13 +5,14 @@
 //! `pg_settings`, one round trip each,
 //! in binary. Their number does not grow with the number of roles.
 //! PostgreSQL 16 added `inherit_option` and `set_option` to `pg_auth_members` (absent before
-//! 16). A membership granted by several grantors (16+) has each option if any grant has it.
+//! 16). A membership granted by several grantors (16+) has each option if any grant has it, and
+//! its grants are kept per grantor too, since each grant is revoked or changed as its grantor.
 
 use crate::connection::describe_error;
 use crate::model::settings::canonical_value;
 use crate::model::{
-    AdminInfo, Attributes, CurrentCluster, CurrentRole, MembershipOptions, Memberships, RoleMap,
-    RoleName, SettingScope, StatementLog,
+    AdminInfo, Attributes, CurrentCluster, CurrentRole, MembershipGrant, MembershipOptions,
+    Memberships, RoleMap, RoleName, SettingScope, StatementLog,
 };
 pub(crate) mod privileges;
 pub(crate) mod server;
@@ -114,6 +115,7 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
                 valid_until: get::<Option<&str>>(row, 10)?.map(str::to_string),
             },
             member_of: Memberships::new(),
+            membership_grants: BTreeMap::new(),
             settings: BTreeMap::new(),
             comment: None,
             admin_can_alter: get(row, 11)?,
@@ -132,7 +134,7 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
 
     let mut columns = None;
     each_row(client, MEMBERSHIPS_QUERY, |row| {
-        let (member_at, group_at, admin_at, inherit_at, set_at) = match columns {
+        let (member_at, group_at, grantor_at, admin_at, inherit_at, set_at) = match columns {
             Some(columns) => columns,
             None => {
                 let column = |name: &str| row.columns().iter().position(|c| c.name() == name);
@@ -140,6 +142,7 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
                 *columns.insert((
                     column("member").ok_or_else(missing)?,
                     column("roleid").ok_or_else(missing)?,
+                    column("grantor").ok_or_else(missing)?,
                     column("admin_option").ok_or_else(missing)?,
                     column("inherit_option"),
                     column("set_option"),
@@ -157,6 +160,22 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
             set: set_at.map(|i| get(row, i)).transpose()?,
         };
         let group = roles[group].name.clone();
+        // Before 16 the pair is one grant, revoked whoever made it; the grantor only matters
+        // from 16, where each grantor's grant is a row of its own. A grantor that no longer
+        // resolves leaves the grant to a plain revoke.
+        if server_version_num >= 160000 {
+            if let Some(grantor) = role_at(get(row, grantor_at)?) {
+                let grantor = roles[grantor].name.clone();
+                roles[member]
+                    .membership_grants
+                    .entry(group.clone())
+                    .or_default()
+                    .push(MembershipGrant {
+                        grantor,
+                        options: granted,
+                    });
+            }
+        }
         let member_of = &mut roles[member].member_of;
         // 16+ keeps one row per grantor; the member has an option if any grant gives it.
         match member_of.get_mut(&group) {

@@ -429,12 +429,24 @@ impl DesiredCluster {
     }
 }
 
+/// One grant of a membership (PostgreSQL 16+): who granted it, with which options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MembershipGrant {
+    pub grantor: RoleName,
+    pub options: MembershipOptions,
+}
+
 /// A role as read from the catalog.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CurrentRole {
     pub name: RoleName,
     pub attributes: Attributes,
     pub member_of: Memberships,
+    /// Each membership's grants, by group: one per grantor on PostgreSQL 16+, where a revoke
+    /// or a change of options reaches only the grant of the grantor it names. Empty before 16,
+    /// where a membership is one grant whoever made it.
+    #[serde(skip)]
+    pub membership_grants: BTreeMap<RoleName, Vec<MembershipGrant>>,
     pub settings: Settings,
     pub comment: Option<String>,
     /// Whether the connecting admin may alter this role (always true for a superuser;

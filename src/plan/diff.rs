@@ -241,6 +241,7 @@ fn create(role: &DesiredRole) -> Option<RolePlan> {
                 options: *options,
                 from: None,
                 escalation: Vec::new(),
+                granted_by: None,
             }),
     );
     for (scope, values) in &role.settings {
@@ -341,6 +342,20 @@ fn diff_memberships(
     input: &DiffInput,
     changes: &mut Vec<Change>,
 ) {
+    // One grant per membership before 16 (no grantor needed); from 16 one per grantor, and a
+    // statement without GRANTED BY reaches only the admin's own, so each is named.
+    let grants = |group: &RoleName| -> Vec<(Option<RoleName>, MembershipOptions)> {
+        match existing.membership_grants.get(group) {
+            Some(grants) if !grants.is_empty() => grants
+                .iter()
+                .map(|g| (Some(g.grantor.clone()), g.options))
+                .collect(),
+            _ => vec![(
+                None,
+                existing.member_of.get(group).copied().unwrap_or_default(),
+            )],
+        }
+    };
     for (group, want) in &role.member_of {
         let Some(have) = existing.member_of.get(group) else {
             changes.push(Change::GrantMembership {
@@ -348,33 +363,70 @@ fn diff_memberships(
                 options: *want,
                 from: None,
                 escalation: Vec::new(),
+                granted_by: None,
             });
             continue;
         };
         // An option left unset is the server's business; only declared ones are compared.
         let differs = |w: Option<bool>, h: Option<bool>| w.is_some() && h.is_some() && w != h;
-        if (want.admin && !have.admin)
-            || differs(want.inherit, have.inherit)
-            || differs(want.set, have.set)
-        {
+        let grants = grants(group);
+        // The member has an option if any grant gives it. An option declared false is taken
+        // from each grant that gives it, as that grant's grantor; what is missing is then added
+        // with the admin's own grant, so a grantor it may not act as is not needed for it.
+        let mut changed = false;
+        let mut admin_added = have.admin || !want.admin;
+        let takes = |w: Option<bool>, h: Option<bool>| w == Some(false) && h == Some(true);
+        for (grantor, options) in &grants {
+            if takes(want.inherit, options.inherit) || takes(want.set, options.set) {
+                // Before 16 the one grant is the admin's to change: the missing ADMIN OPTION
+                // goes with it.
+                let adds_admin = grantor.is_none() && !admin_added;
+                admin_added |= adds_admin;
+                changed = true;
+                changes.push(Change::GrantMembership {
+                    group: group.clone(),
+                    options: MembershipOptions {
+                        admin: adds_admin,
+                        ..*want
+                    },
+                    from: Some(*options),
+                    escalation: Vec::new(),
+                    granted_by: grantor.clone(),
+                });
+            }
+        }
+        let lacks_true = differs(want.inherit, have.inherit) || differs(want.set, have.set);
+        if !admin_added || (lacks_true && !changed) {
             changes.push(Change::GrantMembership {
                 group: group.clone(),
-                options: *want,
+                options: MembershipOptions {
+                    admin: !admin_added,
+                    ..*want
+                },
                 from: Some(*have),
                 escalation: Vec::new(),
+                granted_by: None,
             });
         }
         if have.admin && !want.admin {
-            changes.push(Change::RevokeMembershipAdmin {
-                group: group.clone(),
-            });
+            for (grantor, options) in &grants {
+                if options.admin {
+                    changes.push(Change::RevokeMembershipAdmin {
+                        group: group.clone(),
+                        granted_by: grantor.clone(),
+                    });
+                }
+            }
         }
     }
     for group in existing.member_of.keys() {
         if !role.member_of.contains_key(group) && !input.keeps_undeclared_membership(group) {
-            changes.push(Change::RevokeMembership {
-                group: group.clone(),
-            });
+            for (grantor, _) in grants(group) {
+                changes.push(Change::RevokeMembership {
+                    group: group.clone(),
+                    granted_by: grantor,
+                });
+            }
         }
     }
 }
@@ -461,10 +513,27 @@ fn check_role(input: &DiffInput, role: &DesiredRole, plan: &RolePlan, errors: &m
     for change in &plan.changes {
         let group = match change {
             Change::GrantMembership { group, .. }
-            | Change::RevokeMembership { group }
-            | Change::RevokeMembershipAdmin { group } => group,
+            | Change::RevokeMembership { group, .. }
+            | Change::RevokeMembershipAdmin { group, .. } => group,
             _ => continue,
         };
+        let granted_by = match change {
+            Change::GrantMembership { granted_by, .. }
+            | Change::RevokeMembership { granted_by, .. }
+            | Change::RevokeMembershipAdmin { granted_by, .. } => granted_by.as_ref(),
+            _ => None,
+        };
+        // GRANTED BY needs the grantor's privileges; the admin is always itself.
+        if let Some(grantor) = granted_by.filter(|g| !admin.superuser && g.as_str() != admin.name) {
+            if !current.roles.get(grantor).is_some_and(|r| r.admin_acts_as) {
+                errors.push(PlanError::MembershipGrantorNotActable {
+                    role: role.name.clone(),
+                    admin: admin.name.clone(),
+                    group: group.clone(),
+                    grantor: grantor.clone(),
+                });
+            }
+        }
         match current.roles.get(group) {
             None if !input.desired.roles.contains_key(group) => {
                 errors.push(PlanError::UnknownGroup {

@@ -71,6 +71,17 @@ pub enum PlanError {
         group: RoleName,
     },
     #[error(
+        "role \"{role}\": its membership in \"{group}\" was granted by \"{grantor}\", and only that \
+         grantor's grant can be revoked or changed (GRANTED BY); the admin role \"{admin}\" may not \
+         act as \"{grantor}\" (it needs to be a member of it with INHERIT and SET, or a superuser)"
+    )]
+    MembershipGrantorNotActable {
+        role: RoleName,
+        admin: String,
+        group: RoleName,
+        grantor: RoleName,
+    },
+    #[error(
         "role \"{role}\": member_of \"{group}\", a superuser role: only a superuser may grant or \
          revoke membership in it, and the admin role \"{admin}\" is not one"
     )]
@@ -199,6 +210,7 @@ impl PlanError {
             PlanError::Escalation { .. } => "escalation_not_allowed",
             PlanError::MembershipCycle { .. } => "membership_cycle",
             PlanError::MembershipNeedsAdminOption { .. } => "membership_needs_admin_option",
+            PlanError::MembershipGrantorNotActable { .. } => "membership_grantor_not_actable",
             PlanError::NeedsSuperuser { .. } => "needs_superuser",
             PlanError::CannotAlterRole { .. } => "cannot_alter_role",
             PlanError::CannotAlterSuperuser { .. } => "cannot_alter_superuser",

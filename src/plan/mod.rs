@@ -61,13 +61,25 @@ pub enum Change {
         /// allow.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         escalation: Vec<Escalation>,
+        /// On PostgreSQL 16+, the grantor whose grant this changes (`GRANTED BY`): a
+        /// membership has one grant per grantor, and a statement reaches only the one it names.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        granted_by: Option<RoleName>,
     },
     /// Takes back the ADMIN OPTION of a membership that stays.
     RevokeMembershipAdmin {
         group: RoleName,
+        /// On PostgreSQL 16+, the grantor whose grant this changes (`GRANTED BY`): a
+        /// membership has one grant per grantor, and a statement reaches only the one it names.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        granted_by: Option<RoleName>,
     },
     RevokeMembership {
         group: RoleName,
+        /// On PostgreSQL 16+, the grantor whose grant this changes (`GRANTED BY`): a
+        /// membership has one grant per grantor, and a statement reaches only the one it names.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        granted_by: Option<RoleName>,
     },
     SetSetting {
         scope: SettingScope,

@@ -88,6 +88,7 @@ mod tests {
 
     fn role(name: &str, login: bool, comment: Option<&str>) -> CurrentRole {
         CurrentRole {
+            membership_grants: Default::default(),
             name: RoleName::existing(name),
             attributes: Attributes {
                 login,

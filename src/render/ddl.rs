@@ -61,18 +61,27 @@ pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) ->
         Change::SetMarker { to, .. } => {
             Statement::plain(format!("COMMENT ON ROLE {role_sql} IS {}", literal(to)))
         }
-        Change::GrantMembership { group, options, .. } => Statement::plain(format!(
-            "GRANT {} TO {role_sql}{}",
+        Change::GrantMembership {
+            group,
+            options,
+            granted_by,
+            ..
+        } => Statement::plain(format!(
+            "GRANT {} TO {role_sql}{}{}",
             ident(group.as_str()),
-            membership_options(options)
+            membership_options(options),
+            granted_by_sql(granted_by.as_ref())
         )),
-        Change::RevokeMembershipAdmin { group } => Statement::plain(format!(
-            "REVOKE ADMIN OPTION FOR {} FROM {role_sql}",
-            ident(group.as_str())
+        Change::RevokeMembershipAdmin { group, granted_by } => Statement::plain(format!(
+            "REVOKE ADMIN OPTION FOR {} FROM {role_sql}{}",
+            ident(group.as_str()),
+            granted_by_sql(granted_by.as_ref())
         )),
-        Change::RevokeMembership { group } => {
-            Statement::plain(format!("REVOKE {} FROM {role_sql}", ident(group.as_str())))
-        }
+        Change::RevokeMembership { group, granted_by } => Statement::plain(format!(
+            "REVOKE {} FROM {role_sql}{}",
+            ident(group.as_str()),
+            granted_by_sql(granted_by.as_ref())
+        )),
         Change::SetSetting {
             scope, name, to, ..
         } => Statement::plain(format!(
@@ -135,6 +144,14 @@ pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) ->
             default_kind(*kind)
         )),
     }
+}
+
+/// On PostgreSQL 16+ a membership has one grant per grantor, and without GRANTED BY a revoke
+/// reaches only the admin's own (the server warns and does nothing for the others).
+fn granted_by_sql(grantor: Option<&RoleName>) -> String {
+    grantor.map_or_else(String::new, |g| {
+        format!(" GRANTED BY {}", ident(g.as_str()))
+    })
 }
 
 /// `WITH ADMIN OPTION` works on every version; INHERIT and SET (PostgreSQL 16+) only reach here

@@ -78,6 +78,7 @@ fn created() -> RolePlan {
                 options: MembershipOptions::default(),
                 from: None,
                 escalation: Vec::new(),
+                granted_by: None,
             },
             Change::GrantMembership {
                 group: role("a\"b"),
@@ -88,6 +89,7 @@ fn created() -> RolePlan {
                 },
                 from: None,
                 escalation: Vec::new(),
+                granted_by: None,
             },
             Change::SetSetting {
                 scope: SettingScope::AllDatabases,
@@ -201,12 +203,19 @@ fn updated() -> RolePlan {
                 },
                 from: Some(MembershipOptions::default()),
                 escalation: Vec::new(),
+                granted_by: Some(role("team_lead")),
             },
             Change::RevokeMembershipAdmin {
                 group: role("app_rw"),
+                granted_by: None,
             },
             Change::RevokeMembership {
                 group: role("old team"),
+                granted_by: None,
+            },
+            Change::RevokeMembership {
+                group: role("old team"),
+                granted_by: Some(role("team_lead")),
             },
             Change::SetSetting {
                 scope: SettingScope::AllDatabases,

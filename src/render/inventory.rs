@@ -146,6 +146,7 @@ mod tests {
 
     fn hostile_role() -> CurrentRole {
         CurrentRole {
+            membership_grants: Default::default(),
             name: RoleName::existing(HOSTILE),
             attributes: Attributes {
                 login: true,

@@ -268,32 +268,41 @@ fn change_lines(change: &Change) -> Vec<String> {
             options,
             from: None,
             escalation,
+            granted_by,
         } => vec![format!(
-            "{add} {:<16} \"{group}\"{}{}",
+            "{add} {:<16} \"{group}\"{}{}{}",
             "member_of",
             membership_text(options),
-            escalation_text(escalation)
+            escalation_text(escalation),
+            granted_by_text(granted_by.as_ref())
         )],
         Change::GrantMembership {
             group,
             options,
             from: Some(from),
             escalation,
+            granted_by,
         } => vec![format!(
-            "{upd} {:<16} \"{group}\":{} ->{}{}",
+            "{upd} {:<16} \"{group}\":{} ->{}{}{}",
             "member_of",
             membership_text(from),
             membership_text(options),
-            escalation_text(escalation)
+            escalation_text(escalation),
+            granted_by_text(granted_by.as_ref())
         )],
-        Change::RevokeMembershipAdmin { group } => {
+        Change::RevokeMembershipAdmin { group, granted_by } => {
             vec![format!(
-                "{del} {:<16} \"{group}\" admin option",
-                "member_of"
+                "{del} {:<16} \"{group}\" admin option{}",
+                "member_of",
+                granted_by_text(granted_by.as_ref())
             )]
         }
-        Change::RevokeMembership { group } => {
-            vec![format!("{del} {:<16} \"{group}\"", "member_of")]
+        Change::RevokeMembership { group, granted_by } => {
+            vec![format!(
+                "{del} {:<16} \"{group}\"{}",
+                "member_of",
+                granted_by_text(granted_by.as_ref())
+            )]
         }
         Change::SetSetting {
             scope,
@@ -369,6 +378,11 @@ fn default_text(
             .unwrap_or_default(),
         ident_if_needed(database)
     )
+}
+
+/// The grant a membership line is about, when the server keeps one per grantor (16+).
+fn granted_by_text(grantor: Option<&RoleName>) -> String {
+    grantor.map_or_else(String::new, |g| format!(" (granted by \"{g}\")"))
 }
 
 fn membership_text(options: &MembershipOptions) -> String {
@@ -500,6 +514,7 @@ mod tests {
             options: MembershipOptions::default(),
             from: None,
             escalation: vec![Escalation::Superuser, Escalation::ServerFiles],
+            granted_by: None,
         };
         assert_eq!(
             change_detail(&grant),
@@ -516,6 +531,7 @@ mod tests {
             .push("role \"evil\x1b[2J\" is\nnot declared".into());
         cluster.roles[0].changes.push(Change::RevokeMembership {
             group: RoleName::existing("grp\x1b]0;owned\x07"),
+            granted_by: Some(RoleName::existing("by\x1b[2J")),
         });
         let text = super::plan(&plan, false);
         assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
@@ -524,6 +540,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("grp\\u{1b}]0;owned\\u{7}"), "{text}");
+        assert!(text.contains("(granted by \"by\\u{1b}[2J\")"), "{text}");
         let coloured = super::plan(&plan, true);
         assert_eq!(without_colour(&coloured), text);
     }

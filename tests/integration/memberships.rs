@@ -3,13 +3,15 @@
 //! Issue 9: a membership that confers superuser, BYPASSRLS, REPLICATION or the server's files and
 //! programs is refused unless `allow_escalation` allows it, and shown as an escalation; a
 //! membership cycle and an unknown group are refused at the `member_of` that names them.
-//! Issue 10: an admin that may not `SET ROLE` to a grantor is refused at plan, not at apply.
+//! Issue 10: an admin that may not `SET ROLE` to a grantor is refused at plan, not at apply; on
+//! PostgreSQL 16+ each grantor's grant of a membership is revoked or changed as that grantor
+//! (GRANTED BY), named in the plan, and refused at plan when the admin may not act as it.
 
 use crate::harness::{
     assert_has, assert_lacks, catalog_snapshot, creds_path, database_entry, direct_privileges,
     dump, exec, exec_as, fixture, free_port, ident, location, member_of, memberships, password_of,
-    read_credentials, registry_toml, role_exists, AdminKind, Cluster, Scenario, ADMIN_PASS_ENV,
-    ADMIN_USER_ENV, CREATEROLE_ADMIN,
+    read_credentials, registry_toml, role_exists, scalar, AdminKind, Cluster, Scenario,
+    ADMIN_PASS_ENV, ADMIN_USER_ENV, CREATEROLE_ADMIN,
 };
 
 fn memberships_are_granted_revoked_and_carry_admin(kind: AdminKind) {
@@ -52,6 +54,16 @@ fn memberships_are_granted_revoked_and_carry_admin(kind: AdminKind) {
     // apply must either really revoke it or fail with a clear error; never report success and
     // leave it (drift forever).
     exec(&cluster, "postgres", "GRANT grp_read TO member1");
+    if cluster.major_version() >= 16 && kind == AdminKind::CreateRole {
+        // The superuser's grant is the bootstrap superuser's, which only a superuser may
+        // revoke (issue 10): refused at plan, naming that grantor.
+        expect_refused_at_plan_time(
+            &cluster,
+            &s,
+            &["its membership in \"grp_read\" was granted by \"postgres\"".to_string()],
+        );
+        return;
+    }
     let out = s.plan_changes();
     assert_has(&out.stdout, "- member_of \"grp_read\"");
     let applied = s.run(&["apply", "--auto-approve"]);
@@ -436,4 +448,117 @@ fn issue10_an_admin_that_may_not_set_role_to_the_grantor_is_refused_at_plan() {
         ],
     );
     assert_eq!(direct_privileges(&cluster, "appdb", "reader"), before);
+}
+
+/// Issue 10: on PostgreSQL 16+ a membership has one grant per grantor, and a REVOKE without
+/// GRANTED BY reaches only the admin's own: the server warned, apply failed, and every role
+/// change on the cluster (the new role here) rolled back on every run; `inherit: false, set:
+/// false` left the other grantor's grant with both options. Each grant is now revoked or changed
+/// as its grantor and the plan names it; a CREATEROLE admin that may not act as the grantor is
+/// refused at plan. PostgreSQL 15 keeps one grant per pair, revoked as before.
+fn issue10_a_membership_from_another_grantor_is_changed_and_revoked_as_that_grantor(
+    kind: AdminKind,
+) {
+    let cluster = Cluster::start();
+    cluster.create_database("appdb");
+    let registry = registry_toml(&[("dev", "appdb", &cluster)]);
+    let v1 = "roles:\n  - name: grp_x\n    targets: [\"dev/appdb\"]\n  - name: member3\n    member_of: [grp_x]\n    targets: [\"dev/appdb\"]\n";
+    let s = Scenario::with_files(&cluster, kind, &registry, v1);
+    s.apply(None).expect_success();
+    // A delegated ADMIN role grants the same membership again: a grant of its own on 16+.
+    exec(
+        &cluster,
+        "postgres",
+        "CREATE ROLE delegate; GRANT grp_x TO delegate WITH ADMIN OPTION",
+    );
+    exec_as(&cluster, "postgres", "delegate", "GRANT grp_x TO member3");
+    let new = cluster.major_version() >= 16;
+    let grants = |cluster: &Cluster| {
+        scalar(
+            cluster,
+            "postgres",
+            "SELECT count(*) FROM pg_auth_members WHERE member = 'member3'::regrole",
+        )
+    };
+    assert_eq!(grants(&cluster), if new { "2" } else { "1" });
+
+    let v2 = format!("{v1}  - name: newbie\n    targets: [\"dev/appdb\"]\n").replace(
+        "member_of: [grp_x]",
+        "member_of: [{ role: grp_x, inherit: false, set: false }]",
+    );
+    s.file("roles.yaml", &v2);
+    if new && kind == AdminKind::CreateRole {
+        expect_refused_at_plan_time(
+            &cluster,
+            &s,
+            &[format!(
+                "role \"member3\": its membership in \"grp_x\" was granted by \"delegate\", and only \
+                 that grantor's grant can be revoked or changed (GRANTED BY); the admin role \"{}\" \
+                 may not act as \"delegate\"",
+                CREATEROLE_ADMIN
+            )],
+        );
+        assert!(!role_exists(&cluster, "newbie"));
+        exec(
+            &cluster,
+            "postgres",
+            &format!("GRANT delegate TO {}", ident(CREATEROLE_ADMIN)),
+        );
+    }
+    let out = s.plan_changes();
+    assert_has(&out.stdout, "+ role \"newbie\"");
+    if new {
+        assert_has(
+            &out.stdout,
+            "~ member_of \"grp_x\": (inherit=true, set=true) -> (inherit=false, set=false) (granted by \"delegate\")",
+        );
+    } else {
+        assert_lacks(&out.stdout, "granted by");
+    }
+    s.apply(None).expect_success();
+    assert!(role_exists(&cluster, "newbie"));
+    let tail = if new { " inherit=false set=false" } else { "" };
+    assert_eq!(
+        memberships(&cluster, "member3"),
+        [format!("grp_x admin=false{tail}")]
+    );
+    s.assert_converged();
+
+    let v3 = v2.replace(
+        "\n    member_of: [{ role: grp_x, inherit: false, set: false }]",
+        "",
+    );
+    s.file("roles.yaml", &v3);
+    let out = s.plan_changes();
+    if new {
+        assert_has(
+            &out.stdout,
+            "- member_of \"grp_x\" (granted by \"delegate\")",
+        );
+    } else {
+        assert_lacks(&out.stdout, "granted by");
+    }
+    s.apply(None).expect_success();
+    assert!(
+        memberships(&cluster, "member3").is_empty(),
+        "{}",
+        cluster.server_warnings()
+    );
+    s.assert_converged();
+}
+
+#[test]
+fn issue10_a_membership_from_another_grantor_is_changed_and_revoked_as_that_grantor_with_superuser_admin(
+) {
+    issue10_a_membership_from_another_grantor_is_changed_and_revoked_as_that_grantor(
+        AdminKind::Superuser,
+    );
+}
+
+#[test]
+fn issue10_a_membership_from_another_grantor_is_changed_and_revoked_as_that_grantor_with_createrole_admin(
+) {
+    issue10_a_membership_from_another_grantor_is_changed_and_revoked_as_that_grantor(
+        AdminKind::CreateRole,
+    );
 }

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::model::{
-    AdminInfo, Attributes, ClusterKey, CurrentCluster, MembershipOptions, Memberships,
-    PasswordPolicy, RoleName, TargetName,
+    AdminInfo, Attributes, ClusterKey, CurrentCluster, MembershipGrant, MembershipOptions,
+    Memberships, PasswordPolicy, RoleName, TargetName,
 };
 
 fn target() -> TargetName {
@@ -40,6 +40,7 @@ fn desired_role(name: &str) -> DesiredRole {
 /// The current role that applying `desired` would leave behind.
 fn as_current(role: &DesiredRole) -> CurrentRole {
     CurrentRole {
+        membership_grants: Default::default(),
         name: role.name.clone(),
         attributes: role.attributes.clone(),
         member_of: role.member_of.clone(),
@@ -121,6 +122,7 @@ fn creates_a_missing_role_with_everything_it_needs() {
     let mut c = c;
     c.roles.insert(CurrentRole {
         name: RoleName::existing("app_rw"),
+        membership_grants: Default::default(),
         attributes: Attributes::default(),
         member_of: Memberships::new(),
         settings: BTreeMap::new(),
@@ -157,7 +159,7 @@ fn revoked_groups(p: &ClusterPlan) -> Vec<&str> {
         .iter()
         .flat_map(|r| &r.changes)
         .filter_map(|c| match c {
-            Change::RevokeMembership { group } => Some(group.as_str()),
+            Change::RevokeMembership { group, .. } => Some(group.as_str()),
             _ => None,
         })
         .collect()
@@ -208,7 +210,7 @@ fn detects_attribute_setting_membership_and_rotation_drift() {
         .iter()
         .any(|c| matches!(c, Change::ResetPassword { .. })));
     assert!(changes.iter().any(
-        |c| matches!(c, Change::RevokeMembership { group } if group.as_str() == "stale_group")
+        |c| matches!(c, Change::RevokeMembership { group, .. } if group.as_str() == "stale_group")
     ));
     assert!(changes
         .iter()
@@ -314,4 +316,132 @@ fn membership_options_are_compared_only_where_declared_and_only_on_16() {
         .changes
         .iter()
         .any(|ch| matches!(ch, Change::GrantMembership { .. })));
+}
+
+/// On 16+ each grantor's grant is its own: only the grants that differ are changed, each as its
+/// grantor, and an undeclared membership is revoked once per grantor.
+#[test]
+fn memberships_are_changed_and_revoked_per_grantor_on_16() {
+    let mut role = desired_role("lead");
+    let app_rw = RoleName::existing("app_rw");
+    let old = RoleName::existing("old");
+    role.member_of.insert(
+        app_rw.clone(),
+        MembershipOptions {
+            admin: false,
+            inherit: Some(false),
+            set: None,
+        },
+    );
+    let mut current = as_current(&role);
+    let grant = |grantor: &str, admin: bool, inherit: bool| MembershipGrant {
+        grantor: RoleName::existing(grantor),
+        options: MembershipOptions {
+            admin,
+            inherit: Some(inherit),
+            set: Some(true),
+        },
+    };
+    current.member_of.insert(
+        app_rw.clone(),
+        MembershipOptions {
+            admin: true,
+            inherit: Some(true),
+            set: Some(true),
+        },
+    );
+    current
+        .member_of
+        .insert(old.clone(), MembershipOptions::default());
+    current.membership_grants = BTreeMap::from([
+        (
+            app_rw.clone(),
+            vec![
+                grant("postgres", false, false),
+                grant("delegate", true, true),
+            ],
+        ),
+        (
+            old.clone(),
+            vec![
+                grant("postgres", false, true),
+                grant("delegate", false, true),
+            ],
+        ),
+    ]);
+    let (d, mut c) = cluster(vec![role], vec![current]);
+    c.server_version_num = 160002;
+    let p = plan(&d, &c);
+    let by = |name: &str| Some(RoleName::existing(name));
+    let membership_changes: Vec<(&str, &str, Option<RoleName>)> = p.roles[0]
+        .changes
+        .iter()
+        .filter_map(|ch| match ch {
+            Change::GrantMembership {
+                group, granted_by, ..
+            } => Some(("grant", group.as_str(), granted_by.clone())),
+            Change::RevokeMembershipAdmin { group, granted_by } => {
+                Some(("revoke_admin", group.as_str(), granted_by.clone()))
+            }
+            Change::RevokeMembership { group, granted_by } => {
+                Some(("revoke", group.as_str(), granted_by.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        membership_changes,
+        [
+            ("grant", "app_rw", by("delegate")),
+            ("revoke_admin", "app_rw", by("delegate")),
+            ("revoke", "old", by("postgres")),
+            ("revoke", "old", by("delegate")),
+        ]
+    );
+}
+
+/// What a membership lacks (ADMIN OPTION, an option declared true) is added with the admin's
+/// own grant, so another grantor's grant is not touched for it.
+#[test]
+fn a_missing_option_is_added_with_the_admins_own_grant_on_16() {
+    let mut role = desired_role("lead");
+    let app_rw = RoleName::existing("app_rw");
+    let want = MembershipOptions {
+        admin: true,
+        inherit: Some(true),
+        set: None,
+    };
+    role.member_of.insert(app_rw.clone(), want);
+    let mut current = as_current(&role);
+    let held = MembershipOptions {
+        admin: false,
+        inherit: Some(false),
+        set: Some(true),
+    };
+    current.member_of.insert(app_rw.clone(), held);
+    current.membership_grants = BTreeMap::from([(
+        app_rw.clone(),
+        vec![MembershipGrant {
+            grantor: RoleName::existing("postgres"),
+            options: held,
+        }],
+    )]);
+    let (d, mut c) = cluster(vec![role], vec![current]);
+    c.server_version_num = 160002;
+    let p = plan(&d, &c);
+    let grants: Vec<&Change> = p.roles[0]
+        .changes
+        .iter()
+        .filter(|ch| matches!(ch, Change::GrantMembership { .. }))
+        .collect();
+    assert_eq!(
+        grants,
+        [&Change::GrantMembership {
+            group: app_rw,
+            options: want,
+            from: Some(held),
+            escalation: Vec::new(),
+            granted_by: None,
+        }]
+    );
 }
