@@ -162,28 +162,57 @@ fn courier(path: &Path) -> Courier {
     }
 }
 
+/// A fresh audit log in a temp dir, and `run` on it as one actor and command.
+struct TestLog {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    audit: AuditLog,
+}
+
+impl TestLog {
+    fn new() -> TestLog {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.db");
+        let audit = AuditLog::open(&path).unwrap();
+        TestLog {
+            _dir: dir,
+            path,
+            audit,
+        }
+    }
+
+    fn run(
+        &mut self,
+        prepared: &Prepared<'_>,
+        recorder: &mut Recorder,
+        courier: &mut Courier,
+    ) -> Result<ApplyReport, ApplyError> {
+        run(
+            prepared,
+            recorder,
+            &mut self.audit,
+            courier,
+            "tester",
+            "apply",
+        )
+    }
+}
+
 fn entry(role: &str, action: &str, outcome: &str) -> (String, String, String) {
     (role.into(), action.into(), outcome.into())
 }
 
 #[test]
 fn every_unit_runs_only_after_its_changes_are_committed_to_the_log_and_the_previous_outcomes_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.db");
-    let mut audit = AuditLog::open(&path).unwrap();
+    let mut log = TestLog::new();
+    let path = log.path.clone();
     let plan = plan();
     let prepared = prepare(&plan, &|_| None).unwrap();
     let mut recorder = Recorder::new(&path, None);
 
-    let report = run(
-        &prepared,
-        &mut recorder,
-        &mut audit,
-        &mut courier(&path),
-        "tester",
-        "apply",
-    )
-    .unwrap();
+    let report = log
+        .run(&prepared, &mut recorder, &mut courier(&path))
+        .unwrap();
 
     assert_eq!(
         recorder.seen,
@@ -219,22 +248,15 @@ fn every_unit_runs_only_after_its_changes_are_committed_to_the_log_and_the_previ
 
 #[test]
 fn a_failed_role_unit_names_its_change_and_later_units_are_recorded_as_not_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.db");
-    let mut audit = AuditLog::open(&path).unwrap();
+    let mut log = TestLog::new();
+    let path = log.path.clone();
     let plan = plan();
     let prepared = prepare(&plan, &|_| None).unwrap();
     let mut recorder = Recorder::new(&path, Some(UnitKind::Roles));
 
-    let report = run(
-        &prepared,
-        &mut recorder,
-        &mut audit,
-        &mut courier(&path),
-        "tester",
-        "apply",
-    )
-    .unwrap();
+    let report = log
+        .run(&prepared, &mut recorder, &mut courier(&path))
+        .unwrap();
 
     assert_eq!(
         recorder.seen.len(),
@@ -264,23 +286,16 @@ fn a_failed_role_unit_names_its_change_and_later_units_are_recorded_as_not_run()
 
 #[test]
 fn a_failure_that_cannot_be_located_rolls_back_every_change_and_blames_none() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.db");
-    let mut audit = AuditLog::open(&path).unwrap();
+    let mut log = TestLog::new();
+    let path = log.path.clone();
     let plan = plan();
     let prepared = prepare(&plan, &|_| None).unwrap();
     let mut recorder = Recorder::new(&path, Some(UnitKind::Roles));
     recorder.failed_index = None;
 
-    let report = run(
-        &prepared,
-        &mut recorder,
-        &mut audit,
-        &mut courier(&path),
-        "tester",
-        "apply",
-    )
-    .unwrap();
+    let report = log
+        .run(&prepared, &mut recorder, &mut courier(&path))
+        .unwrap();
 
     let log = committed_log(&path);
     let unlocated = "rolled back: boom (the failing statement could not be identified)";
@@ -297,23 +312,16 @@ fn a_failure_that_cannot_be_located_rolls_back_every_change_and_blames_none() {
 
 #[test]
 fn a_commit_without_an_answer_leaves_its_changes_started_and_its_passwords_live() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.db");
-    let mut audit = AuditLog::open(&path).unwrap();
+    let mut log = TestLog::new();
+    let path = log.path.clone();
     let plan = generating_plan();
     let prepared = prepare(&plan, &|_| None).unwrap();
     let mut recorder = Recorder::new(&path, Some(UnitKind::Roles));
     recorder.commit_unknown = true;
 
-    let report = run(
-        &prepared,
-        &mut recorder,
-        &mut audit,
-        &mut courier(&path),
-        "tester",
-        "apply",
-    )
-    .unwrap();
+    let report = log
+        .run(&prepared, &mut recorder, &mut courier(&path))
+        .unwrap();
 
     let log = committed_log(&path);
     assert_eq!(log[0].2, "started");
@@ -338,23 +346,14 @@ fn generating_plan() -> Plan {
 
 #[test]
 fn passwords_are_delivered_with_the_run_id_after_the_run_starts_and_before_any_unit_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.db");
-    let mut audit = AuditLog::open(&path).unwrap();
+    let mut log = TestLog::new();
+    let path = log.path.clone();
     let plan = generating_plan();
     let prepared = prepare(&plan, &|_| None).unwrap();
     let mut recorder = Recorder::new(&path, None);
     let mut courier = courier(&path);
 
-    let report = run(
-        &prepared,
-        &mut recorder,
-        &mut audit,
-        &mut courier,
-        "tester",
-        "apply",
-    )
-    .unwrap();
+    let report = log.run(&prepared, &mut recorder, &mut courier).unwrap();
 
     assert_eq!(courier.runs_in_log, 1, "the run starts before delivery");
     let run_id = report.run.to_string();
@@ -371,24 +370,15 @@ fn passwords_are_delivered_with_the_run_id_after_the_run_starts_and_before_any_u
 
 #[test]
 fn a_failed_delivery_runs_nothing_and_fails_the_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.db");
-    let mut audit = AuditLog::open(&path).unwrap();
+    let mut log = TestLog::new();
+    let path = log.path.clone();
     let plan = generating_plan();
     let prepared = prepare(&plan, &|_| None).unwrap();
     let mut recorder = Recorder::new(&path, None);
     let mut courier = courier(&path);
     courier.fail = true;
 
-    let error = run(
-        &prepared,
-        &mut recorder,
-        &mut audit,
-        &mut courier,
-        "tester",
-        "apply",
-    )
-    .unwrap_err();
+    let error = log.run(&prepared, &mut recorder, &mut courier).unwrap_err();
 
     assert!(matches!(error, ApplyError::Delivery { .. }), "{error}");
     assert!(error.to_string().contains("disk full"), "{error}");
@@ -403,22 +393,15 @@ fn a_failed_delivery_runs_nothing_and_fails_the_run() {
 
 #[test]
 fn a_rolled_back_role_unit_makes_its_passwords_not_live() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.db");
-    let mut audit = AuditLog::open(&path).unwrap();
+    let mut log = TestLog::new();
+    let path = log.path.clone();
     let plan = generating_plan();
     let prepared = prepare(&plan, &|_| None).unwrap();
     let mut recorder = Recorder::new(&path, Some(UnitKind::Roles));
 
-    let report = run(
-        &prepared,
-        &mut recorder,
-        &mut audit,
-        &mut courier(&path),
-        "tester",
-        "apply",
-    )
-    .unwrap();
+    let report = log
+        .run(&prepared, &mut recorder, &mut courier(&path))
+        .unwrap();
 
     assert_eq!(report.live_credentials(&prepared).count(), 0);
 }

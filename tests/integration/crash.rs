@@ -134,21 +134,27 @@ fn killed_right_after_the_first_clusters_role_commit_the_passwords_are_delivered
     s.assert_converged();
 }
 
-#[test]
-fn an_audit_log_locked_past_the_commit_names_the_committed_cluster_and_the_credentials_file() {
-    let cluster = cluster_with_orders();
-    let registry = registry_toml(&[("dev", "app", &cluster)]);
-    let mut keys: BTreeMap<String, u32> = BTreeMap::new();
-    keys.insert("locked_rot".into(), 1);
+/// A scenario on `cluster` whose one role `role` was applied (its password in `first.json`) and
+/// whose rotation key has changed since: the next apply resets the password.
+fn rotation_pending(cluster: &Cluster, role: &str) -> Scenario {
+    let registry = registry_toml(&[("dev", "app", cluster)]);
+    let mut keys: BTreeMap<String, u32> = BTreeMap::from([(role.to_string(), 1)]);
     let s = Scenario::with_files(
-        &cluster,
+        cluster,
         AdminKind::Superuser,
         &registry,
         &roles_yaml(&keys, "\"dev/app\""),
     );
     s.apply(Some("first.json")).expect_success();
-    keys.insert("locked_rot".into(), 2);
+    keys.insert(role.to_string(), 2);
     s.file("roles.yaml", &roles_yaml(&keys, "\"dev/app\""));
+    s
+}
+
+#[test]
+fn an_audit_log_locked_past_the_commit_names_the_committed_cluster_and_the_credentials_file() {
+    let cluster = cluster_with_orders();
+    let s = rotation_pending(&cluster, "locked_rot");
 
     let path = creds_path(&s, "locked.json");
     let (apply, holder) = apply_waiting_on_marker(&s, &cluster, "locked_rot", &path);
@@ -229,19 +235,8 @@ fn waiting_marker_pids(client: &mut postgres::Client) -> Vec<i32> {
 #[test]
 fn a_unit_whose_connection_dies_blames_no_change_and_rolls_back_every_one() {
     let cluster = cluster_with_orders();
-    let registry = registry_toml(&[("dev", "app", &cluster)]);
-    let mut keys: BTreeMap<String, u32> = BTreeMap::new();
-    keys.insert("cut_rot".into(), 1);
-    let s = Scenario::with_files(
-        &cluster,
-        AdminKind::Superuser,
-        &registry,
-        &roles_yaml(&keys, "\"dev/app\""),
-    );
-    s.apply(Some("first.json")).expect_success();
+    let s = rotation_pending(&cluster, "cut_rot");
     let first = password_of(&read_credentials(&creds_path(&s, "first.json")), "cut_rot");
-    keys.insert("cut_rot".into(), 2);
-    s.file("roles.yaml", &roles_yaml(&keys, "\"dev/app\""));
 
     let path = creds_path(&s, "cut.json");
     let (apply, mut holder) = apply_waiting_on_marker(&s, &cluster, "cut_rot", &path);
