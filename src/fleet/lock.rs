@@ -148,26 +148,11 @@ pub(crate) fn lock_all(
     settings: &LockSettings,
     on_wait: &dyn Fn(&str),
 ) -> BTreeMap<ClusterKey, Result<ClusterLock, LockError>> {
-    let tried: Vec<(ClusterKey, Result<bool, LockError>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = connections
-            .iter_mut()
-            .map(|(key, connection)| {
-                (
-                    key.clone(),
-                    scope.spawn(move || try_lock(connection, settings)),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(key, handle)| {
-                let result = handle
-                    .join()
-                    .unwrap_or_else(|_| Err(failed(settings, "the lock thread panicked".into())));
-                (key, result)
-            })
-            .collect()
-    });
+    let tried = super::in_parallel(
+        connections.iter_mut(),
+        |_, connection| try_lock(connection, settings),
+        |_| Err(failed(settings, "the lock thread panicked".into())),
+    );
     let busy = tried.iter().any(|(_, result)| matches!(result, Ok(false)));
     let mut results = BTreeMap::new();
     for (key, result) in tried {

@@ -113,9 +113,11 @@ pub fn plan_fleet(
         .filter(|(key, _)| !blocked.contains_key(**key))
         .map(|(key, cluster)| (*key, (databases(cluster), first.remove(*key))))
         .collect();
-    let mut reads = in_parallel(jobs, |key, (databases, role_connection)| {
-        read(key, &databases, connector, role_connection)
-    });
+    let mut reads = in_parallel(
+        jobs,
+        |key, (databases, role_connection)| read(key, &databases, connector, role_connection),
+        |key| Err(ReadError::Panicked(key.clone())),
+    );
     let mut clusters = Vec::new();
     let mut connections = BTreeMap::new();
     for (key, cluster) in &desired {
@@ -210,6 +212,7 @@ fn admit(
             .iter()
             .map(|(key, cluster)| (*key, databases(cluster))),
         |key, databases| open(key, &databases, connector, lock_settings),
+        |key| Err(ReadError::Panicked(key.clone())),
     );
     let mut blocked: BTreeMap<ClusterKey, PlanError> = BTreeMap::new();
     let mut first: BTreeMap<ClusterKey, Connection> = BTreeMap::new();
@@ -262,11 +265,13 @@ fn databases(cluster: &DesiredCluster) -> Vec<String> {
 }
 
 /// Runs `work` on every cluster's job at once, each on a thread of its own: each is network
-/// round trips, and an unreachable host costs a whole connect timeout.
-fn in_parallel<'k, J: Send, T: Send>(
+/// round trips, and an unreachable host costs a whole connect timeout. A job whose thread
+/// panicked gives `panicked`'s value.
+pub(crate) fn in_parallel<'k, J: Send, T: Send>(
     jobs: impl IntoIterator<Item = (&'k ClusterKey, J)>,
-    work: impl Fn(&ClusterKey, J) -> Result<T, ReadError> + Sync,
-) -> BTreeMap<ClusterKey, Result<T, ReadError>> {
+    work: impl Fn(&ClusterKey, J) -> T + Sync,
+    panicked: impl Fn(&ClusterKey) -> T,
+) -> BTreeMap<ClusterKey, T> {
     let work = &work;
     std::thread::scope(|scope| {
         let handles: Vec<_> = jobs
@@ -276,9 +281,7 @@ fn in_parallel<'k, J: Send, T: Send>(
         handles
             .into_iter()
             .map(|(key, handle)| {
-                let result = handle
-                    .join()
-                    .unwrap_or_else(|_| Err(ReadError::Panicked(key.clone())));
+                let result = handle.join().unwrap_or_else(|_| panicked(key));
                 (key.clone(), result)
             })
             .collect()
