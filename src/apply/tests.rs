@@ -42,6 +42,7 @@ fn plan() -> Plan {
             schema: "public".into(),
         },
         privileges: vec!["SELECT".into()],
+        grant_option: false,
     };
     Plan::new(
         vec![ClusterPlan {

@@ -205,10 +205,17 @@ pub struct RawMembershipOptions {
 #[serde(deny_unknown_fields)]
 pub struct RawGrant {
     pub on: RawGrantOn,
-    /// Objects by name: schemas for `schema(s)`, `schema.name` for `table`, `sequence`, `function`.
+    /// Objects by name: schemas for `schema(s)`; `schema.name` for `table`, `sequence`,
+    /// `function`, `type`, and the tables of `columns`; the plain name of a foreign data
+    /// wrapper, foreign server, tablespace or parameter; a large object's OID.
     pub names: Option<Vec<String>>,
-    /// For `tables`, `sequences`, `functions`: every such object in these schemas.
+    /// For `tables`, `sequences`, `functions`, `types`: every such object in these schemas.
     pub schemas: Option<Vec<String>>,
+    /// For `columns`: the columns of each table in `names`.
+    pub columns: Option<Vec<String>>,
+    /// `WITH GRANT OPTION`: the role may grant the privileges to others (default false; a
+    /// grant option held but not declared is revoked).
+    pub grant_option: Option<bool>,
     /// Privilege names, or `ALL` for every privilege of the object kind.
     pub privileges: Vec<String>,
     /// Also cover objects created later (`ALTER DEFAULT PRIVILEGES`).
@@ -229,6 +236,22 @@ pub enum RawGrantOn {
     Sequences,
     Function,
     Functions,
+    Column,
+    Columns,
+    Type,
+    Types,
+    Domain,
+    Domains,
+    LargeObject,
+    LargeObjects,
+    ForeignDataWrapper,
+    ForeignDataWrappers,
+    ForeignServer,
+    ForeignServers,
+    Tablespace,
+    Tablespaces,
+    Parameter,
+    Parameters,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -158,9 +158,10 @@ fn privileges(
     let databases: BTreeSet<&str> = role.targets.iter().map(|t| t.database.as_str()).collect();
     let mut indexes = Vec::new();
     // A database missing from the cluster is already an error of the cluster.
-    for database in databases
+    for (position, database) in databases
         .into_iter()
         .filter(|d| input.current.databases.contains(*d))
+        .enumerate()
     {
         let Some(index) = input.databases.get(database) else {
             errors.push(PlanError::PrivilegesUnread {
@@ -187,6 +188,7 @@ fn privileges(
                 role_known: &|name: &RoleName| {
                     input.current.roles.contains_key(name) || input.desired.roles.contains_key(name)
                 },
+                cluster_wide_here: position == 0,
             },
         );
         indexes.push(index);

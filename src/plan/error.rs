@@ -126,15 +126,16 @@ pub enum PlanError {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
 pub enum PrivilegeError {
     #[error(
-        "default privileges for future {} created by {owner} in schema {schema} \
+        "default privileges for future {} created by {owner}{} \
          (database {database}) need the admin to act as {owner} \
          (membership in {owner} with INHERIT and, from PostgreSQL 16, SET)",
-        .kind.plural().to_ascii_lowercase()
+        .kind.plural().to_ascii_lowercase(),
+        in_schema(.schema)
     )]
     FutureOwnerNotActable {
         kind: ObjectKind,
         owner: RoleName,
-        schema: String,
+        schema: Option<String>,
         database: String,
     },
     #[error(
@@ -161,14 +162,26 @@ pub enum PrivilegeError {
     )]
     DefaultsOwnerNotActable { owner: RoleName, database: String },
     #[error(
-        "`future_owners` names {owner} for future {} in schema {schema} (database {database}), \
+        "`future_owners` names {owner} for future {}{} (database {database}), \
          but no role {owner} exists or is declared on this cluster",
-        .kind.plural().to_ascii_lowercase()
+        .kind.plural().to_ascii_lowercase(),
+        in_schema(.schema)
     )]
     UnknownFutureOwner {
         kind: ObjectKind,
         owner: RoleName,
-        schema: String,
+        schema: Option<String>,
+        database: String,
+    },
+    #[error(
+        "default privileges on {} need PostgreSQL 18; the server of database {database} is {}.{}",
+        .kind.plural().to_ascii_lowercase(),
+        .server_version_num / 10000,
+        .server_version_num % 10000
+    )]
+    DefaultsNotOnServer {
+        kind: ObjectKind,
+        server_version_num: i32,
         database: String,
     },
     #[error(
@@ -223,10 +236,19 @@ impl PlanError {
                 PrivilegeError::DefaultsOwnerNotActable { .. } => "defaults_owner_not_actable",
                 PrivilegeError::UnknownFutureOwner { .. } => "unknown_future_owner",
                 PrivilegeError::PrivilegeNotOnServer { .. } => "privilege_not_on_server",
+                PrivilegeError::DefaultsNotOnServer { .. } => "defaults_not_on_server",
                 PrivilegeError::UnknownObject { .. } => "unknown_object",
             },
         }
     }
+}
+
+/// ` in schema s`, or nothing for default privileges that are not per schema.
+fn in_schema(schema: &Option<String>) -> String {
+    schema
+        .as_ref()
+        .map(|s| format!(" in schema {s}"))
+        .unwrap_or_default()
 }
 
 /// `file:line:column: ` of the config entry at fault, when it is known.

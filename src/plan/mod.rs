@@ -98,6 +98,9 @@ pub enum Change {
         kind: ObjectKind,
         objects: GrantObjects,
         privileges: Vec<String>,
+        /// `WITH GRANT OPTION`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        grant_option: bool,
     },
     Revoke {
         database: String,
@@ -105,6 +108,9 @@ pub enum Change {
         objects: GrantObjects,
         privileges: Vec<String>,
         granted_by: RoleName,
+        /// `REVOKE GRANT OPTION FOR`: the privileges stay, the right to pass them on goes.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        grant_option_only: bool,
     },
     /// Default privileges for objects `owner` creates later (`ALTER DEFAULT PRIVILEGES`).
     GrantDefault {
@@ -113,6 +119,8 @@ pub enum Change {
         schema: Option<String>,
         kind: ObjectKind,
         privileges: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        grant_option: bool,
     },
     RevokeDefault {
         database: String,
@@ -120,6 +128,8 @@ pub enum Change {
         schema: Option<String>,
         kind: ObjectKind,
         privileges: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        grant_option_only: bool,
     },
 }
 

@@ -43,6 +43,7 @@ fn object(
         schema: schema.map(Into::into),
         name: name.into(),
         arguments: arguments.map(Into::into),
+        column: None,
     }
 }
 
@@ -110,6 +111,7 @@ fn created() -> RolePlan {
                     schema: "public".into(),
                 },
                 privileges: privileges(&["INSERT", "SELECT"]),
+                grant_option: false,
             },
             Change::Grant {
                 database: "App DB".into(),
@@ -123,6 +125,7 @@ fn created() -> RolePlan {
                     )],
                 },
                 privileges: privileges(&["EXECUTE"]),
+                grant_option: false,
             },
             // Names that read ambiguously unless quoted as SQL quotes them.
             Change::Grant {
@@ -135,6 +138,7 @@ fn created() -> RolePlan {
                     ],
                 },
                 privileges: privileges(&["SELECT"]),
+                grant_option: false,
             },
             Change::Grant {
                 database: "app_dev".into(),
@@ -143,6 +147,7 @@ fn created() -> RolePlan {
                     objects: vec![object(ObjectKind::Database, None, "app_dev", None)],
                 },
                 privileges: privileges(&["CONNECT"]),
+                grant_option: false,
             },
             Change::GrantDefault {
                 database: "app_dev".into(),
@@ -150,6 +155,7 @@ fn created() -> RolePlan {
                 schema: Some("public".into()),
                 kind: ObjectKind::Table,
                 privileges: privileges(&["SELECT"]),
+                grant_option: false,
             },
         ],
     }
@@ -239,6 +245,7 @@ fn updated() -> RolePlan {
                 },
                 privileges: privileges(&["DELETE", "UPDATE"]),
                 granted_by: role("app_owner"),
+                grant_option_only: false,
             },
             Change::Revoke {
                 database: "app_dev".into(),
@@ -248,6 +255,7 @@ fn updated() -> RolePlan {
                 },
                 privileges: privileges(&["USAGE"]),
                 granted_by: role("postgres"),
+                grant_option_only: false,
             },
             Change::RevokeDefault {
                 database: "app_dev".into(),
@@ -255,6 +263,7 @@ fn updated() -> RolePlan {
                 schema: None,
                 kind: ObjectKind::Function,
                 privileges: privileges(&["EXECUTE"]),
+                grant_option_only: false,
             },
         ],
     }

@@ -321,11 +321,17 @@ fn change_lines(change: &Change) -> Vec<String> {
             kind,
             objects,
             privileges,
+            grant_option,
         } => vec![format!(
-            "{add} grant {} on {} (in database {})",
+            "{add} grant {} on {} (in database {}){}",
             privileges.join(", "),
             objects_text(*kind, objects),
-            ident_if_needed(database)
+            ident_if_needed(database),
+            if *grant_option {
+                " with grant option"
+            } else {
+                ""
+            }
         )],
         Change::Revoke {
             database,
@@ -333,8 +339,14 @@ fn change_lines(change: &Change) -> Vec<String> {
             objects,
             privileges,
             granted_by,
+            grant_option_only,
         } => vec![format!(
-            "{del} revoke {} on {} (in database {}), granted by {granted_by}",
+            "{del} revoke {}{} on {} (in database {}), granted by {granted_by}",
+            if *grant_option_only {
+                "grant option for "
+            } else {
+                ""
+            },
             privileges.join(", "),
             objects_text(*kind, objects),
             ident_if_needed(database)
@@ -345,9 +357,15 @@ fn change_lines(change: &Change) -> Vec<String> {
             schema,
             kind,
             privileges,
+            grant_option,
         } => vec![format!(
-            "{add} grant {}",
-            default_text(database, owner, schema.as_deref(), *kind, privileges)
+            "{add} grant {}{}",
+            default_text(database, owner, schema.as_deref(), *kind, privileges),
+            if *grant_option {
+                " with grant option"
+            } else {
+                ""
+            }
         )],
         Change::RevokeDefault {
             database,
@@ -355,8 +373,14 @@ fn change_lines(change: &Change) -> Vec<String> {
             schema,
             kind,
             privileges,
+            grant_option_only,
         } => vec![format!(
-            "{del} revoke {}",
+            "{del} revoke {}{}",
+            if *grant_option_only {
+                "grant option for "
+            } else {
+                ""
+            },
             default_text(database, owner, schema.as_deref(), *kind, privileges)
         )],
     }
@@ -439,6 +463,9 @@ fn object_text(object: &ObjectRef) -> String {
     text.push_str(&ident_if_needed(&object.name));
     if let Some(arguments) = &object.arguments {
         let _ = write!(text, "({arguments})");
+    }
+    if let Some(column) = &object.column {
+        let _ = write!(text, ".{}", ident_if_needed(column));
     }
     text
 }

@@ -14,6 +14,7 @@ fn object(kind: ObjectKind, schema: Option<&str>, name: &str, owner: &str) -> Db
             schema: schema.map(str::to_string),
             name: name.into(),
             arguments: None,
+            column: None,
         },
         owner: role(owner),
     }
@@ -43,6 +44,7 @@ fn select_on_reports(future: bool) -> GrantSpec {
         privileges: BTreeSet::from(["SELECT".to_string()]),
         future,
         future_owners: None,
+        grant_option: false,
     }
 }
 
@@ -52,6 +54,7 @@ fn held(grantee: &str, o: &DbObject, privilege: &str) -> HeldPrivilege {
         object: o.object.clone(),
         privilege: privilege.into(),
         grantor: role("owner"),
+        grant_option: false,
     }
 }
 
@@ -60,6 +63,7 @@ fn superuser() -> Context<'static> {
         server_version_num: 150000,
         admin_acts_as: &|_| true,
         role_known: &|_| true,
+        cluster_wide_here: true,
     }
 }
 
@@ -121,6 +125,7 @@ fn all_expands_per_server_version_and_missing_schemas_are_notes() {
         server_version_num: 170000,
         admin_acts_as: &|_| true,
         role_known: &|_| true,
+        cluster_wide_here: true,
     };
     let changes = diff_database(&role("other"), &[spec.clone()], &index, &pg17).changes;
     match &changes[0] {
@@ -152,6 +157,7 @@ fn an_admin_that_cannot_act_as_the_owner_gets_errors_and_notes_not_failures_at_a
         server_version_num: 160000,
         admin_acts_as: &|r: &RoleName| r.as_str() != "owner",
         role_known: &|_| true,
+        cluster_wide_here: true,
     };
     let diff = diff_database(
         &role("analyst"),
@@ -192,6 +198,7 @@ fn the_roles_own_default_privileges_are_never_revoked() {
             kind: ObjectKind::Table,
             grantee: role(grantee),
             privilege: privilege.into(),
+            grant_option: false,
         });
     }
     let index = DatabaseIndex::new(&state);
@@ -210,6 +217,7 @@ fn an_unknown_future_owner_is_an_error_naming_it() {
         server_version_num: 150000,
         admin_acts_as: &|_| true,
         role_known: &|r: &RoleName| r.as_str() != "ghost",
+        cluster_wide_here: true,
     };
     let diff = diff_database(&role("analyst"), &[spec], &index, &context);
     assert_eq!(diff.errors.len(), 1, "{:?}", diff.errors);
@@ -242,6 +250,7 @@ fn maintain_is_an_error_before_17_and_granted_from_17() {
         server_version_num: 170000,
         admin_acts_as: &|_| true,
         role_known: &|_| true,
+        cluster_wide_here: true,
     };
     let diff = diff_database(&role("other"), &[spec], &index, &pg17);
     assert!(diff.errors.is_empty(), "{:?}", diff.errors);
