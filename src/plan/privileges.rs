@@ -324,9 +324,9 @@ fn diff_defaults(
             Some(_) => {}
         }
     }
-    for ((owner, schema, kind, privilege), _) in &held {
-        let key = (owner.clone(), schema.clone(), *kind, privilege.clone());
-        if !desired.contains_key(&key) {
+    for key in held.keys() {
+        let (owner, schema, kind, privilege) = key;
+        if !desired.contains_key(key) {
             revokes
                 .entry((false, (owner.clone(), schema.clone(), *kind)))
                 .or_default()

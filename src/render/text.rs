@@ -460,7 +460,12 @@ fn object_text(object: &ObjectRef) -> String {
         .as_deref()
         .map(|schema| format!("{}.", ident_if_needed(schema)))
         .unwrap_or_default();
-    text.push_str(&ident_if_needed(&object.name));
+    // A large object's name is its OID, a number.
+    if object.kind == ObjectKind::LargeObject {
+        text.push_str(&object.name);
+    } else {
+        text.push_str(&ident_if_needed(&object.name));
+    }
     if let Some(arguments) = &object.arguments {
         let _ = write!(text, "({arguments})");
     }

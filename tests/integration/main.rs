@@ -26,6 +26,7 @@ mod memberships;
 mod multi_cluster;
 mod passwords;
 mod plan_output;
+mod privilege_classes;
 mod profiles;
 mod revocation;
 mod tls;
