@@ -47,6 +47,13 @@ fn object(
     }
 }
 
+fn column(table: &str, column: &str) -> ObjectRef {
+    ObjectRef {
+        column: Some(column.into()),
+        ..object(ObjectKind::Column, Some("public"), table, None)
+    }
+}
+
 fn privileges(names: &[&str]) -> Vec<String> {
     names.iter().map(|p| (*p).to_string()).collect()
 }
@@ -157,6 +164,39 @@ fn created() -> RolePlan {
                 privileges: privileges(&["SELECT"]),
                 grant_option: false,
             },
+            // The other privilege classes: columns (one table per statement), large objects
+            // (an OID, never quoted), parameters (each dotted part an identifier), and a grant
+            // option.
+            Change::Grant {
+                database: "app_dev".into(),
+                kind: ObjectKind::Column,
+                objects: GrantObjects::Objects {
+                    objects: vec![column("orders", "note"), column("orders", "Total Sum")],
+                },
+                privileges: privileges(&["SELECT", "UPDATE"]),
+                grant_option: false,
+            },
+            Change::Grant {
+                database: "app_dev".into(),
+                kind: ObjectKind::LargeObject,
+                objects: GrantObjects::Objects {
+                    objects: vec![object(ObjectKind::LargeObject, None, "4242", None)],
+                },
+                privileges: privileges(&["SELECT"]),
+                grant_option: true,
+            },
+            Change::Grant {
+                database: "app_dev".into(),
+                kind: ObjectKind::Parameter,
+                objects: GrantObjects::Objects {
+                    objects: vec![
+                        object(ObjectKind::Parameter, None, "work_mem", None),
+                        object(ObjectKind::Parameter, None, "auto_explain.log_min_duration", None),
+                    ],
+                },
+                privileges: privileges(&["ALTER SYSTEM", "SET"]),
+                grant_option: false,
+            },
         ],
     }
 }
@@ -264,6 +304,24 @@ fn updated() -> RolePlan {
                 kind: ObjectKind::Function,
                 privileges: privileges(&["EXECUTE"]),
                 grant_option_only: false,
+            },
+            Change::Revoke {
+                database: "app_dev".into(),
+                kind: ObjectKind::Type,
+                objects: GrantObjects::Objects {
+                    objects: vec![object(ObjectKind::Type, Some("public"), "mood", None)],
+                },
+                privileges: privileges(&["USAGE"]),
+                granted_by: role("app_owner"),
+                grant_option_only: true,
+            },
+            Change::RevokeDefault {
+                database: "app_dev".into(),
+                owner: role("app_owner"),
+                schema: Some("public".into()),
+                kind: ObjectKind::Type,
+                privileges: privileges(&["USAGE"]),
+                grant_option_only: true,
             },
         ],
     }
