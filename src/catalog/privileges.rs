@@ -3,13 +3,14 @@
 //!
 //! ACLs are exploded with `aclexplode`, and a NULL ACL with `acldefault`, so an object that was
 //! never granted on still shows its owner's implicit privileges (docs: System Information
-//! Functions, Table 9.70). PUBLIC (grantee 0) is filtered out: pgroster does not manage it.
+//! Functions, Table 9.70). PUBLIC (grantee 0) is read only where a revoke can cascade to it:
+//! pgroster does not manage it.
 //! Names come from `pg_get_userbyid`, a cache lookup: joining the `pg_roles` view instead
 //! scans every role once per branch. System schemas are out of scope.
 
 use super::{each_row, get, CatalogError};
 use crate::model::privileges::{
-    DatabaseState, DbObject, DefaultPrivilege, HeldPrivilege, ObjectKind, ObjectRef,
+    DatabaseState, DbObject, DefaultPrivilege, HeldPrivilege, ObjectKind, ObjectRef, PUBLIC,
 };
 use crate::model::RoleName;
 use postgres::Row;
@@ -101,15 +102,17 @@ fn objects_query() -> String {
     )
 }
 
-/// Every privilege held on those objects, PUBLIC's aside: kind, schema, name, arguments,
-/// column, grantee, privilege, grantor, grant option.
+/// Every privilege held on those objects: kind, schema, name, arguments, column, grantee,
+/// privilege, grantor, grant option. PUBLIC's only when someone other than the owner granted
+/// it (a role passing on its grant option, which a revoke then cascades to), as `PUBLIC`.
 fn privileges_query() -> String {
     let branches = classes();
     format!(
         "SELECT o.kind, o.schema::text, o.name::text, o.arguments, o.col::text,
-                pg_get_userbyid(a.grantee), a.privilege_type, pg_get_userbyid(a.grantor), a.is_grantable
+                CASE WHEN a.grantee = 0 THEN '{PUBLIC}' ELSE pg_get_userbyid(a.grantee) END,
+                a.privilege_type, pg_get_userbyid(a.grantor), a.is_grantable
            FROM ({}) o, aclexplode(o.acl) a
-          WHERE a.grantee <> 0",
+          WHERE a.grantee <> 0 OR a.grantor <> o.owner",
         branches.join("\nUNION ALL\n")
     )
 }

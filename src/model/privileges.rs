@@ -246,6 +246,11 @@ pub struct DbObject {
     pub owner: RoleName,
 }
 
+/// The grantee name under which PUBLIC's privileges are read: `public` is reserved, so no role
+/// can carry it. Only grants to PUBLIC made by someone other than the owner are read, the ones
+/// a revoke can cascade to.
+pub const PUBLIC: &str = "public";
+
 /// A privilege a role holds directly on an object (whoever granted it).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct HeldPrivilege {

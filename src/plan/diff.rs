@@ -1,8 +1,11 @@
 //! The diff of one cluster: desired roles against the roles read from its catalog.
 
 use super::memberships::check_memberships;
-use super::privileges::{diff_database, missing_everywhere, Context, DatabaseIndex};
+use super::privileges::{
+    cascaded, diff_database, missing_everywhere, Cascaded, Context, DatabaseIndex,
+};
 use super::{Change, ClusterPlan, PasswordSource, PlanError, RoleAction, RolePlan};
+use crate::model::privileges::GrantSpec;
 use crate::model::{
     CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, Marker, MembershipOptions,
     PasswordPolicy, RoleName, SettingScope,
@@ -65,6 +68,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         errors: Vec::new(),
     };
     check_cluster(input, &mut plan.errors);
+    let cascaded = cascades(input);
     let in_scope: BTreeSet<SettingScope> = std::iter::once(SettingScope::AllDatabases)
         .chain(
             desired
@@ -84,7 +88,8 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
             None => create(role),
             Some(existing) => update(role, existing, &in_scope, input),
         };
-        let privilege_changes = privileges(role, input, &mut plan.notes, &mut plan.errors);
+        let privilege_changes =
+            privileges(role, input, &cascaded, &mut plan.notes, &mut plan.errors);
         if !privilege_changes.is_empty() {
             let role_plan = plan_for_role.get_or_insert_with(|| {
                 let action = if existing.is_some_and(CurrentRole::is_managed) {
@@ -147,10 +152,49 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
     plan
 }
 
+/// What the privilege diff needs to know about the cluster and its admin.
+fn privilege_context<'a>(input: &'a DiffInput, cluster_wide_here: bool) -> Context<'a> {
+    Context {
+        server_version_num: input.current.server_version_num,
+        admin_acts_as: Box::new(move |owner: &RoleName| {
+            input.current.admin.superuser
+                || input
+                    .current
+                    .roles
+                    .get(owner)
+                    .is_some_and(|r| r.admin_acts_as)
+        }),
+        role_known: Box::new(move |name: &RoleName| {
+            input.current.roles.contains_key(name) || input.desired.roles.contains_key(name)
+        }),
+        cluster_wide_here,
+    }
+}
+
+/// In each target database, the grants the plan's revokes remove by cascade.
+fn cascades<'a>(input: &'a DiffInput) -> BTreeMap<&'a str, Cascaded> {
+    input
+        .databases
+        .iter()
+        .map(|(database, index)| {
+            let roles: Vec<(&RoleName, &[GrantSpec])> = input
+                .desired
+                .roles
+                .values()
+                .filter(|r| r.targets.iter().any(|t| &t.database == database))
+                .map(|r| (&r.name, r.grants.as_slice()))
+                .collect();
+            let context = privilege_context(input, true);
+            (database.as_str(), cascaded(&roles, index, &context))
+        })
+        .collect()
+}
+
 /// The role's privilege changes in each of its target databases on this cluster.
 fn privileges(
     role: &DesiredRole,
     input: &DiffInput,
+    cascaded: &BTreeMap<&str, Cascaded>,
     notes: &mut Vec<String>,
     errors: &mut Vec<PlanError>,
 ) -> Vec<Change> {
@@ -170,26 +214,12 @@ fn privileges(
             });
             continue;
         };
-        let admin_acts_as = |owner: &RoleName| {
-            input.current.admin.superuser
-                || input
-                    .current
-                    .roles
-                    .get(owner)
-                    .is_some_and(|r| r.admin_acts_as)
-        };
         let diff = diff_database(
             &role.name,
             &role.grants,
             index,
-            &Context {
-                server_version_num: input.current.server_version_num,
-                admin_acts_as: &admin_acts_as,
-                role_known: &|name: &RoleName| {
-                    input.current.roles.contains_key(name) || input.desired.roles.contains_key(name)
-                },
-                cluster_wide_here: position == 0,
-            },
+            &privilege_context(input, position == 0),
+            cascaded.get(database).unwrap_or(&Cascaded::new()),
         );
         indexes.push(index);
         changes.extend(diff.changes);

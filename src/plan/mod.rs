@@ -111,6 +111,11 @@ pub enum Change {
         /// `REVOKE GRANT OPTION FOR`: the privileges stay, the right to pass them on goes.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         grant_option_only: bool,
+        /// Grants that hang from the grant option this takes away (the role passed the
+        /// privilege on): `CASCADE` removes them too. A managed role among them that declares
+        /// the privilege gets it again from the owner, earlier in the same transaction.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        cascade: Vec<DependentGrant>,
     },
     /// Default privileges for objects `owner` creates later (`ALTER DEFAULT PRIVILEGES`).
     GrantDefault {
@@ -131,6 +136,16 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         grant_option_only: bool,
     },
+}
+
+/// A grant made by a role with its grant option, removed with that option.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+pub struct DependentGrant {
+    /// `public` for PUBLIC (a reserved name: no role has it).
+    pub grantee: RoleName,
+    pub object: ObjectRef,
+    pub privilege: String,
+    pub grantor: RoleName,
 }
 
 /// The objects a grant or revoke names.

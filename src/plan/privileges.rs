@@ -4,10 +4,13 @@
 //! an object there that no grant declares is revoked. Objects the role owns are left out (an
 //! owner's privileges are implicit), and so are the role's own entries in its default privileges
 //! (what it gets on objects it creates, issue 10), PUBLIC and the system schemas. Who granted a
-//! privilege does not matter: held is held. A named object missing from one database is a note
-//! there; missing from every target database, it is an error (`missing_everywhere`).
+//! privilege does not matter: held is held; the grant option is part of what is held. A
+//! privilege the role passed on with its grant option is revoked with `CASCADE`, the grants
+//! that hang from it listed in the plan (`dependents`); other roles' diffs count those as gone
+//! (`cascaded`). A named object missing from one database is a note there; missing from every
+//! target database, it is an error (`missing_everywhere`).
 
-use super::{Change, GrantObjects, PrivilegeError};
+use super::{Change, DependentGrant, GrantObjects, PrivilegeError};
 use crate::model::privileges::{
     DatabaseState, DbObject, DefaultPrivilege, GrantSpec, GrantTarget, HeldPrivilege, ObjectKind,
     ObjectRef,
@@ -24,6 +27,8 @@ pub struct DatabaseIndex<'a> {
     pub state: &'a DatabaseState,
     by_kind_schema: BTreeMap<(ObjectKind, Option<&'a str>), Vec<&'a DbObject>>,
     held_by_role: BTreeMap<&'a RoleName, Vec<&'a HeldPrivilege>>,
+    /// Grants each role made with its grant option, to others.
+    granted_by_role: BTreeMap<&'a RoleName, Vec<&'a HeldPrivilege>>,
     defaults_by_role: BTreeMap<&'a RoleName, Vec<&'a DefaultPrivilege>>,
     owner_of: BTreeMap<&'a ObjectRef, &'a RoleName>,
 }
@@ -38,8 +43,12 @@ impl<'a> DatabaseIndex<'a> {
                 .push(object);
         }
         let mut held_by_role: BTreeMap<_, Vec<_>> = BTreeMap::new();
+        let mut granted_by_role: BTreeMap<_, Vec<_>> = BTreeMap::new();
         for held in &state.held {
             held_by_role.entry(&held.grantee).or_default().push(held);
+            if held.grantor != held.grantee {
+                granted_by_role.entry(&held.grantor).or_default().push(held);
+            }
         }
         let mut defaults_by_role: BTreeMap<_, Vec<_>> = BTreeMap::new();
         for default in &state.defaults {
@@ -57,6 +66,7 @@ impl<'a> DatabaseIndex<'a> {
             state,
             by_kind_schema,
             held_by_role,
+            granted_by_role,
             defaults_by_role,
             owner_of,
         }
@@ -87,9 +97,9 @@ pub struct Context<'a> {
     pub server_version_num: i32,
     /// Whether the admin has the privileges of a role (to grant on its objects, to set default
     /// privileges for it, to revoke its grants).
-    pub admin_acts_as: &'a dyn Fn(&RoleName) -> bool,
+    pub admin_acts_as: Box<dyn Fn(&RoleName) -> bool + 'a>,
     /// Whether a role exists on the cluster or is declared for it (so the apply creates it first).
-    pub role_known: &'a dyn Fn(&RoleName) -> bool,
+    pub role_known: Box<dyn Fn(&RoleName) -> bool + 'a>,
     /// Whether this database is where the role's cluster-wide privileges (tablespaces,
     /// parameters) are diffed: every database sees them, one of them changes them.
     pub cluster_wide_here: bool,
@@ -125,6 +135,7 @@ pub(crate) fn diff_database(
     grants: &[GrantSpec],
     index: &DatabaseIndex,
     context: &Context,
+    cascaded: &Cascaded,
 ) -> PrivilegeDiff {
     let database = &index.state.database;
     let desired = desired(role, grants, index, context);
@@ -137,7 +148,15 @@ pub(crate) fn diff_database(
     // roles x objects on a large database.
     let mut held: BTreeMap<(ObjectRef, String), BTreeMap<RoleName, bool>> = BTreeMap::new();
     for h in index.held_by_role.get(role).into_iter().flatten() {
-        if in_scope(&h.object) {
+        // A grant another revoke removes by cascade is as good as gone: declared, it is
+        // granted again; undeclared, a revoke of its own would find nothing and fail.
+        let cascade_key = (
+            role.clone(),
+            h.object.clone(),
+            h.privilege.clone(),
+            h.grantor.clone(),
+        );
+        if in_scope(&h.object) && !cascaded.contains(&cascade_key) {
             held.entry((h.object.clone(), h.privilege.clone()))
                 .or_default()
                 .insert(h.grantor.clone(), h.grant_option);
@@ -245,12 +264,31 @@ pub(crate) fn diff_database(
                 database: database.clone(),
             });
         }
-        for (kind, objects, privileges) in group(pairs, index, role) {
+        // A privilege the role passed on is revoked on its own, with what hangs from it.
+        let (plain, passed_on): (BTreeSet<_>, BTreeSet<_>) = pairs
+            .iter()
+            .cloned()
+            .partition(|(object, privilege)| dependents(index, role, object, privilege).is_empty());
+        for (kind, objects, privileges) in group(&plain, index, role) {
             changes.push(Change::Revoke {
                 database: database.clone(),
                 kind,
                 objects,
                 privileges,
+                granted_by: grantor.clone(),
+                grant_option_only: *grant_option_only,
+                cascade: Vec::new(),
+            });
+        }
+        for (object, privilege) in passed_on {
+            changes.push(Change::Revoke {
+                database: database.clone(),
+                kind: object.kind,
+                cascade: dependents(index, role, &object, &privilege),
+                objects: GrantObjects::Objects {
+                    objects: vec![object],
+                },
+                privileges: vec![privilege],
                 granted_by: grantor.clone(),
                 grant_option_only: *grant_option_only,
             });
@@ -557,6 +595,86 @@ fn is_placeholder(kind: ObjectKind, name: &str) -> bool {
 
 fn qualified(schema: &str, name: &str) -> String {
     format!("{schema}.{name}")
+}
+
+/// Grants that the plan's revokes remove by cascade in one database: grantee, object,
+/// privilege, grantor.
+pub(crate) type Cascaded = BTreeSet<(RoleName, ObjectRef, String, RoleName)>;
+
+/// The grants in one database that disappear, by cascade, with the grant options the plan
+/// takes from `roles` (each declared role and its grants): the other roles' diffs must count
+/// them as gone. Only a role that passed a privilege on can cause one, so the rest cost a lookup.
+pub(crate) fn cascaded(
+    roles: &[(&RoleName, &[GrantSpec])],
+    index: &DatabaseIndex,
+    context: &Context,
+) -> Cascaded {
+    let mut gone = Cascaded::new();
+    for (role, grants) in roles {
+        if !index.granted_by_role.contains_key(role) {
+            continue;
+        }
+        let desired = desired(role, grants, index, context);
+        for held in index.held_by_role.get(role).into_iter().flatten() {
+            let pair = (held.object.clone(), held.privilege.clone());
+            let keeps_option = desired.privileges.get(&pair) == Some(&true);
+            if !held.grant_option || keeps_option || index.owner_of.get(&held.object) == Some(role)
+            {
+                continue;
+            }
+            for dependent in dependents(index, role, &held.object, &held.privilege) {
+                gone.insert((
+                    dependent.grantee,
+                    dependent.object,
+                    dependent.privilege,
+                    dependent.grantor,
+                ));
+            }
+        }
+    }
+    gone
+}
+
+/// The grants of `privilege` on `object` that hang from `role`'s grant option: those it made,
+/// and, recursively, those made by a grantee that loses its own grant option with them (it has
+/// no other grant with the option). What `REVOKE .. CASCADE` removes.
+fn dependents(
+    index: &DatabaseIndex,
+    role: &RoleName,
+    object: &ObjectRef,
+    privilege: &str,
+) -> Vec<DependentGrant> {
+    let mut found = Vec::new();
+    let mut losing = vec![role];
+    let mut lost: BTreeSet<&RoleName> = BTreeSet::from([role]);
+    while let Some(grantor) = losing.pop() {
+        let made = index.granted_by_role.get(grantor).into_iter().flatten();
+        for grant in made.filter(|g| &g.object == object && g.privilege == privilege) {
+            found.push(DependentGrant {
+                grantee: grant.grantee.clone(),
+                object: grant.object.clone(),
+                privilege: grant.privilege.clone(),
+                grantor: grant.grantor.clone(),
+            });
+            let keeps_option = index
+                .held_by_role
+                .get(&grant.grantee)
+                .into_iter()
+                .flatten()
+                .any(|other| {
+                    &other.object == object
+                        && other.privilege == privilege
+                        && other.grant_option
+                        && !lost.contains(&other.grantor)
+                });
+            if grant.grant_option && !keeps_option && lost.insert(&grant.grantee) {
+                losing.push(&grant.grantee);
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
 }
 
 /// Named objects that exist in none of the role's target databases: a typo, not an object

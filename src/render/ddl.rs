@@ -118,13 +118,15 @@ pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) ->
             privileges,
             granted_by,
             grant_option_only,
+            cascade,
         } => Statement::plain(format!(
             // REVOKE only removes the grants of the role it runs as, and GRANTED BY accepts
             // only the current user before PostgreSQL 16; so it runs as the grantor.
-            "SET ROLE {grantor}; REVOKE {}{} ON {} FROM {role_sql}; RESET ROLE",
+            "SET ROLE {grantor}; REVOKE {}{} ON {} FROM {role_sql}{}; RESET ROLE",
             option_for(*grant_option_only),
             privileges_sql(privileges, objects),
             objects_sql(database, *kind, objects),
+            if cascade.is_empty() { "" } else { " CASCADE" },
             grantor = ident(granted_by.as_str())
         )),
         Change::GrantDefault {

@@ -2,14 +2,14 @@
 //! renderer writes differently), every role action and every plan-level section, built as
 //! plain values so no server is needed.
 
-use crate::model::privileges::{ObjectKind, ObjectRef};
+use crate::model::privileges::{ObjectKind, ObjectRef, PUBLIC};
 use crate::model::{
     AttributeChange, AttributeValue, Attributes, ClusterKey, MembershipOptions, RoleName, Secret,
     SettingScope, TargetName,
 };
 use crate::plan::{
-    Change, ClusterPlan, GrantObjects, PasswordSource, Plan, PlanError, RoleAction, RolePlan,
-    SkippedRole,
+    Change, ClusterPlan, DependentGrant, GrantObjects, PasswordSource, Plan, PlanError, RoleAction,
+    RolePlan, SkippedRole,
 };
 
 /// A SCRAM verifier for the changes that set a password. Snapshots must never show it, so the
@@ -191,7 +191,12 @@ fn created() -> RolePlan {
                 objects: GrantObjects::Objects {
                     objects: vec![
                         object(ObjectKind::Parameter, None, "work_mem", None),
-                        object(ObjectKind::Parameter, None, "auto_explain.log_min_duration", None),
+                        object(
+                            ObjectKind::Parameter,
+                            None,
+                            "auto_explain.log_min_duration",
+                            None,
+                        ),
                     ],
                 },
                 privileges: privileges(&["ALTER SYSTEM", "SET"]),
@@ -286,6 +291,7 @@ fn updated() -> RolePlan {
                 privileges: privileges(&["DELETE", "UPDATE"]),
                 granted_by: role("app_owner"),
                 grant_option_only: false,
+                cascade: Vec::new(),
             },
             Change::Revoke {
                 database: "app_dev".into(),
@@ -296,6 +302,7 @@ fn updated() -> RolePlan {
                 privileges: privileges(&["USAGE"]),
                 granted_by: role("postgres"),
                 grant_option_only: false,
+                cascade: Vec::new(),
             },
             Change::RevokeDefault {
                 database: "app_dev".into(),
@@ -314,6 +321,21 @@ fn updated() -> RolePlan {
                 privileges: privileges(&["USAGE"]),
                 granted_by: role("app_owner"),
                 grant_option_only: true,
+                // JSmith passed USAGE on; the grants it made go with its grant option.
+                cascade: vec![
+                    DependentGrant {
+                        grantee: role("intern"),
+                        object: object(ObjectKind::Type, Some("public"), "mood", None),
+                        privilege: "USAGE".into(),
+                        grantor: role("JSmith"),
+                    },
+                    DependentGrant {
+                        grantee: role(PUBLIC),
+                        object: object(ObjectKind::Type, Some("public"), "mood", None),
+                        privilege: "USAGE".into(),
+                        grantor: role("JSmith"),
+                    },
+                ],
             },
             Change::RevokeDefault {
                 database: "app_dev".into(),

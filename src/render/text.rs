@@ -2,7 +2,7 @@
 
 use super::quote::ident_if_needed;
 use super::table::escape_controls;
-use crate::model::privileges::{ObjectKind, ObjectRef};
+use crate::model::privileges::{ObjectKind, ObjectRef, PUBLIC};
 use crate::model::{Attributes, Escalation, MembershipOptions, RoleName, SettingScope};
 use crate::plan::{Change, ClusterPlan, GrantObjects, PasswordSource, Plan, RoleAction, RolePlan};
 use std::fmt::Write;
@@ -340,17 +340,41 @@ fn change_lines(change: &Change) -> Vec<String> {
             privileges,
             granted_by,
             grant_option_only,
-        } => vec![format!(
-            "{del} revoke {}{} on {} (in database {}), granted by {granted_by}",
-            if *grant_option_only {
-                "grant option for "
-            } else {
-                ""
-            },
-            privileges.join(", "),
-            objects_text(*kind, objects),
-            ident_if_needed(database)
-        )],
+            cascade,
+        } => {
+            let mut lines = vec![format!(
+                "{del} revoke {}{} on {} (in database {}), granted by {}{}",
+                if *grant_option_only {
+                    "grant option for "
+                } else {
+                    ""
+                },
+                privileges.join(", "),
+                objects_text(*kind, objects),
+                ident_if_needed(database),
+                ident_if_needed(granted_by.as_str()),
+                if cascade.is_empty() {
+                    ""
+                } else {
+                    ", cascading to the grants it made:"
+                }
+            )];
+            lines.extend(cascade.iter().map(|dependent| {
+                let grantee = if dependent.grantee.as_str() == PUBLIC {
+                    "PUBLIC".to_string()
+                } else {
+                    ident_if_needed(dependent.grantee.as_str())
+                };
+                format!(
+                    "    {del} {} on {} {} from {grantee} (granted by {})",
+                    dependent.privilege,
+                    dependent.object.kind.noun(),
+                    object_text(&dependent.object),
+                    ident_if_needed(dependent.grantor.as_str())
+                )
+            }));
+            lines
+        }
         Change::GrantDefault {
             database,
             owner,
@@ -460,8 +484,8 @@ fn object_text(object: &ObjectRef) -> String {
         .as_deref()
         .map(|schema| format!("{}.", ident_if_needed(schema)))
         .unwrap_or_default();
-    // A large object's name is its OID, a number.
-    if object.kind == ObjectKind::LargeObject {
+    // A large object's name is its OID, a number; a parameter's is dotted as SET writes it.
+    if matches!(object.kind, ObjectKind::LargeObject | ObjectKind::Parameter) {
         text.push_str(&object.name);
     } else {
         text.push_str(&ident_if_needed(&object.name));

@@ -61,8 +61,8 @@ fn held(grantee: &str, o: &DbObject, privilege: &str) -> HeldPrivilege {
 fn superuser() -> Context<'static> {
     Context {
         server_version_num: 150000,
-        admin_acts_as: &|_| true,
-        role_known: &|_| true,
+        admin_acts_as: Box::new(|_| true),
+        role_known: Box::new(|_| true),
         cluster_wide_here: true,
     }
 }
@@ -76,6 +76,7 @@ fn grants_what_is_missing_and_skips_objects_the_role_owns() {
         &[select_on_reports(true)],
         &index,
         &superuser(),
+        &Cascaded::new(),
     );
     assert!(notes.is_empty(), "{notes:?}");
     assert_eq!(changes.len(), 2, "{changes:?}");
@@ -107,6 +108,7 @@ fn held_privileges_match_whoever_granted_them_and_undeclared_ones_are_revoked() 
         &[select_on_reports(false)],
         &index,
         &superuser(),
+        &Cascaded::new(),
     )
     .changes;
     assert_eq!(changes.len(), 1, "{changes:?}");
@@ -123,11 +125,18 @@ fn all_expands_per_server_version_and_missing_schemas_are_notes() {
     spec.privileges = BTreeSet::from(["ALL".to_string()]);
     let pg17 = Context {
         server_version_num: 170000,
-        admin_acts_as: &|_| true,
-        role_known: &|_| true,
+        admin_acts_as: Box::new(|_| true),
+        role_known: Box::new(|_| true),
         cluster_wide_here: true,
     };
-    let changes = diff_database(&role("other"), &[spec.clone()], &index, &pg17).changes;
+    let changes = diff_database(
+        &role("other"),
+        &[spec.clone()],
+        &index,
+        &pg17,
+        &Cascaded::new(),
+    )
+    .changes;
     match &changes[0] {
         Change::Grant {
             objects: GrantObjects::AllInSchema { schema },
@@ -143,8 +152,13 @@ fn all_expands_per_server_version_and_missing_schemas_are_notes() {
         kind: ObjectKind::Table,
         schemas: vec!["nope".into()],
     };
-    let PrivilegeDiff { changes, notes, .. } =
-        diff_database(&role("other"), &[spec], &index, &superuser());
+    let PrivilegeDiff { changes, notes, .. } = diff_database(
+        &role("other"),
+        &[spec],
+        &index,
+        &superuser(),
+        &Cascaded::new(),
+    );
     assert!(changes.is_empty());
     assert!(notes[0].contains("schema nope does not exist"), "{notes:?}");
 }
@@ -155,8 +169,8 @@ fn an_admin_that_cannot_act_as_the_owner_gets_errors_and_notes_not_failures_at_a
     let index = DatabaseIndex::new(&state);
     let limited = Context {
         server_version_num: 160000,
-        admin_acts_as: &|r: &RoleName| r.as_str() != "owner",
-        role_known: &|_| true,
+        admin_acts_as: Box::new(|r: &RoleName| r.as_str() != "owner"),
+        role_known: Box::new(|_| true),
         cluster_wide_here: true,
     };
     let diff = diff_database(
@@ -164,6 +178,7 @@ fn an_admin_that_cannot_act_as_the_owner_gets_errors_and_notes_not_failures_at_a
         &[select_on_reports(true)],
         &index,
         &limited,
+        &Cascaded::new(),
     );
     assert!(
         diff.errors
@@ -202,7 +217,13 @@ fn the_roles_own_default_privileges_are_never_revoked() {
         });
     }
     let index = DatabaseIndex::new(&state);
-    let diff = diff_database(&role("analyst"), &[], &index, &superuser());
+    let diff = diff_database(
+        &role("analyst"),
+        &[],
+        &index,
+        &superuser(),
+        &Cascaded::new(),
+    );
     assert!(diff.changes.is_empty(), "{:?}", diff.changes);
     assert!(diff.errors.is_empty(), "{:?}", diff.errors);
 }
@@ -215,11 +236,17 @@ fn an_unknown_future_owner_is_an_error_naming_it() {
     spec.future_owners = Some(vec![role("ghost"), role("owner")]);
     let context = Context {
         server_version_num: 150000,
-        admin_acts_as: &|_| true,
-        role_known: &|r: &RoleName| r.as_str() != "ghost",
+        admin_acts_as: Box::new(|_| true),
+        role_known: Box::new(|r: &RoleName| r.as_str() != "ghost"),
         cluster_wide_here: true,
     };
-    let diff = diff_database(&role("analyst"), &[spec], &index, &context);
+    let diff = diff_database(
+        &role("analyst"),
+        &[spec],
+        &index,
+        &context,
+        &Cascaded::new(),
+    );
     assert_eq!(diff.errors.len(), 1, "{:?}", diff.errors);
     let message = diff.errors[0].to_string();
     assert!(
@@ -238,7 +265,13 @@ fn maintain_is_an_error_before_17_and_granted_from_17() {
     let index = DatabaseIndex::new(&state);
     let mut spec = select_on_reports(false);
     spec.privileges = BTreeSet::from(["MAINTAIN".to_string()]);
-    let diff = diff_database(&role("other"), &[spec.clone()], &index, &superuser());
+    let diff = diff_database(
+        &role("other"),
+        &[spec.clone()],
+        &index,
+        &superuser(),
+        &Cascaded::new(),
+    );
     assert_eq!(diff.errors.len(), 1, "{:?}", diff.errors);
     let message = diff.errors[0].to_string();
     assert!(
@@ -248,11 +281,11 @@ fn maintain_is_an_error_before_17_and_granted_from_17() {
     assert!(diff.changes.is_empty(), "{:?}", diff.changes);
     let pg17 = Context {
         server_version_num: 170000,
-        admin_acts_as: &|_| true,
-        role_known: &|_| true,
+        admin_acts_as: Box::new(|_| true),
+        role_known: Box::new(|_| true),
         cluster_wide_here: true,
     };
-    let diff = diff_database(&role("other"), &[spec], &index, &pg17);
+    let diff = diff_database(&role("other"), &[spec], &index, &pg17, &Cascaded::new());
     assert!(diff.errors.is_empty(), "{:?}", diff.errors);
     assert_eq!(diff.changes.len(), 1, "{:?}", diff.changes);
 }
