@@ -1,7 +1,7 @@
 //! One role's privileges in one database: what is granted, revoked and left alone.
 
 use super::*;
-use crate::model::privileges::{DatabaseState, DbObject};
+use crate::model::privileges::{DatabaseState, DbObject, PUBLIC};
 
 fn role(name: &str) -> RoleName {
     RoleName::existing(name)
@@ -288,4 +288,121 @@ fn maintain_is_an_error_before_17_and_granted_from_17() {
     let diff = diff_database(&role("other"), &[spec], &index, &pg17, &Cascaded::new());
     assert!(diff.errors.is_empty(), "{:?}", diff.errors);
     assert_eq!(diff.changes.len(), 1, "{:?}", diff.changes);
+}
+
+fn with_option(mut held: HeldPrivilege, grantor: &str) -> HeldPrivilege {
+    held.grantor = role(grantor);
+    held.grant_option = true;
+    held
+}
+
+fn select_on_a(grant_option: bool) -> GrantSpec {
+    GrantSpec {
+        target: GrantTarget::Named {
+            kind: ObjectKind::Table,
+            objects: vec![("reports".into(), "a".into())],
+        },
+        privileges: BTreeSet::from(["SELECT".to_string()]),
+        grant_option,
+        future: false,
+        future_owners: None,
+    }
+}
+
+#[test]
+fn the_grant_option_is_granted_when_declared_and_revoked_alone_when_not() {
+    let mut state = state();
+    let a = state.objects[2].clone();
+    state.held.insert(held("analyst", &a, "SELECT"));
+    let index = DatabaseIndex::new(&state);
+    let diff = |spec| {
+        diff_database(
+            &role("analyst"),
+            &[spec],
+            &index,
+            &superuser(),
+            &Cascaded::new(),
+        )
+        .changes
+    };
+    assert!(diff(select_on_a(false)).is_empty());
+    assert!(matches!(
+        diff(select_on_a(true)).as_slice(),
+        [Change::Grant { grant_option: true, privileges, .. }] if privileges == &["SELECT"]
+    ));
+
+    let mut state = state.clone();
+    state.held.clear();
+    state
+        .held
+        .insert(with_option(held("analyst", &a, "SELECT"), "owner"));
+    let index = DatabaseIndex::new(&state);
+    let changes = diff_database(
+        &role("analyst"),
+        &[select_on_a(false)],
+        &index,
+        &superuser(),
+        &Cascaded::new(),
+    )
+    .changes;
+    assert!(
+        matches!(
+            changes.as_slice(),
+            [Change::Revoke { grant_option_only: true, cascade, .. }] if cascade.is_empty()
+        ),
+        "{changes:?}"
+    );
+}
+
+/// analyst passed SELECT on reports.a on to dev1 (managed, declares it) and guest, which
+/// passed it on to PUBLIC: taking analyst's grant option cascades to all three, and dev1's
+/// diff counts its grant as gone (granted again, never revoked on its own).
+#[test]
+fn a_passed_on_privilege_cascades_and_the_dependents_count_it_as_gone() {
+    let mut state = state();
+    let a = state.objects[2].clone();
+    state
+        .held
+        .insert(with_option(held("analyst", &a, "SELECT"), "owner"));
+    state
+        .held
+        .insert(with_option(held("dev1", &a, "SELECT"), "analyst"));
+    let mut guest = with_option(held("guest", &a, "SELECT"), "analyst");
+    state.held.insert(guest.clone());
+    guest.grantee = role(PUBLIC);
+    guest.grantor = role("guest");
+    guest.grant_option = false;
+    state.held.insert(guest);
+    let index = DatabaseIndex::new(&state);
+    let analyst_grants = [select_on_a(false)];
+    let dev1_grants = [select_on_a(false)];
+    let (analyst, dev1) = (role("analyst"), role("dev1"));
+    let roles: Vec<(&RoleName, &[GrantSpec])> = vec![
+        (&analyst, analyst_grants.as_slice()),
+        (&dev1, dev1_grants.as_slice()),
+    ];
+    let cascaded = cascaded(&roles, &index, &superuser());
+    let grantees: Vec<&str> = cascaded.iter().map(|(g, ..)| g.as_str()).collect();
+    assert_eq!(grantees, ["dev1", "guest", PUBLIC]);
+
+    let changes = diff_database(&analyst, &analyst_grants, &index, &superuser(), &cascaded).changes;
+    match changes.as_slice() {
+        [Change::Revoke {
+            grant_option_only: true,
+            cascade,
+            ..
+        }] => assert_eq!(cascade.len(), 3, "{cascade:?}"),
+        other => panic!("{other:?}"),
+    }
+    let changes = diff_database(&dev1, &dev1_grants, &index, &superuser(), &cascaded).changes;
+    assert!(
+        matches!(
+            changes.as_slice(),
+            [Change::Grant {
+                grant_option: false,
+                ..
+            }]
+        ),
+        "dev1 is granted SELECT again and nothing of its own is revoked: {changes:?}"
+    );
 }
