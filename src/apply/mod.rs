@@ -23,8 +23,8 @@ mod prepare;
 use execute::execute;
 pub use execute::ExecuteError;
 pub use prepare::{
-    prepare, GeneratedCredential, PrepareError, Prepared, PreparedChange, PreparedCluster, Unit,
-    UnitKind,
+    prepare, GeneratedCredential, Grantee, PrepareError, Prepared, PreparedChange, PreparedCluster,
+    Unit, UnitKind,
 };
 
 use crate::audit::{AuditError, AuditLog, ChangeRecord, Outcome, RunId};
@@ -408,7 +408,7 @@ fn failure(cluster: &ClusterKey, unit: &Unit<'_>, error: ExecuteError) -> UnitFa
         statement: error
             .failed_index
             .and_then(|i| unit.changes.get(i))
-            .map(|c| (c.statement().to_string(), c.role.role.to_string())),
+            .map(|c| (c.statement().to_string(), c.grantee.name())),
         commit_unknown: error.commit_unknown,
         message: error.message,
     }
