@@ -27,6 +27,7 @@ mod multi_cluster;
 mod passwords;
 mod plan_output;
 mod profiles;
+mod public_privileges;
 mod revocation;
 mod tls;
 mod validation;
