@@ -5,8 +5,9 @@
 //! byte for byte. Grants in the system schemas held by a declared role are listed, not revoked.
 
 use crate::harness::{
-    assert_has, assert_lacks, column, creds_path, exec, exec_as, password_of, read_credentials,
-    registry_toml, scalar, sqlstate, with_settings, AdminKind, Cluster, Scenario, CREATEROLE_ADMIN,
+    assert_has, assert_lacks, audit_entries, column, creds_path, exec, exec_as, password_of,
+    read_credentials, registry_toml, run_id, scalar, sqlstate, text_of, with_settings, AdminKind,
+    Cluster, Scenario, CREATEROLE_ADMIN,
 };
 use postgres::error::SqlState;
 
@@ -142,7 +143,27 @@ fn public_privileges_close_what_public_leaves_open_to_readonly() {
     ] {
         assert_has(&out.stdout, line);
     }
-    s.apply(None).expect_success();
+    let out = s.apply(None);
+    out.expect_success();
+    assert_has(&out.stdout, "Roles: 0 added, 1 changed, 0 destroyed.");
+    // The audit log names PUBLIC and the target whose database changed.
+    let run = run_id(&out);
+    let public: Vec<(String, String, String)> = audit_entries(&s)
+        .iter()
+        .filter(|e| text_of(e, "run_id") == run)
+        .map(|e| {
+            assert_eq!(text_of(e, "outcome"), "ok", "{e}");
+            (
+                text_of(e, "role"),
+                text_of(e, "database"),
+                text_of(e, "action"),
+            )
+        })
+        .collect();
+    assert_eq!(public.len(), 4, "{public:?}");
+    assert!(public
+        .iter()
+        .all(|(role, database, _)| role == "PUBLIC" && database == "appdb"));
     assert_all(
         &attempts(&cluster, &password),
         Err(SqlState::INSUFFICIENT_PRIVILEGE),
