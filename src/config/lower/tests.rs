@@ -555,4 +555,12 @@ fn public_privileges_is_read_from_yaml_and_absent_means_none() {
     assert!(lowered("roles: []\n").unwrap().public_privileges.is_none());
     let err = lowered("settings:\n  public_privileges:\n    revoke_temp: true\n").unwrap_err();
     assert!(err.contains("revoke_temp"), "{err}");
+    let err = lowered("settings:\n  public_privileges:\n    revoke_create_on_schemas: [\"\"]\n")
+        .unwrap_err();
+    assert!(
+        err.contains(
+            "roles.yaml:2:3: public_privileges.revoke_create_on_schemas: a schema name is empty"
+        ),
+        "{err}"
+    );
 }
