@@ -46,17 +46,7 @@ pub struct PreparedChange<'p> {
     verifier: Option<Secret>,
 }
 
-impl<'p> PreparedChange<'p> {
-    /// `verifier`: the SCRAM verifier when `change` sets a password.
-    pub fn new(role: &'p RolePlan, change: &'p Change, verifier: Option<Secret>) -> Self {
-        PreparedChange {
-            phase: phase(change),
-            grantee: Grantee::Role(role),
-            change,
-            verifier,
-        }
-    }
-
+impl PreparedChange<'_> {
     /// Whether the change's statement carries a password verifier.
     pub(crate) fn sets_password(&self) -> bool {
         self.verifier.is_some()
