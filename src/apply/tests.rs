@@ -53,6 +53,7 @@ fn plan() -> Plan {
                 role("alice", vec![create.clone(), grant.clone()]),
                 role("bob", vec![create, grant]),
             ],
+            public: Vec::new(),
             notes: Vec::new(),
             errors: Vec::new(),
         }],

@@ -19,12 +19,13 @@ const USER_SCHEMAS: &str = "n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'inform
 
 /// Every routine kind: functions, procedures, aggregates and window functions, the set that
 /// `ON ALL ROUTINES` and default privileges on routines cover (issue 10).
-const ROUTINE_KINDS: &str = "p.prokind IN ('f', 'p', 'a', 'w')";
+pub(super) const ROUTINE_KINDS: &str = "p.prokind IN ('f', 'p', 'a', 'w')";
 
 /// A routine's arguments as `GRANT ... ON ROUTINE` accepts them: an ordered-set aggregate's
 /// identity arguments contain `ORDER BY`, which that syntax does not parse, so aggregates are
 /// named by their argument types alone.
-const ROUTINE_ARGUMENTS: &str = "CASE WHEN p.prokind = 'a' THEN oidvectortypes(p.proargtypes) \
+pub(super) const ROUTINE_ARGUMENTS: &str =
+    "CASE WHEN p.prokind = 'a' THEN oidvectortypes(p.proargtypes) \
      ELSE pg_get_function_identity_arguments(p.oid) END";
 
 /// Types a privilege can be set on: not arrays, multiranges or a table's row type, whose
@@ -126,7 +127,7 @@ SELECT pg_get_userbyid(d.defaclrole), n.nspname, d.defaclobjtype::text, pg_get_u
        aclexplode(d.defaclacl) a
  WHERE a.grantee <> 0";
 
-fn kind(text: &str) -> Result<ObjectKind, CatalogError> {
+pub(super) fn kind(text: &str) -> Result<ObjectKind, CatalogError> {
     match text {
         "database" => Ok(ObjectKind::Database),
         "schema" => Ok(ObjectKind::Schema),

@@ -53,6 +53,24 @@ pub struct RawSettings {
     /// PostgreSQL's time units (`30s`, `5min`, `1h`; a bare number is milliseconds; `0` waits
     /// for ever). Default `5min`.
     pub lock_timeout: Option<String>,
+    /// An opt-in policy on PUBLIC's privileges in every registered database; absent, pgroster
+    /// never touches PUBLIC. It only revokes: turning it off re-grants nothing.
+    pub public_privileges: Option<RawPublicPrivileges>,
+}
+
+/// `[settings.public_privileges]`: what PUBLIC must not hold in any registered database.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPublicPrivileges {
+    /// Revoke TEMPORARY on each registered database (temporary tables, `pg_temp` functions).
+    pub revoke_temporary: Option<bool>,
+    /// Revoke CREATE on these schemas (e.g. `["public"]`).
+    pub revoke_create_on_schemas: Option<Vec<String>>,
+    /// Revoke EXECUTE on every routine in these schemas, and on the routines their owners
+    /// create later (the owners' default privileges, in every schema).
+    pub revoke_execute_in_schemas: Option<Vec<String>>,
+    /// Revoke EXECUTE on `lo_creat`, `lo_create` and `lo_from_bytea`: no new large objects.
+    pub revoke_large_object_create: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]

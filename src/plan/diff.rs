@@ -4,8 +4,10 @@ use super::memberships::check_memberships;
 use super::privileges::{
     cascaded, diff_database, missing_everywhere, Cascaded, Context, DatabaseIndex,
 };
+use super::public::diff_public;
 use super::{Change, ClusterPlan, PasswordSource, PlanError, RoleAction, RolePlan};
 use crate::model::privileges::GrantSpec;
+use crate::model::public::{PublicPolicy, PublicState};
 use crate::model::{
     CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, Marker, MembershipOptions,
     PasswordPolicy, RoleName, SettingScope,
@@ -19,6 +21,10 @@ pub struct DiffInput<'a> {
     pub current: &'a CurrentCluster,
     /// Objects and privileges of each target database on the cluster, by database name.
     pub databases: &'a BTreeMap<String, DatabaseIndex<'a>>,
+    /// `settings.public_privileges`; `None`: PUBLIC is never touched.
+    pub public_policy: Option<&'a PublicPolicy>,
+    /// PUBLIC's privileges and the system-schema grants of each target database, by name.
+    pub public: &'a BTreeMap<String, PublicState>,
     pub ignore_roles: &'a [NameGlob],
     /// Whether undeclared memberships in ignored roles other than the predefined ones are
     /// revoked (`revoke_ignored_memberships`).
@@ -64,6 +70,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         targets: desired.targets.iter().cloned().collect(),
         server_version_num: Some(current.server_version_num),
         roles: Vec::new(),
+        public: Vec::new(),
         notes: Vec::new(),
         errors: Vec::new(),
     };
@@ -107,10 +114,25 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
             plan.roles.push(role_plan);
         }
     }
+    let admin_acts_as = |grantor: &RoleName| {
+        current.admin.superuser || current.roles.get(grantor).is_some_and(|r| r.admin_acts_as)
+    };
+    for state in input.public.values() {
+        let public = diff_public(
+            input.public_policy,
+            state,
+            &|role| desired.roles.contains_key(role),
+            &admin_acts_as,
+        );
+        plan.public.extend(public.changes);
+        plan.notes.extend(public.notes);
+        plan.errors.extend(public.errors);
+    }
     if plan
         .roles
         .iter()
         .flat_map(|r| &r.changes)
+        .chain(&plan.public)
         .any(|c| c.database().is_some())
     {
         plan.notes.push(

@@ -120,6 +120,9 @@ pub enum PlanError {
         role: RoleName,
         error: PrivilegeError,
     },
+    /// What the admin cannot do for `public_privileges`.
+    #[error("PUBLIC (settings.public_privileges): {error}")]
+    Public { error: PrivilegeError },
 }
 
 /// What this admin cannot do about one role's privileges in one database.
@@ -229,7 +232,7 @@ impl PlanError {
             PlanError::CannotAlterSuperuser { .. } => "cannot_alter_superuser",
             PlanError::UnknownSetting { .. } => "unknown_setting",
             PlanError::MembershipInSuperuser { .. } => "membership_in_superuser",
-            PlanError::Privilege { error, .. } => match error {
+            PlanError::Privilege { error, .. } | PlanError::Public { error } => match error {
                 PrivilegeError::FutureOwnerNotActable { .. } => "future_owner_not_actable",
                 PrivilegeError::OwnerNotActable { .. } => "owner_not_actable",
                 PrivilegeError::GrantorNotActable { .. } => "grantor_not_actable",

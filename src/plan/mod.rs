@@ -7,6 +7,7 @@ mod error;
 mod memberships;
 mod order;
 pub(crate) mod privileges;
+mod public;
 pub mod reset;
 
 pub(crate) use diff::{diff_cluster, DiffInput};
@@ -217,6 +218,10 @@ pub struct ClusterPlan {
     pub targets: Vec<TargetName>,
     pub server_version_num: Option<i32>,
     pub roles: Vec<RolePlan>,
+    /// Revokes from PUBLIC (`Revoke`, `RevokeDefault`) under `settings.public_privileges`, each
+    /// in its database's transaction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public: Vec<Change>,
     /// Facts the reader should know that change nothing (e.g. undeclared managed roles).
     pub notes: Vec<String>,
     /// Why this cluster cannot be planned or applied; its changes are not run.
@@ -259,6 +264,12 @@ impl Plan {
                 RoleAction::Update | RoleAction::Adopt => summary.change += 1,
             }
         }
+        // PUBLIC counts as one thing changed in each database where it loses privileges.
+        for cluster in &clusters {
+            let databases: std::collections::BTreeSet<_> =
+                cluster.public.iter().filter_map(Change::database).collect();
+            summary.change += databases.len();
+        }
         Plan {
             clusters,
             inactive_targets,
@@ -268,7 +279,9 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.clusters.iter().any(|c| !c.roles.is_empty())
+        self.clusters
+            .iter()
+            .any(|c| !c.roles.is_empty() || !c.public.is_empty())
     }
 
     pub fn has_errors(&self) -> bool {

@@ -45,7 +45,16 @@ impl std::fmt::Display for Statement {
 /// The statement for one change. `verifier` is the SCRAM verifier for changes that set a
 /// password; a change that needs one and gets none sets no password.
 pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) -> Statement {
-    let role_sql = ident(role.as_str());
+    statement_to(&ident(role.as_str()), change, verifier)
+}
+
+/// The statement for a change to PUBLIC's privileges (`public_privileges`): the revoke a role
+/// would get, from PUBLIC.
+pub fn public_statement(change: &Change) -> Statement {
+    statement_to("PUBLIC", change, None)
+}
+
+fn statement_to(role_sql: &str, change: &Change, verifier: Option<&Secret>) -> Statement {
     match change {
         Change::CreateRole { attributes, .. } => {
             let options = create_options(attributes);
@@ -446,6 +455,10 @@ mod tests {
                     writeln!(out, "-- {} {}", role.role, change.action_name()).unwrap();
                     writeln!(out, "{s};").unwrap();
                 }
+            }
+            for change in &cluster.public {
+                writeln!(out, "-- PUBLIC {}", change.action_name()).unwrap();
+                writeln!(out, "{};", public_statement(change)).unwrap();
             }
         }
         assert!(!out.contains(fixture::VERIFIER));

@@ -370,6 +370,54 @@ fn adopted() -> RolePlan {
     }
 }
 
+/// Revokes from PUBLIC under `public_privileges`: one per grantor, and future routines.
+fn public() -> Vec<Change> {
+    vec![
+        Change::Revoke {
+            database: "App DB".into(),
+            kind: ObjectKind::Database,
+            objects: GrantObjects::Objects {
+                objects: vec![ObjectRef {
+                    kind: ObjectKind::Database,
+                    schema: None,
+                    name: "App DB".into(),
+                    arguments: None,
+                    column: None,
+                }],
+            },
+            privileges: vec!["TEMPORARY".into()],
+            granted_by: role("app_owner"),
+            grant_option_only: false,
+            cascade: Vec::new(),
+        },
+        Change::Revoke {
+            database: "App DB".into(),
+            kind: ObjectKind::Function,
+            objects: GrantObjects::Objects {
+                objects: vec![ObjectRef {
+                    kind: ObjectKind::Function,
+                    schema: Some("pg_catalog".into()),
+                    name: "lo_create".into(),
+                    arguments: Some("oid".into()),
+                    column: None,
+                }],
+            },
+            privileges: vec!["EXECUTE".into()],
+            granted_by: role("postgres"),
+            grant_option_only: false,
+            cascade: Vec::new(),
+        },
+        Change::RevokeDefault {
+            database: "App DB".into(),
+            owner: role("app_owner"),
+            schema: None,
+            kind: ObjectKind::Function,
+            privileges: vec!["EXECUTE".into()],
+            grant_option_only: false,
+        },
+    ]
+}
+
 /// Three clusters: one with every kind of change and a note, one in sync, one that could not
 /// be read; plus an inactive target and a role skipped because of it.
 pub(crate) fn plan() -> Plan {
@@ -381,6 +429,7 @@ pub(crate) fn plan() -> Plan {
         targets: vec![target("dev", "App DB"), target("dev", "app_dev")],
         server_version_num: Some(160_004),
         roles: vec![created(), updated(), adopted()],
+        public: public(),
         notes: vec![
             "role \"legacy\" is managed by pgroster but no longer declared; remove it by hand"
                 .into(),
@@ -395,6 +444,7 @@ pub(crate) fn plan() -> Plan {
         targets: vec![target("qa", "app_qa")],
         server_version_num: Some(150_012),
         roles: vec![],
+        public: vec![],
         notes: vec![],
         errors: vec![],
     };
@@ -406,6 +456,7 @@ pub(crate) fn plan() -> Plan {
         targets: vec![target("prod", "app_prod")],
         server_version_num: None,
         roles: vec![],
+        public: vec![],
         notes: vec![],
         errors: vec![PlanError::ClusterUnreadable {
             targets: vec![target("prod", "app_prod")],

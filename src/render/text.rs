@@ -117,12 +117,13 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
             targets.join(", ")
         )))
     );
-    if cluster.roles.is_empty() && cluster.errors.is_empty() {
+    if cluster.roles.is_empty() && cluster.public.is_empty() && cluster.errors.is_empty() {
         let _ = writeln!(out, "  no changes");
     }
     for role in &cluster.roles {
         role_section(out, role, paint)?;
     }
+    public_section(out, &cluster.public, paint)?;
     for note in &cluster.notes {
         let _ = writeln!(out, "  note: {}", escape_controls(note));
     }
@@ -141,6 +142,46 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
         );
     }
     out.write_char('\n')
+}
+
+/// Revokes from PUBLIC (`public_privileges`), under a heading per database.
+fn public_section(out: &mut dyn Write, changes: &[Change], paint: Paint) -> std::fmt::Result {
+    let mut by_database: Vec<(&str, Vec<&Change>)> = Vec::new();
+    for change in changes {
+        let database = change.database().unwrap_or_default();
+        match by_database.iter_mut().find(|(d, _)| *d == database) {
+            Some((_, changes)) => changes.push(change),
+            None => by_database.push((database, vec![change])),
+        }
+    }
+    for (database, changes) in by_database {
+        writeln!(
+            out,
+            "  {} {}",
+            paint.change("~"),
+            escape_controls(&format!(
+                "PUBLIC in database {} (settings.public_privileges)",
+                ident_if_needed(database)
+            ))
+        )?;
+        for change in changes {
+            write_change(out, change, paint)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_change(out: &mut dyn Write, change: &Change, paint: Paint) -> std::fmt::Result {
+    for line in change_lines(change) {
+        let (sign, rest) = line.split_at(line.chars().next().map_or(0, char::len_utf8));
+        let sign = match sign {
+            "+" => paint.add(sign),
+            "-" => paint.remove(sign),
+            _ => paint.change(sign),
+        };
+        writeln!(out, "      {sign}{}", escape_controls(rest))?;
+    }
+    Ok(())
 }
 
 fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt::Result {
@@ -169,15 +210,7 @@ fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt:
         ))
     )?;
     for change in &role.changes {
-        for line in change_lines(change) {
-            let (sign, rest) = line.split_at(line.chars().next().map_or(0, char::len_utf8));
-            let sign = match sign {
-                "+" => paint.add(sign),
-                "-" => paint.remove(sign),
-                _ => paint.change(sign),
-            };
-            writeln!(out, "      {sign}{}", escape_controls(rest))?;
-        }
+        write_change(out, change, paint)?;
     }
     Ok(())
 }

@@ -28,6 +28,7 @@ mod passwords;
 mod plan_output;
 mod privilege_classes;
 mod profiles;
+mod public_privileges;
 mod revocation;
 mod tls;
 mod validation;

@@ -654,3 +654,33 @@ fn grants_of_the_new_classes_refuse_what_the_server_would_refuse() {
         assert!(err.contains(message), "{written}: {err}");
     }
 }
+
+#[test]
+fn public_privileges_is_read_from_yaml_and_absent_means_none() {
+    let l = lowered(
+        "settings:\n  public_privileges:\n    revoke_temporary: true\n    \
+         revoke_create_on_schemas: [public]\n    revoke_execute_in_schemas: [public, app]\n",
+    )
+    .unwrap();
+    let policy = l.public_privileges.unwrap();
+    assert!(policy.revoke_temporary);
+    assert!(!policy.revoke_large_object_create);
+    assert_eq!(
+        policy
+            .revoke_execute_in_schemas
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["app", "public"]
+    );
+    assert!(lowered("roles: []\n").unwrap().public_privileges.is_none());
+    let err = lowered("settings:\n  public_privileges:\n    revoke_temp: true\n").unwrap_err();
+    assert!(err.contains("revoke_temp"), "{err}");
+    let err = lowered("settings:\n  public_privileges:\n    revoke_create_on_schemas: [\"\"]\n")
+        .unwrap_err();
+    assert!(
+        err.contains(
+            "roles.yaml:2:3: public_privileges.revoke_create_on_schemas: a schema name is empty"
+        ),
+        "{err}"
+    );
+}

@@ -106,6 +106,8 @@ fn plan_with(
             desired,
             current,
             databases: &databases,
+            public_policy: None,
+            public: &BTreeMap::new(),
             ignore_roles: &ignore,
             revoke_ignored_memberships,
             narrowed: false,
