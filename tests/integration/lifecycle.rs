@@ -57,3 +57,45 @@ roles:
     assert_eq!(direct_privileges(&cluster, "a1", "jsmith").len(), 3);
     s.assert_converged();
 }
+
+/// A repo of access lists is organised in folders: the config directory is read recursively,
+/// in path order, hidden entries skipped; `validate` says which files it read, and an error in
+/// a nested file names that file.
+#[test]
+fn a_nested_config_folder_is_read_and_its_files_are_named() {
+    let (_cluster, s) = single_cluster(&[("dev", "appdb")], AdminKind::Superuser);
+    s.file(
+        "users/team-a/people.yaml",
+        "roles:\n  - name: alice\n    password: none\n    targets: [dev]\n",
+    );
+    s.file(
+        "users/team-b.yaml",
+        "roles:\n  - name: bob\n    password: none\n    targets: [dev]\n",
+    );
+    s.file(".git/hooks.yaml", "this: [is not config\n");
+    s.file(
+        "users/.draft.yaml",
+        "roles:\n  - name: carol\n    targets: [nowhere]\n",
+    );
+    let out = s.run(&["validate"]);
+    out.expect_success();
+    assert_has(
+        &out.stdout,
+        "Read 3 file(s): registry.toml, users/team-a/people.yaml, users/team-b.yaml",
+    );
+    assert_has(&out.stdout, "2 role(s) across clusters");
+    let out = s.plan_changes();
+    assert_has(&out.stdout, "+ role \"alice\"");
+    assert_has(&out.stdout, "+ role \"bob\"");
+
+    s.file(
+        "users/team-b.yaml",
+        "roles:\n  - name: bob\n    password: none\n    targets: [dev]\n    logn: true\n",
+    );
+    let out = s.run(&["validate"]);
+    out.expect_code(1);
+    assert_has(
+        &out.stderr,
+        &crate::harness::location(&s, "users/team-b.yaml", 5, 5),
+    );
+}
