@@ -45,6 +45,24 @@ pub struct Selection {
     pub targets: Vec<String>,
 }
 
+/// `--mode`: overrides `[settings] mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Converge everything pgroster manages (the default).
+    Authoritative,
+    /// Never revoke, drop or remove a setting.
+    Additive,
+}
+
+impl From<ModeArg> for pgroster::model::policy::Mode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
+            ModeArg::Authoritative => pgroster::model::policy::Mode::Authoritative,
+            ModeArg::Additive => pgroster::model::policy::Mode::Additive,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
     Text,
@@ -55,6 +73,9 @@ pub enum PlanFormat {
 pub struct PlanArgs {
     #[command(flatten)]
     pub selection: Selection,
+    /// `additive`: never revoke, drop or remove a setting (overrides `[settings] mode`).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
@@ -66,6 +87,9 @@ pub struct PlanArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub selection: Selection,
+    /// `additive`: never revoke, drop or remove a setting (overrides `[settings] mode`).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,

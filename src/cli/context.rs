@@ -22,6 +22,13 @@ pub struct Context {
 }
 
 impl Context {
+    /// `--mode` wins over `[settings] mode`.
+    pub fn override_mode(&mut self, mode: Option<crate::cli::args::ModeArg>) {
+        if let Some(mode) = mode {
+            self.lowered.policy.mode = mode.into();
+        }
+    }
+
     /// The registry entry of `env/database` as given on the command line.
     pub fn find_target(&self, text: &str) -> Result<(TargetName, &DatabaseEntry)> {
         Ok(self.lowered.registry.find_text(text)?)

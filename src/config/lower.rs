@@ -9,6 +9,7 @@ use super::error::{ConfigError, ConfigErrors, Location};
 use super::profiles::{self, Profile};
 use super::raw::RawPublicPrivileges;
 use super::{Config, Origin};
+use crate::model::policy::PlanPolicy;
 use crate::model::public::PublicPolicy;
 use crate::model::{
     ClusterKey, DesiredCluster, DesiredRole, DropSettings, RoleMap, RoleName, TargetName,
@@ -35,6 +36,8 @@ pub struct Lowered {
     pub public_privileges: Option<PublicPolicy>,
     /// How roles no longer declared are dropped.
     pub drops: DropSettings,
+    /// The mode, what to do with unmanaged roles, when to warn of expiry.
+    pub policy: PlanPolicy,
 }
 
 /// Facts from outside the files that validation needs.
@@ -123,6 +126,7 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
         .as_ref()
         .map(|raw| public_policy(config, raw, &mut errors));
     let drops = drop_settings(config, &mut errors);
+    let policy = plan_policy(config, &mut errors);
     if !errors.is_empty() {
         return Err(ConfigErrors::Invalid(errors));
     }
@@ -134,7 +138,33 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
         revoke_ignored_memberships: config.settings.revoke_ignored_memberships.unwrap_or(false),
         public_privileges,
         drops,
+        policy,
     })
+}
+
+fn plan_policy(config: &Config, errors: &mut Vec<ConfigError>) -> PlanPolicy {
+    let settings = &config.settings;
+    let defaults = PlanPolicy::default();
+    let expiry_warning = match settings.expiry_warning.as_deref() {
+        None => defaults.expiry_warning,
+        Some(text) => text
+            .parse::<jiff::Span>()
+            .and_then(|span| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()))
+            .unwrap_or_else(|e| {
+                errors.push(ConfigError {
+                    location: config.settings_location("expiry_warning"),
+                    message: format!(
+                        "expiry_warning `{text}` is not a duration (`14 days`, `2 weeks`, `36h`): {e}"
+                    ),
+                });
+                defaults.expiry_warning
+            }),
+    };
+    PlanPolicy {
+        mode: settings.mode.unwrap_or_default(),
+        unmanaged_roles: settings.unmanaged_roles.unwrap_or_default(),
+        expiry_warning,
+    }
 }
 
 fn drop_settings(config: &Config, errors: &mut Vec<ConfigError>) -> DropSettings {

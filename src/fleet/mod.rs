@@ -185,6 +185,7 @@ pub fn plan_fleet(
         |key| Err(ReadError::Panicked(key.clone())),
     );
     let mut clusters = Vec::new();
+    let now = jiff::Timestamp::now();
     let mut connections = BTreeMap::new();
     for (key, cluster) in &desired {
         let key = (*key).clone();
@@ -216,6 +217,8 @@ pub fn plan_fleet(
                         revoke_ignored_memberships: lowered.revoke_ignored_memberships,
                         narrowed: !selection.is_empty(),
                         drops: &lowered.drops,
+                        policy: &lowered.policy,
+                        now,
                     },
                 ));
                 read.lock = locks.remove(&key);
@@ -229,6 +232,8 @@ pub fn plan_fleet(
                     roles: Vec::new(),
                     public: Vec::new(),
                     notes: Vec::new(),
+                    unmanaged: Vec::new(),
+                    expiring: Vec::new(),
                     errors: vec![error],
                 });
             }
@@ -251,7 +256,7 @@ pub fn plan_fleet(
         })
         .collect();
     Fleet {
-        plan: Plan::new(clusters, inactive_targets, skipped_roles),
+        plan: Plan::new(clusters, inactive_targets, skipped_roles).with_policy(&lowered.policy),
         connections,
     }
 }

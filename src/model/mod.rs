@@ -5,6 +5,7 @@
 
 pub mod membership_graph;
 mod names;
+pub mod policy;
 pub mod privileges;
 pub mod public;
 mod role_map;

@@ -7,6 +7,7 @@ mod drops;
 mod error;
 mod memberships;
 mod order;
+mod policy;
 pub(crate) mod privileges;
 mod public;
 pub mod reset;
@@ -16,6 +17,7 @@ pub use error::{PlanError, PrivilegeError};
 pub(crate) use order::phase;
 pub use order::Phase;
 
+use crate::model::policy::{Mode, UnmanagedRoles};
 use crate::model::privileges::{ObjectKind, ObjectRef};
 use crate::model::{
     AttributeChange, Attributes, ClusterKey, Escalation, MembershipOptions, RoleName, SettingScope,
@@ -255,10 +257,36 @@ pub struct ClusterPlan {
     /// in its database's transaction.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub public: Vec<Change>,
-    /// Facts the reader should know that change nothing (e.g. undeclared managed roles).
+    /// Facts the reader should know that change nothing.
     pub notes: Vec<String>,
+    /// Roles on the cluster that are neither declared, managed by pgroster nor ignored: made
+    /// by hand (`unmanaged_roles`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<UnmanagedRole>,
+    /// Declared roles whose `valid_until` has passed or falls within `expiry_warning`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expiring: Vec<ExpiringRole>,
     /// Why this cluster cannot be planned or applied; its changes are not run.
     pub errors: Vec<PlanError>,
+}
+
+/// A role nobody declared, with what makes it dangerous.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct UnmanagedRole {
+    pub role: RoleName,
+    /// Its powerful attributes: SUPERUSER, BYPASSRLS, REPLICATION, CREATEROLE, CREATEDB, LOGIN.
+    pub attributes: Vec<String>,
+    /// The predefined `pg_*` roles it is a member of.
+    pub predefined: Vec<RoleName>,
+}
+
+/// A declared role whose access ends soon, or has ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ExpiringRole {
+    pub role: RoleName,
+    /// `YYYY-MM-DDTHH:MM:SSZ`, or `-infinity`.
+    pub valid_until: String,
+    pub expired: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -270,6 +298,10 @@ pub struct Summary {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Plan {
+    /// `additive`: nothing is revoked, dropped or reset.
+    pub mode: Mode,
+    /// `drift`: an unmanaged role counts as a change.
+    pub unmanaged_roles: UnmanagedRoles,
     pub clusters: Vec<ClusterPlan>,
     /// Inactive registry entries in scope: skipped, said once.
     pub inactive_targets: Vec<TargetName>,
@@ -305,6 +337,8 @@ impl Plan {
             summary.change += databases.len();
         }
         Plan {
+            mode: Mode::default(),
+            unmanaged_roles: UnmanagedRoles::default(),
             clusters,
             inactive_targets,
             skipped_roles,
@@ -312,10 +346,26 @@ impl Plan {
         }
     }
 
+    /// The plan under `policy`: its mode and how unmanaged roles count are said in it (the
+    /// clusters were planned with the same policy).
+    pub fn with_policy(mut self, policy: &crate::model::policy::PlanPolicy) -> Plan {
+        self.mode = policy.mode;
+        self.unmanaged_roles = policy.unmanaged_roles;
+        self
+    }
+
     pub fn has_changes(&self) -> bool {
         self.clusters
             .iter()
             .any(|c| !c.roles.is_empty() || !c.public.is_empty())
+    }
+
+    /// Whether `plan --detailed-exitcode` reports drift: changes, or unmanaged roles when
+    /// they count (`unmanaged_roles = "drift"`).
+    pub fn has_drift(&self) -> bool {
+        self.has_changes()
+            || (self.unmanaged_roles == UnmanagedRoles::Drift
+                && self.clusters.iter().any(|c| !c.unmanaged.is_empty()))
     }
 
     /// The clusters where the plan drops more than `max` roles, with how many: apply refuses

@@ -9,11 +9,13 @@ use anyhow::Result;
 use pgroster::apply;
 use pgroster::audit::AuditLog;
 use pgroster::fleet::{open_databases, plan_fleet};
+use pgroster::model::policy::Mode;
 use pgroster::render;
 use std::path::Path;
 
 pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
-    let ctx = context::load(config)?;
+    let mut ctx = context::load(config)?;
+    ctx.override_mode(args.mode);
     let selection = ctx.selection(&args.selection.targets)?;
     let on_wait = |message: &str| output.notice(message);
     let mut fleet = plan_fleet(
@@ -69,7 +71,10 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
         &mut audit,
         &mut delivery,
         &context::actor(),
-        "apply",
+        match plan.mode {
+            Mode::Authoritative => "apply",
+            Mode::Additive => "apply --mode additive",
+        },
     );
     let (report, delivered) = credentials::settle_run(delivery, &prepared, result)?;
     for failure in report.clusters.iter().flat_map(|c| &c.failures) {

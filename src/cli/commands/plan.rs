@@ -9,7 +9,8 @@ use pgroster::render;
 use std::path::Path;
 
 pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
-    let ctx = context::load(config)?;
+    let mut ctx = context::load(config)?;
+    ctx.override_mode(args.mode);
     let selection = ctx.selection(&args.selection.targets)?;
     // Read-only: no lock, so a plan never waits for an apply.
     let fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection, Locking::None);
@@ -23,7 +24,7 @@ pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
     super::report_plan_errors(plan, output);
     let code = if plan.has_errors() {
         EXIT_ERROR
-    } else if args.detailed_exitcode && plan.has_changes() {
+    } else if args.detailed_exitcode && plan.has_drift() {
         EXIT_CHANGES
     } else {
         EXIT_OK
