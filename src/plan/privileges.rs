@@ -451,7 +451,9 @@ fn desired(
                         continue;
                     };
                     let in_schema = index.objects(*kind, Some(schema));
-                    objects.extend(in_schema);
+                    if spec.existing {
+                        objects.extend(in_schema);
+                    }
                     if spec.future {
                         let fallback = if schema_object.owner.as_str() == DATABASE_OWNER_ROLE {
                             index.database_owner()
@@ -465,7 +467,9 @@ fn desired(
             }
             GrantTarget::AllLargeObjects => {
                 let all = index.objects(ObjectKind::LargeObject, None);
-                objects.extend(all);
+                if spec.existing {
+                    objects.extend(all);
+                }
                 if spec.future {
                     if server_version_num < 180000 {
                         out.errors.push(PrivilegeError::DefaultsNotOnServer {

@@ -44,6 +44,7 @@ fn select_on_reports(future: bool) -> GrantSpec {
         privileges: BTreeSet::from(["SELECT".to_string()]),
         future,
         future_owners: None,
+        existing: true,
         grant_option: false,
     }
 }
@@ -306,6 +307,7 @@ fn select_on_a(grant_option: bool) -> GrantSpec {
         grant_option,
         future: false,
         future_owners: None,
+        existing: true,
     }
 }
 
