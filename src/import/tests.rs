@@ -1,0 +1,1 @@
+//! Unit tests of import: a small current state in, the document out.
