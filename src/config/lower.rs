@@ -7,10 +7,14 @@
 
 use super::error::{ConfigError, ConfigErrors, Location};
 use super::profiles::{self, Profile};
-use super::raw::RawPublicPrivileges;
+use super::raw::{RawPublicPrivileges, RawSettingsScope};
 use super::{Config, Origin};
+use crate::model::privileges::GrantSpec;
 use crate::model::public::PublicPolicy;
-use crate::model::{ClusterKey, DesiredCluster, DesiredRole, RoleMap, RoleName, TargetName};
+use crate::model::{
+    Attributes, ClusterKey, DesiredCluster, DesiredRole, Escalation, Memberships, RoleMap,
+    RoleName, TargetName,
+};
 use crate::registry::{DatabaseEntry, NameGlob, Registry, TargetSelector};
 use declarations::merge_declarations;
 use memberships::check_memberships;
@@ -31,6 +35,23 @@ pub struct Lowered {
     pub revoke_ignored_memberships: bool,
     /// `public_privileges`; `None`: PUBLIC is never touched.
     pub public_privileges: Option<PublicPolicy>,
+    /// Every profile, built-in and configured, as a role naming it and nothing else gets it:
+    /// for `import` to recognise a role that matches one.
+    pub profiles: BTreeMap<String, ProfileState>,
+}
+
+/// What a profile gives a role that names it and declares nothing else.
+#[derive(Debug, Clone)]
+pub struct ProfileState {
+    /// The envs where it may be used; `None`: any.
+    pub envs: Option<Vec<NameGlob>>,
+    pub attributes: Attributes,
+    pub member_of: Memberships,
+    pub allow_escalation: BTreeSet<Escalation>,
+    pub settings: BTreeMap<String, String>,
+    /// `settings_scope: role`: the settings are role-wide, else set in each target database.
+    pub role_wide_settings: bool,
+    pub grants: Vec<GrantSpec>,
 }
 
 /// Facts from outside the files that validation needs.
@@ -128,7 +149,37 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
         ignore_roles,
         revoke_ignored_memberships: config.settings.revoke_ignored_memberships.unwrap_or(false),
         public_privileges,
+        profiles: profile_states(&profiles),
     })
+}
+
+/// Each profile that lowers without error, as a role gets it.
+fn profile_states(profiles: &BTreeMap<String, Profile>) -> BTreeMap<String, ProfileState> {
+    profiles
+        .iter()
+        .filter_map(|(name, profile)| {
+            let state = fields::role_state(&profile.fields).ok()?;
+            let envs = match &profile.envs {
+                None => None,
+                Some(globs) => Some(
+                    globs
+                        .iter()
+                        .map(|g| NameGlob::new(g).ok())
+                        .collect::<Option<Vec<_>>>()?,
+                ),
+            };
+            let state = ProfileState {
+                envs,
+                attributes: state.attributes,
+                member_of: state.member_of,
+                allow_escalation: state.allow_escalation,
+                settings: state.settings,
+                role_wide_settings: state.settings_scope == RawSettingsScope::Role,
+                grants: state.grants,
+            };
+            Some((name.clone(), state))
+        })
+        .collect()
 }
 
 /// Schema names are taken as written, like `schemas:` in grants; an empty one, or one with a

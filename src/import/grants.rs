@@ -387,7 +387,7 @@ fn default_grants(
 
 /// The planner's own diff of `specs` in each database: anything but no change means the
 /// declaration would not give back what is held.
-fn verify(
+pub(super) fn verify(
     role: &RoleName,
     specs: &[GrantSpec],
     databases: &[&DatabaseState],

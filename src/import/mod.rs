@@ -15,6 +15,7 @@ mod grants;
 pub use document::{Document, Format, Grant, Membership, RenderError, RoleEntry};
 pub use grants::Undeclarable;
 
+use crate::config::ProfileState;
 use crate::model::membership_graph::{conferred_by, Node};
 use crate::model::privileges::DatabaseState;
 use crate::model::{CurrentCluster, CurrentRole, Escalation, RoleName, SettingScope, TargetName};
@@ -34,6 +35,8 @@ pub struct ImportInput<'a> {
     pub roles: Option<&'a NameGlob>,
     /// Roles the config already declares on this cluster: not written again.
     pub declared: &'a BTreeSet<RoleName>,
+    /// Built-in and configured profiles: a role that matches one exactly is declared with it.
+    pub profiles: &'a BTreeMap<String, ProfileState>,
 }
 
 /// The document, and the roles in scope that are not in it, with why.
@@ -113,6 +116,27 @@ fn declare(input: &ImportInput, role: &CurrentRole) -> Result<Vec<RoleEntry>, Sk
         databases = input.databases.values().collect();
     }
     let grants = grants::grants_for(&role.name, &databases, input.current)?;
+    let targets_of = |state: &DatabaseState| {
+        input
+            .targets
+            .iter()
+            .filter(|t| t.database == state.database)
+            .collect::<Vec<_>>()
+    };
+    let all_targets: Vec<&TargetName> = databases.iter().flat_map(|s| targets_of(s)).collect();
+    let profile = input
+        .profiles
+        .iter()
+        .find(|(_, profile)| matches_profile(input, role, profile, &databases, &all_targets));
+    if let Some((name, _)) = profile {
+        return Ok(vec![RoleEntry {
+            name: role.name.as_str().to_string(),
+            profile: Some(name.clone()),
+            targets: all_targets.into_iter().map(target_glob).collect(),
+            login: role.attributes.login,
+            ..RoleEntry::default()
+        }]);
+    }
     let base = RoleEntry {
         name: role.name.as_str().to_string(),
         login: role.attributes.login,
@@ -124,11 +148,7 @@ fn declare(input: &ImportInput, role: &CurrentRole) -> Result<Vec<RoleEntry>, Sk
     // Database settings -> the targets of the databases that have exactly them.
     let mut by_settings: BTreeMap<&BTreeMap<String, String>, Vec<String>> = BTreeMap::new();
     for state in &databases {
-        let targets = input
-            .targets
-            .iter()
-            .filter(|t| t.database == state.database)
-            .map(target_glob);
+        let targets = targets_of(state).into_iter().map(target_glob);
         by_settings
             .entry(settings_in(&state.database))
             .or_default()
@@ -164,6 +184,64 @@ fn declare(input: &ImportInput, role: &CurrentRole) -> Result<Vec<RoleEntry>, Sk
         }
     }
     Ok(entries)
+}
+
+/// Whether `profile`, and nothing else, declares exactly what the role has in `databases`.
+fn matches_profile(
+    input: &ImportInput,
+    role: &CurrentRole,
+    profile: &ProfileState,
+    databases: &[&DatabaseState],
+    targets: &[&TargetName],
+) -> bool {
+    let env_allowed = |env: &str| {
+        profile
+            .envs
+            .as_ref()
+            .is_none_or(|globs| globs.iter().any(|g| g.matches(env)))
+    };
+    if profile.attributes != role.attributes || !targets.iter().all(|t| env_allowed(&t.env)) {
+        return false;
+    }
+    let same_groups = profile.member_of.keys().eq(role.member_of.keys());
+    let same_options = role.member_of.iter().all(|(group, have)| {
+        profile.member_of.get(group).is_some_and(|want| {
+            want.admin == have.admin
+                && option_matches(want.inherit, have.inherit, role.attributes.inherit)
+                && option_matches(want.set, have.set, true)
+        })
+    });
+    let escalations = escalations(input.current, role);
+    if !same_groups
+        || !same_options
+        || !escalations
+            .iter()
+            .all(|e| e.allowed_by(&profile.allow_escalation))
+    {
+        return false;
+    }
+    let empty = BTreeMap::new();
+    let settings = |scope: SettingScope| role.settings.get(&scope).unwrap_or(&empty);
+    let (role_wide, per_database) = if profile.role_wide_settings {
+        (&profile.settings, &empty)
+    } else {
+        (&empty, &profile.settings)
+    };
+    let settings_match = *settings(SettingScope::AllDatabases) == *role_wide
+        && databases
+            .iter()
+            .all(|d| *settings(SettingScope::Database(d.database.clone())) == *per_database);
+    settings_match && grants::verify(&role.name, &profile.grants, databases, input.current).is_ok()
+}
+
+/// A membership option as declared (`None`: the server's default for a new grant) against the
+/// one held (`None` before PostgreSQL 16, which has no such option).
+fn option_matches(want: Option<bool>, have: Option<bool>, default: bool) -> bool {
+    match (want, have) {
+        (_, None) => want.is_none_or(|w| w == default),
+        (None, Some(h)) => h == default,
+        (Some(w), Some(h)) => w == h,
+    }
 }
 
 /// `env/database` as a glob that matches only itself.

@@ -44,6 +44,7 @@ pub fn run(config: &Path, args: &ImportArgs, output: &Output) -> Result<i32> {
         ignore_roles: &ctx.lowered.ignore_roles,
         roles: roles.as_ref(),
         declared: &declared,
+        profiles: &ctx.lowered.profiles,
     });
     let format = match args.format {
         FileFormat::Yaml => Format::Yaml,
