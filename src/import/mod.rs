@@ -57,6 +57,9 @@ pub enum SkipReason {
     Name(String),
     #[error("VALID UNTIL '-infinity' (never valid) cannot be declared")]
     NeverValid,
+    /// Adopting it means altering it (its marker), which the plan would refuse.
+    #[error("admin \"{0}\" may not alter it (a superuser role, or on PostgreSQL 16+ no ADMIN OPTION on it)")]
+    AdminCannotAlter(String),
     #[error(transparent)]
     Privileges(#[from] Undeclarable),
 }
@@ -92,6 +95,10 @@ pub fn import(input: &ImportInput) -> Imported {
 /// role-wide settings on one of them.
 fn declare(input: &ImportInput, role: &CurrentRole) -> Result<Vec<RoleEntry>, SkipReason> {
     RoleName::new(role.name.as_str()).map_err(|e| SkipReason::Name(e.to_string()))?;
+    let admin = &input.current.admin;
+    if !admin.superuser && (role.attributes.superuser || !role.admin_can_alter) {
+        return Err(SkipReason::AdminCannotAlter(admin.name.clone()));
+    }
     if role.attributes.valid_until.as_deref() == Some("-infinity") {
         return Err(SkipReason::NeverValid);
     }

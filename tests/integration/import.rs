@@ -4,8 +4,8 @@
 //! declaration can give back are left out and named on stderr.
 
 use crate::harness::{
-    assert_has, assert_lacks, catalog_snapshot, exec, parse_json, AdminKind, Cluster, Output,
-    Scenario,
+    assert_has, assert_lacks, catalog_snapshot, exec, exec_as, parse_json, AdminKind, Cluster,
+    Output, Scenario, CREATEROLE_ADMIN,
 };
 
 /// Roles, groups, odd names, settings and memberships, cluster-wide. A few hundred users in
@@ -146,7 +146,7 @@ fn roles_snapshot(cluster: &Cluster) -> Vec<Vec<Option<String>>> {
     rows
 }
 
-fn import(s: &Scenario, format: &str) -> Output {
+fn import_from(s: &Scenario, format: &str) -> Output {
     let out = s.run(&["import", "--target", "dev/app_a", "--format", format]);
     out.expect_success();
     out
@@ -167,8 +167,8 @@ fn round_trip(cluster: &Cluster, kind: AdminKind) {
     let s = Scenario::with_files(cluster, kind, &registry, QA_JANE);
     s.apply(Some("creds.csv")).expect_success();
     s.file("roles.yaml", "");
-    let yaml = import(&s, "yaml");
-    let toml = import(&s, "toml");
+    let yaml = import_from(&s, "yaml");
+    let toml = import_from(&s, "toml");
     for out in [&yaml, &toml] {
         // Roles that no declaration can give back are named, with why.
         assert_has(
@@ -251,4 +251,52 @@ fn messy_cluster() -> Cluster {
 fn import_round_trip_on_a_messy_cluster_changes_nothing_but_markers_superuser_admin() {
     let cluster = messy_cluster();
     round_trip(&cluster, AdminKind::Superuser);
+}
+
+/// A CREATEROLE admin adopts what it may alter: the roles it made (on 16+ it holds ADMIN OPTION on
+/// them); a superuser role, and on 16+ a role someone else made, are left out and named.
+#[test]
+fn import_round_trip_with_a_createrole_admin_leaves_out_what_it_may_not_alter() {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    exec(
+        &cluster,
+        "postgres",
+        "CREATE ROLE boss SUPERUSER NOLOGIN; CREATE ROLE stranger LOGIN;",
+    );
+    exec_as(
+        &cluster,
+        "postgres",
+        CREATEROLE_ADMIN,
+        r#"CREATE ROLE app_owner NOLOGIN; CREATE ROLE "Team Read" NOLOGIN;
+           CREATE ROLE "dev.jane" LOGIN CONNECTION LIMIT 2 IN ROLE "Team Read";
+           ALTER ROLE "dev.jane" IN DATABASE app_a SET work_mem = '4MB'"#,
+    );
+    exec(
+        &cluster,
+        "app_a",
+        r#"CREATE SCHEMA app AUTHORIZATION app_owner;
+           CREATE TABLE app.orders (id int); ALTER TABLE app.orders OWNER TO app_owner;
+           GRANT USAGE ON SCHEMA app TO "Team Read";
+           GRANT SELECT ON app.orders TO "Team Read";
+           GRANT CONNECT ON DATABASE app_a TO "dev.jane";"#,
+    );
+    let registry = crate::harness::registry_toml(&[("dev", "app_a", &cluster)]);
+    let s = Scenario::with_files(&cluster, AdminKind::CreateRole, &registry, "");
+    let out = import_from(&s, "yaml");
+    assert_has(&out.stderr, "role \"boss\" is not imported: admin");
+    if cluster.major_version() >= 16 {
+        assert_has(&out.stderr, "role \"stranger\" is not imported: admin");
+    } else {
+        assert_has(&out.stdout, "name: stranger");
+    }
+    assert_has(&out.stdout, "name: dev.jane");
+    let roles_before = roles_snapshot(&cluster);
+    let privileges_before = privileges_snapshot(&cluster, "app_a");
+    s.file("roles.yaml", &out.stdout);
+    s.plan_changes();
+    s.apply(None).expect_success();
+    s.assert_converged();
+    assert_eq!(roles_snapshot(&cluster), roles_before);
+    assert_eq!(privileges_snapshot(&cluster, "app_a"), privileges_before);
 }
