@@ -8,7 +8,7 @@
 //! `existing: false` and their owner. Where the databases disagree on an object they share, no
 //! declaration can say it; the planner's diff finds that and the role is reported instead.
 
-use crate::model::privileges::{DatabaseState, GrantSpec, GrantTarget, ObjectKind, ObjectRef};
+use crate::model::privileges::{GrantSpec, GrantTarget, ObjectKind, ObjectRef};
 use crate::model::{CurrentCluster, RoleName};
 use crate::plan::privileges::{diff_database, Cascaded, Context, DatabaseIndex};
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,16 +18,10 @@ type Held = BTreeMap<(ObjectRef, String), bool>;
 
 /// What the role holds in one database that the planner compares: objects it does not own,
 /// the cluster-wide ones only in the first database (where the planner diffs them).
-pub(super) fn held_in(role: &RoleName, state: &DatabaseState, first: bool) -> Held {
-    let owned: BTreeSet<&ObjectRef> = state
-        .objects
-        .iter()
-        .filter(|o| &o.owner == role)
-        .map(|o| &o.object)
-        .collect();
+pub(super) fn held_in(role: &RoleName, index: &DatabaseIndex, first: bool) -> Held {
     let mut held = Held::new();
-    for h in state.held.iter().filter(|h| &h.grantee == role) {
-        if owned.contains(&h.object) || (!first && h.object.kind.is_cluster_wide()) {
+    for h in index.held_by(role) {
+        if index.owner(&h.object) == Some(role) || (!first && h.object.kind.is_cluster_wide()) {
             continue;
         }
         *held
@@ -41,11 +35,11 @@ pub(super) fn held_in(role: &RoleName, state: &DatabaseState, first: bool) -> He
 /// grant option.
 type Defaults = BTreeMap<(RoleName, Option<String>, ObjectKind, String), bool>;
 
-pub(super) fn defaults_in(role: &RoleName, state: &DatabaseState) -> Defaults {
-    state
-        .defaults
+pub(super) fn defaults_in(role: &RoleName, index: &DatabaseIndex) -> Defaults {
+    index
+        .defaults_for(role)
         .iter()
-        .filter(|d| &d.grantee == role && &d.owner != role)
+        .filter(|d| &d.owner != role)
         .map(|d| {
             let key = (
                 d.owner.clone(),
@@ -66,9 +60,12 @@ pub enum Undeclarable {
          PRIVILEGES without IN SCHEMA), which a grant cannot declare"
     )]
     GlobalDefaults { kind: &'static str, owner: RoleName },
+    /// Privileges that differ between databases on objects they share (a role has one set of
+    /// grants per cluster), or on some overloads of a function only (a grant names them all).
     #[error(
-        "its privileges differ between its databases on objects they share, and one role has one \
-         set of grants per cluster: declared, the plan would still {action} in database {database}"
+        "its privileges differ between its databases on objects they share, or cover only some \
+         overloads of a function, which one set of grants cannot say: declared, the plan would \
+         still {action} in database {database}"
     )]
     Differs { action: String, database: String },
     #[error("in database {database}: {problem}")]
@@ -78,13 +75,13 @@ pub enum Undeclarable {
 /// The grants that declare what `role` holds in `databases` (its target databases, by name).
 pub(super) fn grants_for(
     role: &RoleName,
-    databases: &[&DatabaseState],
+    databases: &[&DatabaseIndex],
     current: &CurrentCluster,
 ) -> Result<Vec<GrantSpec>, Undeclarable> {
     let held: Vec<Held> = databases
         .iter()
         .enumerate()
-        .map(|(i, state)| held_in(role, state, i == 0))
+        .map(|(i, index)| held_in(role, index, i == 0))
         .collect();
     let mut specs = Vec::new();
     let covered = all_in_grants(role, databases, &held, &mut specs);
@@ -101,18 +98,18 @@ pub(super) fn grants_for(
 /// than one object. Returns what they cover, with the grant option they give.
 fn all_in_grants(
     role: &RoleName,
-    databases: &[&DatabaseState],
+    databases: &[&DatabaseIndex],
     held: &[Held],
     specs: &mut Vec<GrantSpec>,
 ) -> Held {
-    // (kind, schema, privilege) -> (objects seen, all held, all held with option)
-    let mut candidates: BTreeMap<(ObjectKind, String, String), (usize, bool, bool)> =
-        BTreeMap::new();
     let kinds = [
         ObjectKind::Table,
         ObjectKind::Sequence,
         ObjectKind::Function,
     ];
+    // (kind, schema, privilege) -> (objects seen, all held, all held with option)
+    let mut candidates: BTreeMap<(ObjectKind, String, String), (usize, bool, bool)> =
+        BTreeMap::new();
     for held in held {
         for (object, privilege) in held.keys() {
             if let (true, Some(schema)) = (kinds.contains(&object.kind), &object.schema) {
@@ -122,26 +119,12 @@ fn all_in_grants(
             }
         }
     }
-    for (state, held) in databases.iter().zip(held) {
-        let mut by_schema: BTreeMap<(ObjectKind, &str), Vec<&ObjectRef>> = BTreeMap::new();
-        for object in &state.objects {
-            if kinds.contains(&object.object.kind) && &object.owner != role {
-                if let Some(schema) = &object.object.schema {
-                    by_schema
-                        .entry((object.object.kind, schema))
-                        .or_default()
-                        .push(&object.object);
-                }
-            }
-        }
+    for (index, held) in databases.iter().zip(held) {
         for ((kind, schema, privilege), (seen, all, with_option)) in candidates.iter_mut() {
-            for object in by_schema
-                .get(&(*kind, schema.as_str()))
-                .into_iter()
-                .flatten()
-            {
+            let objects = index.objects(*kind, Some(schema.as_str())).iter();
+            for object in objects.filter(|o| &o.owner != role) {
                 *seen += 1;
-                match held.get(&((*object).clone(), privilege.clone())) {
+                match held.get(&(object.object.clone(), privilege.clone())) {
                     None => *all = false,
                     Some(option) => *with_option &= *option,
                 }
@@ -159,38 +142,24 @@ fn all_in_grants(
         }
     }
     let mut covered = Held::new();
-    for state in databases {
-        for object in &state.objects {
-            let Some(schema) = &object.object.schema else {
-                continue;
-            };
-            if &object.owner == role {
-                continue;
-            }
-            for (privilege, option) in whole
-                .get(&(object.object.kind, schema.clone()))
-                .into_iter()
-                .flatten()
-            {
-                covered.insert((object.object.clone(), privilege.clone()), *option);
+    for index in databases {
+        for ((kind, schema), privileges) in &whole {
+            let objects = index.objects(*kind, Some(schema.as_str())).iter();
+            for object in objects.filter(|o| &o.owner != role) {
+                for (privilege, option) in privileges {
+                    covered.insert((object.object.clone(), privilege.clone()), *option);
+                }
             }
         }
     }
     // Schemas with the same privileges share a grant.
     let mut grouped: BTreeMap<(ObjectKind, BTreeSet<String>, bool), Vec<String>> = BTreeMap::new();
     for ((kind, schema), privileges) in whole {
-        for option in [false, true] {
-            let these: BTreeSet<String> = privileges
-                .iter()
-                .filter(|(_, o)| **o == option)
-                .map(|(p, _)| p.clone())
-                .collect();
-            if !these.is_empty() {
-                grouped
-                    .entry((kind, these, option))
-                    .or_default()
-                    .push(schema.clone());
-            }
+        for (option, these) in by_option(&privileges) {
+            grouped
+                .entry((kind, these, option))
+                .or_default()
+                .push(schema.clone());
         }
     }
     for ((kind, privileges, grant_option), schemas) in grouped {
@@ -201,6 +170,22 @@ fn all_in_grants(
         ));
     }
     covered
+}
+
+/// The privileges held without the grant option, then those held with it; empty sets left out.
+fn by_option(privileges: &BTreeMap<String, bool>) -> Vec<(bool, BTreeSet<String>)> {
+    [false, true]
+        .into_iter()
+        .map(|option| {
+            let these = privileges
+                .iter()
+                .filter(|(_, o)| **o == option)
+                .map(|(p, _)| p.clone())
+                .collect::<BTreeSet<_>>();
+            (option, these)
+        })
+        .filter(|(_, these)| !these.is_empty())
+        .collect()
 }
 
 fn spec(target: GrantTarget, privileges: BTreeSet<String>, grant_option: bool) -> GrantSpec {
@@ -272,18 +257,11 @@ fn named_grants(held: &[Held], covered: &Held, specs: &mut Vec<GrantSpec>) {
     type Names = Vec<(Option<String>, String)>;
     let mut grouped: BTreeMap<(Slot, BTreeSet<String>, bool), Names> = BTreeMap::new();
     for ((slot, name, schema), privileges) in by_object {
-        for option in [false, true] {
-            let these: BTreeSet<String> = privileges
-                .iter()
-                .filter(|(_, o)| **o == option)
-                .map(|(p, _)| p.clone())
-                .collect();
-            if !these.is_empty() {
-                grouped
-                    .entry((slot.clone(), these, option))
-                    .or_default()
-                    .push((schema.clone(), name.clone()));
-            }
+        for (option, these) in by_option(&privileges) {
+            grouped
+                .entry((slot.clone(), these, option))
+                .or_default()
+                .push((schema.clone(), name.clone()));
         }
     }
     for ((slot, privileges, grant_option), names) in grouped {
@@ -315,12 +293,12 @@ fn named_grants(held: &[Held], covered: &Held, specs: &mut Vec<GrantSpec>) {
 /// privileges, over the schemas they hold in.
 fn default_grants(
     role: &RoleName,
-    databases: &[&DatabaseState],
+    databases: &[&DatabaseIndex],
     specs: &mut Vec<GrantSpec>,
 ) -> Result<(), Undeclarable> {
     let mut all = Defaults::new();
-    for state in databases {
-        for (key, option) in defaults_in(role, state) {
+    for index in databases {
+        for (key, option) in defaults_in(role, index) {
             *all.entry(key).or_default() |= option;
         }
     }
@@ -350,18 +328,11 @@ fn default_grants(
     type Key = (RoleName, ObjectKind, BTreeSet<String>, bool);
     let mut grouped: BTreeMap<Key, Vec<Option<String>>> = BTreeMap::new();
     for ((owner, schema, kind), privileges) in by_place {
-        for option in [false, true] {
-            let these: BTreeSet<String> = privileges
-                .iter()
-                .filter(|(_, o)| **o == option)
-                .map(|(p, _)| p.clone())
-                .collect();
-            if !these.is_empty() {
-                grouped
-                    .entry((owner.clone(), kind, these, option))
-                    .or_default()
-                    .push(schema.clone());
-            }
+        for (option, these) in by_option(&privileges) {
+            grouped
+                .entry((owner.clone(), kind, these, option))
+                .or_default()
+                .push(schema.clone());
         }
     }
     for ((owner, kind, privileges, grant_option), schemas) in grouped {
@@ -390,11 +361,11 @@ fn default_grants(
 pub(super) fn verify(
     role: &RoleName,
     specs: &[GrantSpec],
-    databases: &[&DatabaseState],
+    databases: &[&DatabaseIndex],
     current: &CurrentCluster,
 ) -> Result<(), Undeclarable> {
-    for (position, state) in databases.iter().enumerate() {
-        let index = DatabaseIndex::new(state);
+    for (position, index) in databases.iter().enumerate() {
+        let database = &index.state.database;
         let context = Context {
             server_version_num: current.server_version_num,
             admin_acts_as: Box::new(|owner: &RoleName| {
@@ -403,17 +374,17 @@ pub(super) fn verify(
             role_known: Box::new(|name: &RoleName| current.roles.contains_key(name)),
             cluster_wide_here: position == 0,
         };
-        let diff = diff_database(role, specs, &index, &context, &Cascaded::new());
+        let diff = diff_database(role, specs, index, &context, &Cascaded::new());
         if let Some(error) = diff.errors.first() {
             return Err(Undeclarable::Plan {
-                database: state.database.clone(),
+                database: database.clone(),
                 problem: error.to_string(),
             });
         }
         if let Some(change) = diff.changes.first() {
             return Err(Undeclarable::Differs {
                 action: change.action_name().replace('_', " "),
-                database: state.database.clone(),
+                database: database.clone(),
             });
         }
     }

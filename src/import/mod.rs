@@ -19,6 +19,7 @@ use crate::config::ProfileState;
 use crate::model::membership_graph::{conferred_by, Node};
 use crate::model::privileges::DatabaseState;
 use crate::model::{CurrentCluster, CurrentRole, Escalation, RoleName, SettingScope, TargetName};
+use crate::plan::privileges::DatabaseIndex;
 use crate::registry::NameGlob;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -67,6 +68,8 @@ pub enum SkipReason {
 /// Declares every role of the cluster in scope.
 pub fn import(input: &ImportInput) -> Imported {
     let mut imported = Imported::default();
+    // Indexed once: every role's privileges are looked up, and checked, in every database.
+    let indexes: Vec<DatabaseIndex> = input.databases.values().map(DatabaseIndex::new).collect();
     let admin = input.current.admin.name.as_str();
     for role in input.current.roles.values() {
         let name = role.name.as_str();
@@ -80,7 +83,7 @@ pub fn import(input: &ImportInput) -> Imported {
                 .push((role.name.clone(), SkipReason::Declared));
             continue;
         }
-        match declare(input, role) {
+        match declare(input, &indexes, role) {
             Ok(entries) => {
                 imported.roles += 1;
                 imported.document.roles.extend(entries);
@@ -93,7 +96,11 @@ pub fn import(input: &ImportInput) -> Imported {
 
 /// One role's declarations: one per distinct set of database settings among its databases, the
 /// role-wide settings on one of them.
-fn declare(input: &ImportInput, role: &CurrentRole) -> Result<Vec<RoleEntry>, SkipReason> {
+fn declare(
+    input: &ImportInput,
+    indexes: &[DatabaseIndex],
+    role: &CurrentRole,
+) -> Result<Vec<RoleEntry>, SkipReason> {
     RoleName::new(role.name.as_str()).map_err(|e| SkipReason::Name(e.to_string()))?;
     let admin = &input.current.admin;
     if !admin.superuser && (role.attributes.superuser || !role.admin_can_alter) {
@@ -110,24 +117,23 @@ fn declare(input: &ImportInput, role: &CurrentRole) -> Result<Vec<RoleEntry>, Sk
     };
     // The databases where the role has something to declare; all of them when it has nothing
     // anywhere (it must have a target).
-    let mut databases: Vec<&DatabaseState> = input
-        .databases
-        .values()
-        .filter(|state| {
-            !grants::held_in(&role.name, state, true).is_empty()
-                || !grants::defaults_in(&role.name, state).is_empty()
-                || !settings_in(&state.database).is_empty()
+    let mut databases: Vec<&DatabaseIndex> = indexes
+        .iter()
+        .filter(|index| {
+            !grants::held_in(&role.name, index, true).is_empty()
+                || !grants::defaults_in(&role.name, index).is_empty()
+                || !settings_in(&index.state.database).is_empty()
         })
         .collect();
     if databases.is_empty() {
-        databases = input.databases.values().collect();
+        databases = indexes.iter().collect();
     }
     let grants = grants::grants_for(&role.name, &databases, input.current)?;
-    let targets_of = |state: &DatabaseState| {
+    let targets_of = |index: &DatabaseIndex| {
         input
             .targets
             .iter()
-            .filter(|t| t.database == state.database)
+            .filter(|t| t.database == index.state.database)
             .collect::<Vec<_>>()
     };
     let all_targets: Vec<&TargetName> = databases.iter().flat_map(|s| targets_of(s)).collect();
@@ -154,10 +160,10 @@ fn declare(input: &ImportInput, role: &CurrentRole) -> Result<Vec<RoleEntry>, Sk
     };
     // Database settings -> the targets of the databases that have exactly them.
     let mut by_settings: BTreeMap<&BTreeMap<String, String>, Vec<String>> = BTreeMap::new();
-    for state in &databases {
-        let targets = targets_of(state).into_iter().map(target_glob);
+    for index in &databases {
+        let targets = targets_of(index).into_iter().map(target_glob);
         by_settings
-            .entry(settings_in(&state.database))
+            .entry(settings_in(&index.state.database))
             .or_default()
             .extend(targets);
     }
@@ -198,7 +204,7 @@ fn matches_profile(
     input: &ImportInput,
     role: &CurrentRole,
     profile: &ProfileState,
-    databases: &[&DatabaseState],
+    databases: &[&DatabaseIndex],
     targets: &[&TargetName],
 ) -> bool {
     let env_allowed = |env: &str| {
@@ -237,7 +243,7 @@ fn matches_profile(
     let settings_match = *settings(SettingScope::AllDatabases) == *role_wide
         && databases
             .iter()
-            .all(|d| *settings(SettingScope::Database(d.database.clone())) == *per_database);
+            .all(|d| *settings(SettingScope::Database(d.state.database.clone())) == *per_database);
     settings_match && grants::verify(&role.name, &profile.grants, databases, input.current).is_ok()
 }
 

@@ -72,10 +72,29 @@ impl<'a> DatabaseIndex<'a> {
         }
     }
 
-    fn objects<'s>(&'s self, kind: ObjectKind, schema: Option<&'s str>) -> &'s [&'a DbObject] {
+    /// The objects of `kind` in `schema` (`None`: outside schemas).
+    pub(crate) fn objects<'s>(
+        &'s self,
+        kind: ObjectKind,
+        schema: Option<&'s str>,
+    ) -> &'s [&'a DbObject] {
         self.by_kind_schema
             .get(&(kind, schema))
             .map_or(&[], Vec::as_slice)
+    }
+
+    /// The privileges `role` holds directly, from any grantor.
+    pub(crate) fn held_by(&self, role: &RoleName) -> &[&'a HeldPrivilege] {
+        self.held_by_role.get(role).map_or(&[], Vec::as_slice)
+    }
+
+    /// The default privileges whose grantee is `role`.
+    pub(crate) fn defaults_for(&self, role: &RoleName) -> &[&'a DefaultPrivilege] {
+        self.defaults_by_role.get(role).map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn owner(&self, object: &ObjectRef) -> Option<&'a RoleName> {
+        self.owner_of.get(object).copied()
     }
 
     fn schema(&self, name: &str) -> Option<&'a DbObject> {
