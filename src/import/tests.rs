@@ -166,7 +166,13 @@ fn the_document_lowers_back_to_what_is_held_in_yaml_and_toml() {
     );
     reader.settings.insert(
         SettingScope::AllDatabases,
-        BTreeMap::from([("statement_timeout".into(), "5s".into())]),
+        // Values YAML would read as numbers, booleans or null unless quoted.
+        BTreeMap::from([
+            ("statement_timeout".into(), "5s".into()),
+            ("app.ratio".into(), "1.50".into()),
+            ("app.flag".into(), "false".into()),
+            ("app.nothing".into(), "~".into()),
+        ]),
     );
     let mut writer = role("writer");
     writer.member_of.insert(

@@ -291,6 +291,11 @@ fn import_round_trip_with_a_createrole_admin_leaves_out_what_it_may_not_alter() 
         assert_has(&out.stdout, "name: stranger");
     }
     assert_has(&out.stdout, "name: dev.jane");
+    // `--roles` narrows to the roles its glob matches.
+    let narrowed = s.run(&["import", "--target", "dev/app_a", "--roles", "dev.*"]);
+    narrowed.expect_success();
+    assert_has(&narrowed.stdout, "name: dev.jane");
+    assert_lacks(&narrowed.stdout, "name: Team Read");
     let roles_before = roles_snapshot(&cluster);
     let privileges_before = privileges_snapshot(&cluster, "app_a");
     s.file("roles.yaml", &out.stdout);
