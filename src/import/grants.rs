@@ -10,7 +10,7 @@
 
 use crate::model::privileges::{GrantSpec, GrantTarget, ObjectKind, ObjectRef};
 use crate::model::{CurrentCluster, RoleName};
-use crate::plan::privileges::{diff_database, Cascaded, Context, DatabaseIndex};
+use crate::plan::privileges::{diff_database, Cascaded, Context, DatabaseIndex, DefaultKey};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A privilege on an object -> held with the grant option (by any grantor).
@@ -33,24 +33,7 @@ pub(super) fn held_in(role: &RoleName, index: &DatabaseIndex, first: bool) -> He
 
 /// Default privileges the role holds from another owner: (owner, schema, kind, privilege) ->
 /// grant option.
-type Defaults = BTreeMap<(RoleName, Option<String>, ObjectKind, String), bool>;
-
-pub(super) fn defaults_in(role: &RoleName, index: &DatabaseIndex) -> Defaults {
-    index
-        .defaults_for(role)
-        .iter()
-        .filter(|d| &d.owner != role)
-        .map(|d| {
-            let key = (
-                d.owner.clone(),
-                d.schema.clone(),
-                d.kind,
-                d.privilege.clone(),
-            );
-            (key, d.grant_option)
-        })
-        .collect()
-}
+type Defaults = BTreeMap<DefaultKey, bool>;
 
 /// Why a role's privileges cannot be declared.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -298,7 +281,7 @@ fn default_grants(
 ) -> Result<(), Undeclarable> {
     let mut all = Defaults::new();
     for index in databases {
-        for (key, option) in defaults_in(role, index) {
+        for (key, option) in index.held_defaults(role) {
             *all.entry(key).or_default() |= option;
         }
     }

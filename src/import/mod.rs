@@ -121,7 +121,7 @@ fn declare(
         .iter()
         .filter(|index| {
             !grants::held_in(&role.name, index, true).is_empty()
-                || !grants::defaults_in(&role.name, index).is_empty()
+                || !index.held_defaults(&role.name).is_empty()
                 || !settings_in(&index.state.database).is_empty()
         })
         .collect();

@@ -88,9 +88,24 @@ impl<'a> DatabaseIndex<'a> {
         self.held_by_role.get(role).map_or(&[], Vec::as_slice)
     }
 
-    /// The default privileges whose grantee is `role`.
-    pub(crate) fn defaults_for(&self, role: &RoleName) -> &[&'a DefaultPrivilege] {
-        self.defaults_by_role.get(role).map_or(&[], Vec::as_slice)
+    /// The default privileges `role` holds from other owners, with their grant option; its own
+    /// entries (what it gets on what it creates) are not pgroster's.
+    pub(crate) fn held_defaults(&self, role: &RoleName) -> BTreeMap<DefaultKey, bool> {
+        self.defaults_by_role
+            .get(role)
+            .into_iter()
+            .flatten()
+            .filter(|d| &d.owner != role)
+            .map(|d| {
+                let key = (
+                    d.owner.clone(),
+                    d.schema.clone(),
+                    d.kind,
+                    d.privilege.clone(),
+                );
+                (key, d.grant_option)
+            })
+            .collect()
     }
 
     pub(crate) fn owner(&self, object: &ObjectRef) -> Option<&'a RoleName> {
@@ -146,7 +161,7 @@ struct Desired {
 }
 
 /// A default privilege without its grant option: owner, schema, kind, privilege.
-type DefaultKey = (RoleName, Option<String>, ObjectKind, String);
+pub(crate) type DefaultKey = (RoleName, Option<String>, ObjectKind, String);
 
 /// The changes that make `role`'s privileges in one database match `grants`.
 pub(crate) fn diff_database(
@@ -344,22 +359,7 @@ fn diff_defaults(
     errors: &mut Vec<PrivilegeError>,
 ) {
     let database = &index.state.database;
-    let held: BTreeMap<DefaultKey, bool> = index
-        .defaults_by_role
-        .get(role)
-        .into_iter()
-        .flatten()
-        .filter(|d| &d.owner != role)
-        .map(|d| {
-            let key = (
-                d.owner.clone(),
-                d.schema.clone(),
-                d.kind,
-                d.privilege.clone(),
-            );
-            (key, d.grant_option)
-        })
-        .collect();
+    let held = index.held_defaults(role);
     let mut grants: BTreeMap<(bool, DefaultGroup), Vec<String>> = BTreeMap::new();
     let mut revokes: BTreeMap<(bool, DefaultGroup), Vec<String>> = BTreeMap::new();
     for ((owner, schema, kind, privilege), &option) in desired {

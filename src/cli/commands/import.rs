@@ -23,6 +23,12 @@ pub fn run(config: &Path, args: &ImportArgs, output: &Output) -> Result<i32> {
         .context("--roles")?;
     let state = read_cluster_state(&ctx.lowered, &ctx.connector, &cluster)
         .with_context(|| format!("reading {cluster}"))?;
+    // Every declaration needs a target: a role's are the registered databases that exist.
+    if state.databases.is_empty() {
+        anyhow::bail!(
+            "{cluster}: none of its active registered databases exists; nothing to import into"
+        );
+    }
     let targets: Vec<_> = ctx
         .lowered
         .registry
