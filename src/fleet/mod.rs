@@ -5,7 +5,8 @@
 //! section of the plan while the others are still planned. Before any catalog is read, each
 //! cluster says which server it is: two registry addresses that reach one server would plan
 //! its roles twice, against each other, so both are refused. For apply, each cluster's lock is
-//! taken before its catalogs are read and kept with its connections (see `lock`).
+//! taken before its catalogs are read and kept with its connections (see `lock`). `import`
+//! reads one cluster the same way, without planning it (`read_cluster_state`).
 
 pub mod lock;
 
