@@ -316,3 +316,82 @@ fn the_admin_ignored_and_declared_roles_are_not_written() {
         vec![(name("declared"), SkipReason::Declared)]
     );
 }
+
+#[test]
+fn a_role_that_matches_a_profile_exactly_is_declared_with_it() {
+    let profiles = r#"
+profiles:
+  team:
+    login: true
+    connection_limit: 4
+    member_of: [g]
+    grants: [{ on: database, privileges: [CONNECT] }]
+"#;
+    let lowered_profiles = {
+        let files = vec![
+            SourceFile::new(
+                Path::new("registry.toml"),
+                ConfigFormat::Toml,
+                REGISTRY.into(),
+            ),
+            SourceFile::new(Path::new("p.yaml"), ConfigFormat::Yaml, profiles.into()),
+        ];
+        let config = merge(PathBuf::from("."), files).unwrap();
+        lower(config, &LowerInput::default()).unwrap().profiles
+    };
+    let mut a = database("a", &[]);
+    let mut b = database("b", &[]);
+    let mut roles = vec![role("owner"), role("g")];
+    for (n, limit) in [("ann", 4), ("bob", 5)] {
+        let mut r = role(n);
+        r.attributes.login = true;
+        r.attributes.connection_limit = limit;
+        r.member_of.insert(name("g"), MembershipOptions::default());
+        roles.push(r);
+        for state in [&mut a, &mut b] {
+            let db = state.objects[0].object.clone();
+            grant(state, n, db, "CONNECT");
+        }
+    }
+    let current = cluster(roles);
+    let databases = BTreeMap::from([("a".to_string(), a), ("b".to_string(), b)]);
+    let targets = ["a", "b"].map(|db| TargetName {
+        env: "dev".into(),
+        database: db.into(),
+    });
+    let imported = import(&ImportInput {
+        current: &current,
+        databases: &databases,
+        targets: &targets,
+        ignore_roles: &[],
+        roles: None,
+        declared: &BTreeSet::new(),
+        profiles: &lowered_profiles,
+    });
+    let entry = |n: &str| {
+        imported
+            .document
+            .roles
+            .iter()
+            .find(|r| r.name == n)
+            .unwrap()
+            .clone()
+    };
+    let ann = entry("ann");
+    assert_eq!(ann.profile.as_deref(), Some("team"));
+    assert_eq!(ann.targets, ["dev/a", "dev/b"]);
+    assert!(ann.grants.is_empty() && ann.member_of.is_empty());
+    // One attribute off, and it is declared key by key.
+    let bob = entry("bob");
+    assert_eq!(bob.profile, None);
+    assert_eq!(bob.connection_limit, Some(5));
+}
+
+#[test]
+fn a_membership_option_matches_when_declared_alike_or_left_to_the_default() {
+    assert!(option_matches(None, None, true));
+    assert!(option_matches(None, Some(true), true));
+    assert!(!option_matches(None, Some(false), true));
+    assert!(option_matches(Some(false), Some(false), true));
+    assert!(!option_matches(Some(true), Some(false), true));
+}
