@@ -16,6 +16,7 @@
 //!   it runs and after (`apply::prepare`, `apply::run`)
 //! - `audit`:    the SQLite audit log of every change (`audit::AuditLog`); what an interrupted
 //!   run committed, asked of the servers (`audit::resolve`)
+//! - `import`:   a cluster's current state -> a roles file that declares it (`import::import`)
 //!
 //! `connection` opens admin connections (credentials, TLS); `schema` generates the JSON
 //! Schemas of the config files and of the JSON plan.
@@ -26,6 +27,7 @@ pub mod catalog;
 pub mod config;
 pub mod connection;
 pub mod fleet;
+pub mod import;
 pub mod model;
 pub mod plan;
 pub mod registry;

@@ -36,6 +36,8 @@ pub enum Command {
     Roles(RolesArgs),
     /// Show one role on a target's cluster.
     Show(ShowArgs),
+    /// Write a roles file declaring what a target's cluster has now (adopting a cluster).
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -167,4 +169,22 @@ pub struct ShowArgs {
     pub target: String,
     #[arg(long, value_enum, default_value = "table")]
     pub format: TableFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    Yaml,
+    Toml,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A target (`env/database`) of the cluster to import; its registered databases are read.
+    #[arg(long, value_name = "ENV/DB")]
+    pub target: String,
+    /// Only the roles this name glob matches.
+    #[arg(long, value_name = "GLOB")]
+    pub roles: Option<String>,
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub format: FileFormat,
 }

@@ -7,12 +7,14 @@
 
 use super::error::{ConfigError, ConfigErrors, Location};
 use super::profiles::{self, Profile};
-use super::raw::RawPublicPrivileges;
+use super::raw::{RawPublicPrivileges, RawSettingsScope};
 use super::{Config, Origin};
 use crate::model::policy::PlanPolicy;
+use crate::model::privileges::GrantSpec;
 use crate::model::public::PublicPolicy;
 use crate::model::{
-    ClusterKey, DesiredCluster, DesiredRole, DropSettings, RoleMap, RoleName, TargetName,
+    Attributes, ClusterKey, DesiredCluster, DesiredRole, DropSettings, Escalation, Memberships,
+    RoleMap, RoleName, TargetName,
 };
 use crate::registry::{DatabaseEntry, NameGlob, Registry, TargetSelector};
 use declarations::merge_declarations;
@@ -38,6 +40,23 @@ pub struct Lowered {
     pub drops: DropSettings,
     /// The mode, what to do with unmanaged roles, when to warn of expiry.
     pub policy: PlanPolicy,
+    /// Every profile, built-in and configured, as a role naming it and nothing else gets it:
+    /// for `import` to recognise a role that matches one.
+    pub profiles: BTreeMap<String, ProfileState>,
+}
+
+/// What a profile gives a role that names it and declares nothing else.
+#[derive(Debug, Clone)]
+pub struct ProfileState {
+    /// The envs where it may be used; `None`: any.
+    pub envs: Option<Vec<NameGlob>>,
+    pub attributes: Attributes,
+    pub member_of: Memberships,
+    pub allow_escalation: BTreeSet<Escalation>,
+    pub settings: BTreeMap<String, String>,
+    /// `settings_scope: role`: the settings are role-wide, else set in each target database.
+    pub role_wide_settings: bool,
+    pub grants: Vec<GrantSpec>,
 }
 
 /// Facts from outside the files that validation needs.
@@ -139,6 +158,7 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
         public_privileges,
         drops,
         policy,
+        profiles: profile_states(&profiles),
     })
 }
 
@@ -187,6 +207,35 @@ fn drop_settings(config: &Config, errors: &mut Vec<ConfigError>) -> DropSettings
         reassign_owned_to,
         max_destroy: settings.max_destroy.unwrap_or(defaults.max_destroy),
     }
+}
+
+/// Each profile that lowers without error, as a role gets it.
+fn profile_states(profiles: &BTreeMap<String, Profile>) -> BTreeMap<String, ProfileState> {
+    profiles
+        .iter()
+        .filter_map(|(name, profile)| {
+            let state = fields::role_state(&profile.fields).ok()?;
+            let envs = match &profile.envs {
+                None => None,
+                Some(globs) => Some(
+                    globs
+                        .iter()
+                        .map(|g| NameGlob::new(g).ok())
+                        .collect::<Option<Vec<_>>>()?,
+                ),
+            };
+            let state = ProfileState {
+                envs,
+                attributes: state.attributes,
+                member_of: state.member_of,
+                allow_escalation: state.allow_escalation,
+                settings: state.settings,
+                role_wide_settings: state.settings_scope == RawSettingsScope::Role,
+                grants: state.grants,
+            };
+            Some((name.clone(), state))
+        })
+        .collect()
 }
 
 /// Schema names are taken as written, like `schemas:` in grants; an empty one, or one with a

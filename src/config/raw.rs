@@ -257,6 +257,9 @@ pub struct RawGrant {
     pub future: Option<bool>,
     /// Whose future objects (default: the roles that own the schema's objects of that kind).
     pub future_owners: Option<Vec<String>>,
+    /// With `future`: `false` sets the default privileges alone, granting nothing on the
+    /// objects that exist now (default true). What `import` writes for default privileges.
+    pub existing: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -5,7 +5,8 @@
 //! section of the plan while the others are still planned. Before any catalog is read, each
 //! cluster says which server it is: two registry addresses that reach one server would plan
 //! its roles twice, against each other, so both are refused. For apply, each cluster's lock is
-//! taken before its catalogs are read and kept with its connections (see `lock`).
+//! taken before its catalogs are read and kept with its connections (see `lock`). `import`
+//! reads one cluster the same way, without planning it (`read_cluster_state`).
 
 pub mod lock;
 
@@ -497,6 +498,42 @@ fn read(
             public,
         },
     ))
+}
+
+/// What `import` reads of one cluster: its roles, and the privileges of each of its active
+/// registered databases that exists (by name).
+pub struct ClusterState {
+    pub current: CurrentCluster,
+    pub databases: BTreeMap<String, DatabaseState>,
+}
+
+/// Why `import` could not read a cluster.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ClusterReadError(ReadError);
+
+/// Reads one cluster as `plan` does, without a lock and without planning: the catalogs of its
+/// active registered databases. For `import`, which declares what is there.
+pub fn read_cluster_state(
+    lowered: &Lowered,
+    connector: &Connector,
+    cluster: &ClusterKey,
+) -> Result<ClusterState, ClusterReadError> {
+    let databases: Vec<String> = lowered
+        .registry
+        .active_by_cluster()
+        .get(cluster)
+        .into_iter()
+        .flatten()
+        .map(|entry| entry.target.database.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let (_, state) = read(cluster, &databases, connector, None, None).map_err(ClusterReadError)?;
+    Ok(ClusterState {
+        current: state.current,
+        databases: state.databases,
+    })
 }
 
 fn catalog_error(cluster: &ClusterKey, database: &str, error: CatalogError) -> ReadError {

@@ -207,6 +207,9 @@ pub struct GrantSpec {
     /// Whose future objects; `None`: the roles that own the schema's objects of that kind now,
     /// else the schema's owner.
     pub future_owners: Option<Vec<RoleName>>,
+    /// Whether the grant covers the objects that exist now; false only with `future`, for
+    /// default privileges alone.
+    pub existing: bool,
 }
 
 /// An object in a database, named as SQL needs it.

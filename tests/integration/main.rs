@@ -21,6 +21,7 @@ mod crash;
 mod drift;
 mod grants;
 mod hostile_names;
+mod import;
 mod inspect;
 mod lifecycle;
 mod memberships;

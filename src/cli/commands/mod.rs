@@ -2,6 +2,7 @@
 
 mod apply;
 mod audit;
+mod import;
 mod inspect;
 mod plan;
 mod reset;
@@ -21,6 +22,7 @@ pub fn dispatch(cli: &Cli, output: &Output) -> Result<i32> {
         Command::Registry(args) => inspect::registry(&cli.config, args, output),
         Command::Roles(args) => inspect::roles(&cli.config, args, output),
         Command::Show(args) => inspect::show(&cli.config, args, output),
+        Command::Import(args) => import::run(&cli.config, args, output),
     }
 }
 
