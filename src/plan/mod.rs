@@ -20,17 +20,17 @@ use crate::model::{
     AttributeChange, Attributes, ClusterKey, Escalation, MembershipOptions, RoleName, SettingScope,
     TargetName,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where a password comes from; never the value.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "source")]
 pub enum PasswordSource {
     Generated,
     Env { var: String },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "change")]
 pub enum Change {
     /// `CREATE ROLE` with every attribute, and the password when there is one.
@@ -140,7 +140,9 @@ pub enum Change {
 }
 
 /// A grant made by a role with its grant option, removed with that option.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct DependentGrant {
     /// `public` for PUBLIC (a reserved name: no role has it).
     pub grantee: RoleName,
@@ -150,7 +152,9 @@ pub struct DependentGrant {
 }
 
 /// The objects a grant or revoke names.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case", tag = "scope")]
 pub enum GrantObjects {
     /// Every object of the kind in the schema (`ON ALL TABLES IN SCHEMA`).
@@ -194,7 +198,7 @@ impl Change {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoleAction {
     Create,
@@ -203,7 +207,7 @@ pub enum RoleAction {
     Adopt,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RolePlan {
     pub role: RoleName,
     pub action: RoleAction,
@@ -212,7 +216,7 @@ pub struct RolePlan {
     pub changes: Vec<Change>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClusterPlan {
     pub cluster: ClusterKey,
     pub targets: Vec<TargetName>,
@@ -228,14 +232,14 @@ pub struct ClusterPlan {
     pub errors: Vec<PlanError>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     pub clusters: Vec<ClusterPlan>,
     /// Inactive registry entries in scope: skipped, said once.
@@ -245,7 +249,7 @@ pub struct Plan {
     pub summary: Summary,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SkippedRole {
     pub role: RoleName,
     pub target: TargetName,
