@@ -5,7 +5,8 @@
 //! section of the plan while the others are still planned. Before any catalog is read, each
 //! cluster says which server it is: two registry addresses that reach one server would plan
 //! its roles twice, against each other, so both are refused. For apply, each cluster's lock is
-//! taken before its catalogs are read and kept with its connections (see `lock`).
+//! taken before its catalogs are read and kept with its connections (see `lock`). Each
+//! cluster read is fingerprinted, for saved plans (`saved::fingerprint`).
 
 pub mod lock;
 
@@ -20,6 +21,7 @@ use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
 use crate::plan::privileges::DatabaseIndex;
 use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, PlanError, SkippedRole};
 use crate::registry::TargetGlob;
+use crate::saved::fingerprint;
 use lock::{ClusterLock, LockError, LockSettings};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -77,6 +79,8 @@ pub struct Fleet {
     pub plan: Plan,
     /// Open admin connections of the clusters that were read, for apply to reuse.
     pub connections: BTreeMap<ClusterKey, ClusterConnections>,
+    /// The fingerprint of each cluster that was read: what a saved plan is checked against.
+    pub fingerprints: BTreeMap<ClusterKey, String>,
 }
 
 fn is_selected(selection: &[TargetGlob], target: &TargetName) -> bool {
@@ -126,6 +130,7 @@ pub fn plan_fleet(
     );
     let mut clusters = Vec::new();
     let mut connections = BTreeMap::new();
+    let mut fingerprints = BTreeMap::new();
     for (key, cluster) in &desired {
         let key = (*key).clone();
         let result = match reads.remove(&key) {
@@ -158,6 +163,8 @@ pub fn plan_fleet(
                     },
                 ));
                 read.lock = locks.remove(&key);
+                let read_state = fingerprint(&state.current, &state.databases, &state.public);
+                fingerprints.insert(key.clone(), read_state);
                 connections.insert(key, read);
             }
             Err(error) => {
@@ -192,6 +199,7 @@ pub fn plan_fleet(
     Fleet {
         plan: Plan::new(clusters, inactive_targets, skipped_roles),
         connections,
+        fingerprints,
     }
 }
 
