@@ -9,6 +9,7 @@ use pgroster::fleet::lock::{self, ClusterLock, LockSettings};
 use pgroster::fleet::Locking;
 use pgroster::model::{ClusterKey, CurrentCluster, SslMode, TargetName};
 use pgroster::registry::{DatabaseEntry, Registry, TargetGlob};
+use pgroster::saved::ConfigDigest;
 use std::path::{Path, PathBuf};
 
 pub struct Context {
@@ -19,6 +20,8 @@ pub struct Context {
     pub lock: LockSettings,
     /// How many config files were read.
     pub files: usize,
+    /// The digest of each config file read, for saved plans.
+    pub config_digest: ConfigDigest,
 }
 
 impl Context {
@@ -73,6 +76,7 @@ pub fn load(path: &Path) -> Result<Context> {
     let credentials = admin_credentials(&config);
     let audit_log = config.audit_log_path();
     let files = config.files.len();
+    let config_digest = ConfigDigest::new(&config.dir, &config.files);
     let root_cert = config
         .settings
         .sslrootcert
@@ -104,6 +108,7 @@ pub fn load(path: &Path) -> Result<Context> {
         audit_log,
         lock,
         files,
+        config_digest,
     })
 }
 

@@ -30,5 +30,6 @@ mod privilege_classes;
 mod profiles;
 mod public_privileges;
 mod revocation;
+mod saved_plans;
 mod tls;
 mod validation;

@@ -1,18 +1,27 @@
 //! `pgroster apply`: load -> lock and plan -> render -> confirm -> run (which delivers the generated
-//! passwords before anything commits) -> settle the delivered passwords -> report.
+//! passwords before anything commits) -> settle the delivered passwords -> report. `apply FILE`
+//! runs a saved plan instead, after the same lock and read, once `saved` finds the config and
+//! every cluster it covers unchanged.
 
 use crate::cli::args::ApplyArgs;
 use crate::cli::credentials;
 use crate::cli::output::Output;
 use crate::cli::{context, EXIT_ERROR, EXIT_OK};
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use pgroster::apply;
 use pgroster::audit::AuditLog;
-use pgroster::fleet::plan_fleet;
+use pgroster::fleet::{plan_fleet, ClusterConnections};
+use pgroster::model::ClusterKey;
+use pgroster::plan::Plan;
 use pgroster::render;
+use pgroster::saved::{ReadNow, SavedPlan};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
+    if let Some(path) = &args.saved_plan {
+        return run_saved(config, path, args, output);
+    }
     let ctx = context::load(config)?;
     let selection = ctx.selection(&args.selection.targets)?;
     let on_wait = |message: &str| output.notice(message);
@@ -25,6 +34,46 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let plan = &fleet.plan;
     output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
     super::report_plan_errors(plan, output);
+    execute(&ctx, plan, &mut fleet.connections, args, output)
+}
+
+/// `apply FILE`: refused, before any cluster is contacted, for a plan with errors or a changed
+/// config; then every cluster is locked and read as `apply` does, and refused unless each
+/// reads as it did at plan time. Only then does the saved plan run.
+fn run_saved(config: &Path, path: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
+    let refused = "apply refused, nothing was changed";
+    let saved = SavedPlan::read(path).context(refused)?;
+    saved.check_runnable().context(refused)?;
+    let ctx = context::load(config)?;
+    saved.check_config(&ctx.config_digest).context(refused)?;
+    let selection = ctx.selection(&saved.selection)?;
+    let on_wait = |message: &str| output.notice(message);
+    let mut fleet = plan_fleet(
+        &ctx.lowered,
+        &ctx.connector,
+        &selection,
+        ctx.locking(&on_wait),
+    );
+    saved
+        .check(&ReadNow {
+            config: &ctx.config_digest,
+            plan: &fleet.plan,
+            fingerprints: &fleet.fingerprints,
+        })
+        .context(refused)?;
+    let plan = &saved.plan;
+    output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
+    execute(&ctx, plan, &mut fleet.connections, args, output)
+}
+
+/// Confirms and runs `plan` over the connections (and locks) of the clusters that were read.
+fn execute(
+    ctx: &context::Context,
+    plan: &Plan,
+    connections: &mut BTreeMap<ClusterKey, ClusterConnections>,
+    args: &ApplyArgs,
+    output: &Output,
+) -> Result<i32> {
     if !plan.has_changes() {
         return Ok(if plan.has_errors() {
             EXIT_ERROR
@@ -49,7 +98,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let mut audit = AuditLog::open(&ctx.audit_log)?;
     let result = apply::run(
         &prepared,
-        &mut fleet.connections,
+        connections,
         &mut audit,
         &mut delivery,
         &context::actor(),
