@@ -230,7 +230,7 @@ impl SavedPlan {
     }
 
     /// Checks, for every cluster the plan covers, that it reads now as it did at plan time,
-    /// and that the plan made now (under the lock apply holds) has the saved plan's changes.
+    /// and that the plan made now (under the lock apply holds) has exactly the saved changes.
     /// Every cluster is checked, so the error names all that differ.
     pub fn check(&self, now: &ReadNow<'_>) -> Result<(), SavedError> {
         self.check_runnable()?;
@@ -262,8 +262,9 @@ impl SavedPlan {
             }
         }
         if stale.is_empty() {
-            // The fingerprints match, so the planner sees what it saw: a different plan now
-            // means the fingerprint missed something, and running the old plan is not safe.
+            // The fingerprints match, so the planner sees what it saw and plans the same: other
+            // changes in the file mean it was edited (the file is not signed) or the fingerprint
+            // missed something, and either way they are not what was reviewed.
             for saved in &self.plan.clusters {
                 let same = fresh
                     .get(&saved.cluster)
@@ -271,7 +272,8 @@ impl SavedPlan {
                 if !same {
                     stale.push((
                         saved.cluster.clone(),
-                        "is planned differently now, though it reads the same".into(),
+                        "has other changes than the plan made now from the same config and state"
+                            .into(),
                     ));
                 }
             }

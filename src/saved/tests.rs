@@ -189,5 +189,10 @@ fn a_plan_made_now_that_differs_is_refused_even_when_the_fingerprints_match() {
             fingerprints: &prints,
         })
         .unwrap_err();
-    assert!(error.to_string().contains("planned differently"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("has other changes than the plan made now"),
+        "{error}"
+    );
 }

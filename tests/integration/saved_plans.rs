@@ -73,7 +73,14 @@ fn stale_and_fresh(kind: AdminKind) {
 
     // A role created by hand between plan and apply: the saved plan would create it again.
     save_plan(&s, "stale.json");
-    exec(&cluster, "postgres", "CREATE ROLE readers NOLOGIN");
+    // Created as the admin, which may then adopt it (on 16+ a CREATEROLE admin needs ADMIN
+    // OPTION on it, which its creator gets).
+    exec_as(
+        &cluster,
+        "postgres",
+        kind.user(),
+        "CREATE ROLE readers NOLOGIN",
+    );
     let before = state(&cluster);
     let out = s.run(&["apply", "stale.json", "--auto-approve"]);
     out.expect_code(1);
@@ -233,8 +240,32 @@ fn a_saved_plan_is_refused_when_the_config_changed_or_the_plan_has_errors() {
     assert_has(&out.stderr, "(more.yaml added)");
     assert_eq!(state(&cluster), before);
 
-    // Back as it was: the same plan applies.
     std::fs::remove_file(s.path().join("more.yaml")).unwrap();
+
+    // An edited file (alice made a superuser) does not hold the plan its config and cluster
+    // give: refused, though its digests and fingerprints are the ones saved.
+    let path = s.path().join("plan.json");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let mut edited: serde_json::Value = serde_json::from_str(&original).unwrap();
+    let roles = edited["plan"]["clusters"][0]["roles"]
+        .as_array_mut()
+        .unwrap();
+    let alice = roles.iter_mut().find(|r| r["role"] == "alice").unwrap();
+    alice["changes"][0]["attributes"]["superuser"] = serde_json::json!(true);
+    std::fs::write(&path, edited.to_string()).unwrap();
+    let out = s.run(&["apply", "plan.json", "--auto-approve"]);
+    out.expect_code(1);
+    assert_has(
+        &out.stderr,
+        &format!(
+            "cluster 127.0.0.1:{} has other changes than the plan made now from the same config and state",
+            cluster.port
+        ),
+    );
+    assert_eq!(state(&cluster), before);
+
+    // Back as it was: the same plan applies.
+    std::fs::write(&path, original).unwrap();
     s.run(&["apply", "plan.json", "--auto-approve"])
         .expect_success();
     s.assert_converged();
