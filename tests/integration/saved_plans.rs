@@ -41,6 +41,22 @@ fn save_plan(s: &Scenario, file: &str) -> Output {
     out
 }
 
+/// `apply FILE`, expected to be refused as stale, naming each of `clusters`.
+#[track_caller]
+fn apply_refused_as_stale(s: &Scenario, file: &str, clusters: &[&Cluster]) -> Output {
+    let out = s.run(&["apply", file, "--auto-approve"]);
+    out.expect_code(1);
+    assert_has(&out.stderr, "apply refused, nothing was changed");
+    for cluster in clusters {
+        let name = format!("cluster 127.0.0.1:{}", cluster.port);
+        assert_has(
+            &out.stderr,
+            &format!("{name} changed since the plan was made"),
+        );
+    }
+    out
+}
+
 /// Everything a refused apply could have changed: every role, and the privileges in appdb of
 /// the declared roles.
 fn state(cluster: &Cluster) -> (Vec<Vec<Option<String>>>, Vec<String>, Vec<String>) {
@@ -57,7 +73,6 @@ fn state(cluster: &Cluster) -> (Vec<Vec<Option<String>>>, Vec<String>, Vec<Strin
 fn stale_and_fresh(kind: AdminKind) {
     let cluster = Cluster::start();
     let s = scenario(&cluster, kind, ROLES);
-    let name = format!("cluster 127.0.0.1:{}", cluster.port);
     // A CREATEROLE admin grants on what it owns: the database and its schema are the admin's.
     let admin = ident(kind.user());
     exec(
@@ -82,13 +97,7 @@ fn stale_and_fresh(kind: AdminKind) {
         "CREATE ROLE readers NOLOGIN",
     );
     let before = state(&cluster);
-    let out = s.run(&["apply", "stale.json", "--auto-approve"]);
-    out.expect_code(1);
-    assert_has(&out.stderr, "apply refused, nothing was changed");
-    assert_has(
-        &out.stderr,
-        &format!("{name} changed since the plan was made"),
-    );
+    apply_refused_as_stale(&s, "stale.json", &[&cluster]);
     assert_eq!(state(&cluster), before);
     assert!(!role_exists(&cluster, "alice"));
     assert!(
@@ -105,12 +114,7 @@ fn stale_and_fresh(kind: AdminKind) {
         "CREATE TABLE public.orders (id int)",
     );
     let before = state(&cluster);
-    let out = s.run(&["apply", "stale2.json", "--auto-approve"]);
-    out.expect_code(1);
-    assert_has(
-        &out.stderr,
-        &format!("{name} changed since the plan was made"),
-    );
+    apply_refused_as_stale(&s, "stale2.json", &[&cluster]);
     assert_eq!(state(&cluster), before);
 
     // Saved afresh: applied as printed, and what it printed is what `plan` printed.
@@ -132,12 +136,7 @@ fn stale_and_fresh(kind: AdminKind) {
     s.assert_converged();
 
     // The plan it applied is stale now: its changes are in the catalog.
-    let again = s.run(&["apply", "fresh.json", "--auto-approve"]);
-    again.expect_code(1);
-    assert_has(
-        &again.stderr,
-        &format!("{name} changed since the plan was made"),
-    );
+    apply_refused_as_stale(&s, "fresh.json", &[&cluster]);
 }
 
 #[test]
@@ -185,17 +184,7 @@ roles:
 
     // The plan for both: prod reads differently now, and so does dev.
     let before = (catalog_snapshot(&dev), catalog_snapshot(&prod));
-    let out = s.run(&["apply", "both.json", "--auto-approve"]);
-    out.expect_code(1);
-    for cluster in [&dev, &prod] {
-        assert_has(
-            &out.stderr,
-            &format!(
-                "cluster 127.0.0.1:{} changed since the plan was made",
-                cluster.port
-            ),
-        );
-    }
+    apply_refused_as_stale(&s, "both.json", &[&dev, &prod]);
     assert_eq!((catalog_snapshot(&dev), catalog_snapshot(&prod)), before);
 
     // Only dev changes between plan and apply: prod, unchanged, is not run either.
@@ -203,15 +192,7 @@ roles:
     save_plan(&s, "both.json");
     exec(&dev, "postgres", "DROP ROLE bystander");
     let before = (catalog_snapshot(&dev), catalog_snapshot(&prod));
-    let out = s.run(&["apply", "both.json", "--auto-approve"]);
-    out.expect_code(1);
-    assert_has(
-        &out.stderr,
-        &format!(
-            "cluster 127.0.0.1:{} changed since the plan was made",
-            dev.port
-        ),
-    );
+    let out = apply_refused_as_stale(&s, "both.json", &[&dev]);
     assert_lacks(&out.stderr, &format!("127.0.0.1:{}", prod.port));
     assert_eq!((catalog_snapshot(&dev), catalog_snapshot(&prod)), before);
     assert!(!role_exists(&prod, "alice"));

@@ -10,9 +10,10 @@ use crate::cli::{context, EXIT_ERROR, EXIT_OK};
 use anyhow::{Context as _, Result};
 use pgroster::apply;
 use pgroster::audit::AuditLog;
-use pgroster::fleet::{plan_fleet, ClusterConnections};
+use pgroster::fleet::{plan_fleet, ClusterConnections, Fleet};
 use pgroster::model::ClusterKey;
 use pgroster::plan::Plan;
+use pgroster::registry::TargetGlob;
 use pgroster::render;
 use pgroster::saved::{ReadNow, SavedPlan};
 use std::collections::BTreeMap;
@@ -24,13 +25,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     }
     let ctx = context::load(config)?;
     let selection = ctx.selection(&args.selection.targets)?;
-    let on_wait = |message: &str| output.notice(message);
-    let mut fleet = plan_fleet(
-        &ctx.lowered,
-        &ctx.connector,
-        &selection,
-        ctx.locking(&on_wait),
-    );
+    let mut fleet = read_locked(&ctx, &selection, output);
     let plan = &fleet.plan;
     output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
     super::report_plan_errors(plan, output);
@@ -47,13 +42,7 @@ fn run_saved(config: &Path, path: &Path, args: &ApplyArgs, output: &Output) -> R
     let ctx = context::load(config)?;
     saved.check_config(&ctx.config_digest).context(refused)?;
     let selection = ctx.selection(&saved.selection)?;
-    let on_wait = |message: &str| output.notice(message);
-    let mut fleet = plan_fleet(
-        &ctx.lowered,
-        &ctx.connector,
-        &selection,
-        ctx.locking(&on_wait),
-    );
+    let mut fleet = read_locked(&ctx, &selection, output);
     saved
         .check(&ReadNow {
             config: &ctx.config_digest,
@@ -64,6 +53,17 @@ fn run_saved(config: &Path, path: &Path, args: &ApplyArgs, output: &Output) -> R
     let plan = &saved.plan;
     output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
     execute(&ctx, plan, &mut fleet.connections, args, output)
+}
+
+/// Every selected cluster locked, read and planned, telling `output` which one is waited for.
+fn read_locked(ctx: &context::Context, selection: &[TargetGlob], output: &Output) -> Fleet {
+    let on_wait = |message: &str| output.notice(message);
+    plan_fleet(
+        &ctx.lowered,
+        &ctx.connector,
+        selection,
+        ctx.locking(&on_wait),
+    )
 }
 
 /// Confirms and runs `plan` over the connections (and locks) of the clusters that were read.
