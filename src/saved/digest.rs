@@ -23,7 +23,7 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// Every config file a plan was made from, by path relative to the config directory, with
 /// the digest of its content; `digest` covers them all, paths included.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConfigDigest {
     pub digest: String,
     pub files: BTreeMap<String, String>,
@@ -110,6 +110,61 @@ pub fn fingerprint(
 mod tests {
     use super::*;
     use crate::config::Format;
+    use crate::model::{AdminInfo, Attributes, CurrentRole, MembershipOptions, Memberships};
+
+    fn role(name: &str, grants: &[(&str, &str)]) -> CurrentRole {
+        let mut membership_grants: BTreeMap<RoleName, Vec<MembershipGrant>> = BTreeMap::new();
+        for (group, grantor) in grants {
+            membership_grants
+                .entry(RoleName::existing(*group))
+                .or_default()
+                .push(MembershipGrant {
+                    grantor: RoleName::existing(*grantor),
+                    options: MembershipOptions::default(),
+                });
+        }
+        CurrentRole {
+            name: RoleName::existing(name),
+            attributes: Attributes::default(),
+            member_of: grants
+                .iter()
+                .map(|(group, _)| (RoleName::existing(*group), MembershipOptions::default()))
+                .collect::<Memberships>(),
+            membership_grants,
+            settings: Default::default(),
+            comment: None,
+            admin_can_alter: true,
+            admin_acts_as: true,
+        }
+    }
+
+    fn cluster(roles: Vec<CurrentRole>) -> CurrentCluster {
+        CurrentCluster {
+            server_version_num: 160000,
+            admin: AdminInfo {
+                name: "postgres".into(),
+                superuser: true,
+                createrole: true,
+                statement_log: Default::default(),
+            },
+            roles: roles.into_iter().collect(),
+            databases: ["app".to_string()].into(),
+            setting_names: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_fingerprint_sees_a_membership_grantor_and_not_the_order_grants_were_read_in() {
+        let print = |roles| fingerprint(&cluster(roles), &BTreeMap::new(), &BTreeMap::new());
+        let one = print(vec![role("a", &[("g", "x"), ("g", "y")])]);
+        assert_eq!(one, print(vec![role("a", &[("g", "y"), ("g", "x")])]));
+        assert_ne!(one, print(vec![role("a", &[("g", "x"), ("g", "z")])]));
+        assert_ne!(one, print(vec![role("a", &[("g", "x")])]));
+        let mut privileges = BTreeMap::new();
+        privileges.insert("app".to_string(), DatabaseState::default());
+        let roles = cluster(vec![role("a", &[("g", "x"), ("g", "y")])]);
+        assert_ne!(one, fingerprint(&roles, &privileges, &BTreeMap::new()));
+    }
 
     fn files(texts: &[(&str, &str)]) -> Vec<SourceFile> {
         texts

@@ -25,8 +25,8 @@ pub const SAVED_FORMAT_VERSION: u32 = 1;
 /// or render the same changes differently.
 const PGROSTER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// A plan as written to its file.
-#[derive(Debug, Serialize, Deserialize)]
+/// A plan as written to its file, documented by `schema/saved-plan.schema.json`.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SavedPlan {
     pub saved_format_version: u32,
     pub pgroster_version: String,
@@ -39,11 +39,12 @@ pub struct SavedPlan {
     pub clusters: Vec<ClusterState>,
     /// As `plan --format json` prints it.
     #[serde(serialize_with = "plan_document")]
+    #[schemars(with = "PlanDocument<'static>")]
     pub plan: Plan,
 }
 
 /// One cluster's fingerprint at plan time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClusterState {
     pub cluster: ClusterKey,
     pub fingerprint: String,

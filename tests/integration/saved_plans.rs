@@ -6,8 +6,9 @@
 use crate::harness::{
     assert_has, assert_lacks, catalog_snapshot, direct_privileges, exec, exec_as, ident, logs_in,
     parse_json, password_of, random_secret, read_credentials, registry_toml, role_exists,
-    AdminKind, Cluster, Output, Scenario,
+    schema_errors, AdminKind, Cluster, Output, Scenario,
 };
+use std::path::Path;
 
 const ROLES: &str = r#"
 roles:
@@ -318,6 +319,17 @@ roles:
     let json = parse_json(&s.run(&["show-plan", "plan.json", "--format", "json"]));
     let printed = parse_json(&s.run(&["plan", "--format", "json"]));
     assert_eq!(json["plan"], printed);
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/saved-plan.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let mut errors = Vec::new();
+    schema_errors(&schema, &schema, &json, "$", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The schema reaches into the plan: one without its summary breaks it.
+    let mut broken = json.clone();
+    broken["plan"].as_object_mut().unwrap().remove("summary");
+    schema_errors(&schema, &schema, &broken, "$", &mut errors);
+    assert_eq!(errors, ["$.plan: required key `summary` is missing"]);
     assert_eq!(json["selection"], serde_json::json!([]));
     assert!(json["config"]["files"]["roles.yaml"]
         .as_str()
