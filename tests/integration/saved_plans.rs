@@ -123,6 +123,10 @@ fn stale_and_fresh(kind: AdminKind) {
     assert_has(&planned.stdout, "Plan: 1 to add, 1 to change");
     let applied = s.run(&["apply", "fresh.json", "--auto-approve"]);
     applied.expect_success();
+    assert_has(
+        &applied.stderr,
+        "the config and its 1 cluster(s) read as they did then",
+    );
     assert!(
         applied.stdout.starts_with(&planned.stdout),
         "apply FILE printed another plan\n--- plan\n{}\n--- apply\n{}",

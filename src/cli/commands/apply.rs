@@ -50,6 +50,12 @@ fn run_saved(config: &Path, path: &Path, args: &ApplyArgs, output: &Output) -> R
             fingerprints: &fleet.fingerprints,
         })
         .context(refused)?;
+    output.notice(&format!(
+        "{}: made {}; the config and its {} cluster(s) read as they did then",
+        path.display(),
+        saved.made_at,
+        saved.clusters.len()
+    ));
     let plan = &saved.plan;
     output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
     execute(&ctx, plan, &mut fleet.connections, args, output)
