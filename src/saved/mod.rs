@@ -11,7 +11,7 @@ mod digest;
 pub use digest::{fingerprint, ConfigDigest};
 
 use crate::model::ClusterKey;
-use crate::plan::Plan;
+use crate::plan::{ClusterPlan, Plan};
 use crate::render::json::PlanDocument;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -265,11 +265,12 @@ impl SavedPlan {
         if stale.is_empty() {
             // The fingerprints match, so the planner sees what it saw and plans the same: other
             // changes in the file mean it was edited (the file is not signed) or the fingerprint
-            // missed something, and either way they are not what was reviewed.
+            // missed something, and either way they are not what was reviewed. Everything but
+            // the notes is compared, so that a part of a cluster's plan added later is too.
             for saved in &self.plan.clusters {
                 let same = fresh
                     .get(&saved.cluster)
-                    .is_some_and(|now| now.roles == saved.roles && now.public == saved.public);
+                    .is_some_and(|now| same_but_notes(now, saved));
                 if !same {
                     stale.push((
                         saved.cluster.clone(),
@@ -285,6 +286,16 @@ impl SavedPlan {
             Err(SavedError::Stale { clusters: stale })
         }
     }
+}
+
+/// Whether two plans of a cluster are the same but for their notes, which say and change
+/// nothing.
+fn same_but_notes(one: &ClusterPlan, other: &ClusterPlan) -> bool {
+    let without_notes = |plan: &ClusterPlan| ClusterPlan {
+        notes: Vec::new(),
+        ..plan.clone()
+    };
+    without_notes(one) == without_notes(other)
 }
 
 #[cfg(test)]

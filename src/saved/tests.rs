@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use crate::plan::PlanError;
 use crate::render::{fixture, json, text};
 use std::path::Path;
 
@@ -195,4 +196,30 @@ fn a_plan_made_now_that_differs_is_refused_even_when_the_fingerprints_match() {
             .contains("has other changes than the plan made now"),
         "{error}"
     );
+}
+
+#[test]
+fn a_plan_made_now_whose_notes_differ_is_the_same_plan() {
+    let plan = saved(runnable_plan());
+    let mut fresh = runnable_plan();
+    fresh.clusters[0].notes.push("a note made now".into());
+    let prints = fingerprints(&fresh, "sha256:state");
+    let config = config();
+    let now = ReadNow {
+        config: &config,
+        plan: &fresh,
+        fingerprints: &prints,
+    };
+    assert!(plan.check(&now).is_ok());
+    // Anything else differing is another plan: here an error found only now.
+    fresh.clusters[0].errors.push(PlanError::Saved {
+        code: "x".into(),
+        message: "found now".into(),
+    });
+    let now = ReadNow {
+        config: &config,
+        plan: &fresh,
+        fingerprints: &prints,
+    };
+    assert!(plan.check(&now).is_err());
 }
