@@ -5,19 +5,20 @@ use crate::saved::SavedPlan;
 use std::fmt::Write;
 
 /// When and from what the plan was made: the config digest and files, the target selection
-/// and each cluster's state fingerprint.
+/// and each cluster's state fingerprint. Every field is escaped: the file may have been edited.
 pub fn saved_header(saved: &SavedPlan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "Saved plan, made {} by pgroster {}",
-        saved.made_at, saved.pgroster_version
+        escape_controls(&saved.made_at),
+        escape_controls(&saved.pgroster_version)
     );
     let files: Vec<&str> = saved.config.files.keys().map(String::as_str).collect();
     let _ = writeln!(
         out,
         "Config: {} ({})",
-        saved.config.digest,
+        escape_controls(&saved.config.digest),
         escape_controls(&files.join(", "))
     );
     let selection = if saved.selection.is_empty() {
@@ -31,7 +32,7 @@ pub fn saved_header(saved: &SavedPlan) -> String {
             out,
             "Cluster {}: state {}",
             escape_controls(&cluster.cluster.to_string()),
-            cluster.fingerprint
+            escape_controls(&cluster.fingerprint)
         );
     }
     out

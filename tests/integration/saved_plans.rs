@@ -335,6 +335,15 @@ roles:
     schema_errors(&schema, &schema, &broken, "$", &mut errors);
     assert_eq!(errors, ["$.plan: required key `summary` is missing"]);
     assert_eq!(json["selection"], serde_json::json!([]));
+    let made_at = json["made_at"].as_str().unwrap();
+    assert!(
+        made_at.len() == 20 && made_at.as_bytes()[10] == b'T' && made_at.ends_with('Z'),
+        "made_at {made_at}"
+    );
+    assert_has(
+        &shown.stdout,
+        &format!("Saved plan, made {made_at} by pgroster "),
+    );
     assert!(json["config"]["files"]["roles.yaml"]
         .as_str()
         .unwrap()
