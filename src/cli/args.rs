@@ -24,8 +24,11 @@ pub enum Command {
     Validate,
     /// Show what apply would change.
     Plan(PlanArgs),
-    /// Plan, confirm, then change the clusters and record every change in the audit log.
+    /// Plan, confirm, then change the clusters and record every change in the audit log; or
+    /// apply a plan saved by `plan --out`, when nothing it covers changed since.
     Apply(ApplyArgs),
+    /// Show a plan saved by `plan --out`.
+    ShowPlan(ShowPlanArgs),
     /// Reset one role's password now (generated), audited.
     Reset(ResetArgs),
     /// Read the audit log.
@@ -83,10 +86,17 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Also save the plan to FILE (replaced if it exists), for `apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// A plan saved by `plan --out`: apply exactly it, refused when the config or a cluster
+    /// it covers changed since it was made.
+    #[arg(value_name = "FILE", conflicts_with = "targets")]
+    pub saved_plan: Option<PathBuf>,
     #[command(flatten)]
     pub selection: Selection,
     /// `additive`: never revoke, drop or remove a setting (overrides `[settings] mode`).
@@ -101,6 +111,15 @@ pub struct ApplyArgs {
     /// Apply even when the plan drops more roles on a cluster than `max_destroy` allows.
     #[arg(long)]
     pub allow_destroy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowPlanArgs {
+    /// A plan saved by `plan --out`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ use pgroster::fleet::lock::{self, ClusterLock, LockSettings};
 use pgroster::fleet::Locking;
 use pgroster::model::{ClusterKey, CurrentCluster, SslMode, TargetName};
 use pgroster::registry::{DatabaseEntry, Registry, TargetGlob};
+use pgroster::saved::ConfigDigest;
 use std::path::{Path, PathBuf};
 
 pub struct Context {
@@ -19,6 +20,8 @@ pub struct Context {
     pub lock: LockSettings,
     /// The config files read, relative to the config directory, in the order merged.
     pub files: Vec<PathBuf>,
+    /// The digest of each config file read, for saved plans.
+    pub config_digest: ConfigDigest,
 }
 
 impl Context {
@@ -89,6 +92,7 @@ pub fn load(path: &Path) -> Result<Context> {
                 .to_path_buf()
         })
         .collect();
+    let config_digest = ConfigDigest::new(&config.dir, &config.files);
     let root_cert = config
         .settings
         .sslrootcert
@@ -120,6 +124,7 @@ pub fn load(path: &Path) -> Result<Context> {
         audit_log,
         lock,
         files,
+        config_digest,
     })
 }
 

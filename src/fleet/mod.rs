@@ -5,8 +5,9 @@
 //! section of the plan while the others are still planned. Before any catalog is read, each
 //! cluster says which server it is: two registry addresses that reach one server would plan
 //! its roles twice, against each other, so both are refused. For apply, each cluster's lock is
-//! taken before its catalogs are read and kept with its connections (see `lock`). `import`
-//! reads one cluster the same way, without planning it (`read_cluster_state`).
+//! taken before its catalogs are read and kept with its connections (see `lock`). Each
+//! cluster read is fingerprinted, for saved plans (`saved::fingerprint`). `import` reads one
+//! cluster the same way, without planning it (`read_cluster_state`).
 
 pub mod lock;
 
@@ -21,6 +22,7 @@ use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
 use crate::plan::privileges::DatabaseIndex;
 use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, PlanError, SkippedRole};
 use crate::registry::TargetGlob;
+use crate::saved::fingerprint;
 use lock::{ClusterLock, LockError, LockSettings};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -81,6 +83,8 @@ pub struct Fleet {
     pub plan: Plan,
     /// Open admin connections of the clusters that were read, for apply to reuse.
     pub connections: BTreeMap<ClusterKey, ClusterConnections>,
+    /// The fingerprint of each cluster that was read: what a saved plan is checked against.
+    pub fingerprints: BTreeMap<ClusterKey, String>,
 }
 
 /// Connects to the databases `plan`'s changes need beyond the targets that were read (a
@@ -188,6 +192,7 @@ pub fn plan_fleet(
     let mut clusters = Vec::new();
     let now = jiff::Timestamp::now();
     let mut connections = BTreeMap::new();
+    let mut fingerprints = BTreeMap::new();
     for (key, cluster) in &desired {
         let key = (*key).clone();
         let result = match reads.remove(&key) {
@@ -223,6 +228,8 @@ pub fn plan_fleet(
                     },
                 ));
                 read.lock = locks.remove(&key);
+                let read_state = fingerprint(&state.current, &state.databases, &state.public);
+                fingerprints.insert(key.clone(), read_state);
                 connections.insert(key, read);
             }
             Err(error) => {
@@ -259,6 +266,7 @@ pub fn plan_fleet(
     Fleet {
         plan: Plan::new(clusters, inactive_targets, skipped_roles).with_policy(&lowered.policy),
         connections,
+        fingerprints,
     }
 }
 

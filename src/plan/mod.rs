@@ -23,17 +23,17 @@ use crate::model::{
     AttributeChange, Attributes, ClusterKey, Escalation, MembershipOptions, RoleName, SettingScope,
     TargetName,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where a password comes from; never the value.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "source")]
 pub enum PasswordSource {
     Generated,
     Env { var: String },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "change")]
 pub enum Change {
     /// `CREATE ROLE` with every attribute, and the password when there is one.
@@ -168,7 +168,9 @@ pub enum Change {
 }
 
 /// A grant made by a role with its grant option, removed with that option.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct DependentGrant {
     /// `public` for PUBLIC (a reserved name: no role has it).
     pub grantee: RoleName,
@@ -178,7 +180,9 @@ pub struct DependentGrant {
 }
 
 /// The objects a grant or revoke names.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case", tag = "scope")]
 pub enum GrantObjects {
     /// Every object of the kind in the schema (`ON ALL TABLES IN SCHEMA`).
@@ -227,7 +231,7 @@ impl Change {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoleAction {
     Create,
@@ -238,7 +242,7 @@ pub enum RoleAction {
     Destroy,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RolePlan {
     pub role: RoleName,
     pub action: RoleAction,
@@ -247,7 +251,7 @@ pub struct RolePlan {
     pub changes: Vec<Change>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClusterPlan {
     pub cluster: ClusterKey,
     pub targets: Vec<TargetName>,
@@ -271,7 +275,7 @@ pub struct ClusterPlan {
 }
 
 /// A role nobody declared, with what makes it dangerous.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnmanagedRole {
     pub role: RoleName,
     /// Its powerful attributes: SUPERUSER, BYPASSRLS, REPLICATION, CREATEROLE, CREATEDB, LOGIN.
@@ -281,7 +285,7 @@ pub struct UnmanagedRole {
 }
 
 /// A declared role whose access ends soon, or has ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExpiringRole {
     pub role: RoleName,
     /// `YYYY-MM-DDTHH:MM:SSZ`, or `-infinity`.
@@ -289,14 +293,14 @@ pub struct ExpiringRole {
     pub expired: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     /// `additive`: nothing is revoked, dropped or reset.
     pub mode: Mode,
@@ -310,7 +314,7 @@ pub struct Plan {
     pub summary: Summary,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SkippedRole {
     pub role: RoleName,
     pub target: TargetName,

@@ -32,5 +32,6 @@ mod privilege_classes;
 mod profiles;
 mod public_privileges;
 mod revocation;
+mod saved_plans;
 mod tls;
 mod validation;
