@@ -32,10 +32,12 @@ use crate::fleet::ClusterConnections;
 use crate::model::ClusterKey;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// Runs one unit in one transaction on its cluster, handing the transaction's id to `opened`
 /// before any change runs; when `opened` fails, the transaction is rolled back. The real one
-/// is a fleet's connections; tests may record instead.
+/// is a cluster's connections; tests may record instead.
 pub trait Executor {
     fn execute(
         &mut self,
@@ -45,10 +47,21 @@ pub trait Executor {
     ) -> Result<(), ExecuteError>;
 }
 
-impl Executor for BTreeMap<ClusterKey, ClusterConnections> {
+impl<E: Executor + ?Sized> Executor for &mut E {
     fn execute(
         &mut self,
         cluster: &ClusterKey,
+        unit: &Unit<'_>,
+        opened: &mut dyn FnMut(&str) -> Result<(), ()>,
+    ) -> Result<(), ExecuteError> {
+        (**self).execute(cluster, unit, opened)
+    }
+}
+
+impl Executor for ClusterConnections {
+    fn execute(
+        &mut self,
+        _: &ClusterKey,
         unit: &Unit<'_>,
         opened: &mut dyn FnMut(&str) -> Result<(), ()>,
     ) -> Result<(), ExecuteError> {
@@ -57,9 +70,7 @@ impl Executor for BTreeMap<ClusterKey, ClusterConnections> {
             commit_unknown: false,
             message: format!("no connection to {what}"),
         };
-        let connections = self
-            .get_mut(cluster)
-            .ok_or_else(|| no_connection("the cluster".into()))?;
+        let connections = self;
         let database = unit
             .kind
             .database()
@@ -191,6 +202,19 @@ pub struct ClusterReport {
 }
 
 impl ClusterReport {
+    fn new(cluster: ClusterKey) -> ClusterReport {
+        ClusterReport {
+            cluster,
+            roles_committed: false,
+            roles_unknown: false,
+            committed: false,
+            added: 0,
+            changed: 0,
+            destroyed: 0,
+            failures: Vec::new(),
+        }
+    }
+
     pub(crate) fn succeeded(&self) -> bool {
         self.failures.is_empty()
     }
@@ -243,16 +267,20 @@ impl fmt::Display for UnitFailure {
 }
 
 /// Runs every prepared cluster as one audit run by `actor` for `command`: starts the run,
-/// delivers its generated passwords through `deliver`, then runs the units, recording each
-/// change before it runs and its outcome after. An audit log error stops the run at once: no
-/// statement runs that the log does not hold.
-pub fn run(
+/// delivers its generated passwords through `deliver`, then runs the clusters, up to
+/// `parallelism` at once (each is network round trips; a fleet over a WAN waits mostly on
+/// them), recording each change before it runs and its outcome after. A failing cluster does
+/// not stop the others. An audit log error stops the run at once: no statement runs that the
+/// log does not hold. The report lists the clusters in the plan's order, whichever finished
+/// first.
+pub fn run<E: Executor + Send>(
     prepared: &Prepared<'_>,
-    executor: &mut impl Executor,
+    executors: &mut BTreeMap<ClusterKey, E>,
     audit: &mut AuditLog,
     deliver: &mut dyn Deliver,
     actor: &str,
     command: &str,
+    parallelism: usize,
 ) -> Result<ApplyReport, ApplyError> {
     let run = audit.start_run(actor, command).map_err(ApplyError::Audit)?;
     fault::point("run started");
@@ -270,11 +298,14 @@ pub fn run(
         }
         fault::point("delivered");
     }
-    let mut report = ApplyReport {
+    let audit = Mutex::new(audit);
+    let (clusters, audit_error) = run_clusters(prepared, executors, &audit, &run, parallelism);
+    let report = ApplyReport {
         run,
-        clusters: Vec::with_capacity(prepared.clusters.len()),
+        clusters,
         not_run: prepared.not_run.clone(),
     };
+    let audit = audit.into_inner().unwrap_or_else(PoisonError::into_inner);
     let stopped = |error: AuditError, report: ApplyReport| {
         if report
             .clusters
@@ -290,23 +321,8 @@ pub fn run(
             ApplyError::Audit(error)
         }
     };
-    for cluster in &prepared.clusters {
-        report.clusters.push(ClusterReport {
-            cluster: cluster.cluster.clone(),
-            roles_committed: false,
-            roles_unknown: false,
-            committed: false,
-            added: 0,
-            changed: 0,
-            destroyed: 0,
-            failures: Vec::new(),
-        });
-        let Some(cluster_report) = report.clusters.last_mut() else {
-            continue;
-        };
-        if let Err(error) = run_cluster(cluster, executor, audit, &report.run, cluster_report) {
-            return Err(stopped(error, report));
-        }
+    if let Some(error) = audit_error {
+        return Err(stopped(error, report));
     }
     let ok = report.failed_clusters() == 0;
     if let Err(error) = audit.finish_run(&report.run, ok) {
@@ -316,15 +332,93 @@ pub fn run(
     Ok(report)
 }
 
+/// Every prepared cluster run by up to `parallelism` workers taking the next cluster in plan
+/// order; the reports in that order, and the first audit error, after which no worker starts
+/// another unit.
+fn run_clusters<E: Executor + Send>(
+    prepared: &Prepared<'_>,
+    executors: &mut BTreeMap<ClusterKey, E>,
+    audit: &Mutex<&mut AuditLog>,
+    run: &RunId,
+    parallelism: usize,
+) -> (Vec<ClusterReport>, Option<AuditError>) {
+    let mut by_key: BTreeMap<&ClusterKey, &mut E> = executors.iter_mut().collect();
+    let jobs: Vec<(&PreparedCluster, Option<&mut E>)> = prepared
+        .clusters
+        .iter()
+        .map(|cluster| (cluster, by_key.remove(&cluster.cluster)))
+        .collect();
+    let count = jobs.len();
+    let queue = Mutex::new(jobs.into_iter().enumerate());
+    let results: Mutex<Vec<Option<ClusterReport>>> = Mutex::new((0..count).map(|_| None).collect());
+    let first_error: Mutex<Option<AuditError>> = Mutex::new(None);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..parallelism.clamp(1, count.max(1)) {
+            scope.spawn(|| loop {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                let Some((index, (cluster, executor))) = next else {
+                    return;
+                };
+                let mut report = ClusterReport::new(cluster.cluster.clone());
+                let outcome = match executor {
+                    Some(executor) => {
+                        run_cluster(cluster, executor, audit, run, &mut report, &stop)
+                    }
+                    None => {
+                        report.failures.push(UnitFailure {
+                            cluster: cluster.cluster.clone(),
+                            kind: UnitKind::Roles,
+                            statement: None,
+                            commit_unknown: false,
+                            message: "no connection to the cluster".into(),
+                        });
+                        Ok(())
+                    }
+                };
+                if let Err(error) = outcome {
+                    stop.store(true, Ordering::SeqCst);
+                    first_error
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get_or_insert(error);
+                }
+                results.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(report);
+            });
+        }
+    });
+    let reports = results
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .into_iter()
+        .flatten()
+        .collect();
+    (
+        reports,
+        first_error
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner),
+    )
+}
+
 fn run_cluster(
     cluster: &PreparedCluster<'_>,
     executor: &mut impl Executor,
-    audit: &mut AuditLog,
+    audit: &Mutex<&mut AuditLog>,
     run: &RunId,
     report: &mut ClusterReport,
+    stop: &AtomicBool,
 ) -> Result<(), AuditError> {
+    // One writer at a time: the log is one SQLite file.
+    let log = || audit.lock().unwrap_or_else(PoisonError::into_inner);
     let mut roles_failed = false;
     for unit in &cluster.units {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         if unit.changes.is_empty() {
             report.roles_committed |= unit.kind == UnitKind::Roles;
             continue;
@@ -334,7 +428,7 @@ fn run_cluster(
             .iter()
             .map(|change| change.audit_record(&cluster.cluster))
             .collect();
-        let ids = audit.record_started(run, &records)?;
+        let ids = log().record_started(run, &records)?;
         drop(records);
         fault::point("changes recorded");
         let outcomes: Vec<(i64, Outcome)> = if roles_failed {
@@ -344,7 +438,7 @@ fn run_cluster(
             let mut audit_error = None;
             let result = {
                 let mut opened = |xid: &str| {
-                    audit.record_xid(&ids, xid).map_err(|e| {
+                    log().record_xid(&ids, xid).map_err(|e| {
                         audit_error = Some(e);
                     })?;
                     fault::point("transaction id recorded");
@@ -380,7 +474,7 @@ fn run_cluster(
             }
             outcomes
         };
-        audit.record_outcomes(&outcomes)?;
+        log().record_outcomes(&outcomes)?;
         fault::point("outcomes recorded");
     }
     if report.roles_committed {

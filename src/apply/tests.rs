@@ -191,13 +191,22 @@ impl TestLog {
         recorder: &mut Recorder,
         courier: &mut Courier,
     ) -> Result<ApplyReport, ApplyError> {
+        // The fixture plans one cluster.
+        let mut executors: BTreeMap<ClusterKey, &mut Recorder> = prepared
+            .clusters
+            .iter()
+            .map(|c| c.cluster.clone())
+            .take(1)
+            .zip(std::iter::once(recorder))
+            .collect();
         run(
             prepared,
-            recorder,
+            &mut executors,
             &mut self.audit,
             courier,
             "tester",
             "apply",
+            1,
         )
     }
 }

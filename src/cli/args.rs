@@ -78,6 +78,9 @@ pub enum PlanFormat {
 pub struct PlanArgs {
     #[command(flatten)]
     pub selection: Selection,
+    /// How many clusters to work on at once (default: `[settings] parallelism`, else 16).
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
     /// `additive`: never revoke, drop or remove a setting (overrides `[settings] mode`).
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
@@ -99,6 +102,9 @@ pub struct ApplyArgs {
     pub saved_plan: Option<PathBuf>,
     #[command(flatten)]
     pub selection: Selection,
+    /// How many clusters to work on at once (default: `[settings] parallelism`, else 16).
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
     /// `additive`: never revoke, drop or remove a setting (overrides `[settings] mode`).
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,

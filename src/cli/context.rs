@@ -25,6 +25,13 @@ pub struct Context {
 }
 
 impl Context {
+    /// `--parallelism` wins over `[settings] parallelism`.
+    pub fn override_parallelism(&mut self, parallelism: Option<usize>) {
+        if let Some(n) = parallelism {
+            self.lowered.parallelism = n.max(1);
+        }
+    }
+
     /// `--mode` wins over `[settings] mode`.
     pub fn override_mode(&mut self, mode: Option<crate::cli::args::ModeArg>) {
         if let Some(mode) = mode {

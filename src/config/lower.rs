@@ -40,6 +40,8 @@ pub struct Lowered {
     pub drops: DropSettings,
     /// The mode, what to do with unmanaged roles, when to warn of expiry.
     pub policy: PlanPolicy,
+    /// How many clusters plan and apply work on at once (at least 1).
+    pub parallelism: usize,
     /// Every profile, built-in and configured, as a role naming it and nothing else gets it:
     /// for `import` to recognise a role that matches one.
     pub profiles: BTreeMap<String, ProfileState>,
@@ -58,6 +60,10 @@ pub struct ProfileState {
     pub role_wide_settings: bool,
     pub grants: Vec<GrantSpec>,
 }
+
+/// Clusters worked on at once unless told otherwise: enough to hide a WAN's round trips
+/// behind each other without opening hundreds of connections from one runner.
+pub const DEFAULT_PARALLELISM: usize = 16;
 
 /// Facts from outside the files that validation needs.
 #[derive(Debug, Default)]
@@ -158,6 +164,11 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
         public_privileges,
         drops,
         policy,
+        parallelism: config
+            .settings
+            .parallelism
+            .unwrap_or(DEFAULT_PARALLELISM)
+            .max(1),
         profiles: profile_states(&profiles),
     })
 }

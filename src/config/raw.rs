@@ -67,6 +67,8 @@ pub struct RawSettings {
     /// `authoritative` (default): converge everything pgroster manages; `additive`: never
     /// revoke, drop or remove a setting. `--mode` overrides it.
     pub mode: Option<crate::model::policy::Mode>,
+    /// How many clusters plan and apply work on at once (`--parallelism`). Default 16.
+    pub parallelism: Option<usize>,
     /// Roles neither declared, managed nor ignored: `report` (default: listed in the plan),
     /// `drift` (listed, and a change for `--detailed-exitcode`) or `ignore`.
     pub unmanaged_roles: Option<crate::model::policy::UnmanagedRoles>,

@@ -148,8 +148,10 @@ pub(crate) fn lock_all(
     settings: &LockSettings,
     on_wait: &dyn Fn(&str),
 ) -> BTreeMap<ClusterKey, Result<ClusterLock, LockError>> {
+    // A try is one short query: every cluster at once.
     let tried = super::in_parallel(
         connections.iter_mut(),
+        usize::MAX,
         |_, connection| try_lock(connection, settings),
         |_| Err(failed(settings, "the lock thread panicked".into())),
     );

@@ -26,6 +26,7 @@ use crate::saved::fingerprint;
 use lock::{ClusterLock, LockError, LockSettings};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, PoisonError};
 
 /// The admin connections of one cluster that was read, kept for apply.
 pub struct ClusterConnections {
@@ -95,6 +96,7 @@ pub fn open_databases(
     plan: &Plan,
     clusters: &mut BTreeMap<ClusterKey, ClusterConnections>,
     connector: &Connector,
+    parallelism: usize,
 ) {
     let missing = |key: &ClusterKey, connections: &ClusterConnections| -> Vec<String> {
         let mut databases: Vec<String> = plan
@@ -117,6 +119,7 @@ pub fn open_databases(
         .collect();
     let mut opened = in_parallel(
         jobs,
+        parallelism,
         |key, databases| {
             databases
                 .into_iter()
@@ -175,7 +178,7 @@ pub fn plan_fleet(
         mut first,
         mut locks,
         mut blocked,
-    } = admit(&desired, connector, &locking);
+    } = admit(&desired, connector, &locking, lowered.parallelism);
     let jobs: Vec<_> = desired
         .iter()
         .filter(|(key, _)| !blocked.contains_key(**key))
@@ -183,6 +186,7 @@ pub fn plan_fleet(
         .collect();
     let mut reads = in_parallel(
         jobs,
+        lowered.parallelism,
         |key, (databases, role_connection)| {
             let policy = lowered.public_privileges.as_ref();
             read(key, &databases, connector, role_connection, policy)
@@ -286,6 +290,7 @@ fn admit(
     desired: &BTreeMap<&ClusterKey, Cow<DesiredCluster>>,
     connector: &Connector,
     locking: &Locking<'_>,
+    parallelism: usize,
 ) -> Admitted {
     let lock_settings = match locking {
         Locking::Hold { settings, .. } => Some(*settings),
@@ -295,6 +300,7 @@ fn admit(
         desired
             .iter()
             .map(|(key, cluster)| (*key, databases(cluster))),
+        parallelism,
         |key, databases| open(key, &databases, connector, lock_settings),
         |key| Err(ReadError::Panicked(key.clone())),
     );
@@ -348,28 +354,38 @@ fn databases(cluster: &DesiredCluster) -> Vec<String> {
     cluster.targets.iter().map(|t| t.database.clone()).collect()
 }
 
-/// Runs `work` on every cluster's job at once, each on a thread of its own: each is network
-/// round trips, and an unreachable host costs a whole connect timeout. A job whose thread
-/// panicked gives `panicked`'s value.
+/// Runs `work` on every cluster's job, up to `limit` at once, each on a thread of its own:
+/// each is network round trips, and an unreachable host costs a whole connect timeout. A job
+/// whose thread panicked gives `panicked`'s value.
 pub(crate) fn in_parallel<'k, J: Send, T: Send>(
     jobs: impl IntoIterator<Item = (&'k ClusterKey, J)>,
+    limit: usize,
     work: impl Fn(&ClusterKey, J) -> T + Sync,
-    panicked: impl Fn(&ClusterKey) -> T,
+    panicked: impl Fn(&ClusterKey) -> T + Sync,
 ) -> BTreeMap<ClusterKey, T> {
-    let work = &work;
+    let jobs: Vec<(&ClusterKey, J)> = jobs.into_iter().collect();
+    let workers = limit.clamp(1, jobs.len().max(1));
+    let queue = Mutex::new(jobs.into_iter());
+    let results = Mutex::new(BTreeMap::new());
+    let (work, panicked) = (&work, &panicked);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .into_iter()
-            .map(|(key, job)| (key, scope.spawn(move || work(key, job))))
-            .collect();
-        handles
-            .into_iter()
-            .map(|(key, handle)| {
-                let result = handle.join().unwrap_or_else(|_| panicked(key));
-                (key.clone(), result)
-            })
-            .collect()
-    })
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                let Some((key, job)) = next else {
+                    return;
+                };
+                let result =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(key, job)))
+                        .unwrap_or_else(|_| panicked(key));
+                results
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(key.clone(), result);
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The cluster's first connection, and which server it reached: to the lock database under a

@@ -401,3 +401,44 @@ fn a_killed_apply_leaves_no_lock_behind() {
     s.apply(None).expect_success();
     s.assert_converged();
 }
+
+/// Issue 12: clusters are applied side by side (`--parallelism`, default 16). With the first
+/// cluster's role transaction blocked behind a lock the test holds, the second still commits;
+/// one cluster at a time, it would wait behind the first. The output stays in registry order.
+#[test]
+fn clusters_are_applied_side_by_side_while_one_is_blocked_issue_12() {
+    let mut clusters = [Cluster::start(), Cluster::start()];
+    clusters.sort_by_key(|c| c.port);
+    let [first, second] = clusters;
+    for cluster in [&first, &second] {
+        cluster.create_database("app");
+        exec(cluster, "postgres", "CREATE ROLE shared");
+    }
+    let registry = registry_toml(&[("dev", "app", &first), ("stg", "app", &second)]);
+    let roles =
+        "roles:\n  - name: shared\n    password: none\n    targets: [\"dev/app\", \"stg/app\"]\n";
+    let s = Scenario::with_files(&first, AdminKind::Superuser, &registry, roles);
+    // COMMENT ON ROLE holds the role until commit: the first cluster's marker waits for it.
+    let mut holder = first.client("postgres");
+    holder
+        .batch_execute("BEGIN; COMMENT ON ROLE shared IS 'held by the test'")
+        .unwrap();
+    let mut run = spawn(&s, &["apply", "--auto-approve"]);
+    poll("the second cluster commits while the first waits", || {
+        if let Some(status) = run.try_wait().unwrap() {
+            panic!("the apply exited ({status}) while the first cluster was blocked");
+        }
+        scalar(
+            &second,
+            "postgres",
+            "SELECT coalesce(shobj_description('shared'::regrole, 'pg_authid'), '')",
+        ) == "managed by pgroster"
+    });
+    holder.batch_execute("ROLLBACK").unwrap();
+    let out = finish(run);
+    out.expect_success();
+    let first_at = out.stdout.find(&format!("127.0.0.1:{}", first.port));
+    let second_at = out.stdout.find(&format!("127.0.0.1:{}", second.port));
+    assert!(first_at < second_at, "registry order:\n{}", dump(&out));
+    s.assert_converged();
+}

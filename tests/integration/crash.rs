@@ -41,12 +41,15 @@ fn cluster_with_orders() -> Cluster {
 
 /// `apply --auto-approve --credentials-out <creds>`, aborted at fault point `at` (a number or a
 /// name).
+/// One cluster at a time, so that a fault point names the same instant on every run.
 fn apply_aborted_at(s: &Scenario, creds: &str, at: &str) -> Output {
     let path = creds_path(s, creds);
     let out = s
         .pgroster(&[
             "apply",
             "--auto-approve",
+            "--parallelism",
+            "1",
             "--credentials-out",
             path.to_str().unwrap(),
         ])

@@ -26,6 +26,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     }
     let mut ctx = context::load(config)?;
     ctx.override_mode(args.mode);
+    ctx.override_parallelism(args.parallelism);
     let selection = ctx.selection(&args.selection.targets)?;
     let mut fleet = read_locked(&ctx, &selection, output);
     let plan = &fleet.plan;
@@ -42,6 +43,7 @@ fn run_saved(config: &Path, path: &Path, args: &ApplyArgs, output: &Output) -> R
     let saved = SavedPlan::read(path).context(refused)?;
     saved.check_runnable().context(refused)?;
     let mut ctx = context::load(config)?;
+    ctx.override_parallelism(args.parallelism);
     // The plan is made again under the lock in the mode it was saved in.
     ctx.lowered.policy.mode = saved.plan.mode;
     saved.check_config(&ctx.config_digest).context(refused)?;
@@ -121,7 +123,7 @@ fn execute(
         return Ok(EXIT_ERROR);
     }
     let mut audit = AuditLog::open(&ctx.audit_log)?;
-    open_databases(plan, connections, &ctx.connector);
+    open_databases(plan, connections, &ctx.connector, ctx.lowered.parallelism);
     let result = apply::run(
         &prepared,
         connections,
@@ -132,6 +134,7 @@ fn execute(
             Mode::Authoritative => "apply",
             Mode::Additive => "apply --mode additive",
         },
+        ctx.lowered.parallelism,
     );
     let (report, delivered) = credentials::settle_run(delivery, &prepared, result)?;
     for failure in report.clusters.iter().flat_map(|c| &c.failures) {

@@ -13,6 +13,7 @@ use std::path::Path;
 pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
     let mut ctx = context::load(config)?;
     ctx.override_mode(args.mode);
+    ctx.override_parallelism(args.parallelism);
     let selection = ctx.selection(&args.selection.targets)?;
     // Read-only: no lock, so a plan never waits for an apply.
     let fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection, Locking::None);

@@ -58,6 +58,7 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
         &mut delivery,
         &context::actor(),
         "reset",
+        1,
     );
     let (report, delivered) = credentials::settle_run(delivery, &prepared, result)?;
     if let Some(failure) = report.clusters.iter().flat_map(|c| &c.failures).next() {
