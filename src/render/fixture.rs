@@ -215,7 +215,7 @@ fn updated() -> RolePlan {
             },
             Change::RevokeMembership {
                 group: role("old team"),
-                granted_by: Some(role("team_lead")),
+                granted_by: Some(role("Team \"Lead\"")),
             },
             Change::SetSetting {
                 scope: SettingScope::AllDatabases,
@@ -247,11 +247,11 @@ fn updated() -> RolePlan {
                     schema: "public".into(),
                 },
                 privileges: privileges(&["USAGE"]),
-                granted_by: role("postgres"),
+                granted_by: role("we\"ird"),
             },
             Change::RevokeDefault {
                 database: "app_dev".into(),
-                owner: role("app_owner"),
+                owner: role("Odd Name"),
                 schema: None,
                 kind: ObjectKind::Function,
                 privileges: privileges(&["EXECUTE"]),

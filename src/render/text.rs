@@ -1,6 +1,6 @@
 //! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove.
 
-use super::quote::ident_if_needed;
+use super::quote::{ident, ident_if_needed};
 use super::table::escape_controls;
 use crate::model::privileges::{ObjectKind, ObjectRef};
 use crate::model::{Attributes, Escalation, MembershipOptions, RoleName, SettingScope};
@@ -63,7 +63,7 @@ pub fn write_plan(out: &mut dyn Write, plan: &Plan, color: bool) {
         let skipped: Vec<String> = plan
             .skipped_roles
             .iter()
-            .map(|s| format!("\"{}\" on {}", s.role, s.target))
+            .map(|s| format!("{} on {}", ident(s.role.as_str()), s.target))
             .collect();
         let _ = writeln!(
             out,
@@ -162,8 +162,8 @@ fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt:
         out,
         "  {symbol} {}",
         escape_controls(&format!(
-            "role \"{}\"{why} ({}targets {})",
-            role.role,
+            "role {}{why} ({}targets {})",
+            ident(role.role.as_str()),
             profile,
             targets.join(", ")
         ))
@@ -208,8 +208,10 @@ fn in_scope(scope: &SettingScope) -> String {
 }
 
 /// A change's lines without colour, each starting with its sign (`+`, `~`, `-`); names in them
-/// are as read, not yet escaped. Databases, schemas and objects are written as SQL would
-/// (`"Odd Schema"."Tab le"`), so a dot or a space in a name cannot be misread.
+/// are as read, not yet escaped. Databases, schemas, objects and role names are written as SQL
+/// would (`"Odd Schema"."Tab le"`, `created by "Odd Name"`), so a dot, a space or a quote in a
+/// name cannot be misread; membership lines always quote their roles (`member_of "app_rw"`), as
+/// they did before names could be odd, with a quote inside doubled as SQL doubles it.
 fn change_lines(change: &Change) -> Vec<String> {
     let (add, upd, del) = ("+", "~", "-");
     match change {
@@ -270,8 +272,9 @@ fn change_lines(change: &Change) -> Vec<String> {
             escalation,
             granted_by,
         } => vec![format!(
-            "{add} {:<16} \"{group}\"{}{}{}",
+            "{add} {:<16} {}{}{}{}",
             "member_of",
+            ident(group.as_str()),
             membership_text(options),
             escalation_text(escalation),
             granted_by_text(granted_by.as_ref())
@@ -283,8 +286,9 @@ fn change_lines(change: &Change) -> Vec<String> {
             escalation,
             granted_by,
         } => vec![format!(
-            "{upd} {:<16} \"{group}\":{} ->{}{}{}",
+            "{upd} {:<16} {}:{} ->{}{}{}",
             "member_of",
+            ident(group.as_str()),
             membership_text(from),
             membership_text(options),
             escalation_text(escalation),
@@ -292,15 +296,17 @@ fn change_lines(change: &Change) -> Vec<String> {
         )],
         Change::RevokeMembershipAdmin { group, granted_by } => {
             vec![format!(
-                "{del} {:<16} \"{group}\" admin option{}",
+                "{del} {:<16} {} admin option{}",
                 "member_of",
+                ident(group.as_str()),
                 granted_by_text(granted_by.as_ref())
             )]
         }
         Change::RevokeMembership { group, granted_by } => {
             vec![format!(
-                "{del} {:<16} \"{group}\"{}",
+                "{del} {:<16} {}{}",
                 "member_of",
+                ident(group.as_str()),
                 granted_by_text(granted_by.as_ref())
             )]
         }
@@ -334,10 +340,11 @@ fn change_lines(change: &Change) -> Vec<String> {
             privileges,
             granted_by,
         } => vec![format!(
-            "{del} revoke {} on {} (in database {}), granted by {granted_by}",
+            "{del} revoke {} on {} (in database {}), granted by {}",
             privileges.join(", "),
             objects_text(*kind, objects),
-            ident_if_needed(database)
+            ident_if_needed(database),
+            ident_if_needed(granted_by.as_str())
         )],
         Change::GrantDefault {
             database,
@@ -370,9 +377,10 @@ fn default_text(
     privileges: &[String],
 ) -> String {
     format!(
-        "{} on future {} created by {owner}{} (default privileges, in database {})",
+        "{} on future {} created by {}{} (default privileges, in database {})",
         privileges.join(", "),
         kind.plural().to_ascii_lowercase(),
+        ident_if_needed(owner.as_str()),
         schema
             .map(|s| format!(" in schema {}", ident_if_needed(s)))
             .unwrap_or_default(),
@@ -382,7 +390,9 @@ fn default_text(
 
 /// The grant a membership line is about, when the server keeps one per grantor (16+).
 fn granted_by_text(grantor: Option<&RoleName>) -> String {
-    grantor.map_or_else(String::new, |g| format!(" (granted by \"{g}\")"))
+    grantor.map_or_else(String::new, |g| {
+        format!(" (granted by {})", ident(g.as_str()))
+    })
 }
 
 fn membership_text(options: &MembershipOptions) -> String {
