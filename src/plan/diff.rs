@@ -1,8 +1,9 @@
 //! The diff of one cluster: desired roles against the roles read from its catalog.
 
+use super::cascade;
 use super::memberships::check_memberships;
 use super::privileges::{diff_database, missing_everywhere, Context, DatabaseIndex};
-use super::{Change, ClusterPlan, PasswordSource, PlanError, RoleAction, RolePlan};
+use super::{Change, ClusterPlan, DependentGrant, PasswordSource, PlanError, RoleAction, RolePlan};
 use crate::model::{
     CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, Marker, MembershipOptions,
     PasswordPolicy, RoleName, SettingScope,
@@ -74,6 +75,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         )
         .collect();
     let membership_options_supported = current.server_version_num >= 160000;
+    let cascaded = removed_by_cascades(input);
     // Both sides are sorted by name: one walk pairs them, instead of a search per role.
     let mut current_roles = current.roles.values().peekable();
     for role in desired.roles.values() {
@@ -82,7 +84,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         let existing = current_roles.next_if(|r| r.name == role.name);
         let mut plan_for_role = match existing {
             None => create(role),
-            Some(existing) => update(role, existing, &in_scope, input),
+            Some(existing) => update(role, existing, &in_scope, input, &cascaded),
         };
         let privilege_changes = privileges(role, input, &mut plan.notes, &mut plan.errors);
         if !privilege_changes.is_empty() {
@@ -102,6 +104,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
             plan.roles.push(role_plan);
         }
     }
+    cascade::mark_dependents(current, &mut plan.roles);
     if plan
         .roles
         .iter()
@@ -266,6 +269,7 @@ fn update(
     existing: &CurrentRole,
     in_scope: &BTreeSet<SettingScope>,
     input: &DiffInput,
+    cascaded: &BTreeSet<DependentGrant>,
 ) -> Option<RolePlan> {
     let mut changes = Vec::new();
     if existing.attributes != role.attributes {
@@ -287,7 +291,7 @@ fn update(
             });
         }
     }
-    diff_memberships(role, existing, input, &mut changes);
+    diff_memberships(role, existing, input, cascaded, &mut changes);
     diff_settings(role, existing, in_scope, &mut changes);
     let wanted_marker = marker_of(role);
     if existing.comment.as_deref() != Some(wanted_marker.as_str()) {
@@ -336,18 +340,63 @@ fn supported_options<'r>(
     Cow::Owned(role)
 }
 
+/// The grants of declared roles that another role's revoke removes with `CASCADE` (PostgreSQL
+/// 16+; see `cascade`). The membership changes are replayed until what the plan grants again
+/// no longer changes what the cascades remove: a member granted the ADMIN OPTION again keeps
+/// the grants it made. Each round only grants back what the one before found removed, so a few
+/// rounds settle it; the cap only guards against a case not thought of.
+fn removed_by_cascades(input: &DiffInput) -> BTreeSet<DependentGrant> {
+    const MAX_ROUNDS: usize = 8;
+    let mut cascaded = BTreeSet::new();
+    if input.current.server_version_num < 160000 {
+        return cascaded;
+    }
+    for _ in 0..MAX_ROUNDS {
+        let mut planned: Vec<(&RoleName, Vec<Change>)> = Vec::new();
+        for role in input.desired.roles.values() {
+            if let Some(existing) = input.current.roles.get(&role.name) {
+                let mut changes = Vec::new();
+                diff_memberships(role, existing, input, &cascaded, &mut changes);
+                planned.push((&role.name, changes));
+            }
+        }
+        let changes: Vec<(&RoleName, &Change)> = planned
+            .iter()
+            .flat_map(|(role, changes)| changes.iter().map(move |c| (*role, c)))
+            .collect();
+        let next = cascade::removed(input.current, &changes);
+        if next == cascaded {
+            break;
+        }
+        cascaded = next;
+    }
+    cascaded
+}
+
 fn diff_memberships(
     role: &DesiredRole,
     existing: &CurrentRole,
     input: &DiffInput,
+    cascaded: &BTreeSet<DependentGrant>,
     changes: &mut Vec<Change>,
 ) {
+    // A grant another revoke removes with CASCADE is gone by the time this role's revokes run:
+    // revoked again it would fail, and a declared membership is granted again by the admin.
+    let stays = |group: &RoleName, grantor: &RoleName| {
+        cascaded.is_empty()
+            || !cascaded.contains(&DependentGrant {
+                member: existing.name.clone(),
+                group: group.clone(),
+                grantor: grantor.clone(),
+            })
+    };
     // One grant per membership before 16 (no grantor needed); from 16 one per grantor, and a
     // statement without GRANTED BY reaches only the admin's own, so each is named.
     let grants = |group: &RoleName| -> Vec<(Option<RoleName>, MembershipOptions)> {
         match existing.membership_grants.get(group) {
             Some(grants) if !grants.is_empty() => grants
                 .iter()
+                .filter(|g| stays(group, &g.grantor))
                 .map(|g| (Some(g.grantor.clone()), g.options))
                 .collect(),
             _ => vec![(
@@ -356,8 +405,20 @@ fn diff_memberships(
             )],
         }
     };
+    // The membership as the cascades leave it: what its remaining grants give together.
+    let held = |group: &RoleName| -> Option<MembershipOptions> {
+        let have = existing.member_of.get(group).copied()?;
+        match existing.membership_grants.get(group) {
+            Some(all) if all.iter().any(|g| !stays(group, &g.grantor)) => all
+                .iter()
+                .filter(|g| stays(group, &g.grantor))
+                .map(|g| g.options)
+                .reduce(MembershipOptions::union),
+            _ => Some(have),
+        }
+    };
     for (group, want) in &role.member_of {
-        let Some(have) = existing.member_of.get(group) else {
+        let Some(have) = held(group) else {
             changes.push(Change::GrantMembership {
                 group: group.clone(),
                 options: *want,
@@ -403,7 +464,7 @@ fn diff_memberships(
                     admin: !admin_added,
                     ..*want
                 },
-                from: Some(*have),
+                from: Some(have),
                 escalation: Vec::new(),
                 granted_by: None,
             });
@@ -414,6 +475,7 @@ fn diff_memberships(
                     changes.push(Change::RevokeMembershipAdmin {
                         group: group.clone(),
                         granted_by: grantor.clone(),
+                        dependents: Vec::new(),
                     });
                 }
             }
@@ -425,6 +487,7 @@ fn diff_memberships(
                 changes.push(Change::RevokeMembership {
                     group: group.clone(),
                     granted_by: grantor,
+                    dependents: Vec::new(),
                 });
             }
         }

@@ -2,6 +2,7 @@
 //!
 //! The plan is a value: `plan` renders it, `apply` executes the same value.
 
+mod cascade;
 mod diff;
 mod error;
 mod memberships;
@@ -73,6 +74,10 @@ pub enum Change {
         /// membership has one grant per grantor, and a statement reaches only the one it names.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         granted_by: Option<RoleName>,
+        /// On PostgreSQL 16+, the grants the role made with the ADMIN OPTION taken here, which
+        /// the server removes with it (`CASCADE`, see `cascade`); empty when there are none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dependents: Vec<DependentGrant>,
     },
     RevokeMembership {
         group: RoleName,
@@ -80,6 +85,11 @@ pub enum Change {
         /// membership has one grant per grantor, and a statement reaches only the one it names.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         granted_by: Option<RoleName>,
+        /// On PostgreSQL 16+, the grants the role made with the ADMIN OPTION of this
+        /// membership, which the server removes with it (`CASCADE`, see `cascade`); empty when
+        /// there are none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dependents: Vec<DependentGrant>,
     },
     SetSetting {
         scope: SettingScope,
@@ -121,6 +131,16 @@ pub enum Change {
         kind: ObjectKind,
         privileges: Vec<String>,
     },
+}
+
+/// A membership grant that another grant's ADMIN OPTION made possible: `grantor` passed
+/// `group` on to `member` (directly, or down a chain of such grants). A revoke that takes that
+/// option away on PostgreSQL 16+ removes it too.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+pub struct DependentGrant {
+    pub member: RoleName,
+    pub group: RoleName,
+    pub grantor: RoleName,
 }
 
 /// The objects a grant or revoke names.

@@ -8,8 +8,8 @@ use crate::model::{
     SettingScope, TargetName,
 };
 use crate::plan::{
-    Change, ClusterPlan, GrantObjects, PasswordSource, Plan, PlanError, RoleAction, RolePlan,
-    SkippedRole,
+    Change, ClusterPlan, DependentGrant, GrantObjects, PasswordSource, Plan, PlanError, RoleAction,
+    RolePlan, SkippedRole,
 };
 
 /// A SCRAM verifier for the changes that set a password. Snapshots must never show it, so the
@@ -208,14 +208,29 @@ fn updated() -> RolePlan {
             Change::RevokeMembershipAdmin {
                 group: role("app_rw"),
                 granted_by: None,
+                dependents: Vec::new(),
             },
             Change::RevokeMembership {
                 group: role("old team"),
                 granted_by: None,
+                dependents: Vec::new(),
             },
+            // JSmith passed "old team" on, and its member passed it on again.
             Change::RevokeMembership {
                 group: role("old team"),
                 granted_by: Some(role("Team \"Lead\"")),
+                dependents: vec![
+                    DependentGrant {
+                        member: role("guest"),
+                        group: role("old team"),
+                        grantor: role("JSmith"),
+                    },
+                    DependentGrant {
+                        member: role("Odd Name"),
+                        group: role("old team"),
+                        grantor: role("guest"),
+                    },
+                ],
             },
             Change::SetSetting {
                 scope: SettingScope::AllDatabases,

@@ -4,7 +4,9 @@ use super::quote::{ident, ident_if_needed};
 use super::table::escape_controls;
 use crate::model::privileges::{ObjectKind, ObjectRef};
 use crate::model::{Attributes, Escalation, MembershipOptions, RoleName, SettingScope};
-use crate::plan::{Change, ClusterPlan, GrantObjects, PasswordSource, Plan, RoleAction, RolePlan};
+use crate::plan::{
+    Change, ClusterPlan, DependentGrant, GrantObjects, PasswordSource, Plan, RoleAction, RolePlan,
+};
 use std::fmt::Write;
 
 #[derive(Clone, Copy)]
@@ -294,21 +296,35 @@ fn change_lines(change: &Change) -> Vec<String> {
             escalation_text(escalation),
             granted_by_text(granted_by.as_ref())
         )],
-        Change::RevokeMembershipAdmin { group, granted_by } => {
-            vec![format!(
-                "{del} {:<16} {} admin option{}",
+        Change::RevokeMembershipAdmin {
+            group,
+            granted_by,
+            dependents,
+        } => {
+            let mut lines = vec![format!(
+                "{del} {:<16} {} admin option{}{}",
                 "member_of",
                 ident(group.as_str()),
-                granted_by_text(granted_by.as_ref())
-            )]
+                granted_by_text(granted_by.as_ref()),
+                cascade_text(dependents)
+            )];
+            lines.extend(dependents.iter().map(dependent_line));
+            lines
         }
-        Change::RevokeMembership { group, granted_by } => {
-            vec![format!(
-                "{del} {:<16} {}{}",
+        Change::RevokeMembership {
+            group,
+            granted_by,
+            dependents,
+        } => {
+            let mut lines = vec![format!(
+                "{del} {:<16} {}{}{}",
                 "member_of",
                 ident(group.as_str()),
-                granted_by_text(granted_by.as_ref())
-            )]
+                granted_by_text(granted_by.as_ref()),
+                cascade_text(dependents)
+            )];
+            lines.extend(dependents.iter().map(dependent_line));
+            lines
         }
         Change::SetSetting {
             scope,
@@ -393,6 +409,24 @@ fn granted_by_text(grantor: Option<&RoleName>) -> String {
     grantor.map_or_else(String::new, |g| {
         format!(" (granted by {})", ident(g.as_str()))
     })
+}
+
+fn cascade_text(dependents: &[DependentGrant]) -> &'static str {
+    if dependents.is_empty() {
+        ""
+    } else {
+        " CASCADE"
+    }
+}
+
+/// A grant the revoke above removes with it, indented under it.
+fn dependent_line(dependent: &DependentGrant) -> String {
+    format!(
+        "-     also removes {} member_of {} (granted by {})",
+        ident(dependent.member.as_str()),
+        ident(dependent.group.as_str()),
+        ident(dependent.grantor.as_str())
+    )
 }
 
 fn membership_text(options: &MembershipOptions) -> String {
@@ -542,6 +576,7 @@ mod tests {
         cluster.roles[0].changes.push(Change::RevokeMembership {
             group: RoleName::existing("grp\x1b]0;owned\x07"),
             granted_by: Some(RoleName::existing("by\x1b[2J")),
+            dependents: Vec::new(),
         });
         let text = super::plan(&plan, false);
         assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");
