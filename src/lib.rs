@@ -5,7 +5,7 @@
 //! - `model`:    desired and current state, one type on both sides
 //! - `registry`: databases, targets (`env/db`), clusters (`host:port`), glob selection
 //! - `catalog`:  a cluster's live catalogs -> current state (`catalog::read_cluster`,
-//!   `catalog::privileges::read_database`)
+//!   `catalog::privileges::read_database`, `catalog::public::read_database`)
 //! - `fleet`:    every selected cluster locked (apply, reset: `fleet::lock`), read in parallel,
 //!   then planned (`fleet::plan_fleet`)
 //! - `plan`:     desired x current -> typed changes, pure   (`plan::diff_cluster`)

@@ -23,8 +23,8 @@ mod prepare;
 use execute::execute;
 pub use execute::ExecuteError;
 pub use prepare::{
-    prepare, GeneratedCredential, PrepareError, Prepared, PreparedChange, PreparedCluster, Unit,
-    UnitKind,
+    prepare, GeneratedCredential, Grantee, PrepareError, Prepared, PreparedChange, PreparedCluster,
+    Unit, UnitKind,
 };
 
 use crate::audit::{AuditError, AuditLog, ChangeRecord, Outcome, RunId};
@@ -144,7 +144,8 @@ impl ApplyReport {
         self.not_run.len() + self.clusters.iter().filter(|c| !c.succeeded()).count()
     }
 
-    /// Roles created and roles changed, over the clusters whose role changes committed.
+    /// Roles created and roles changed (PUBLIC among them), over the clusters whose changes
+    /// committed.
     pub fn roles_added_and_changed(&self) -> (usize, usize) {
         self.clusters
             .iter()
@@ -178,7 +179,8 @@ pub struct ClusterReport {
     pub roles_unknown: bool,
     /// Whether any of the cluster's transactions committed.
     pub committed: bool,
-    /// Roles created and roles changed, counted when the role changes committed.
+    /// Roles created and roles changed, counted when the role changes committed; PUBLIC counts
+    /// as changed once per database whose changes to it committed.
     pub added: usize,
     pub changed: usize,
     pub failures: Vec<UnitFailure>,
@@ -346,6 +348,11 @@ fn run_cluster(
                 Ok(()) => {
                     report.committed = true;
                     report.roles_committed |= is_roles;
+                    // PUBLIC counts once per database whose changes committed, as in the plan.
+                    let public = |c: &PreparedChange| matches!(c.grantee, Grantee::Public(_));
+                    if unit.changes.iter().any(public) {
+                        report.changed += 1;
+                    }
                 }
                 Err(error) => {
                     roles_failed |= is_roles;
@@ -408,7 +415,7 @@ fn failure(cluster: &ClusterKey, unit: &Unit<'_>, error: ExecuteError) -> UnitFa
         statement: error
             .failed_index
             .and_then(|i| unit.changes.get(i))
-            .map(|c| (c.statement().to_string(), c.role.role.to_string())),
+            .map(|c| (c.statement().to_string(), c.grantee.name())),
         commit_unknown: error.commit_unknown,
         message: error.message,
     }

@@ -9,36 +9,54 @@ use crate::model::{ClusterKey, RoleName, Secret, TargetName};
 use crate::plan::{phase, Change, ClusterPlan, PasswordSource, Phase, Plan, RolePlan};
 use crate::render::ddl::{self, Statement};
 
+/// Whose privileges a change is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Grantee<'p> {
+    Role(&'p RolePlan),
+    /// PUBLIC under `public_privileges`, with the cluster's targets (for the audit log).
+    Public(&'p [TargetName]),
+}
+
+impl Grantee<'_> {
+    /// The name the audit log and failures give.
+    pub fn name(&self) -> String {
+        match self {
+            Grantee::Role(role) => role.role.to_string(),
+            Grantee::Public(_) => "PUBLIC".to_string(),
+        }
+    }
+
+    fn targets(&self) -> &[TargetName] {
+        match self {
+            Grantee::Role(role) => &role.targets,
+            Grantee::Public(targets) => targets,
+        }
+    }
+}
+
 /// One change ready to run: the plan's change, where it runs, and its verifier. The statement
 /// and the audit detail are written when they are needed rather than held for every change.
 #[derive(Debug)]
 pub struct PreparedChange<'p> {
     /// Where in its transaction the change runs (see `plan::order`).
     pub phase: Phase,
-    pub role: &'p RolePlan,
+    pub grantee: Grantee<'p>,
     pub change: &'p Change,
     /// The SCRAM verifier of a change that sets a password.
     verifier: Option<Secret>,
 }
 
-impl<'p> PreparedChange<'p> {
-    /// `verifier`: the SCRAM verifier when `change` sets a password.
-    pub fn new(role: &'p RolePlan, change: &'p Change, verifier: Option<Secret>) -> Self {
-        PreparedChange {
-            phase: phase(change),
-            role,
-            change,
-            verifier,
-        }
-    }
-
+impl PreparedChange<'_> {
     /// Whether the change's statement carries a password verifier.
     pub(crate) fn sets_password(&self) -> bool {
         self.verifier.is_some()
     }
 
     pub(crate) fn statement(&self) -> Statement {
-        ddl::statement(&self.role.role, self.change, self.verifier.as_ref())
+        match self.grantee {
+            Grantee::Role(role) => ddl::statement(&role.role, self.change, self.verifier.as_ref()),
+            Grantee::Public(_) => ddl::public_statement(self.change),
+        }
     }
 
     /// What the audit log says about the change; never a secret.
@@ -49,7 +67,7 @@ impl<'p> PreparedChange<'p> {
             database: target.map(|t| t.database.clone()).unwrap_or_default(),
             host: cluster.host.clone(),
             port: cluster.port,
-            role: self.role.role.to_string(),
+            role: self.grantee.name(),
             action: self.change.action_name().to_string(),
             detail: crate::render::text::change_detail(self.change),
         }
@@ -58,7 +76,7 @@ impl<'p> PreparedChange<'p> {
     /// The target an audit row names: the database a setting is scoped to, else the role's
     /// first.
     fn target(&self) -> Option<&TargetName> {
-        let targets = &self.role.targets;
+        let targets = self.grantee.targets();
         let database = match self.change {
             Change::SetSetting { scope, .. } | Change::ResetSetting { scope, .. } => match scope {
                 crate::model::SettingScope::Database(db) => Some(db.as_str()),
@@ -160,7 +178,7 @@ pub fn prepare<'p>(
     let clusters = plan
         .clusters
         .iter()
-        .filter(|c| c.errors.is_empty() && !c.roles.is_empty())
+        .filter(|c| c.errors.is_empty() && (!c.roles.is_empty() || !c.public.is_empty()))
         .map(|c| prepare_cluster(c, env))
         .collect::<Result<_, _>>()?;
     let not_run = plan
@@ -226,23 +244,38 @@ fn prepare_cluster<'p>(
         changes: Vec::with_capacity(role_level),
     };
     let mut privileges: Vec<Unit> = Vec::new();
-    for role in &plan.roles {
-        for change in &role.changes {
-            let verifier = verifiers.next().flatten();
-            let prepared = PreparedChange::new(role, change, verifier);
-            match change.database() {
-                None => roles.changes.push(prepared),
-                Some(database) => {
-                    match privileges
-                        .iter_mut()
-                        .find(|u| u.kind.database() == Some(database))
-                    {
-                        Some(unit) => unit.changes.push(prepared),
-                        None => privileges.push(Unit {
-                            kind: UnitKind::Privileges(database.to_string()),
-                            changes: vec![prepared],
-                        }),
-                    }
+    let role_changes = plan.roles.iter().flat_map(|role| {
+        role.changes
+            .iter()
+            .map(move |change| (Grantee::Role(role), change))
+    });
+    let public_changes = plan
+        .public
+        .iter()
+        .map(|change| (Grantee::Public(&plan.targets), change));
+    for (grantee, change) in role_changes.chain(public_changes) {
+        let verifier = match grantee {
+            Grantee::Role(_) => verifiers.next().flatten(),
+            Grantee::Public(_) => None,
+        };
+        let prepared = PreparedChange {
+            phase: phase(change),
+            grantee,
+            change,
+            verifier,
+        };
+        match change.database() {
+            None => roles.changes.push(prepared),
+            Some(database) => {
+                match privileges
+                    .iter_mut()
+                    .find(|u| u.kind.database() == Some(database))
+                {
+                    Some(unit) => unit.changes.push(prepared),
+                    None => privileges.push(Unit {
+                        kind: UnitKind::Privileges(database.to_string()),
+                        changes: vec![prepared],
+                    }),
                 }
             }
         }

@@ -42,6 +42,7 @@ fn plan() -> Plan {
             schema: "public".into(),
         },
         privileges: vec!["SELECT".into()],
+        grant_option: false,
     };
     Plan::new(
         vec![ClusterPlan {
@@ -52,6 +53,7 @@ fn plan() -> Plan {
                 role("alice", vec![create.clone(), grant.clone()]),
                 role("bob", vec![create, grant]),
             ],
+            public: Vec::new(),
             notes: Vec::new(),
             errors: Vec::new(),
         }],

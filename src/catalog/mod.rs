@@ -15,6 +15,7 @@ use crate::model::{
     Memberships, RoleMap, RoleName, SettingScope, StatementLog,
 };
 pub(crate) mod privileges;
+pub(crate) mod public;
 pub(crate) mod server;
 pub mod statement_log;
 pub mod xact;

@@ -7,7 +7,9 @@
 
 use super::error::{ConfigError, ConfigErrors, Location};
 use super::profiles::{self, Profile};
+use super::raw::RawPublicPrivileges;
 use super::{Config, Origin};
+use crate::model::public::PublicPolicy;
 use crate::model::{ClusterKey, DesiredCluster, DesiredRole, RoleMap, RoleName, TargetName};
 use crate::registry::{DatabaseEntry, NameGlob, Registry, TargetSelector};
 use declarations::merge_declarations;
@@ -27,6 +29,8 @@ pub struct Lowered {
     /// `revoke_ignored_memberships`: whether undeclared memberships in ignored roles other than
     /// the predefined ones are revoked.
     pub revoke_ignored_memberships: bool,
+    /// `public_privileges`; `None`: PUBLIC is never touched.
+    pub public_privileges: Option<PublicPolicy>,
 }
 
 /// Facts from outside the files that validation needs.
@@ -109,6 +113,11 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
         }
     }
 
+    let public_privileges = config
+        .settings
+        .public_privileges
+        .as_ref()
+        .map(|raw| public_policy(config, raw, &mut errors));
     if !errors.is_empty() {
         return Err(ConfigErrors::Invalid(errors));
     }
@@ -118,7 +127,36 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
         skipped,
         ignore_roles,
         revoke_ignored_memberships: config.settings.revoke_ignored_memberships.unwrap_or(false),
+        public_privileges,
     })
+}
+
+/// Schema names are taken as written, like `schemas:` in grants; an empty one, or one with a
+/// NUL (which no PostgreSQL name can hold), is an error.
+fn public_policy(
+    config: &Config,
+    raw: &RawPublicPrivileges,
+    errors: &mut Vec<ConfigError>,
+) -> PublicPolicy {
+    let mut names = |key: &str, list: &Option<Vec<String>>| {
+        let names: BTreeSet<String> = list.iter().flatten().cloned().collect();
+        if names.iter().any(|n| n.is_empty() || n.contains('\0')) {
+            errors.push(ConfigError {
+                location: config.settings_location("public_privileges"),
+                message: format!("public_privileges.{key}: a schema name is empty or holds a NUL"),
+            });
+        }
+        names
+    };
+    PublicPolicy {
+        revoke_temporary: raw.revoke_temporary.unwrap_or(false),
+        revoke_create_on_schemas: names("revoke_create_on_schemas", &raw.revoke_create_on_schemas),
+        revoke_execute_in_schemas: names(
+            "revoke_execute_in_schemas",
+            &raw.revoke_execute_in_schemas,
+        ),
+        revoke_large_object_create: raw.revoke_large_object_create.unwrap_or(false),
+    }
 }
 
 /// `ignore_roles` as written, then the protected roles it does not name already.

@@ -22,6 +22,8 @@ fn grant(on: RawGrantOn, privileges: &[&str], future: bool) -> RawGrant {
         on,
         names: None,
         schemas: None,
+        columns: None,
+        grant_option: None,
         privileges: privileges.iter().map(|p| p.to_string()).collect(),
         future: future.then_some(true),
         future_owners: None,

@@ -53,6 +53,24 @@ pub struct RawSettings {
     /// PostgreSQL's time units (`30s`, `5min`, `1h`; a bare number is milliseconds; `0` waits
     /// for ever). Default `5min`.
     pub lock_timeout: Option<String>,
+    /// An opt-in policy on PUBLIC's privileges in every registered database; absent, pgroster
+    /// never touches PUBLIC. It only revokes: turning it off re-grants nothing.
+    pub public_privileges: Option<RawPublicPrivileges>,
+}
+
+/// `[settings.public_privileges]`: what PUBLIC must not hold in any registered database.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPublicPrivileges {
+    /// Revoke TEMPORARY on each registered database (temporary tables, `pg_temp` functions).
+    pub revoke_temporary: Option<bool>,
+    /// Revoke CREATE on these schemas (e.g. `["public"]`).
+    pub revoke_create_on_schemas: Option<Vec<String>>,
+    /// Revoke EXECUTE on every routine in these schemas, and on the routines their owners
+    /// create later (the owners' default privileges, in every schema).
+    pub revoke_execute_in_schemas: Option<Vec<String>>,
+    /// Revoke EXECUTE on `lo_creat`, `lo_create` and `lo_from_bytea`: no new large objects.
+    pub revoke_large_object_create: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
@@ -205,10 +223,17 @@ pub struct RawMembershipOptions {
 #[serde(deny_unknown_fields)]
 pub struct RawGrant {
     pub on: RawGrantOn,
-    /// Objects by name: schemas for `schema(s)`, `schema.name` for `table`, `sequence`, `function`.
+    /// Objects by name: schemas for `schema(s)`; `schema.name` for `table`, `sequence`,
+    /// `function`, `type`, and the tables of `columns`; the plain name of a foreign data
+    /// wrapper, foreign server, tablespace or parameter; a large object's OID.
     pub names: Option<Vec<String>>,
-    /// For `tables`, `sequences`, `functions`: every such object in these schemas.
+    /// For `tables`, `sequences`, `functions`, `types`: every such object in these schemas.
     pub schemas: Option<Vec<String>>,
+    /// For `columns`: the columns of each table in `names`.
+    pub columns: Option<Vec<String>>,
+    /// `WITH GRANT OPTION`: the role may grant the privileges to others (default false; a
+    /// grant option held but not declared is revoked).
+    pub grant_option: Option<bool>,
     /// Privilege names, or `ALL` for every privilege of the object kind.
     pub privileges: Vec<String>,
     /// Also cover objects created later (`ALTER DEFAULT PRIVILEGES`).
@@ -229,6 +254,22 @@ pub enum RawGrantOn {
     Sequences,
     Function,
     Functions,
+    Column,
+    Columns,
+    Type,
+    Types,
+    Domain,
+    Domains,
+    LargeObject,
+    LargeObjects,
+    ForeignDataWrapper,
+    ForeignDataWrappers,
+    ForeignServer,
+    ForeignServers,
+    Tablespace,
+    Tablespaces,
+    Parameter,
+    Parameters,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -14,6 +14,7 @@ use crate::catalog::{self, CatalogError};
 use crate::config::Lowered;
 use crate::connection::{ConnectError, Connection, Connector};
 use crate::model::privileges::DatabaseState;
+use crate::model::public::{PublicPolicy, PublicState};
 use crate::model::TargetName;
 use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
 use crate::plan::privileges::DatabaseIndex;
@@ -48,6 +49,8 @@ pub enum Locking<'a> {
 struct CatalogState {
     current: CurrentCluster,
     databases: BTreeMap<String, DatabaseState>,
+    /// PUBLIC's privileges and the system-schema grants, by database.
+    public: BTreeMap<String, PublicState>,
 }
 
 /// Why a cluster could not be read.
@@ -115,7 +118,10 @@ pub fn plan_fleet(
         .collect();
     let mut reads = in_parallel(
         jobs,
-        |key, (databases, role_connection)| read(key, &databases, connector, role_connection),
+        |key, (databases, role_connection)| {
+            let policy = lowered.public_privileges.as_ref();
+            read(key, &databases, connector, role_connection, policy)
+        },
         |key| Err(ReadError::Panicked(key.clone())),
     );
     let mut clusters = Vec::new();
@@ -144,6 +150,8 @@ pub fn plan_fleet(
                         desired: cluster,
                         current: &state.current,
                         databases: &indexes,
+                        public_policy: lowered.public_privileges.as_ref(),
+                        public: &state.public,
                         ignore_roles: &lowered.ignore_roles,
                         revoke_ignored_memberships: lowered.revoke_ignored_memberships,
                         narrowed: !selection.is_empty(),
@@ -158,6 +166,7 @@ pub fn plan_fleet(
                     targets: cluster.targets.iter().cloned().collect(),
                     server_version_num: None,
                     roles: Vec::new(),
+                    public: Vec::new(),
                     notes: Vec::new(),
                     errors: vec![error],
                 });
@@ -355,6 +364,7 @@ fn read(
     databases: &[String],
     connector: &Connector,
     role_connection: Option<Connection>,
+    policy: Option<&PublicPolicy>,
 ) -> ReadResult {
     let role_database = databases.first().cloned().unwrap_or_default();
     // Every database's privileges are read over a connection of its own, side by side with the
@@ -364,12 +374,16 @@ fn read(
         let privileges: Vec<_> = databases
             .iter()
             .map(|database| {
-                scope.spawn(move || -> Result<(Connection, DatabaseState), ReadError> {
-                    let mut client = connector.connect(key, database)?;
-                    let state = catalog::privileges::read_database(&mut client)
-                        .map_err(|error| catalog_error(key, database, error))?;
-                    Ok((client, state))
-                })
+                scope.spawn(
+                    move || -> Result<(Connection, (DatabaseState, PublicState)), ReadError> {
+                        let mut client = connector.connect(key, database)?;
+                        let state = catalog::privileges::read_database(&mut client)
+                            .map_err(|error| catalog_error(key, database, error))?;
+                        let public = catalog::public::read_database(&mut client, policy)
+                            .map_err(|error| catalog_error(key, database, error))?;
+                        Ok((client, (state, public)))
+                    },
+                )
             })
             .collect();
         let roles = role_connection
@@ -391,16 +405,18 @@ fn read(
     })?;
     let mut connections = BTreeMap::from([(role_database.clone(), first)]);
     let mut states = BTreeMap::new();
+    let mut public = BTreeMap::new();
     for (database, read) in databases.iter().zip(privileges) {
         // A missing database is reported by the planner, which sees pg_database.
         if !current.databases.contains(database) {
             continue;
         }
-        let (client, state) = read?;
+        let (client, (state, public_state)) = read?;
         if *database != role_database {
             connections.insert(database.clone(), client);
         }
         states.insert(database.clone(), state);
+        public.insert(database.clone(), public_state);
     }
     Ok((
         ClusterConnections {
@@ -411,6 +427,7 @@ fn read(
         CatalogState {
             current,
             databases: states,
+            public,
         },
     ))
 }

@@ -6,6 +6,7 @@
 pub mod membership_graph;
 mod names;
 pub mod privileges;
+pub mod public;
 mod role_map;
 mod secret;
 pub(crate) mod settings;

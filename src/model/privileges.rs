@@ -3,6 +3,11 @@
 //! Grants are declared once per role and applied in each of its target databases; "all tables in
 //! schema" grants are resolved against the objects that exist when planning, and `future`
 //! grants become default privileges so that objects created later are covered too.
+//!
+//! Every class of privilege PostgreSQL has is here (docs: Privileges, table 5.1): databases,
+//! schemas, tables and their columns, sequences, routines, types and domains, large objects,
+//! foreign data wrappers and servers, and the cluster-wide tablespaces and parameters. The
+//! grant option is part of a privilege: held without being declared, it is revoked.
 
 use super::RoleName;
 use serde::Serialize;
@@ -21,6 +26,18 @@ pub enum ObjectKind {
     Sequence,
     /// Functions, procedures, aggregates and window functions: all are routines.
     Function,
+    /// A column of a table-like relation; granted `ON TABLE` with a column list.
+    Column,
+    /// Types and domains (`GRANT .. ON TYPE` reaches both).
+    Type,
+    /// Named by OID; no schema.
+    LargeObject,
+    ForeignDataWrapper,
+    ForeignServer,
+    /// Cluster-wide (shared catalog).
+    Tablespace,
+    /// Configuration parameters (`SET`, `ALTER SYSTEM`); cluster-wide.
+    Parameter,
 }
 
 impl ObjectKind {
@@ -46,7 +63,19 @@ impl ObjectKind {
             }
             ObjectKind::Sequence => vec!["SELECT", "UPDATE", "USAGE"],
             ObjectKind::Function => vec!["EXECUTE"],
+            ObjectKind::Column => vec!["INSERT", "REFERENCES", "SELECT", "UPDATE"],
+            ObjectKind::Type | ObjectKind::ForeignDataWrapper | ObjectKind::ForeignServer => {
+                vec!["USAGE"]
+            }
+            ObjectKind::LargeObject => vec!["SELECT", "UPDATE"],
+            ObjectKind::Tablespace => vec!["CREATE"],
+            ObjectKind::Parameter => vec!["ALTER SYSTEM", "SET"],
         }
+    }
+
+    /// Objects of the kind live in shared catalogs: one per cluster, seen from every database.
+    pub(crate) fn is_cluster_wide(self) -> bool {
+        matches!(self, ObjectKind::Tablespace | ObjectKind::Parameter)
     }
 
     /// Every privilege the kind can have on any supported server, for validation.
@@ -62,6 +91,13 @@ impl ObjectKind {
             ObjectKind::Table => "TABLE",
             ObjectKind::Sequence => "SEQUENCE",
             ObjectKind::Function => "FUNCTION",
+            ObjectKind::Column => "TABLE",
+            ObjectKind::Type => "TYPE",
+            ObjectKind::LargeObject => "LARGE OBJECT",
+            ObjectKind::ForeignDataWrapper => "FOREIGN DATA WRAPPER",
+            ObjectKind::ForeignServer => "FOREIGN SERVER",
+            ObjectKind::Tablespace => "TABLESPACE",
+            ObjectKind::Parameter => "PARAMETER",
         }
     }
 
@@ -73,6 +109,13 @@ impl ObjectKind {
             ObjectKind::Table => "TABLES",
             ObjectKind::Sequence => "SEQUENCES",
             ObjectKind::Function => "FUNCTIONS",
+            ObjectKind::Column => "COLUMNS",
+            ObjectKind::Type => "TYPES",
+            ObjectKind::LargeObject => "LARGE OBJECTS",
+            ObjectKind::ForeignDataWrapper => "FOREIGN DATA WRAPPERS",
+            ObjectKind::ForeignServer => "FOREIGN SERVERS",
+            ObjectKind::Tablespace => "TABLESPACES",
+            ObjectKind::Parameter => "PARAMETERS",
         }
     }
 
@@ -83,6 +126,13 @@ impl ObjectKind {
             ObjectKind::Table => "table",
             ObjectKind::Sequence => "sequence",
             ObjectKind::Function => "function",
+            ObjectKind::Column => "column",
+            ObjectKind::Type => "type",
+            ObjectKind::LargeObject => "large object",
+            ObjectKind::ForeignDataWrapper => "foreign data wrapper",
+            ObjectKind::ForeignServer => "foreign server",
+            ObjectKind::Tablespace => "tablespace",
+            ObjectKind::Parameter => "parameter",
         }
     }
 }
@@ -115,6 +165,18 @@ pub enum GrantTarget {
         kind: ObjectKind,
         objects: Vec<(String, String)>,
     },
+    /// These columns of each of these tables.
+    Columns {
+        tables: Vec<(String, String)>,
+        columns: Vec<String>,
+    },
+    /// Objects outside schemas, by name (large objects: by OID).
+    Unqualified {
+        kind: ObjectKind,
+        names: Vec<String>,
+    },
+    /// Every large object of the database, now (and later, with `future`, PostgreSQL 18+).
+    AllLargeObjects,
 }
 
 impl GrantTarget {
@@ -122,7 +184,11 @@ impl GrantTarget {
         match self {
             GrantTarget::Database => ObjectKind::Database,
             GrantTarget::Schemas { .. } => ObjectKind::Schema,
-            GrantTarget::AllIn { kind, .. } | GrantTarget::Named { kind, .. } => *kind,
+            GrantTarget::AllIn { kind, .. }
+            | GrantTarget::Named { kind, .. }
+            | GrantTarget::Unqualified { kind, .. } => *kind,
+            GrantTarget::Columns { .. } => ObjectKind::Column,
+            GrantTarget::AllLargeObjects => ObjectKind::LargeObject,
         }
     }
 }
@@ -133,7 +199,10 @@ pub struct GrantSpec {
     pub target: GrantTarget,
     /// Catalog spelling; `ALL` is expanded by the planner for the server's version.
     pub privileges: BTreeSet<String>,
-    /// Also grant on objects created later (`ALTER DEFAULT PRIVILEGES`); only for `AllIn`.
+    /// `WITH GRANT OPTION`: the role may pass the privileges on.
+    pub grant_option: bool,
+    /// Also grant on objects created later (`ALTER DEFAULT PRIVILEGES`); only for `AllIn`
+    /// and `AllLargeObjects`.
     pub future: bool,
     /// Whose future objects; `None`: the roles that own the schema's objects of that kind now,
     /// else the schema's owner.
@@ -149,6 +218,9 @@ pub struct ObjectRef {
     pub name: String,
     /// A function's identity arguments, as `pg_get_function_identity_arguments` prints them.
     pub arguments: Option<String>,
+    /// A column's name; `name` is then its table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
 }
 
 impl std::fmt::Display for ObjectRef {
@@ -159,6 +231,9 @@ impl std::fmt::Display for ObjectRef {
         f.write_str(&self.name)?;
         if let Some(arguments) = &self.arguments {
             write!(f, "({arguments})")?;
+        }
+        if let Some(column) = &self.column {
+            write!(f, ".{column}")?;
         }
         Ok(())
     }
@@ -171,6 +246,11 @@ pub struct DbObject {
     pub owner: RoleName,
 }
 
+/// The grantee name under which PUBLIC's privileges are read: `public` is reserved, so no role
+/// can carry it. Only grants to PUBLIC made by someone other than the owner are read, the ones
+/// a revoke can cascade to.
+pub const PUBLIC: &str = "public";
+
 /// A privilege a role holds directly on an object (whoever granted it).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct HeldPrivilege {
@@ -180,6 +260,8 @@ pub struct HeldPrivilege {
     /// Who granted it: a REVOKE only removes the grants of the role it acts as, so revokes
     /// name each grantor (`GRANTED BY`).
     pub grantor: RoleName,
+    /// Held `WITH GRANT OPTION`.
+    pub grant_option: bool,
 }
 
 /// A default privilege: objects of `kind` that `owner` creates (in `schema`, or anywhere)
@@ -191,13 +273,16 @@ pub struct DefaultPrivilege {
     pub kind: ObjectKind,
     pub grantee: RoleName,
     pub privilege: String,
+    /// `WITH GRANT OPTION`.
+    pub grant_option: bool,
 }
 
 /// Everything privilege-related read from one database.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DatabaseState {
     pub database: String,
-    /// Databases, schemas, tables, sequences and functions outside the system schemas.
+    /// Every object outside the system schemas that can hold a privilege, with the
+    /// cluster-wide tablespaces and parameters.
     pub objects: Vec<DbObject>,
     pub held: BTreeSet<HeldPrivilege>,
     pub defaults: BTreeSet<DefaultPrivilege>,

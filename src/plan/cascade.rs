@@ -12,7 +12,7 @@
 //! gives it the ADMIN OPTION, and then removes them and, in turn, what their members passed on.
 //! Before 16 a membership is one grant with no dependents, and nothing here applies.
 
-use super::{phase, Change, DependentGrant, RolePlan};
+use super::{phase, Change, DependentMembership, RolePlan};
 use crate::model::{CurrentCluster, RoleName};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,7 +36,7 @@ enum Action {
 /// What one revoke does beyond its own grant.
 pub(super) enum Outcome {
     /// The grants it removes as dependents; `CASCADE` only when there are any.
-    Removes(Vec<DependentGrant>),
+    Removes(Vec<DependentMembership>),
     /// An earlier revoke's cascade already removed its grant.
     AlreadyGone,
 }
@@ -141,7 +141,7 @@ fn replay<'c>(
 pub(super) fn removed(
     current: &CurrentCluster,
     changes: &[(&RoleName, &Change)],
-) -> BTreeSet<DependentGrant> {
+) -> BTreeSet<DependentMembership> {
     let Some(replayed) = replay(current, changes) else {
         return BTreeSet::new();
     };
@@ -168,7 +168,7 @@ pub(super) fn removed(
             if has_admin(&replayed.before, group, grantor)
                 && !has_admin(&replayed.after, group, grantor)
             {
-                removed.insert(DependentGrant {
+                removed.insert(DependentMembership {
                     member: (*member).clone(),
                     group: group.clone(),
                     grantor: grantor.clone(),
@@ -197,10 +197,10 @@ pub(super) fn mark_dependents(current: &CurrentCluster, roles: &mut [RolePlan]) 
         let Some(Some(Outcome::Removes(found))) = outcomes.next() else {
             continue;
         };
-        if let Change::RevokeMembership { dependents, .. }
-        | Change::RevokeMembershipAdmin { dependents, .. } = change
+        if let Change::RevokeMembership { cascade, .. }
+        | Change::RevokeMembershipAdmin { cascade, .. } = change
         {
-            *dependents = found;
+            *cascade = found;
         }
     }
 }
@@ -235,7 +235,7 @@ fn revoke(
             Action::Delete => {
                 // A dependent's grantor is a member of the group, never the bootstrap one.
                 if let Some(grantor) = row.grantor {
-                    dependents.push(DependentGrant {
+                    dependents.push(DependentMembership {
                         member: row.member,
                         group: group.clone(),
                         grantor,

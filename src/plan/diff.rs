@@ -2,8 +2,15 @@
 
 use super::cascade;
 use super::memberships::check_memberships;
-use super::privileges::{diff_database, missing_everywhere, Context, DatabaseIndex};
-use super::{Change, ClusterPlan, DependentGrant, PasswordSource, PlanError, RoleAction, RolePlan};
+use super::privileges::{
+    cascaded, diff_database, missing_everywhere, Cascaded, Context, DatabaseIndex,
+};
+use super::public::diff_public;
+use super::{
+    Change, ClusterPlan, DependentMembership, PasswordSource, PlanError, RoleAction, RolePlan,
+};
+use crate::model::privileges::GrantSpec;
+use crate::model::public::{PublicPolicy, PublicState};
 use crate::model::{
     CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, Marker, MembershipOptions,
     PasswordPolicy, RoleName, SettingScope,
@@ -17,6 +24,10 @@ pub struct DiffInput<'a> {
     pub current: &'a CurrentCluster,
     /// Objects and privileges of each target database on the cluster, by database name.
     pub databases: &'a BTreeMap<String, DatabaseIndex<'a>>,
+    /// `settings.public_privileges`; `None`: PUBLIC is never touched.
+    pub public_policy: Option<&'a PublicPolicy>,
+    /// PUBLIC's privileges and the system-schema grants of each target database, by name.
+    pub public: &'a BTreeMap<String, PublicState>,
     pub ignore_roles: &'a [NameGlob],
     /// Whether undeclared memberships in ignored roles other than the predefined ones are
     /// revoked (`revoke_ignored_memberships`).
@@ -62,10 +73,12 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         targets: desired.targets.iter().cloned().collect(),
         server_version_num: Some(current.server_version_num),
         roles: Vec::new(),
+        public: Vec::new(),
         notes: Vec::new(),
         errors: Vec::new(),
     };
     check_cluster(input, &mut plan.errors);
+    let cascaded = cascades(input);
     let in_scope: BTreeSet<SettingScope> = std::iter::once(SettingScope::AllDatabases)
         .chain(
             desired
@@ -75,7 +88,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         )
         .collect();
     let membership_options_supported = current.server_version_num >= 160000;
-    let cascaded = removed_by_cascades(input);
+    let membership_cascades = removed_by_cascades(input);
     // Both sides are sorted by name: one walk pairs them, instead of a search per role.
     let mut current_roles = current.roles.values().peekable();
     for role in desired.roles.values() {
@@ -84,9 +97,10 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         let existing = current_roles.next_if(|r| r.name == role.name);
         let mut plan_for_role = match existing {
             None => create(role),
-            Some(existing) => update(role, existing, &in_scope, input, &cascaded),
+            Some(existing) => update(role, existing, &in_scope, input, &membership_cascades),
         };
-        let privilege_changes = privileges(role, input, &mut plan.notes, &mut plan.errors);
+        let privilege_changes =
+            privileges(role, input, &cascaded, &mut plan.notes, &mut plan.errors);
         if !privilege_changes.is_empty() {
             let role_plan = plan_for_role.get_or_insert_with(|| {
                 let action = if existing.is_some_and(CurrentRole::is_managed) {
@@ -105,10 +119,25 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         }
     }
     cascade::mark_dependents(current, &mut plan.roles);
+    let admin_acts_as = |grantor: &RoleName| {
+        current.admin.superuser || current.roles.get(grantor).is_some_and(|r| r.admin_acts_as)
+    };
+    for state in input.public.values() {
+        let public = diff_public(
+            input.public_policy,
+            state,
+            &|role| desired.roles.contains_key(role),
+            &admin_acts_as,
+        );
+        plan.public.extend(public.changes);
+        plan.notes.extend(public.notes);
+        plan.errors.extend(public.errors);
+    }
     if plan
         .roles
         .iter()
         .flat_map(|r| &r.changes)
+        .chain(&plan.public)
         .any(|c| c.database().is_some())
     {
         plan.notes.push(
@@ -150,10 +179,49 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
     plan
 }
 
+/// What the privilege diff needs to know about the cluster and its admin.
+fn privilege_context<'a>(input: &'a DiffInput, cluster_wide_here: bool) -> Context<'a> {
+    Context {
+        server_version_num: input.current.server_version_num,
+        admin_acts_as: Box::new(move |owner: &RoleName| {
+            input.current.admin.superuser
+                || input
+                    .current
+                    .roles
+                    .get(owner)
+                    .is_some_and(|r| r.admin_acts_as)
+        }),
+        role_known: Box::new(move |name: &RoleName| {
+            input.current.roles.contains_key(name) || input.desired.roles.contains_key(name)
+        }),
+        cluster_wide_here,
+    }
+}
+
+/// In each target database, the grants the plan's revokes remove by cascade.
+fn cascades<'a>(input: &'a DiffInput) -> BTreeMap<&'a str, Cascaded> {
+    input
+        .databases
+        .iter()
+        .map(|(database, index)| {
+            let roles: Vec<(&RoleName, &[GrantSpec])> = input
+                .desired
+                .roles
+                .values()
+                .filter(|r| r.targets.iter().any(|t| &t.database == database))
+                .map(|r| (&r.name, r.grants.as_slice()))
+                .collect();
+            let context = privilege_context(input, true);
+            (database.as_str(), cascaded(&roles, index, &context))
+        })
+        .collect()
+}
+
 /// The role's privilege changes in each of its target databases on this cluster.
 fn privileges(
     role: &DesiredRole,
     input: &DiffInput,
+    cascaded: &BTreeMap<&str, Cascaded>,
     notes: &mut Vec<String>,
     errors: &mut Vec<PlanError>,
 ) -> Vec<Change> {
@@ -161,9 +229,10 @@ fn privileges(
     let databases: BTreeSet<&str> = role.targets.iter().map(|t| t.database.as_str()).collect();
     let mut indexes = Vec::new();
     // A database missing from the cluster is already an error of the cluster.
-    for database in databases
+    for (position, database) in databases
         .into_iter()
         .filter(|d| input.current.databases.contains(*d))
+        .enumerate()
     {
         let Some(index) = input.databases.get(database) else {
             errors.push(PlanError::PrivilegesUnread {
@@ -172,25 +241,12 @@ fn privileges(
             });
             continue;
         };
-        let admin_acts_as = |owner: &RoleName| {
-            input.current.admin.superuser
-                || input
-                    .current
-                    .roles
-                    .get(owner)
-                    .is_some_and(|r| r.admin_acts_as)
-        };
         let diff = diff_database(
             &role.name,
             &role.grants,
             index,
-            &Context {
-                server_version_num: input.current.server_version_num,
-                admin_acts_as: &admin_acts_as,
-                role_known: &|name: &RoleName| {
-                    input.current.roles.contains_key(name) || input.desired.roles.contains_key(name)
-                },
-            },
+            &privilege_context(input, position == 0),
+            cascaded.get(database).unwrap_or(&Cascaded::new()),
         );
         indexes.push(index);
         changes.extend(diff.changes);
@@ -269,7 +325,7 @@ fn update(
     existing: &CurrentRole,
     in_scope: &BTreeSet<SettingScope>,
     input: &DiffInput,
-    cascaded: &BTreeSet<DependentGrant>,
+    cascaded: &BTreeSet<DependentMembership>,
 ) -> Option<RolePlan> {
     let mut changes = Vec::new();
     if existing.attributes != role.attributes {
@@ -345,7 +401,7 @@ fn supported_options<'r>(
 /// no longer changes what the cascades remove: a member granted the ADMIN OPTION again keeps
 /// the grants it made. Each round only grants back what the one before found removed, so a few
 /// rounds settle it; the cap only guards against a case not thought of.
-fn removed_by_cascades(input: &DiffInput) -> BTreeSet<DependentGrant> {
+fn removed_by_cascades(input: &DiffInput) -> BTreeSet<DependentMembership> {
     const MAX_ROUNDS: usize = 8;
     let mut cascaded = BTreeSet::new();
     if input.current.server_version_num < 160000 {
@@ -377,14 +433,14 @@ fn diff_memberships(
     role: &DesiredRole,
     existing: &CurrentRole,
     input: &DiffInput,
-    cascaded: &BTreeSet<DependentGrant>,
+    cascaded: &BTreeSet<DependentMembership>,
     changes: &mut Vec<Change>,
 ) {
     // A grant another revoke removes with CASCADE is gone by the time this role's revokes run:
     // revoked again it would fail, and a declared membership is granted again by the admin.
     let stays = |group: &RoleName, grantor: &RoleName| {
         cascaded.is_empty()
-            || !cascaded.contains(&DependentGrant {
+            || !cascaded.contains(&DependentMembership {
                 member: existing.name.clone(),
                 group: group.clone(),
                 grantor: grantor.clone(),
@@ -475,7 +531,7 @@ fn diff_memberships(
                     changes.push(Change::RevokeMembershipAdmin {
                         group: group.clone(),
                         granted_by: grantor.clone(),
-                        dependents: Vec::new(),
+                        cascade: Vec::new(),
                     });
                 }
             }
@@ -487,7 +543,7 @@ fn diff_memberships(
                 changes.push(Change::RevokeMembership {
                     group: group.clone(),
                     granted_by: grantor,
-                    dependents: Vec::new(),
+                    cascade: Vec::new(),
                 });
             }
         }

@@ -120,21 +120,25 @@ pub enum PlanError {
         role: RoleName,
         error: PrivilegeError,
     },
+    /// What the admin cannot do for `public_privileges`.
+    #[error("PUBLIC (settings.public_privileges): {error}")]
+    Public { error: PrivilegeError },
 }
 
 /// What this admin cannot do about one role's privileges in one database.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
 pub enum PrivilegeError {
     #[error(
-        "default privileges for future {} created by {owner} in schema {schema} \
+        "default privileges for future {} created by {owner}{} \
          (database {database}) need the admin to act as {owner} \
          (membership in {owner} with INHERIT and, from PostgreSQL 16, SET)",
-        .kind.plural().to_ascii_lowercase()
+        .kind.plural().to_ascii_lowercase(),
+        in_schema(.schema)
     )]
     FutureOwnerNotActable {
         kind: ObjectKind,
         owner: RoleName,
-        schema: String,
+        schema: Option<String>,
         database: String,
     },
     #[error(
@@ -161,14 +165,26 @@ pub enum PrivilegeError {
     )]
     DefaultsOwnerNotActable { owner: RoleName, database: String },
     #[error(
-        "`future_owners` names {owner} for future {} in schema {schema} (database {database}), \
+        "`future_owners` names {owner} for future {}{} (database {database}), \
          but no role {owner} exists or is declared on this cluster",
-        .kind.plural().to_ascii_lowercase()
+        .kind.plural().to_ascii_lowercase(),
+        in_schema(.schema)
     )]
     UnknownFutureOwner {
         kind: ObjectKind,
         owner: RoleName,
-        schema: String,
+        schema: Option<String>,
+        database: String,
+    },
+    #[error(
+        "default privileges on {} need PostgreSQL 18; the server of database {database} is {}.{}",
+        .kind.plural().to_ascii_lowercase(),
+        .server_version_num / 10000,
+        .server_version_num % 10000
+    )]
+    DefaultsNotOnServer {
+        kind: ObjectKind,
+        server_version_num: i32,
         database: String,
     },
     #[error(
@@ -216,17 +232,26 @@ impl PlanError {
             PlanError::CannotAlterSuperuser { .. } => "cannot_alter_superuser",
             PlanError::UnknownSetting { .. } => "unknown_setting",
             PlanError::MembershipInSuperuser { .. } => "membership_in_superuser",
-            PlanError::Privilege { error, .. } => match error {
+            PlanError::Privilege { error, .. } | PlanError::Public { error } => match error {
                 PrivilegeError::FutureOwnerNotActable { .. } => "future_owner_not_actable",
                 PrivilegeError::OwnerNotActable { .. } => "owner_not_actable",
                 PrivilegeError::GrantorNotActable { .. } => "grantor_not_actable",
                 PrivilegeError::DefaultsOwnerNotActable { .. } => "defaults_owner_not_actable",
                 PrivilegeError::UnknownFutureOwner { .. } => "unknown_future_owner",
                 PrivilegeError::PrivilegeNotOnServer { .. } => "privilege_not_on_server",
+                PrivilegeError::DefaultsNotOnServer { .. } => "defaults_not_on_server",
                 PrivilegeError::UnknownObject { .. } => "unknown_object",
             },
         }
     }
+}
+
+/// ` in schema s`, or nothing for default privileges that are not per schema.
+fn in_schema(schema: &Option<String>) -> String {
+    schema
+        .as_ref()
+        .map(|s| format!(" in schema {s}"))
+        .unwrap_or_default()
 }
 
 /// `file:line:column: ` of the config entry at fault, when it is known.

@@ -8,6 +8,7 @@ mod error;
 mod memberships;
 mod order;
 pub(crate) mod privileges;
+mod public;
 pub mod reset;
 
 pub(crate) use diff::{diff_cluster, DiffInput};
@@ -75,9 +76,11 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         granted_by: Option<RoleName>,
         /// On PostgreSQL 16+, the grants the role made with the ADMIN OPTION taken here, which
-        /// the server removes with it (`CASCADE`, see `cascade`); empty when there are none.
+        /// the server removes with it (`CASCADE`, see `cascade.rs`); empty when there are none.
+        /// A declared member among them is granted the membership again, earlier in the same
+        /// transaction.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        dependents: Vec<DependentGrant>,
+        cascade: Vec<DependentMembership>,
     },
     RevokeMembership {
         group: RoleName,
@@ -86,10 +89,11 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         granted_by: Option<RoleName>,
         /// On PostgreSQL 16+, the grants the role made with the ADMIN OPTION of this
-        /// membership, which the server removes with it (`CASCADE`, see `cascade`); empty when
-        /// there are none.
+        /// membership, which the server removes with it (`CASCADE`, see `cascade.rs`); empty
+        /// when there are none. A declared member among them is granted the membership again,
+        /// earlier in the same transaction.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        dependents: Vec<DependentGrant>,
+        cascade: Vec<DependentMembership>,
     },
     SetSetting {
         scope: SettingScope,
@@ -108,6 +112,9 @@ pub enum Change {
         kind: ObjectKind,
         objects: GrantObjects,
         privileges: Vec<String>,
+        /// `WITH GRANT OPTION`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        grant_option: bool,
     },
     Revoke {
         database: String,
@@ -115,6 +122,14 @@ pub enum Change {
         objects: GrantObjects,
         privileges: Vec<String>,
         granted_by: RoleName,
+        /// `REVOKE GRANT OPTION FOR`: the privileges stay, the right to pass them on goes.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        grant_option_only: bool,
+        /// Grants that hang from the grant option this takes away (the role passed the
+        /// privilege on): `CASCADE` removes them too. A managed role among them that declares
+        /// the privilege gets it again from the owner, earlier in the same transaction.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        cascade: Vec<DependentGrant>,
     },
     /// Default privileges for objects `owner` creates later (`ALTER DEFAULT PRIVILEGES`).
     GrantDefault {
@@ -123,6 +138,8 @@ pub enum Change {
         schema: Option<String>,
         kind: ObjectKind,
         privileges: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        grant_option: bool,
     },
     RevokeDefault {
         database: String,
@@ -130,6 +147,8 @@ pub enum Change {
         schema: Option<String>,
         kind: ObjectKind,
         privileges: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        grant_option_only: bool,
     },
 }
 
@@ -137,9 +156,19 @@ pub enum Change {
 /// `group` on to `member` (directly, or down a chain of such grants). A revoke that takes that
 /// option away on PostgreSQL 16+ removes it too.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
-pub struct DependentGrant {
+pub struct DependentMembership {
     pub member: RoleName,
     pub group: RoleName,
+    pub grantor: RoleName,
+}
+
+/// A grant made by a role with its grant option, removed with that option.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+pub struct DependentGrant {
+    /// `public` for PUBLIC (a reserved name: no role has it).
+    pub grantee: RoleName,
+    pub object: ObjectRef,
+    pub privilege: String,
     pub grantor: RoleName,
 }
 
@@ -212,6 +241,10 @@ pub struct ClusterPlan {
     pub targets: Vec<TargetName>,
     pub server_version_num: Option<i32>,
     pub roles: Vec<RolePlan>,
+    /// Revokes from PUBLIC (`Revoke`, `RevokeDefault`) under `settings.public_privileges`, each
+    /// in its database's transaction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public: Vec<Change>,
     /// Facts the reader should know that change nothing (e.g. undeclared managed roles).
     pub notes: Vec<String>,
     /// Why this cluster cannot be planned or applied; its changes are not run.
@@ -254,6 +287,12 @@ impl Plan {
                 RoleAction::Update | RoleAction::Adopt => summary.change += 1,
             }
         }
+        // PUBLIC counts as one thing changed in each database where it loses privileges.
+        for cluster in &clusters {
+            let databases: std::collections::BTreeSet<_> =
+                cluster.public.iter().filter_map(Change::database).collect();
+            summary.change += databases.len();
+        }
         Plan {
             clusters,
             inactive_targets,
@@ -263,7 +302,9 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.clusters.iter().any(|c| !c.roles.is_empty())
+        self.clusters
+            .iter()
+            .any(|c| !c.roles.is_empty() || !c.public.is_empty())
     }
 
     pub fn has_errors(&self) -> bool {

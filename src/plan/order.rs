@@ -8,9 +8,11 @@
 //! batches of their own right after).
 //!
 //! Privileges run afterwards, in each database's own transaction over its own connection (the
-//! roles they name are committed by then): grants before revokes, for the same reason.
+//! roles they name are committed by then): grants before revokes, for the same reason, except
+//! column grants, which go last: a table-level REVOKE also takes the privilege off every column.
 
 use super::Change;
+use crate::model::privileges::ObjectKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
@@ -22,6 +24,7 @@ pub enum Phase {
     Mark,
     GrantPrivileges,
     RevokePrivileges,
+    GrantColumnPrivileges,
 }
 
 pub(crate) fn phase(change: &Change) -> Phase {
@@ -32,6 +35,10 @@ pub(crate) fn phase(change: &Change) -> Phase {
         Change::SetSetting { .. } | Change::ResetSetting { .. } => Phase::Settings,
         Change::RevokeMembership { .. } | Change::RevokeMembershipAdmin { .. } => Phase::Revoke,
         Change::SetMarker { .. } => Phase::Mark,
+        Change::Grant {
+            kind: ObjectKind::Column,
+            ..
+        } => Phase::GrantColumnPrivileges,
         Change::Grant { .. } | Change::GrantDefault { .. } => Phase::GrantPrivileges,
         Change::Revoke { .. } | Change::RevokeDefault { .. } => Phase::RevokePrivileges,
     }

@@ -4,10 +4,13 @@
 //! an object there that no grant declares is revoked. Objects the role owns are left out (an
 //! owner's privileges are implicit), and so are the role's own entries in its default privileges
 //! (what it gets on objects it creates, issue 10), PUBLIC and the system schemas. Who granted a
-//! privilege does not matter: held is held. A named object missing from one database is a note
-//! there; missing from every target database, it is an error (`missing_everywhere`).
+//! privilege does not matter: held is held; the grant option is part of what is held. A
+//! privilege the role passed on with its grant option is revoked with `CASCADE`, the grants
+//! that hang from it listed in the plan (`dependents`); other roles' diffs count those as gone
+//! (`cascaded`). A named object missing from one database is a note there; missing from every
+//! target database, it is an error (`missing_everywhere`).
 
-use super::{Change, GrantObjects, PrivilegeError};
+use super::{Change, DependentGrant, GrantObjects, PrivilegeError};
 use crate::model::privileges::{
     DatabaseState, DbObject, DefaultPrivilege, GrantSpec, GrantTarget, HeldPrivilege, ObjectKind,
     ObjectRef,
@@ -24,6 +27,8 @@ pub struct DatabaseIndex<'a> {
     pub state: &'a DatabaseState,
     by_kind_schema: BTreeMap<(ObjectKind, Option<&'a str>), Vec<&'a DbObject>>,
     held_by_role: BTreeMap<&'a RoleName, Vec<&'a HeldPrivilege>>,
+    /// Grants each role made with its grant option, to others.
+    granted_by_role: BTreeMap<&'a RoleName, Vec<&'a HeldPrivilege>>,
     defaults_by_role: BTreeMap<&'a RoleName, Vec<&'a DefaultPrivilege>>,
     owner_of: BTreeMap<&'a ObjectRef, &'a RoleName>,
 }
@@ -38,8 +43,12 @@ impl<'a> DatabaseIndex<'a> {
                 .push(object);
         }
         let mut held_by_role: BTreeMap<_, Vec<_>> = BTreeMap::new();
+        let mut granted_by_role: BTreeMap<_, Vec<_>> = BTreeMap::new();
         for held in &state.held {
             held_by_role.entry(&held.grantee).or_default().push(held);
+            if held.grantor != held.grantee {
+                granted_by_role.entry(&held.grantor).or_default().push(held);
+            }
         }
         let mut defaults_by_role: BTreeMap<_, Vec<_>> = BTreeMap::new();
         for default in &state.defaults {
@@ -57,6 +66,7 @@ impl<'a> DatabaseIndex<'a> {
             state,
             by_kind_schema,
             held_by_role,
+            granted_by_role,
             defaults_by_role,
             owner_of,
         }
@@ -87,9 +97,12 @@ pub struct Context<'a> {
     pub server_version_num: i32,
     /// Whether the admin has the privileges of a role (to grant on its objects, to set default
     /// privileges for it, to revoke its grants).
-    pub admin_acts_as: &'a dyn Fn(&RoleName) -> bool,
+    pub admin_acts_as: Box<dyn Fn(&RoleName) -> bool + 'a>,
     /// Whether a role exists on the cluster or is declared for it (so the apply creates it first).
-    pub role_known: &'a dyn Fn(&RoleName) -> bool,
+    pub role_known: Box<dyn Fn(&RoleName) -> bool + 'a>,
+    /// Whether this database is where the role's cluster-wide privileges (tablespaces,
+    /// parameters) are diffed: every database sees them, one of them changes them.
+    pub cluster_wide_here: bool,
 }
 
 /// The changes for one role in one database, what the reader should know, and what cannot be
@@ -101,152 +114,123 @@ pub struct PrivilegeDiff {
     pub errors: Vec<PrivilegeError>,
 }
 
+/// A privilege on an object, and whether it comes with the grant option.
+type Privileges = BTreeMap<(ObjectRef, String), bool>;
+
+/// What a role's grants ask for in one database.
+#[derive(Default)]
+struct Desired {
+    privileges: Privileges,
+    defaults: BTreeMap<DefaultKey, bool>,
+    notes: Vec<String>,
+    errors: Vec<PrivilegeError>,
+}
+
+/// A default privilege without its grant option: owner, schema, kind, privilege.
+type DefaultKey = (RoleName, Option<String>, ObjectKind, String);
+
 /// The changes that make `role`'s privileges in one database match `grants`.
 pub(crate) fn diff_database(
     role: &RoleName,
     grants: &[GrantSpec],
     index: &DatabaseIndex,
     context: &Context,
+    cascaded: &Cascaded,
 ) -> PrivilegeDiff {
     let database = &index.state.database;
-    let server_version_num = context.server_version_num;
-    let mut notes = Vec::new();
-    let mut errors = Vec::new();
-    let owned = |o: &DbObject| &o.owner == role;
-    let mut desired: BTreeSet<(ObjectRef, String)> = BTreeSet::new();
-    let mut desired_defaults: BTreeSet<DefaultPrivilege> = BTreeSet::new();
-    for spec in grants {
-        let kind = spec.target.kind();
-        let mut privileges = expand(&spec.privileges, kind, server_version_num);
-        // Validation accepts every privilege of any supported version; this server may lack one
-        // (MAINTAIN before 17), and the GRANT would fail at apply.
-        let supported = kind.all_privileges(server_version_num);
-        privileges.retain(|privilege| {
-            let known = supported.contains(&privilege.as_str());
-            if !known {
-                errors.push(PrivilegeError::PrivilegeNotOnServer {
-                    privilege: privilege.clone(),
-                    kind,
-                    server_version_num,
-                    database: database.clone(),
-                });
-            }
-            known
-        });
-        let mut objects: Vec<&DbObject> = Vec::new();
-        match &spec.target {
-            GrantTarget::Database => objects.extend(index.objects(ObjectKind::Database, None)),
-            GrantTarget::Schemas { names } => {
-                for name in names {
-                    match index.schema(name) {
-                        Some(schema) => objects.push(schema),
-                        None => notes.push(missing_schema(name, database)),
-                    }
-                }
-            }
-            GrantTarget::AllIn { kind, schemas } => {
-                for schema in schemas {
-                    let Some(schema_object) = index.schema(schema) else {
-                        notes.push(missing_schema(schema, database));
-                        continue;
-                    };
-                    let in_schema = index.objects(*kind, Some(schema));
-                    objects.extend(in_schema);
-                    if spec.future {
-                        let owners = future_owners(spec, role, in_schema, schema_object, index);
-                        for owner in owners.into_iter().filter(|owner| {
-                            if !(context.role_known)(owner) {
-                                errors.push(PrivilegeError::UnknownFutureOwner {
-                                    kind: *kind,
-                                    owner: owner.clone(),
-                                    schema: schema.clone(),
-                                    database: database.clone(),
-                                });
-                                return false;
-                            }
-                            if (context.admin_acts_as)(owner) {
-                                return true;
-                            }
-                            let problem = PrivilegeError::FutureOwnerNotActable {
-                                kind: *kind,
-                                owner: owner.clone(),
-                                schema: schema.clone(),
-                                database: database.clone(),
-                            };
-                            if spec.future_owners.is_some() {
-                                errors.push(problem);
-                            } else {
-                                notes.push(format!(
-                                    "{problem}; skipped (declare `future_owners` to choose owners)"
-                                ));
-                            }
-                            false
-                        }) {
-                            for privilege in &privileges {
-                                desired_defaults.insert(DefaultPrivilege {
-                                    owner: owner.clone(),
-                                    schema: Some(schema.clone()),
-                                    kind: *kind,
-                                    grantee: role.clone(),
-                                    privilege: privilege.clone(),
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-            GrantTarget::Named {
-                kind,
-                objects: names,
-            } => {
-                for (schema, name) in names {
-                    let found: Vec<&DbObject> = index
-                        .objects(*kind, Some(schema))
-                        .iter()
-                        .copied()
-                        .filter(|o| &o.object.name == name)
-                        .collect();
-                    if found.is_empty() {
-                        notes.push(format!(
-                            "{} {schema}.{name} does not exist in database {database}; its grant is skipped",
-                            kind.noun()
-                        ));
-                    }
-                    objects.extend(found);
-                }
-            }
-        }
-        for object in objects.into_iter().filter(|o| !owned(o)) {
-            for privilege in &privileges {
-                desired.insert((object.object.clone(), privilege.clone()));
-            }
-        }
-    }
-    // Held privileges are looked up by object: a scan of every object per role would cost
+    let desired = desired(role, grants, index, context);
+    let mut errors = desired.errors;
+    let in_scope = |object: &ObjectRef| {
+        index.owner_of.get(object) != Some(&role)
+            && (context.cluster_wide_here || !object.kind.is_cluster_wide())
+    };
+    // Held privileges are looked up by role: a scan of every object per role would cost
     // roles x objects on a large database.
-    let owns = |object: &ObjectRef| index.owner_of.get(object) == Some(&role);
-    let mut grantors: BTreeMap<(ObjectRef, String), BTreeSet<RoleName>> = BTreeMap::new();
+    let mut held: BTreeMap<(ObjectRef, String), BTreeMap<RoleName, bool>> = BTreeMap::new();
     for h in index.held_by_role.get(role).into_iter().flatten() {
-        if !owns(&h.object) {
-            grantors
-                .entry((h.object.clone(), h.privilege.clone()))
+        // A grant another revoke removes by cascade is as good as gone: declared, it is
+        // granted again; undeclared, a revoke of its own would find nothing and fail.
+        let cascade_key = (
+            role.clone(),
+            h.object.clone(),
+            h.privilege.clone(),
+            h.grantor.clone(),
+        );
+        if in_scope(&h.object) && !cascaded.contains(&cascade_key) {
+            held.entry((h.object.clone(), h.privilege.clone()))
                 .or_default()
-                .insert(h.grantor.clone());
+                .insert(h.grantor.clone(), h.grant_option);
         }
     }
-    let held: BTreeSet<(ObjectRef, String)> = grantors.keys().cloned().collect();
-    let held_defaults: BTreeSet<DefaultPrivilege> = index
-        .defaults_by_role
-        .get(role)
-        .into_iter()
-        .flatten()
-        .filter(|d| &d.owner != role)
-        .map(|d| (*d).clone())
-        .collect();
+
+    // Per (object, privilege): grant what is missing (or lacks its declared grant option);
+    // revoke, as each grantor, what is not declared, or only its grant option.
+    let mut to_grant: BTreeMap<bool, BTreeSet<(ObjectRef, String)>> = BTreeMap::new();
+    let mut to_revoke: BTreeMap<(RoleName, bool), BTreeSet<(ObjectRef, String)>> = BTreeMap::new();
+    let empty = BTreeMap::new();
+    for (pair, by) in &held {
+        match desired.privileges.get(pair) {
+            None => {
+                for grantor in by.keys() {
+                    to_revoke
+                        .entry((grantor.clone(), false))
+                        .or_default()
+                        .insert(pair.clone());
+                }
+            }
+            Some(false) => {
+                for (grantor, _) in by.iter().filter(|(_, option)| **option) {
+                    to_revoke
+                        .entry((grantor.clone(), true))
+                        .or_default()
+                        .insert(pair.clone());
+                }
+            }
+            Some(true) => {}
+        }
+    }
+    // A table-level REVOKE also takes the same privilege, from the same grantor, off every
+    // column of the table: those column grants are gone without a statement of their own, and
+    // a declared one is granted again afterwards (column grants run after revokes).
+    let mut wiped: BTreeSet<(ObjectRef, String, RoleName)> = BTreeSet::new();
+    for ((grantor, option_only), pairs) in &to_revoke {
+        for (object, privilege) in pairs {
+            if object.kind == ObjectKind::Table && !option_only {
+                for ((held_object, held_privilege), by) in &held {
+                    if held_object.kind == ObjectKind::Column
+                        && held_privilege == privilege
+                        && held_object.schema == object.schema
+                        && held_object.name == object.name
+                        && by.contains_key(grantor)
+                    {
+                        wiped.insert((held_object.clone(), privilege.clone(), grantor.clone()));
+                    }
+                }
+            }
+        }
+    }
+    for ((grantor, _), pairs) in to_revoke.iter_mut() {
+        pairs.retain(|(object, privilege)| {
+            !wiped.contains(&(object.clone(), privilege.clone(), grantor.clone()))
+        });
+    }
+    for (pair, &option) in &desired.privileges {
+        let by = held.get(pair).unwrap_or(&empty);
+        let remaining = by.iter().filter(|(grantor, _)| {
+            !wiped.contains(&(pair.0.clone(), pair.1.clone(), (*grantor).clone()))
+        });
+        let (mut held_at_all, mut held_with_option) = (false, false);
+        for (_, held_option) in remaining {
+            held_at_all = true;
+            held_with_option |= *held_option;
+        }
+        if !held_at_all || (option && !held_with_option) {
+            to_grant.entry(option).or_default().insert(pair.clone());
+        }
+    }
 
     let mut changes = Vec::new();
-    let to_grant: BTreeSet<_> = desired.difference(&held).cloned().collect();
-    for (object, _) in &to_grant {
+    for (object, _) in to_grant.values().flatten() {
         if let Some(owner) = index
             .owner_of
             .get(object)
@@ -259,54 +243,145 @@ pub(crate) fn diff_database(
             });
         }
     }
-    for (kind, objects, privileges) in group(&to_grant, index, role) {
-        changes.push(Change::Grant {
-            database: database.clone(),
-            kind,
-            objects,
-            privileges,
-        });
-    }
-    // One revoke per grantor: REVOKE removes only the grants of the role it acts as.
-    let mut to_revoke: BTreeMap<&RoleName, BTreeSet<(ObjectRef, String)>> = BTreeMap::new();
-    for (pair, by) in &grantors {
-        if !desired.contains(pair) {
-            for grantor in by {
-                to_revoke.entry(grantor).or_default().insert(pair.clone());
-            }
+    for (grant_option, pairs) in &to_grant {
+        for (kind, objects, privileges) in group(pairs, index, role) {
+            changes.push(Change::Grant {
+                database: database.clone(),
+                kind,
+                objects,
+                privileges,
+                grant_option: *grant_option,
+            });
         }
     }
-    for (grantor, pairs) in to_revoke {
+    for ((grantor, grant_option_only), pairs) in &to_revoke {
+        if pairs.is_empty() {
+            continue;
+        }
         if !(context.admin_acts_as)(grantor) {
             errors.push(PrivilegeError::GrantorNotActable {
                 grantor: grantor.clone(),
                 database: database.clone(),
             });
         }
-        for (kind, objects, privileges) in group(&pairs, index, role) {
+        // A privilege the role passed on is revoked on its own, with what hangs from it.
+        let (plain, passed_on): (BTreeSet<_>, BTreeSet<_>) = pairs
+            .iter()
+            .cloned()
+            .partition(|(object, privilege)| dependents(index, role, object, privilege).is_empty());
+        for (kind, objects, privileges) in group(&plain, index, role) {
             changes.push(Change::Revoke {
                 database: database.clone(),
                 kind,
                 objects,
                 privileges,
                 granted_by: grantor.clone(),
+                grant_option_only: *grant_option_only,
+                cascade: Vec::new(),
+            });
+        }
+        for (object, privilege) in passed_on {
+            changes.push(Change::Revoke {
+                database: database.clone(),
+                kind: object.kind,
+                cascade: dependents(index, role, &object, &privilege),
+                objects: GrantObjects::Objects {
+                    objects: vec![object],
+                },
+                privileges: vec![privilege],
+                granted_by: grantor.clone(),
+                grant_option_only: *grant_option_only,
             });
         }
     }
-    for ((owner, schema, kind), privileges) in
-        group_defaults(desired_defaults.difference(&held_defaults))
-    {
+    diff_defaults(
+        role,
+        &desired.defaults,
+        index,
+        context,
+        &mut changes,
+        &mut errors,
+    );
+    let mut notes = desired.notes;
+    notes.sort();
+    notes.dedup();
+    errors.sort();
+    errors.dedup();
+    PrivilegeDiff {
+        changes,
+        notes,
+        errors,
+    }
+}
+
+/// Default privileges the role holds from other owners against those declared; its own
+/// entries (what it gets on what it creates) and PUBLIC's are not pgroster's.
+fn diff_defaults(
+    role: &RoleName,
+    desired: &BTreeMap<DefaultKey, bool>,
+    index: &DatabaseIndex,
+    context: &Context,
+    changes: &mut Vec<Change>,
+    errors: &mut Vec<PrivilegeError>,
+) {
+    let database = &index.state.database;
+    let held: BTreeMap<DefaultKey, bool> = index
+        .defaults_by_role
+        .get(role)
+        .into_iter()
+        .flatten()
+        .filter(|d| &d.owner != role)
+        .map(|d| {
+            let key = (
+                d.owner.clone(),
+                d.schema.clone(),
+                d.kind,
+                d.privilege.clone(),
+            );
+            (key, d.grant_option)
+        })
+        .collect();
+    let mut grants: BTreeMap<(bool, DefaultGroup), Vec<String>> = BTreeMap::new();
+    let mut revokes: BTreeMap<(bool, DefaultGroup), Vec<String>> = BTreeMap::new();
+    for ((owner, schema, kind, privilege), &option) in desired {
+        let have = held.get(&(owner.clone(), schema.clone(), *kind, privilege.clone()));
+        let group = (owner.clone(), schema.clone(), *kind);
+        match have {
+            None => grants
+                .entry((option, group))
+                .or_default()
+                .push(privilege.clone()),
+            Some(false) if option => grants
+                .entry((true, group))
+                .or_default()
+                .push(privilege.clone()),
+            Some(true) if !option => revokes
+                .entry((true, group))
+                .or_default()
+                .push(privilege.clone()),
+            Some(_) => {}
+        }
+    }
+    for key in held.keys() {
+        let (owner, schema, kind, privilege) = key;
+        if !desired.contains_key(key) {
+            revokes
+                .entry((false, (owner.clone(), schema.clone(), *kind)))
+                .or_default()
+                .push(privilege.clone());
+        }
+    }
+    for ((grant_option, (owner, schema, kind)), privileges) in grants {
         changes.push(Change::GrantDefault {
             database: database.clone(),
             owner,
             schema,
             kind,
             privileges,
+            grant_option,
         });
     }
-    for ((owner, schema, kind), privileges) in
-        group_defaults(held_defaults.difference(&desired_defaults))
-    {
+    for ((grant_option_only, (owner, schema, kind)), privileges) in revokes {
         if !(context.admin_acts_as)(&owner) {
             errors.push(PrivilegeError::DefaultsOwnerNotActable {
                 owner: owner.clone(),
@@ -319,17 +394,287 @@ pub(crate) fn diff_database(
             schema,
             kind,
             privileges,
+            grant_option_only,
         });
     }
-    notes.sort();
-    notes.dedup();
-    errors.sort();
-    errors.dedup();
-    PrivilegeDiff {
-        changes,
-        notes,
-        errors,
+}
+
+/// The privileges and default privileges `grants` ask for in this database, resolved against
+/// the objects that exist in it. Objects the role owns are left out: an owner's privileges are
+/// implicit.
+fn desired(
+    role: &RoleName,
+    grants: &[GrantSpec],
+    index: &DatabaseIndex,
+    context: &Context,
+) -> Desired {
+    let database = &index.state.database;
+    let server_version_num = context.server_version_num;
+    let mut out = Desired::default();
+    for spec in grants {
+        let kind = spec.target.kind();
+        if kind.is_cluster_wide() && !context.cluster_wide_here {
+            continue;
+        }
+        let mut privileges = expand(&spec.privileges, kind, server_version_num);
+        // Validation accepts every privilege of any supported version; this server may lack one
+        // (MAINTAIN before 17), and the GRANT would fail at apply.
+        let supported = kind.all_privileges(server_version_num);
+        privileges.retain(|privilege| {
+            let known = supported.contains(&privilege.as_str());
+            if !known {
+                out.errors.push(PrivilegeError::PrivilegeNotOnServer {
+                    privilege: privilege.clone(),
+                    kind,
+                    server_version_num,
+                    database: database.clone(),
+                });
+            }
+            known
+        });
+        let mut objects: Vec<&DbObject> = Vec::new();
+        let mut future: Vec<(Option<&str>, BTreeSet<RoleName>)> = Vec::new();
+        match &spec.target {
+            GrantTarget::Database => objects.extend(index.objects(ObjectKind::Database, None)),
+            GrantTarget::Schemas { names } => {
+                for name in names {
+                    match index.schema(name) {
+                        Some(schema) => objects.push(schema),
+                        None => out.notes.push(missing_schema(name, database)),
+                    }
+                }
+            }
+            GrantTarget::AllIn { kind, schemas } => {
+                for schema in schemas {
+                    let Some(schema_object) = index.schema(schema) else {
+                        out.notes.push(missing_schema(schema, database));
+                        continue;
+                    };
+                    let in_schema = index.objects(*kind, Some(schema));
+                    objects.extend(in_schema);
+                    if spec.future {
+                        let fallback = if schema_object.owner.as_str() == DATABASE_OWNER_ROLE {
+                            index.database_owner()
+                        } else {
+                            Some(&schema_object.owner)
+                        };
+                        let owners = future_owners(spec, role, in_schema, fallback);
+                        future.push((Some(schema.as_str()), owners));
+                    }
+                }
+            }
+            GrantTarget::AllLargeObjects => {
+                let all = index.objects(ObjectKind::LargeObject, None);
+                objects.extend(all);
+                if spec.future {
+                    if server_version_num < 180000 {
+                        out.errors.push(PrivilegeError::DefaultsNotOnServer {
+                            kind,
+                            server_version_num,
+                            database: database.clone(),
+                        });
+                    } else {
+                        let owners = future_owners(spec, role, all, index.database_owner());
+                        future.push((None, owners));
+                    }
+                }
+            }
+            GrantTarget::Named {
+                kind,
+                objects: names,
+            } => {
+                for (schema, name) in names {
+                    let found = named(index, *kind, Some(schema), name);
+                    if found.is_empty() {
+                        out.notes.push(format!(
+                            "{} {} does not exist in database {database}; its grant is skipped",
+                            kind.noun(),
+                            qualified(schema, name)
+                        ));
+                    }
+                    objects.extend(found);
+                }
+            }
+            GrantTarget::Columns { tables, columns } => {
+                for (schema, table) in tables {
+                    for column in columns {
+                        let found: Vec<&DbObject> = named(index, kind, Some(schema), table)
+                            .into_iter()
+                            .filter(|o| o.object.column.as_deref() == Some(column.as_str()))
+                            .collect();
+                        if found.is_empty() {
+                            out.notes.push(format!(
+                                "column {}.{column} does not exist in database {database}; its grant is skipped",
+                                qualified(schema, table)
+                            ));
+                        }
+                        objects.extend(found);
+                    }
+                }
+            }
+            GrantTarget::Unqualified { kind, names } => {
+                for name in names {
+                    let found = named(index, *kind, None, name);
+                    if found.is_empty() && !is_placeholder(*kind, name) {
+                        out.notes.push(format!(
+                            "{} {name} does not exist in database {database}; its grant is skipped",
+                            kind.noun()
+                        ));
+                    }
+                    objects.extend(found);
+                }
+            }
+        }
+        for object in objects.into_iter().filter(|o| &o.owner != role) {
+            for privilege in &privileges {
+                let option = out
+                    .privileges
+                    .entry((object.object.clone(), privilege.clone()))
+                    .or_default();
+                *option |= spec.grant_option;
+            }
+        }
+        for (schema, owners) in future {
+            for owner in owners {
+                let problem_at = schema.map(str::to_string);
+                if !(context.role_known)(&owner) {
+                    out.errors.push(PrivilegeError::UnknownFutureOwner {
+                        kind,
+                        owner,
+                        schema: problem_at,
+                        database: database.clone(),
+                    });
+                    continue;
+                }
+                if !(context.admin_acts_as)(&owner) {
+                    let problem = PrivilegeError::FutureOwnerNotActable {
+                        kind,
+                        owner,
+                        schema: problem_at,
+                        database: database.clone(),
+                    };
+                    if spec.future_owners.is_some() {
+                        out.errors.push(problem);
+                    } else {
+                        out.notes.push(format!(
+                            "{problem}; skipped (declare `future_owners` to choose owners)"
+                        ));
+                    }
+                    continue;
+                }
+                for privilege in &privileges {
+                    let key = (owner.clone(), problem_at.clone(), kind, privilege.clone());
+                    *out.defaults.entry(key).or_default() |= spec.grant_option;
+                }
+            }
+        }
     }
+    out
+}
+
+/// The objects of `kind` called `name` (every overload of a function, every column of a table).
+fn named<'a>(
+    index: &DatabaseIndex<'a>,
+    kind: ObjectKind,
+    schema: Option<&str>,
+    name: &str,
+) -> Vec<&'a DbObject> {
+    index
+        .objects(kind, schema)
+        .iter()
+        .copied()
+        .filter(|o| o.object.name == name)
+        .collect()
+}
+
+/// A custom parameter (`extension.name`) may be granted on before the extension that defines
+/// it is loaded; the server then records the name as it is.
+fn is_placeholder(kind: ObjectKind, name: &str) -> bool {
+    kind == ObjectKind::Parameter && name.contains('.')
+}
+
+fn qualified(schema: &str, name: &str) -> String {
+    format!("{schema}.{name}")
+}
+
+/// Grants that the plan's revokes remove by cascade in one database: grantee, object,
+/// privilege, grantor.
+pub(crate) type Cascaded = BTreeSet<(RoleName, ObjectRef, String, RoleName)>;
+
+/// The grants in one database that disappear, by cascade, with the grant options the plan
+/// takes from `roles` (each declared role and its grants): the other roles' diffs must count
+/// them as gone. Only a role that passed a privilege on can cause one, so the rest cost a lookup.
+pub(crate) fn cascaded(
+    roles: &[(&RoleName, &[GrantSpec])],
+    index: &DatabaseIndex,
+    context: &Context,
+) -> Cascaded {
+    let mut gone = Cascaded::new();
+    for (role, grants) in roles {
+        if !index.granted_by_role.contains_key(role) {
+            continue;
+        }
+        let desired = desired(role, grants, index, context);
+        for held in index.held_by_role.get(role).into_iter().flatten() {
+            let pair = (held.object.clone(), held.privilege.clone());
+            let keeps_option = desired.privileges.get(&pair) == Some(&true);
+            if !held.grant_option || keeps_option || index.owner_of.get(&held.object) == Some(role)
+            {
+                continue;
+            }
+            for dependent in dependents(index, role, &held.object, &held.privilege) {
+                gone.insert((
+                    dependent.grantee,
+                    dependent.object,
+                    dependent.privilege,
+                    dependent.grantor,
+                ));
+            }
+        }
+    }
+    gone
+}
+
+/// The grants of `privilege` on `object` that hang from `role`'s grant option: those it made,
+/// and, recursively, those made by a grantee that loses its own grant option with them (it has
+/// no other grant with the option). What `REVOKE .. CASCADE` removes.
+fn dependents(
+    index: &DatabaseIndex,
+    role: &RoleName,
+    object: &ObjectRef,
+    privilege: &str,
+) -> Vec<DependentGrant> {
+    let mut found = Vec::new();
+    let mut losing = vec![role];
+    let mut lost: BTreeSet<&RoleName> = BTreeSet::from([role]);
+    while let Some(grantor) = losing.pop() {
+        let made = index.granted_by_role.get(grantor).into_iter().flatten();
+        for grant in made.filter(|g| &g.object == object && g.privilege == privilege) {
+            found.push(DependentGrant {
+                grantee: grant.grantee.clone(),
+                object: grant.object.clone(),
+                privilege: grant.privilege.clone(),
+                grantor: grant.grantor.clone(),
+            });
+            let keeps_option = index
+                .held_by_role
+                .get(&grant.grantee)
+                .into_iter()
+                .flatten()
+                .any(|other| {
+                    &other.object == object
+                        && other.privilege == privilege
+                        && other.grant_option
+                        && !lost.contains(&other.grantor)
+                });
+            if grant.grant_option && !keeps_option && lost.insert(&grant.grantee) {
+                losing.push(&grant.grantee);
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
 }
 
 /// Named objects that exist in none of the role's target databases: a typo, not an object
@@ -346,26 +691,50 @@ pub(crate) fn missing_everywhere(
     }
     let databases: Vec<&str> = indexes.iter().map(|i| i.state.database.as_str()).collect();
     for spec in grants {
-        let GrantTarget::Named { kind, objects } = &spec.target else {
-            continue;
+        // Each wanted object as (schema, name, column) and as the plan prints it.
+        let kind = spec.target.kind();
+        let wanted: Vec<(Option<&str>, &str, Option<&str>)> = match &spec.target {
+            GrantTarget::Named { objects, .. } => objects
+                .iter()
+                .map(|(schema, name)| (Some(schema.as_str()), name.as_str(), None))
+                .collect(),
+            GrantTarget::Columns { tables, columns } => tables
+                .iter()
+                .flat_map(|(schema, table)| {
+                    columns
+                        .iter()
+                        .map(move |c| (Some(schema.as_str()), table.as_str(), Some(c.as_str())))
+                })
+                .collect(),
+            GrantTarget::Unqualified { names, .. } => names
+                .iter()
+                .filter(|name| !is_placeholder(kind, name))
+                .map(|name| (None, name.as_str(), None))
+                .collect(),
+            _ => continue,
         };
-        for (schema, name) in objects {
-            let exists = indexes.iter().any(|index| {
-                index
-                    .objects(*kind, Some(schema))
-                    .iter()
-                    .any(|o| &o.object.name == name)
-            });
+        for (schema, name, column) in wanted {
+            let matches =
+                |o: &&DbObject| o.object.name == name && o.object.column.as_deref() == column;
+            let exists = indexes
+                .iter()
+                .any(|index| index.objects(kind, schema).iter().any(matches));
             if exists {
                 continue;
             }
             let known: BTreeSet<String> = indexes
                 .iter()
                 .flat_map(|index| index.state.objects.iter())
-                .filter(|o| o.object.kind == *kind)
-                .filter_map(|o| Some(format!("{}.{}", o.object.schema.as_deref()?, o.object.name)))
+                .filter(|o| o.object.kind == kind)
+                .map(|o| display_name(&o.object))
                 .collect();
-            let wanted = format!("{schema}.{name}");
+            let wanted = display_name(&ObjectRef {
+                kind,
+                schema: schema.map(str::to_string),
+                name: name.to_string(),
+                arguments: None,
+                column: column.map(str::to_string),
+            });
             let suggestion = nearest(&wanted, known.iter().map(String::as_str))
                 .or_else(|| {
                     known
@@ -375,7 +744,7 @@ pub(crate) fn missing_everywhere(
                 })
                 .map(str::to_string);
             errors.push(PrivilegeError::UnknownObject {
-                kind: *kind,
+                kind,
                 object: wanted,
                 databases: databases.join(", "),
                 suggestion,
@@ -385,6 +754,15 @@ pub(crate) fn missing_everywhere(
     errors.sort();
     errors.dedup();
     errors
+}
+
+/// `schema.name`, `schema.table.column` or `name`, as written in `names`, without a function's
+/// arguments (a name stands for every overload).
+fn display_name(object: &ObjectRef) -> String {
+    let mut parts: Vec<&str> = object.schema.iter().map(String::as_str).collect();
+    parts.push(&object.name);
+    parts.extend(object.column.as_deref());
+    parts.join(".")
 }
 
 fn missing_schema(name: &str, database: &str) -> String {
@@ -412,22 +790,19 @@ fn expand(
         .collect()
 }
 
-/// Whose future objects a `future` grant covers: as declared, else the owners of the schema's
-/// objects of that kind, else the schema's owner (the database owner for `pg_database_owner`).
+/// Whose future objects a `future` grant covers: as declared, else the owners of the objects
+/// of that kind there now, else `fallback` (the schema's owner; the database owner for a schema
+/// owned by `pg_database_owner`, and for large objects).
 fn future_owners(
     spec: &GrantSpec,
     role: &RoleName,
-    in_schema: &[&DbObject],
-    schema: &DbObject,
-    index: &DatabaseIndex,
+    existing: &[&DbObject],
+    fallback: Option<&RoleName>,
 ) -> BTreeSet<RoleName> {
     let owners: BTreeSet<RoleName> = match &spec.future_owners {
         Some(owners) => owners.iter().cloned().collect(),
-        None if !in_schema.is_empty() => in_schema.iter().map(|o| o.owner.clone()).collect(),
-        None if schema.owner.as_str() == DATABASE_OWNER_ROLE => {
-            index.database_owner().cloned().into_iter().collect()
-        }
-        None => BTreeSet::from([schema.owner.clone()]),
+        None if !existing.is_empty() => existing.iter().map(|o| o.owner.clone()).collect(),
+        None => fallback.cloned().into_iter().collect(),
     };
     owners.into_iter().filter(|o| o != role).collect()
 }
@@ -438,16 +813,18 @@ type Grouped = Vec<(ObjectKind, GrantObjects, Vec<String>)>;
 /// when every object of the kind there is concerned, else the objects by name; privileges that
 /// concern the same objects share a statement.
 fn group(pairs: &BTreeSet<(ObjectRef, String)>, index: &DatabaseIndex, role: &RoleName) -> Grouped {
-    let mut by_privilege: BTreeMap<(ObjectKind, Option<String>, String), BTreeSet<ObjectRef>> =
-        BTreeMap::new();
+    // Column privileges are granted per table (`UPDATE (a, b) ON TABLE t`).
+    type Key = (ObjectKind, Option<String>, Option<String>, String);
+    let mut by_privilege: BTreeMap<Key, BTreeSet<ObjectRef>> = BTreeMap::new();
     for (object, privilege) in pairs {
+        let table = object.column.is_some().then(|| object.name.clone());
         by_privilege
-            .entry((object.kind, object.schema.clone(), privilege.clone()))
+            .entry((object.kind, object.schema.clone(), table, privilege.clone()))
             .or_default()
             .insert(object.clone());
     }
     let mut by_objects: BTreeMap<(ObjectKind, GrantObjects), Vec<String>> = BTreeMap::new();
-    for ((kind, schema, privilege), objects) in by_privilege {
+    for ((kind, schema, _, privilege), objects) in by_privilege {
         let whole_schema = match (&schema, kind) {
             (Some(schema), ObjectKind::Table | ObjectKind::Sequence | ObjectKind::Function) => {
                 let all: BTreeSet<&ObjectRef> = index
@@ -482,20 +859,8 @@ fn group(pairs: &BTreeSet<(ObjectRef, String)>, index: &DatabaseIndex, role: &Ro
         .collect()
 }
 
-type DefaultKey = (RoleName, Option<String>, ObjectKind);
-
-fn group_defaults<'a>(
-    defaults: impl Iterator<Item = &'a DefaultPrivilege>,
-) -> BTreeMap<DefaultKey, Vec<String>> {
-    let mut grouped: BTreeMap<DefaultKey, Vec<String>> = BTreeMap::new();
-    for d in defaults {
-        grouped
-            .entry((d.owner.clone(), d.schema.clone(), d.kind))
-            .or_default()
-            .push(d.privilege.clone());
-    }
-    grouped
-}
+/// The default privileges one `ALTER DEFAULT PRIVILEGES` statement sets: owner, schema, kind.
+type DefaultGroup = (RoleName, Option<String>, ObjectKind);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -73,6 +73,7 @@ pub fn reset_plan(
                 to_rotation: None,
             }],
         }],
+        public: Vec::new(),
         notes: Vec::new(),
         errors: Vec::new(),
     };

@@ -7,7 +7,7 @@ use crate::model::settings::{is_identifier_list, parse_identifier_list};
 use crate::model::{
     AttributeChange, AttributeValue, Attributes, MembershipOptions, RoleName, Secret, SettingScope,
 };
-use crate::plan::{Change, DependentGrant, GrantObjects};
+use crate::plan::{Change, DependentMembership, GrantObjects};
 
 /// SQL to run and the form to show. The runnable form may hold a password verifier, so only
 /// `apply` reads it; Debug and Display print the redacted form.
@@ -45,7 +45,16 @@ impl std::fmt::Display for Statement {
 /// The statement for one change. `verifier` is the SCRAM verifier for changes that set a
 /// password; a change that needs one and gets none sets no password.
 pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) -> Statement {
-    let role_sql = ident(role.as_str());
+    statement_to(&ident(role.as_str()), change, verifier)
+}
+
+/// The statement for a change to PUBLIC's privileges (`public_privileges`): the revoke a role
+/// would get, from PUBLIC.
+pub fn public_statement(change: &Change) -> Statement {
+    statement_to("PUBLIC", change, None)
+}
+
+fn statement_to(role_sql: &str, change: &Change, verifier: Option<&Secret>) -> Statement {
     match change {
         Change::CreateRole { attributes, .. } => {
             let options = create_options(attributes);
@@ -75,22 +84,22 @@ pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) ->
         Change::RevokeMembershipAdmin {
             group,
             granted_by,
-            dependents,
+            cascade,
         } => Statement::plain(format!(
             "REVOKE ADMIN OPTION FOR {} FROM {role_sql}{}{}",
             ident(group.as_str()),
             granted_by_sql(granted_by.as_ref()),
-            cascade_sql(dependents)
+            cascade_sql(cascade)
         )),
         Change::RevokeMembership {
             group,
             granted_by,
-            dependents,
+            cascade,
         } => Statement::plain(format!(
             "REVOKE {} FROM {role_sql}{}{}",
             ident(group.as_str()),
             granted_by_sql(granted_by.as_ref()),
-            cascade_sql(dependents)
+            cascade_sql(cascade)
         )),
         Change::SetSetting {
             scope, name, to, ..
@@ -110,10 +119,16 @@ pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) ->
             kind,
             objects,
             privileges,
+            grant_option,
         } => Statement::plain(format!(
-            "GRANT {} ON {} TO {role_sql}",
-            privileges.join(", "),
-            objects_sql(database, *kind, objects)
+            "GRANT {} ON {} TO {role_sql}{}",
+            privileges_sql(privileges, objects),
+            objects_sql(database, *kind, objects),
+            if *grant_option {
+                " WITH GRANT OPTION"
+            } else {
+                ""
+            }
         )),
         Change::Revoke {
             database,
@@ -121,12 +136,16 @@ pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) ->
             objects,
             privileges,
             granted_by,
+            grant_option_only,
+            cascade,
         } => Statement::plain(format!(
             // REVOKE only removes the grants of the role it runs as, and GRANTED BY accepts
             // only the current user before PostgreSQL 16; so it runs as the grantor.
-            "SET ROLE {grantor}; REVOKE {} ON {} FROM {role_sql}; RESET ROLE",
-            privileges.join(", "),
+            "SET ROLE {grantor}; REVOKE {}{} ON {} FROM {role_sql}{}; RESET ROLE",
+            option_for(*grant_option_only),
+            privileges_sql(privileges, objects),
             objects_sql(database, *kind, objects),
+            if cascade.is_empty() { "" } else { " CASCADE" },
             grantor = ident(granted_by.as_str())
         )),
         Change::GrantDefault {
@@ -134,26 +153,64 @@ pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) ->
             schema,
             kind,
             privileges,
+            grant_option,
             ..
         } => Statement::plain(format!(
-            "{} GRANT {} ON {} TO {role_sql}",
+            "{} GRANT {} ON {} TO {role_sql}{}",
             default_prefix(owner, schema.as_deref()),
             privileges.join(", "),
-            default_kind(*kind)
+            default_kind(*kind),
+            if *grant_option {
+                " WITH GRANT OPTION"
+            } else {
+                ""
+            }
         )),
         Change::RevokeDefault {
             owner,
             schema,
             kind,
             privileges,
+            grant_option_only,
             ..
         } => Statement::plain(format!(
-            "{} REVOKE {} ON {} FROM {role_sql}",
+            "{} REVOKE {}{} ON {} FROM {role_sql}",
             default_prefix(owner, schema.as_deref()),
+            option_for(*grant_option_only),
             privileges.join(", "),
             default_kind(*kind)
         )),
     }
+}
+
+fn option_for(grant_option_only: bool) -> &'static str {
+    if grant_option_only {
+        "GRANT OPTION FOR "
+    } else {
+        ""
+    }
+}
+
+/// Privilege names come from a fixed list (validated in config, or read from `aclexplode`),
+/// so they are written as keywords; column privileges carry their columns (`UPDATE (a, b)`),
+/// all of one table (the planner groups them so).
+fn privileges_sql(privileges: &[String], objects: &GrantObjects) -> String {
+    let columns: Vec<String> = match objects {
+        GrantObjects::Objects { objects } => objects
+            .iter()
+            .filter_map(|o| o.column.as_deref().map(ident))
+            .collect(),
+        GrantObjects::AllInSchema { .. } => Vec::new(),
+    };
+    if columns.is_empty() {
+        return privileges.join(", ");
+    }
+    let columns = columns.join(", ");
+    privileges
+        .iter()
+        .map(|p| format!("{p} ({columns})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// On PostgreSQL 16+ a membership has one grant per grantor, and without GRANTED BY a revoke
@@ -166,7 +223,7 @@ fn granted_by_sql(grantor: Option<&RoleName>) -> String {
 
 /// `CASCADE` only when the revoke removes grants that depend on it (PostgreSQL 16+): the plan
 /// lists them, and a revoke with nothing dependent stays the plain one.
-fn cascade_sql(dependents: &[DependentGrant]) -> &'static str {
+fn cascade_sql(dependents: &[DependentMembership]) -> &'static str {
     if dependents.is_empty() {
         ""
     } else {
@@ -205,8 +262,7 @@ fn object_keyword(kind: ObjectKind) -> &'static str {
     }
 }
 
-/// `TABLE "s"."t", "s"."u"` or `ALL TABLES IN SCHEMA "s"`. Privilege names come from a fixed
-/// list (validated in config, or read from `aclexplode`), so they are written as keywords.
+/// `TABLE "s"."t", "s"."u"` or `ALL TABLES IN SCHEMA "s"`; for columns their one table.
 fn objects_sql(database: &str, kind: ObjectKind, objects: &GrantObjects) -> String {
     match objects {
         GrantObjects::AllInSchema { schema } => {
@@ -217,7 +273,8 @@ fn objects_sql(database: &str, kind: ObjectKind, objects: &GrantObjects) -> Stri
             format!("ALL {plural} IN SCHEMA {}", ident(schema))
         }
         GrantObjects::Objects { objects } => {
-            let names: Vec<String> = objects.iter().map(|o| object_sql(database, o)).collect();
+            let mut names: Vec<String> = objects.iter().map(|o| object_sql(database, o)).collect();
+            names.dedup();
             format!("{} {}", object_keyword(kind), names.join(", "))
         }
     }
@@ -231,6 +288,19 @@ fn object_sql(database: &str, object: &ObjectRef) -> String {
         } else {
             &object.name
         }),
+        // An OID is a number, not a name; one that is not (never from the catalog or a
+        // validated config) is still quoted, so it fails instead of being read as SQL.
+        ObjectKind::LargeObject => match object.name.parse::<u32>() {
+            Ok(oid) => oid.to_string(),
+            Err(_) => ident(&object.name),
+        },
+        // `extension.name`: each part an identifier.
+        ObjectKind::Parameter => object
+            .name
+            .split('.')
+            .map(ident)
+            .collect::<Vec<_>>()
+            .join("."),
         _ => match &object.schema {
             Some(schema) => format!("{}.{}", ident(schema), ident(&object.name)),
             None => ident(&object.name),
@@ -405,6 +475,10 @@ mod tests {
                     writeln!(out, "-- {} {}", role.role, change.action_name()).unwrap();
                     writeln!(out, "{s};").unwrap();
                 }
+            }
+            for change in &cluster.public {
+                writeln!(out, "-- PUBLIC {}", change.action_name()).unwrap();
+                writeln!(out, "{};", public_statement(change)).unwrap();
             }
         }
         assert!(!out.contains(fixture::VERIFIER));

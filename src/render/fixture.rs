@@ -2,14 +2,14 @@
 //! renderer writes differently), every role action and every plan-level section, built as
 //! plain values so no server is needed.
 
-use crate::model::privileges::{ObjectKind, ObjectRef};
+use crate::model::privileges::{ObjectKind, ObjectRef, PUBLIC};
 use crate::model::{
     AttributeChange, AttributeValue, Attributes, ClusterKey, MembershipOptions, RoleName, Secret,
     SettingScope, TargetName,
 };
 use crate::plan::{
-    Change, ClusterPlan, DependentGrant, GrantObjects, PasswordSource, Plan, PlanError, RoleAction,
-    RolePlan, SkippedRole,
+    Change, ClusterPlan, DependentGrant, DependentMembership, GrantObjects, PasswordSource, Plan,
+    PlanError, RoleAction, RolePlan, SkippedRole,
 };
 
 /// A SCRAM verifier for the changes that set a password. Snapshots must never show it, so the
@@ -43,6 +43,14 @@ fn object(
         schema: schema.map(Into::into),
         name: name.into(),
         arguments: arguments.map(Into::into),
+        column: None,
+    }
+}
+
+fn column(table: &str, column: &str) -> ObjectRef {
+    ObjectRef {
+        column: Some(column.into()),
+        ..object(ObjectKind::Column, Some("public"), table, None)
     }
 }
 
@@ -110,6 +118,7 @@ fn created() -> RolePlan {
                     schema: "public".into(),
                 },
                 privileges: privileges(&["INSERT", "SELECT"]),
+                grant_option: false,
             },
             Change::Grant {
                 database: "App DB".into(),
@@ -123,6 +132,7 @@ fn created() -> RolePlan {
                     )],
                 },
                 privileges: privileges(&["EXECUTE"]),
+                grant_option: false,
             },
             // Names that read ambiguously unless quoted as SQL quotes them.
             Change::Grant {
@@ -135,6 +145,7 @@ fn created() -> RolePlan {
                     ],
                 },
                 privileges: privileges(&["SELECT"]),
+                grant_option: false,
             },
             Change::Grant {
                 database: "app_dev".into(),
@@ -143,6 +154,7 @@ fn created() -> RolePlan {
                     objects: vec![object(ObjectKind::Database, None, "app_dev", None)],
                 },
                 privileges: privileges(&["CONNECT"]),
+                grant_option: false,
             },
             Change::GrantDefault {
                 database: "app_dev".into(),
@@ -150,6 +162,45 @@ fn created() -> RolePlan {
                 schema: Some("public".into()),
                 kind: ObjectKind::Table,
                 privileges: privileges(&["SELECT"]),
+                grant_option: false,
+            },
+            // The other privilege classes: columns (one table per statement), large objects
+            // (an OID, never quoted), parameters (each dotted part an identifier), and a grant
+            // option.
+            Change::Grant {
+                database: "app_dev".into(),
+                kind: ObjectKind::Column,
+                objects: GrantObjects::Objects {
+                    objects: vec![column("orders", "note"), column("orders", "Total Sum")],
+                },
+                privileges: privileges(&["SELECT", "UPDATE"]),
+                grant_option: false,
+            },
+            Change::Grant {
+                database: "app_dev".into(),
+                kind: ObjectKind::LargeObject,
+                objects: GrantObjects::Objects {
+                    objects: vec![object(ObjectKind::LargeObject, None, "4242", None)],
+                },
+                privileges: privileges(&["SELECT"]),
+                grant_option: true,
+            },
+            Change::Grant {
+                database: "app_dev".into(),
+                kind: ObjectKind::Parameter,
+                objects: GrantObjects::Objects {
+                    objects: vec![
+                        object(ObjectKind::Parameter, None, "work_mem", None),
+                        object(
+                            ObjectKind::Parameter,
+                            None,
+                            "auto_explain.log_min_duration",
+                            None,
+                        ),
+                    ],
+                },
+                privileges: privileges(&["ALTER SYSTEM", "SET"]),
+                grant_option: false,
             },
         ],
     }
@@ -208,24 +259,24 @@ fn updated() -> RolePlan {
             Change::RevokeMembershipAdmin {
                 group: role("app_rw"),
                 granted_by: None,
-                dependents: Vec::new(),
+                cascade: Vec::new(),
             },
             Change::RevokeMembership {
                 group: role("old team"),
                 granted_by: None,
-                dependents: Vec::new(),
+                cascade: Vec::new(),
             },
             // JSmith passed "old team" on, and its member passed it on again.
             Change::RevokeMembership {
                 group: role("old team"),
                 granted_by: Some(role("Team \"Lead\"")),
-                dependents: vec![
-                    DependentGrant {
+                cascade: vec![
+                    DependentMembership {
                         member: role("guest"),
                         group: role("old team"),
                         grantor: role("JSmith"),
                     },
-                    DependentGrant {
+                    DependentMembership {
                         member: role("Odd Name"),
                         group: role("old team"),
                         grantor: role("guest"),
@@ -254,6 +305,8 @@ fn updated() -> RolePlan {
                 },
                 privileges: privileges(&["DELETE", "UPDATE"]),
                 granted_by: role("app_owner"),
+                grant_option_only: false,
+                cascade: Vec::new(),
             },
             Change::Revoke {
                 database: "app_dev".into(),
@@ -263,6 +316,8 @@ fn updated() -> RolePlan {
                 },
                 privileges: privileges(&["USAGE"]),
                 granted_by: role("we\"ird"),
+                grant_option_only: false,
+                cascade: Vec::new(),
             },
             Change::RevokeDefault {
                 database: "app_dev".into(),
@@ -270,6 +325,40 @@ fn updated() -> RolePlan {
                 schema: None,
                 kind: ObjectKind::Function,
                 privileges: privileges(&["EXECUTE"]),
+                grant_option_only: false,
+            },
+            Change::Revoke {
+                database: "app_dev".into(),
+                kind: ObjectKind::Type,
+                objects: GrantObjects::Objects {
+                    objects: vec![object(ObjectKind::Type, Some("public"), "mood", None)],
+                },
+                privileges: privileges(&["USAGE"]),
+                granted_by: role("app_owner"),
+                grant_option_only: true,
+                // JSmith passed USAGE on; the grants it made go with its grant option.
+                cascade: vec![
+                    DependentGrant {
+                        grantee: role("intern"),
+                        object: object(ObjectKind::Type, Some("public"), "mood", None),
+                        privilege: "USAGE".into(),
+                        grantor: role("JSmith"),
+                    },
+                    DependentGrant {
+                        grantee: role(PUBLIC),
+                        object: object(ObjectKind::Type, Some("public"), "mood", None),
+                        privilege: "USAGE".into(),
+                        grantor: role("JSmith"),
+                    },
+                ],
+            },
+            Change::RevokeDefault {
+                database: "app_dev".into(),
+                owner: role("app_owner"),
+                schema: Some("public".into()),
+                kind: ObjectKind::Type,
+                privileges: privileges(&["USAGE"]),
+                grant_option_only: true,
             },
         ],
     }
@@ -296,6 +385,54 @@ fn adopted() -> RolePlan {
     }
 }
 
+/// Revokes from PUBLIC under `public_privileges`: one per grantor, and future routines.
+fn public() -> Vec<Change> {
+    vec![
+        Change::Revoke {
+            database: "App DB".into(),
+            kind: ObjectKind::Database,
+            objects: GrantObjects::Objects {
+                objects: vec![ObjectRef {
+                    kind: ObjectKind::Database,
+                    schema: None,
+                    name: "App DB".into(),
+                    arguments: None,
+                    column: None,
+                }],
+            },
+            privileges: vec!["TEMPORARY".into()],
+            granted_by: role("app_owner"),
+            grant_option_only: false,
+            cascade: Vec::new(),
+        },
+        Change::Revoke {
+            database: "App DB".into(),
+            kind: ObjectKind::Function,
+            objects: GrantObjects::Objects {
+                objects: vec![ObjectRef {
+                    kind: ObjectKind::Function,
+                    schema: Some("pg_catalog".into()),
+                    name: "lo_create".into(),
+                    arguments: Some("oid".into()),
+                    column: None,
+                }],
+            },
+            privileges: vec!["EXECUTE".into()],
+            granted_by: role("postgres"),
+            grant_option_only: false,
+            cascade: Vec::new(),
+        },
+        Change::RevokeDefault {
+            database: "App DB".into(),
+            owner: role("app_owner"),
+            schema: None,
+            kind: ObjectKind::Function,
+            privileges: vec!["EXECUTE".into()],
+            grant_option_only: false,
+        },
+    ]
+}
+
 /// Three clusters: one with every kind of change and a note, one in sync, one that could not
 /// be read; plus an inactive target and a role skipped because of it.
 pub(crate) fn plan() -> Plan {
@@ -307,6 +444,7 @@ pub(crate) fn plan() -> Plan {
         targets: vec![target("dev", "App DB"), target("dev", "app_dev")],
         server_version_num: Some(160_004),
         roles: vec![created(), updated(), adopted()],
+        public: public(),
         notes: vec![
             "role \"legacy\" is managed by pgroster but no longer declared; remove it by hand"
                 .into(),
@@ -321,6 +459,7 @@ pub(crate) fn plan() -> Plan {
         targets: vec![target("qa", "app_qa")],
         server_version_num: Some(150_012),
         roles: vec![],
+        public: vec![],
         notes: vec![],
         errors: vec![],
     };
@@ -332,6 +471,7 @@ pub(crate) fn plan() -> Plan {
         targets: vec![target("prod", "app_prod")],
         server_version_num: None,
         roles: vec![],
+        public: vec![],
         notes: vec![],
         errors: vec![PlanError::ClusterUnreadable {
             targets: vec![target("prod", "app_prod")],

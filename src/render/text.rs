@@ -2,10 +2,11 @@
 
 use super::quote::{ident, ident_if_needed};
 use super::table::escape_controls;
-use crate::model::privileges::{ObjectKind, ObjectRef};
+use crate::model::privileges::{ObjectKind, ObjectRef, PUBLIC};
 use crate::model::{Attributes, Escalation, MembershipOptions, RoleName, SettingScope};
 use crate::plan::{
-    Change, ClusterPlan, DependentGrant, GrantObjects, PasswordSource, Plan, RoleAction, RolePlan,
+    Change, ClusterPlan, DependentMembership, GrantObjects, PasswordSource, Plan, RoleAction,
+    RolePlan,
 };
 use std::fmt::Write;
 
@@ -119,12 +120,13 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
             targets.join(", ")
         )))
     );
-    if cluster.roles.is_empty() && cluster.errors.is_empty() {
+    if cluster.roles.is_empty() && cluster.public.is_empty() && cluster.errors.is_empty() {
         let _ = writeln!(out, "  no changes");
     }
     for role in &cluster.roles {
         role_section(out, role, paint)?;
     }
+    public_section(out, &cluster.public, paint)?;
     for note in &cluster.notes {
         let _ = writeln!(out, "  note: {}", escape_controls(note));
     }
@@ -143,6 +145,49 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
         );
     }
     out.write_char('\n')
+}
+
+/// Revokes from PUBLIC (`public_privileges`), under a heading per database.
+fn public_section(out: &mut dyn Write, changes: &[Change], paint: Paint) -> std::fmt::Result {
+    let mut by_database: Vec<(&str, Vec<&Change>)> = Vec::new();
+    for change in changes {
+        let database = change.database().unwrap_or_default();
+        match by_database.iter_mut().find(|(d, _)| *d == database) {
+            Some((_, changes)) => changes.push(change),
+            None => by_database.push((database, vec![change])),
+        }
+    }
+    for (database, changes) in by_database {
+        writeln!(
+            out,
+            "  {} {}",
+            paint.change("~"),
+            escape_controls(&format!(
+                "PUBLIC in database {} (settings.public_privileges)",
+                ident_if_needed(database)
+            ))
+        )?;
+        for change in changes {
+            write_change(out, change, paint)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_change(out: &mut dyn Write, change: &Change, paint: Paint) -> std::fmt::Result {
+    for line in change_lines(change) {
+        // A line under another (what a cascade removes) is indented before its sign.
+        let body = line.trim_start_matches(' ');
+        let indent = &line[..line.len() - body.len()];
+        let (sign, rest) = body.split_at(body.chars().next().map_or(0, char::len_utf8));
+        let sign = match sign {
+            "+" => paint.add(sign),
+            "-" => paint.remove(sign),
+            _ => paint.change(sign),
+        };
+        writeln!(out, "      {indent}{sign}{}", escape_controls(rest))?;
+    }
+    Ok(())
 }
 
 fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt::Result {
@@ -171,15 +216,7 @@ fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt:
         ))
     )?;
     for change in &role.changes {
-        for line in change_lines(change) {
-            let (sign, rest) = line.split_at(line.chars().next().map_or(0, char::len_utf8));
-            let sign = match sign {
-                "+" => paint.add(sign),
-                "-" => paint.remove(sign),
-                _ => paint.change(sign),
-            };
-            writeln!(out, "      {sign}{}", escape_controls(rest))?;
-        }
+        write_change(out, change, paint)?;
     }
     Ok(())
 }
@@ -299,31 +336,31 @@ fn change_lines(change: &Change) -> Vec<String> {
         Change::RevokeMembershipAdmin {
             group,
             granted_by,
-            dependents,
+            cascade,
         } => {
             let mut lines = vec![format!(
                 "{del} {:<16} {} admin option{}{}",
                 "member_of",
                 ident(group.as_str()),
                 granted_by_text(granted_by.as_ref()),
-                cascade_text(dependents)
+                cascade_text(cascade)
             )];
-            lines.extend(dependents.iter().map(dependent_line));
+            lines.extend(cascade.iter().map(dependent_line));
             lines
         }
         Change::RevokeMembership {
             group,
             granted_by,
-            dependents,
+            cascade,
         } => {
             let mut lines = vec![format!(
                 "{del} {:<16} {}{}{}",
                 "member_of",
                 ident(group.as_str()),
                 granted_by_text(granted_by.as_ref()),
-                cascade_text(dependents)
+                cascade_text(cascade)
             )];
-            lines.extend(dependents.iter().map(dependent_line));
+            lines.extend(cascade.iter().map(dependent_line));
             lines
         }
         Change::SetSetting {
@@ -343,11 +380,17 @@ fn change_lines(change: &Change) -> Vec<String> {
             kind,
             objects,
             privileges,
+            grant_option,
         } => vec![format!(
-            "{add} grant {} on {} (in database {})",
+            "{add} grant {} on {} (in database {}){}",
             privileges.join(", "),
             objects_text(*kind, objects),
-            ident_if_needed(database)
+            ident_if_needed(database),
+            if *grant_option {
+                " with grant option"
+            } else {
+                ""
+            }
         )],
         Change::Revoke {
             database,
@@ -355,22 +398,57 @@ fn change_lines(change: &Change) -> Vec<String> {
             objects,
             privileges,
             granted_by,
-        } => vec![format!(
-            "{del} revoke {} on {} (in database {}), granted by {}",
-            privileges.join(", "),
-            objects_text(*kind, objects),
-            ident_if_needed(database),
-            ident_if_needed(granted_by.as_str())
-        )],
+            grant_option_only,
+            cascade,
+        } => {
+            let mut lines = vec![format!(
+                "{del} revoke {}{} on {} (in database {}), granted by {}{}",
+                if *grant_option_only {
+                    "grant option for "
+                } else {
+                    ""
+                },
+                privileges.join(", "),
+                objects_text(*kind, objects),
+                ident_if_needed(database),
+                ident_if_needed(granted_by.as_str()),
+                if cascade.is_empty() {
+                    ""
+                } else {
+                    ", cascading to the grants it made:"
+                }
+            )];
+            lines.extend(cascade.iter().map(|dependent| {
+                let grantee = if dependent.grantee.as_str() == PUBLIC {
+                    "PUBLIC".to_string()
+                } else {
+                    ident_if_needed(dependent.grantee.as_str())
+                };
+                format!(
+                    "    {del} {} on {} {} from {grantee} (granted by {})",
+                    dependent.privilege,
+                    dependent.object.kind.noun(),
+                    object_text(&dependent.object),
+                    ident_if_needed(dependent.grantor.as_str())
+                )
+            }));
+            lines
+        }
         Change::GrantDefault {
             database,
             owner,
             schema,
             kind,
             privileges,
+            grant_option,
         } => vec![format!(
-            "{add} grant {}",
-            default_text(database, owner, schema.as_deref(), *kind, privileges)
+            "{add} grant {}{}",
+            default_text(database, owner, schema.as_deref(), *kind, privileges),
+            if *grant_option {
+                " with grant option"
+            } else {
+                ""
+            }
         )],
         Change::RevokeDefault {
             database,
@@ -378,8 +456,14 @@ fn change_lines(change: &Change) -> Vec<String> {
             schema,
             kind,
             privileges,
+            grant_option_only,
         } => vec![format!(
-            "{del} revoke {}",
+            "{del} revoke {}{}",
+            if *grant_option_only {
+                "grant option for "
+            } else {
+                ""
+            },
             default_text(database, owner, schema.as_deref(), *kind, privileges)
         )],
     }
@@ -411,18 +495,19 @@ fn granted_by_text(grantor: Option<&RoleName>) -> String {
     })
 }
 
-fn cascade_text(dependents: &[DependentGrant]) -> &'static str {
+fn cascade_text(dependents: &[DependentMembership]) -> &'static str {
     if dependents.is_empty() {
         ""
     } else {
-        " CASCADE"
+        ", cascading to the grants it made:"
     }
 }
 
-/// A grant the revoke above removes with it, indented under it.
-fn dependent_line(dependent: &DependentGrant) -> String {
+/// A grant the revoke above removes with it, indented under it as the object-privilege
+/// cascades are.
+fn dependent_line(dependent: &DependentMembership) -> String {
     format!(
-        "-     also removes {} member_of {} (granted by {})",
+        "    - {} member_of {} (granted by {})",
         ident(dependent.member.as_str()),
         ident(dependent.group.as_str()),
         ident(dependent.grantor.as_str())
@@ -480,9 +565,17 @@ fn object_text(object: &ObjectRef) -> String {
         .as_deref()
         .map(|schema| format!("{}.", ident_if_needed(schema)))
         .unwrap_or_default();
-    text.push_str(&ident_if_needed(&object.name));
+    // A large object's name is its OID, a number; a parameter's is dotted as SET writes it.
+    if matches!(object.kind, ObjectKind::LargeObject | ObjectKind::Parameter) {
+        text.push_str(&object.name);
+    } else {
+        text.push_str(&ident_if_needed(&object.name));
+    }
     if let Some(arguments) = &object.arguments {
         let _ = write!(text, "({arguments})");
+    }
+    if let Some(column) = &object.column {
+        let _ = write!(text, ".{}", ident_if_needed(column));
     }
     text
 }
@@ -576,7 +669,7 @@ mod tests {
         cluster.roles[0].changes.push(Change::RevokeMembership {
             group: RoleName::existing("grp\x1b]0;owned\x07"),
             granted_by: Some(RoleName::existing("by\x1b[2J")),
-            dependents: Vec::new(),
+            cascade: Vec::new(),
         });
         let text = super::plan(&plan, false);
         assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");

@@ -4,7 +4,7 @@
 
 use crate::harness::{
     assert_has, assert_lacks, can_table, default_privileges, direct_privileges, exec, exec_as,
-    fixture, registry_toml, scalar, table_privileges, AdminKind, Cluster, Scenario,
+    fixture, ident, registry_toml, scalar, table_privileges, AdminKind, Cluster, Scenario,
 };
 
 /// An undeclared privilege that another grantor gave is revoked for real: a REVOKE issued as the
@@ -52,7 +52,7 @@ fn an_undeclared_privilege_from_another_grantor_is_revoked() {
     // The unmanaged grantor keeps its own privileges.
     assert_eq!(
         table_privileges(&cluster, "appdb", "granter", "public", "orders"),
-        ["INSERT", "SELECT"]
+        ["INSERT WITH GRANT OPTION", "SELECT WITH GRANT OPTION"]
     );
 }
 
@@ -238,4 +238,104 @@ fn a_managed_owner_keeps_its_own_default_privileges_with_superuser_admin() {
 #[test]
 fn a_managed_owner_keeps_its_own_default_privileges_with_createrole_admin() {
     a_managed_owner_keeps_its_own_default_privileges(AdminKind::CreateRole);
+}
+
+/// Issue 10: a managed role passed an undeclared grant option on (to a managed role that
+/// declares the privilege, to an unmanaged one, which passed it on to PUBLIC). Its revoke used
+/// to fail with "dependent privileges exist" and roll back the database's grants on every run.
+/// Now it runs with CASCADE, the plan lists every grant that goes with it, the managed
+/// dependent gets its declared privilege from the owner in the same apply, and the next plan
+/// is empty.
+fn a_passed_on_privilege_is_revoked_with_cascade(kind: AdminKind) {
+    let cluster = Cluster::start();
+    let owner = kind.user();
+    exec(
+        &cluster,
+        "postgres",
+        &format!("CREATE DATABASE appdb OWNER {}", ident(owner)),
+    );
+    exec(&cluster, "postgres", "CREATE ROLE guest");
+    exec_as(
+        &cluster,
+        "appdb",
+        owner,
+        "CREATE TABLE public.orders (id int)",
+    );
+    let registry = registry_toml(&[("dev", "appdb", &cluster)]);
+    let roles = r#"
+roles:
+  - name: lead
+    password: none
+    targets: ["dev/appdb"]
+    grants: [{ on: table, names: [public.orders], privileges: [SELECT] }]
+  - name: dev1
+    password: none
+    targets: ["dev/appdb"]
+    grants: [{ on: table, names: [public.orders], privileges: [SELECT] }]
+"#;
+    let s = Scenario::with_files(&cluster, kind, &registry, roles);
+    s.apply(None).expect_success();
+    exec_as(
+        &cluster,
+        "appdb",
+        owner,
+        "GRANT SELECT ON public.orders TO lead WITH GRANT OPTION;
+         REVOKE SELECT ON public.orders FROM dev1",
+    );
+    exec(
+        &cluster,
+        "appdb",
+        "SET ROLE lead;
+         GRANT SELECT ON public.orders TO dev1;
+         GRANT SELECT ON public.orders TO guest WITH GRANT OPTION;
+         SET ROLE guest;
+         GRANT SELECT ON public.orders TO PUBLIC;
+         RESET ROLE",
+    );
+
+    let out = s.plan_changes();
+    for line in [
+        &format!(
+            "- revoke grant option for SELECT on table public.orders (in database appdb), \
+             granted by {owner}, cascading to the grants it made:"
+        ),
+        "- SELECT on table public.orders from dev1 (granted by lead)",
+        "- SELECT on table public.orders from guest (granted by lead)",
+        "- SELECT on table public.orders from PUBLIC (granted by guest)",
+        "+ grant SELECT on table public.orders (in database appdb)",
+    ] {
+        assert_has(&out.stdout, line);
+    }
+    // dev1's grant goes with the cascade: no revoke of its own, which would find nothing.
+    assert_lacks(&out.stdout, "revoke SELECT on table public.orders");
+    s.apply(None).expect_success();
+    assert_eq!(
+        direct_privileges(&cluster, "appdb", "lead"),
+        ["table public.orders: SELECT"]
+    );
+    assert_eq!(
+        direct_privileges(&cluster, "appdb", "dev1"),
+        ["table public.orders: SELECT"]
+    );
+    assert!(direct_privileges(&cluster, "appdb", "guest").is_empty());
+    assert_eq!(
+        scalar(
+            &cluster,
+            "appdb",
+            "SELECT count(*) FROM pg_class c, aclexplode(c.relacl) a \
+              WHERE c.relname = 'orders' AND a.grantee = 0"
+        ),
+        "0"
+    );
+    s.assert_converged();
+}
+
+#[test]
+fn a_passed_on_privilege_is_revoked_with_cascade_with_superuser_admin() {
+    a_passed_on_privilege_is_revoked_with_cascade(AdminKind::Superuser);
+}
+
+#[test]
+fn a_passed_on_privilege_is_revoked_with_cascade_with_createrole_admin() {
+    a_passed_on_privilege_is_revoked_with_cascade(AdminKind::CreateRole);
 }

@@ -63,8 +63,16 @@ pub enum FieldError {
 /// What is wrong with one grant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GrantProblem {
-    #[error("`future` applies only to tables, sequences and functions")]
+    #[error("`future` applies only to tables, sequences, functions, types (with `schemas`) and large_objects (without `names`)")]
     FutureNotAllIn,
+    #[error("`columns` (the column names) is required with `on: columns`, and only there")]
+    Columns,
+    #[error("`schemas` does not apply to {0}; name them in `names`")]
+    SchemasOnUnqualified(&'static str),
+    #[error("`names` is required: the {0} names")]
+    UnqualifiedNamesRequired(&'static str),
+    #[error("`{0}` is not a large object OID (a number from 1 to 4294967295)")]
+    LargeObjectOid(String),
     #[error("`future_owners` needs `future: true`")]
     FutureOwnersWithoutFuture,
     #[error("it is always the target database; drop `names`/`schemas`")]
@@ -270,15 +278,35 @@ fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, GrantP
         On::Table | On::Tables => ObjectKind::Table,
         On::Sequence | On::Sequences => ObjectKind::Sequence,
         On::Function | On::Functions => ObjectKind::Function,
+        On::Column | On::Columns => ObjectKind::Column,
+        On::Type | On::Types | On::Domain | On::Domains => ObjectKind::Type,
+        On::LargeObject | On::LargeObjects => ObjectKind::LargeObject,
+        On::ForeignDataWrapper | On::ForeignDataWrappers => ObjectKind::ForeignDataWrapper,
+        On::ForeignServer | On::ForeignServers => ObjectKind::ForeignServer,
+        On::Tablespace | On::Tablespaces => ObjectKind::Tablespace,
+        On::Parameter | On::Parameters => ObjectKind::Parameter,
     };
     let future = raw.future.unwrap_or(false);
-    let all_in = matches!(raw.on, On::Tables | On::Sequences | On::Functions);
-    if future && !all_in {
+    let every_large_object = kind == ObjectKind::LargeObject && raw.names.is_none();
+    let all_in = matches!(
+        raw.on,
+        On::Tables | On::Sequences | On::Functions | On::Types | On::Domains
+    );
+    if future && !all_in && !every_large_object {
         return Err(GrantProblem::FutureNotAllIn);
     }
     if raw.future_owners.is_some() && !future {
         return Err(GrantProblem::FutureOwnersWithoutFuture);
     }
+    if raw.columns.is_some() != (kind == ObjectKind::Column) {
+        return Err(GrantProblem::Columns);
+    }
+    let qualified = |names: Vec<String>| -> Result<Vec<(String, String)>, GrantProblem> {
+        non_empty_names(names)?
+            .iter()
+            .map(|n| split_qualified(n))
+            .collect()
+    };
     let target = match raw.on {
         On::Database => {
             if raw.names.is_some() || raw.schemas.is_some() {
@@ -298,7 +326,7 @@ fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, GrantP
                 )?,
             }
         }
-        On::Tables | On::Sequences | On::Functions => {
+        On::Tables | On::Sequences | On::Functions | On::Types | On::Domains => {
             if raw.names.is_some() {
                 return Err(GrantProblem::NamesOnAllIn(kind.noun()));
             }
@@ -311,13 +339,34 @@ fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, GrantP
                 )?,
             }
         }
-        On::Table | On::Sequence | On::Function => {
-            let names = raw.names.clone().ok_or(GrantProblem::NamesRequired)?;
-            GrantTarget::Named {
+        On::Table | On::Sequence | On::Function | On::Type | On::Domain => GrantTarget::Named {
+            kind,
+            objects: qualified(raw.names.clone().ok_or(GrantProblem::NamesRequired)?)?,
+        },
+        On::Column | On::Columns => {
+            if raw.schemas.is_some() {
+                return Err(GrantProblem::NamesRequired);
+            }
+            GrantTarget::Columns {
+                tables: qualified(raw.names.clone().ok_or(GrantProblem::NamesRequired)?)?,
+                columns: non_empty_names(raw.columns.clone().unwrap_or_default())?,
+            }
+        }
+        _ if raw.schemas.is_some() => {
+            return Err(GrantProblem::SchemasOnUnqualified(kind.noun()));
+        }
+        _ if every_large_object => GrantTarget::AllLargeObjects,
+        _ => {
+            let names = non_empty_names(
+                raw.names
+                    .clone()
+                    .ok_or(GrantProblem::UnqualifiedNamesRequired(kind.noun()))?,
+            )?;
+            GrantTarget::Unqualified {
                 kind,
-                objects: non_empty_names(names)?
-                    .iter()
-                    .map(|n| split_qualified(n))
+                names: names
+                    .into_iter()
+                    .map(|name| unqualified_name(kind, name))
                     .collect::<Result<_, _>>()?,
             }
         }
@@ -352,9 +401,23 @@ fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, GrantP
     Ok(GrantSpec {
         target,
         privileges,
+        grant_option: raw.grant_option.unwrap_or(false),
         future,
         future_owners,
     })
+}
+
+/// A large object's OID as the server prints it; a parameter's name as the catalog stores it
+/// (parameter names are case-insensitive).
+fn unqualified_name(kind: ObjectKind, name: String) -> Result<String, GrantProblem> {
+    match kind {
+        ObjectKind::LargeObject => match name.trim().parse::<u32>() {
+            Ok(oid) if oid > 0 => Ok(oid.to_string()),
+            _ => Err(GrantProblem::LargeObjectOid(name)),
+        },
+        ObjectKind::Parameter => Ok(name.to_lowercase()),
+        _ => Ok(name),
+    }
 }
 
 fn non_empty_names(names: Vec<String>) -> Result<Vec<String>, GrantProblem> {

@@ -3,6 +3,7 @@
 use super::fields::InvalidValidUntil;
 use super::*;
 use crate::config::{merge, Format, SourceFile};
+use crate::model::privileges::{GrantTarget, ObjectKind};
 use crate::model::utc::UtcTimeError;
 use crate::model::{PasswordPolicy, SettingScope};
 use std::path::{Path, PathBuf};
@@ -533,4 +534,153 @@ fn values_apply_would_refuse_are_rejected_at_their_key() {
         let err = lowered(&format!("roles:\n  - name: {name}\n    targets: [dev]\n")).unwrap_err();
         assert!(err.contains("is reserved by PostgreSQL"), "{name}: {err}");
     }
+}
+
+#[test]
+fn every_privilege_class_lowers_to_its_grant_target() {
+    let lowered = lowered(
+        "roles:
+  - name: r
+    targets: [dev]
+    grants:
+      - { on: columns, names: [public.orders], columns: [note], privileges: [select] }
+      - { on: domain, names: [app.posint], privileges: [USAGE], grant_option: true }
+      - { on: large_object, names: [\" 4242\"], privileges: [SELECT] }
+      - { on: large_objects, privileges: [SELECT], future: true }
+      - { on: parameter, names: [Work_Mem], privileges: [\"alter system\"] }
+      - { on: tablespaces, names: [fast], privileges: [CREATE] }
+",
+    )
+    .unwrap();
+    let role = &lowered.desired[&cluster("pg-dev", 5432)].roles[&RoleName::existing("r")];
+    let targets: Vec<(&GrantTarget, bool)> = role
+        .grants
+        .iter()
+        .map(|g| (&g.target, g.grant_option))
+        .collect();
+    let qualified = |s: &str, n: &str| (s.to_string(), n.to_string());
+    for expected in [
+        (
+            GrantTarget::Columns {
+                tables: vec![qualified("public", "orders")],
+                columns: vec!["note".into()],
+            },
+            false,
+        ),
+        (
+            GrantTarget::Named {
+                kind: ObjectKind::Type,
+                objects: vec![qualified("app", "posint")],
+            },
+            true,
+        ),
+        (
+            GrantTarget::Unqualified {
+                kind: ObjectKind::LargeObject,
+                names: vec!["4242".into()],
+            },
+            false,
+        ),
+        (GrantTarget::AllLargeObjects, false),
+        (
+            GrantTarget::Unqualified {
+                kind: ObjectKind::Parameter,
+                names: vec!["work_mem".into()],
+            },
+            false,
+        ),
+        (
+            GrantTarget::Unqualified {
+                kind: ObjectKind::Tablespace,
+                names: vec!["fast".into()],
+            },
+            false,
+        ),
+    ] {
+        assert!(
+            targets.contains(&(&expected.0, expected.1)),
+            "{expected:?} not in {targets:?}"
+        );
+    }
+}
+
+#[test]
+fn grants_of_the_new_classes_refuse_what_the_server_would_refuse() {
+    let grant = |grant: &str| {
+        lowered(&format!(
+            "roles:\n  - name: r\n    targets: [dev]\n    grants:\n      - {grant}\n"
+        ))
+        .unwrap_err()
+    };
+    for (written, message) in [
+        (
+            "{ on: columns, names: [public.orders], privileges: [SELECT] }",
+            "`columns` (the column names) is required",
+        ),
+        (
+            "{ on: table, names: [public.orders], columns: [a], privileges: [SELECT] }",
+            "`columns` (the column names) is required",
+        ),
+        (
+            "{ on: columns, names: [public.orders], columns: [a], privileges: [DELETE] }",
+            "`DELETE` is not a column privilege",
+        ),
+        (
+            "{ on: large_object, names: [abc], privileges: [SELECT] }",
+            "`abc` is not a large object OID",
+        ),
+        (
+            "{ on: large_object, names: [\"0\"], privileges: [SELECT] }",
+            "`0` is not a large object OID",
+        ),
+        (
+            "{ on: tablespaces, privileges: [CREATE] }",
+            "`names` is required: the tablespace names",
+        ),
+        (
+            "{ on: parameters, schemas: [public], names: [work_mem], privileges: [SET] }",
+            "`schemas` does not apply to parameter",
+        ),
+        (
+            "{ on: foreign_server, names: [s], privileges: [USAGE], future: true }",
+            "`future` applies only to",
+        ),
+        (
+            "{ on: parameter, names: [work_mem], privileges: [USAGE] }",
+            "`USAGE` is not a parameter privilege",
+        ),
+    ] {
+        let err = grant(written);
+        assert!(err.contains(message), "{written}: {err}");
+    }
+}
+
+#[test]
+fn public_privileges_is_read_from_yaml_and_absent_means_none() {
+    let l = lowered(
+        "settings:\n  public_privileges:\n    revoke_temporary: true\n    \
+         revoke_create_on_schemas: [public]\n    revoke_execute_in_schemas: [public, app]\n",
+    )
+    .unwrap();
+    let policy = l.public_privileges.unwrap();
+    assert!(policy.revoke_temporary);
+    assert!(!policy.revoke_large_object_create);
+    assert_eq!(
+        policy
+            .revoke_execute_in_schemas
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["app", "public"]
+    );
+    assert!(lowered("roles: []\n").unwrap().public_privileges.is_none());
+    let err = lowered("settings:\n  public_privileges:\n    revoke_temp: true\n").unwrap_err();
+    assert!(err.contains("revoke_temp"), "{err}");
+    let err = lowered("settings:\n  public_privileges:\n    revoke_create_on_schemas: [\"\"]\n")
+        .unwrap_err();
+    assert!(
+        err.contains(
+            "roles.yaml:2:3: public_privileges.revoke_create_on_schemas: a schema name is empty"
+        ),
+        "{err}"
+    );
 }

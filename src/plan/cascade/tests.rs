@@ -52,7 +52,7 @@ fn revoke(grantor: &str) -> Change {
     Change::RevokeMembership {
         group: name("team"),
         granted_by: Some(name(grantor)),
-        dependents: Vec::new(),
+        cascade: Vec::new(),
     }
 }
 
@@ -60,7 +60,7 @@ fn revoke_admin(grantor: &str) -> Change {
     Change::RevokeMembershipAdmin {
         group: name("team"),
         granted_by: Some(name(grantor)),
-        dependents: Vec::new(),
+        cascade: Vec::new(),
     }
 }
 

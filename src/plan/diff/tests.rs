@@ -5,7 +5,7 @@ use crate::model::{
     AdminInfo, Attributes, ClusterKey, CurrentCluster, MembershipGrant, MembershipOptions,
     Memberships, PasswordPolicy, RoleName, TargetName,
 };
-use crate::plan::DependentGrant;
+use crate::plan::DependentMembership;
 
 fn target() -> TargetName {
     TargetName {
@@ -107,6 +107,8 @@ fn plan_with(
             desired,
             current,
             databases: &databases,
+            public_policy: None,
+            public: &BTreeMap::new(),
             ignore_roles: &ignore,
             revoke_ignored_memberships,
             narrowed: false,
@@ -508,7 +510,7 @@ fn membership_changes<'p>(p: &'p ClusterPlan, role: &str) -> Vec<&'p Change> {
 fn a_revoked_admin_option_lists_the_grants_made_with_it_and_a_declared_member_is_granted_again() {
     let p = passed_on(true);
     assert!(p.errors.is_empty(), "{:?}", p.errors);
-    let dependent = |member: &str| DependentGrant {
+    let dependent = |member: &str| DependentMembership {
         member: RoleName::existing(member),
         group: RoleName::existing("team"),
         grantor: RoleName::existing("lead"),
@@ -518,7 +520,7 @@ fn a_revoked_admin_option_lists_the_grants_made_with_it_and_a_declared_member_is
         [&Change::RevokeMembershipAdmin {
             group: RoleName::existing("team"),
             granted_by: Some(RoleName::existing("postgres")),
-            dependents: vec![dependent("dev1"), dependent("guest")],
+            cascade: vec![dependent("dev1"), dependent("guest")],
         }]
     );
     assert_eq!(
@@ -543,7 +545,7 @@ fn a_grant_the_cascade_removes_is_not_revoked_again() {
     assert!(membership_changes(&p, "dev1").is_empty(), "{p:#?}");
     assert!(matches!(
         membership_changes(&p, "lead")[..],
-        [Change::RevokeMembershipAdmin { dependents, .. }] if dependents.len() == 2
+        [Change::RevokeMembershipAdmin { cascade, .. }] if cascade.len() == 2
     ));
 }
 
@@ -572,6 +574,6 @@ fn a_revoke_with_nothing_dependent_lists_nothing() {
     let p = plan(&d, &c);
     assert!(matches!(
         membership_changes(&p, "lead")[..],
-        [Change::RevokeMembershipAdmin { dependents, .. }] if dependents.is_empty()
+        [Change::RevokeMembershipAdmin { cascade, .. }] if cascade.is_empty()
     ));
 }
