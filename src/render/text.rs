@@ -337,24 +337,19 @@ fn change_lines(change: &Change) -> Vec<String> {
             group,
             granted_by,
             cascade,
-        } => {
-            let mut lines = vec![format!(
-                "{del} {:<16} {} admin option{}{}",
-                "member_of",
-                ident(group.as_str()),
-                granted_by_text(granted_by.as_ref()),
-                cascade_text(cascade)
-            )];
-            lines.extend(cascade.iter().map(dependent_line));
-            lines
         }
-        Change::RevokeMembership {
+        | Change::RevokeMembership {
             group,
             granted_by,
             cascade,
         } => {
+            let admin_option = if matches!(change, Change::RevokeMembershipAdmin { .. }) {
+                " admin option"
+            } else {
+                ""
+            };
             let mut lines = vec![format!(
-                "{del} {:<16} {}{}{}",
+                "{del} {:<16} {}{admin_option}{}{}",
                 "member_of",
                 ident(group.as_str()),
                 granted_by_text(granted_by.as_ref()),

@@ -143,16 +143,16 @@ fn the_admin_option_from_another_grantor_still_supports_the_grants_until_it_goes
     );
 }
 
+/// lead passed team on to dev1 with the ADMIN OPTION, and dev1 to guest.
+const CHAIN: &[(&str, &str, bool)] = &[
+    ("lead", "postgres", true),
+    ("dev1", "lead", true),
+    ("guest", "dev1", false),
+];
+
 #[test]
 fn what_dependents_passed_on_goes_with_them_and_is_not_revoked_twice() {
-    let current = cluster(
-        160_000,
-        &[
-            ("lead", "postgres", true),
-            ("dev1", "lead", true),
-            ("guest", "dev1", false),
-        ],
-    );
+    let current = cluster(160_000, CHAIN);
     assert_eq!(
         outcomes(
             &current,
@@ -166,14 +166,7 @@ fn what_dependents_passed_on_goes_with_them_and_is_not_revoked_twice() {
 /// passed on, and only its grant from the revoked role goes.
 #[test]
 fn a_member_granted_the_admin_option_again_keeps_the_grants_it_made() {
-    let current = cluster(
-        160_000,
-        &[
-            ("lead", "postgres", true),
-            ("dev1", "lead", true),
-            ("guest", "dev1", false),
-        ],
-    );
+    let current = cluster(160_000, CHAIN);
     assert_eq!(
         outcomes(
             &current,
