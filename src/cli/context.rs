@@ -17,8 +17,8 @@ pub struct Context {
     pub audit_log: PathBuf,
     /// Where apply and reset take pgroster's lock, and how long they wait for it.
     pub lock: LockSettings,
-    /// How many config files were read.
-    pub files: usize,
+    /// The config files read, relative to the config directory, in the order merged.
+    pub files: Vec<PathBuf>,
 }
 
 impl Context {
@@ -72,7 +72,16 @@ pub fn load(path: &Path) -> Result<Context> {
     let config = config::load(path)?;
     let credentials = admin_credentials(&config);
     let audit_log = config.audit_log_path();
-    let files = config.files.len();
+    let files = config
+        .files
+        .iter()
+        .map(|f| {
+            f.path
+                .strip_prefix(&config.dir)
+                .unwrap_or(&f.path)
+                .to_path_buf()
+        })
+        .collect();
     let root_cert = config
         .settings
         .sslrootcert

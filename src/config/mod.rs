@@ -94,7 +94,9 @@ impl Config {
     }
 }
 
-/// Reads a config directory (or a single file) and merges its files.
+/// Reads a config directory, with its subfolders (a repo of access lists is organised in
+/// folders, one file per team), or a single file, and merges its files in path order. Hidden
+/// entries (`.git`, editor files) are skipped.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let unreadable = |reason: String| ConfigErrors::Unreadable {
         path: path.to_path_buf(),
@@ -102,11 +104,20 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     };
     let metadata = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?;
     let (dir, paths) = if metadata.is_dir() {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| unreadable(e.to_string()))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && format_of(p).is_some())
-            .collect();
+        let hidden = |entry: &walkdir::DirEntry| {
+            entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.')
+        };
+        let mut paths = Vec::new();
+        for entry in walkdir::WalkDir::new(path)
+            .follow_links(true)
+            .into_iter()
+            .filter_entry(|e| !hidden(e))
+        {
+            let entry = entry.map_err(|e| unreadable(e.to_string()))?;
+            if entry.file_type().is_file() && format_of(entry.path()).is_some() {
+                paths.push(entry.into_path());
+            }
+        }
         paths.sort();
         if paths.is_empty() {
             return Err(unreadable("no *.toml, *.yaml or *.yml files in it".into()));

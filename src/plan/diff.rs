@@ -208,8 +208,7 @@ fn cascades<'a>(input: &'a DiffInput) -> BTreeMap<&'a str, Cascaded> {
                 .desired
                 .roles
                 .values()
-                .filter(|r| r.targets.iter().any(|t| &t.database == database))
-                .map(|r| (&r.name, r.grants.as_slice()))
+                .map(|r| (&r.name, grants_in(r, database)))
                 .collect();
             let context = privilege_context(input, true);
             (database.as_str(), cascaded(&roles, index, &context))
@@ -217,7 +216,16 @@ fn cascades<'a>(input: &'a DiffInput) -> BTreeMap<&'a str, Cascaded> {
         .collect()
 }
 
-/// The role's privilege changes in each of its target databases on this cluster.
+/// What `role` is declared in `database`: its grants in its targets, nothing elsewhere.
+fn grants_in<'a>(role: &'a DesiredRole, database: &str) -> &'a [GrantSpec] {
+    if role.targets.iter().any(|t| t.database == database) {
+        &role.grants
+    } else {
+        &[]
+    }
+}
+
+/// The role's privilege changes in each registered database of this cluster.
 fn privileges(
     role: &DesiredRole,
     input: &DiffInput,
@@ -226,11 +234,22 @@ fn privileges(
     errors: &mut Vec<PlanError>,
 ) -> Vec<Change> {
     let mut changes = Vec::new();
-    let databases: BTreeSet<&str> = role.targets.iter().map(|t| t.database.as_str()).collect();
+    let targeted: BTreeSet<&str> = role.targets.iter().map(|t| t.database.as_str()).collect();
+    // Every registered database of the cluster that was read, the role's targets first: in the
+    // others it is declared nothing, so what it holds there is revoked (narrowing `targets`
+    // must not leave access behind, issue 11). Cluster-wide privileges are diffed once, in the
+    // first target.
+    let untargeted = input
+        .databases
+        .keys()
+        .map(String::as_str)
+        .filter(|d| !targeted.contains(d));
     let mut indexes = Vec::new();
     // A database missing from the cluster is already an error of the cluster.
-    for (position, database) in databases
-        .into_iter()
+    for (position, database) in targeted
+        .iter()
+        .copied()
+        .chain(untargeted)
         .filter(|d| input.current.databases.contains(*d))
         .enumerate()
     {
@@ -241,13 +260,22 @@ fn privileges(
             });
             continue;
         };
+        let is_target = targeted.contains(database);
         let diff = diff_database(
             &role.name,
-            &role.grants,
+            grants_in(role, database),
             index,
-            &privilege_context(input, position == 0),
+            &privilege_context(input, position == 0 && is_target),
             cascaded.get(database).unwrap_or(&Cascaded::new()),
         );
+        if !is_target {
+            changes.extend(diff.changes);
+            errors.extend(diff.errors.into_iter().map(|error| PlanError::Privilege {
+                role: role.name.clone(),
+                error,
+            }));
+            continue;
+        }
         indexes.push(index);
         changes.extend(diff.changes);
         notes.extend(

@@ -22,6 +22,7 @@ mod drift;
 mod grants;
 mod hostile_names;
 mod inspect;
+mod lifecycle;
 mod membership_cascade;
 mod memberships;
 mod multi_cluster;
