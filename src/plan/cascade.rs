@@ -14,21 +14,72 @@
 
 use super::{phase, Change, DependentMembership, RolePlan};
 use crate::model::{CurrentCluster, RoleName};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One grant of a group (a row of `pg_auth_members`). `grantor` is `None` for a grant a
 /// superuser admin makes without GRANTED BY: the server records the bootstrap superuser, a
 /// grantor that no revoke of the plan names.
-#[derive(Clone)]
 struct Row {
     member: RoleName,
     grantor: Option<RoleName>,
     admin: bool,
+    /// False once a revoke removed it.
+    live: bool,
 }
 
+/// The grants of one group, indexed as a revoke looks them up: a group may have tens of
+/// thousands of members, and a plan may revoke it from each.
+#[derive(Default)]
+struct Grants {
+    rows: Vec<Row>,
+    at: HashMap<(RoleName, Option<RoleName>), usize>,
+    /// The rows each role granted, live or not.
+    made_by: HashMap<RoleName, Vec<usize>>,
+    /// How many live rows give each member the ADMIN OPTION.
+    admins: HashMap<RoleName, usize>,
+}
+
+impl Grants {
+    fn push(&mut self, member: RoleName, grantor: Option<RoleName>, admin: bool) {
+        let index = self.rows.len();
+        if let Some(grantor) = &grantor {
+            self.made_by.entry(grantor.clone()).or_default().push(index);
+        }
+        if admin {
+            *self.admins.entry(member.clone()).or_default() += 1;
+        }
+        self.at.insert((member.clone(), grantor.clone()), index);
+        self.rows.push(Row {
+            member,
+            grantor,
+            admin,
+            live: true,
+        });
+    }
+
+    /// `GRANT group TO member [WITH ADMIN OPTION]` as `grantor`: a new grant, or the ADMIN
+    /// OPTION added to the grantor's existing one.
+    fn grant(&mut self, member: &RoleName, grantor: Option<RoleName>, admin: bool) {
+        match self.at.get(&(member.clone(), grantor.clone())) {
+            Some(&index) => {
+                let row = &mut self.rows[index];
+                if admin && !row.admin {
+                    row.admin = true;
+                    *self.admins.entry(row.member.clone()).or_default() += 1;
+                }
+            }
+            None => self.push(member.clone(), grantor, admin),
+        }
+    }
+
+    fn has_admin(&self, role: &RoleName) -> bool {
+        self.admins.get(role).is_some_and(|n| *n > 0)
+    }
+}
+
+/// What a revoke does to each grant it reaches; a grant it does not reach is kept.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Action {
-    Keep,
     RemoveAdmin,
     Delete,
 }
@@ -41,12 +92,12 @@ pub(super) enum Outcome {
     AlreadyGone,
 }
 
-/// The membership changes of one cluster replayed: each revoke's outcome, and the grants of
-/// each group they touch as they are afterwards.
+/// The membership changes of one cluster replayed: each revoke's outcome, and which members
+/// of each group it touches held the ADMIN OPTION before and after.
 struct Replayed<'c> {
     outcomes: Vec<Option<Outcome>>,
-    before: BTreeMap<&'c RoleName, Vec<Row>>,
-    after: BTreeMap<&'c RoleName, Vec<Row>>,
+    admin_before: BTreeMap<&'c RoleName, HashMap<RoleName, usize>>,
+    after: BTreeMap<&'c RoleName, Grants>,
 }
 
 /// Replays the membership changes of one cluster (the member, the change) in apply's order:
@@ -58,27 +109,28 @@ fn replay<'c>(
     if current.server_version_num < 160_000 {
         return None;
     }
-    let mut rows: BTreeMap<&RoleName, Vec<Row>> = changes
+    let mut groups: BTreeMap<&RoleName, Grants> = changes
         .iter()
         .filter_map(|(_, change)| match change {
             Change::GrantMembership { group, .. }
             | Change::RevokeMembership { group, .. }
-            | Change::RevokeMembershipAdmin { group, .. } => Some((group, Vec::new())),
+            | Change::RevokeMembershipAdmin { group, .. } => Some((group, Grants::default())),
             _ => None,
         })
         .collect();
     for role in current.roles.values() {
         for (group, grants) in &role.membership_grants {
-            if let Some(rows) = rows.get_mut(group) {
-                rows.extend(grants.iter().map(|g| Row {
-                    member: role.name.clone(),
-                    grantor: Some(g.grantor.clone()),
-                    admin: g.options.admin,
-                }));
+            if let Some(rows) = groups.get_mut(group) {
+                for g in grants {
+                    rows.push(role.name.clone(), Some(g.grantor.clone()), g.options.admin);
+                }
             }
         }
     }
-    let before = rows.clone();
+    let admin_before = groups
+        .iter()
+        .map(|(group, grants)| (*group, grants.admins.clone()))
+        .collect();
     let mut outcomes: Vec<Option<Outcome>> = changes.iter().map(|_| None).collect();
     let admin_grantor = (!current.admin.superuser).then(|| RoleName::existing(&current.admin.name));
     let mut order: Vec<usize> = (0..changes.len()).collect();
@@ -92,20 +144,9 @@ fn replay<'c>(
                 granted_by,
                 ..
             } => {
-                let Some(rows) = rows.get_mut(group) else {
-                    continue;
-                };
-                let grantor = granted_by.clone().or_else(|| admin_grantor.clone());
-                match rows
-                    .iter_mut()
-                    .find(|r| r.member == *member && r.grantor == grantor)
-                {
-                    Some(row) => row.admin |= options.admin,
-                    None => rows.push(Row {
-                        member: member.clone(),
-                        grantor,
-                        admin: options.admin,
-                    }),
+                if let Some(grants) = groups.get_mut(group) {
+                    let grantor = granted_by.clone().or_else(|| admin_grantor.clone());
+                    grants.grant(member, grantor, options.admin);
                 }
             }
             Change::RevokeMembership {
@@ -118,9 +159,9 @@ fn replay<'c>(
                 granted_by: Some(grantor),
                 ..
             } => {
-                if let Some(rows) = rows.get_mut(group) {
+                if let Some(grants) = groups.get_mut(group) {
                     let admin_only = matches!(change, Change::RevokeMembershipAdmin { .. });
-                    outcomes[i] = Some(revoke(rows, member, group, grantor, admin_only));
+                    outcomes[i] = Some(revoke(grants, member, group, grantor, admin_only));
                 }
             }
             _ => {}
@@ -128,8 +169,8 @@ fn replay<'c>(
     }
     Some(Replayed {
         outcomes,
-        before,
-        after: rows,
+        admin_before,
+        after: groups,
     })
 }
 
@@ -145,14 +186,24 @@ pub(super) fn removed(
     let Some(replayed) = replay(current, changes) else {
         return BTreeSet::new();
     };
-    let has_admin = |rows: &BTreeMap<&RoleName, Vec<Row>>, group: &RoleName, role: &RoleName| {
-        rows.get(group)
-            .is_some_and(|rows| rows.iter().any(|r| r.member == *role && r.admin))
+    let had_admin = |group: &RoleName, role: &RoleName| {
+        replayed
+            .admin_before
+            .get(group)
+            .and_then(|admins| admins.get(role))
+            .is_some_and(|n| *n > 0)
+    };
+    let has_admin = |group: &RoleName, role: &RoleName| {
+        replayed
+            .after
+            .get(group)
+            .is_some_and(|grants| grants.has_admin(role))
     };
     let mut removed = BTreeSet::new();
-    for ((member, change), outcome) in changes.iter().zip(replayed.outcomes) {
+    let outcomes = replayed.outcomes.iter();
+    for ((member, change), outcome) in changes.iter().zip(outcomes) {
         if let Some(Outcome::Removes(dependents)) = outcome {
-            removed.extend(dependents);
+            removed.extend(dependents.iter().cloned());
         }
         if let Change::RevokeMembership {
             group,
@@ -165,9 +216,7 @@ pub(super) fn removed(
             ..
         } = change
         {
-            if has_admin(&replayed.before, group, grantor)
-                && !has_admin(&replayed.after, group, grantor)
-            {
+            if had_admin(group, grantor) && !has_admin(group, grantor) {
                 removed.insert(DependentMembership {
                     member: (*member).clone(),
                     group: group.clone(),
@@ -208,76 +257,95 @@ pub(super) fn mark_dependents(current: &CurrentCluster, roles: &mut [RolePlan]) 
 /// One `REVOKE [ADMIN OPTION FOR] group FROM member GRANTED BY grantor CASCADE`, applied to
 /// the group's grants.
 fn revoke(
-    rows: &mut Vec<Row>,
+    grants: &mut Grants,
     member: &RoleName,
     group: &RoleName,
     grantor: &RoleName,
     admin_only: bool,
 ) -> Outcome {
-    let Some(target) = rows
-        .iter()
-        .position(|r| r.member == *member && r.grantor.as_ref() == Some(grantor))
-    else {
+    let Some(&target) = grants.at.get(&(member.clone(), Some(grantor.clone()))) else {
         return Outcome::AlreadyGone;
     };
-    let mut actions = vec![Action::Keep; rows.len()];
-    plan_recursive_revoke(rows, &mut actions, target, admin_only);
+    let mut statement = Statement::default();
+    plan_recursive_revoke(grants, &mut statement, target, admin_only);
     let mut dependents = Vec::new();
-    let mut kept = Vec::with_capacity(rows.len());
-    for (index, (row, action)) in rows.drain(..).zip(actions).enumerate() {
-        match action {
-            Action::Keep => kept.push(row),
-            Action::RemoveAdmin => kept.push(Row {
-                admin: false,
-                ..row
-            }),
-            Action::Delete if index == target => {}
-            Action::Delete => {
-                // A dependent's grantor is a member of the group, never the bootstrap one.
-                if let Some(grantor) = row.grantor {
-                    dependents.push(DependentMembership {
-                        member: row.member,
-                        group: group.clone(),
-                        grantor,
-                    });
-                }
+    for (index, action) in statement.actions {
+        let row = &mut grants.rows[index];
+        if row.admin {
+            if let Some(n) = grants.admins.get_mut(&row.member) {
+                *n -= 1;
+            }
+        }
+        row.admin = false;
+        if action == Action::Delete {
+            row.live = false;
+            grants.at.remove(&(row.member.clone(), row.grantor.clone()));
+            // A dependent's grantor is a member of the group, never the bootstrap one.
+            if let (true, Some(grantor)) = (index != target, &row.grantor) {
+                dependents.push(DependentMembership {
+                    member: row.member.clone(),
+                    group: group.clone(),
+                    grantor: grantor.clone(),
+                });
             }
         }
     }
-    *rows = kept;
     dependents.sort();
     Outcome::Removes(dependents)
 }
 
+/// What one statement does, decided before any of it is done, as the server decides it.
+#[derive(Default)]
+struct Statement {
+    actions: HashMap<usize, Action>,
+    /// How many of each member's grants with the ADMIN OPTION the statement removes or strips.
+    admins_taken: HashMap<RoleName, usize>,
+}
+
 /// The server's `plan_recursive_revoke`, step for step: mark grant `index` (or only its ADMIN
-/// OPTION) for removal; if its member then holds the ADMIN OPTION through no grant that stays,
-/// remove every grant that member made, recursively.
-fn plan_recursive_revoke(rows: &[Row], actions: &mut [Action], index: usize, admin_only: bool) {
-    if actions[index] == Action::Delete || (actions[index] == Action::RemoveAdmin && admin_only) {
+/// OPTION) for removal; if its member then holds the ADMIN OPTION through no grant the
+/// statement leaves alone, remove every grant that member made, recursively.
+fn plan_recursive_revoke(
+    grants: &Grants,
+    statement: &mut Statement,
+    index: usize,
+    admin_only: bool,
+) {
+    let before = statement.actions.get(&index).copied();
+    if before == Some(Action::Delete) || (before == Some(Action::RemoveAdmin) && admin_only) {
         return;
     }
-    let row = &rows[index];
-    if !admin_only {
-        actions[index] = Action::Delete;
-        if !row.admin {
-            return;
+    let row = &grants.rows[index];
+    if !row.admin {
+        if !admin_only {
+            statement.actions.insert(index, Action::Delete);
         }
+        return;
+    }
+    let action = if admin_only {
+        Action::RemoveAdmin
     } else {
-        if !row.admin {
-            return;
-        }
-        actions[index] = Action::RemoveAdmin;
+        Action::Delete
+    };
+    statement.actions.insert(index, action);
+    if before.is_none() {
+        *statement
+            .admins_taken
+            .entry(row.member.clone())
+            .or_default() += 1;
     }
-    let still_admin = rows
-        .iter()
-        .zip(actions.iter())
-        .any(|(r, a)| r.member == row.member && r.admin && *a == Action::Keep);
-    if still_admin {
+    let held = grants.admins.get(&row.member).copied().unwrap_or(0);
+    let taken = statement
+        .admins_taken
+        .get(&row.member)
+        .copied()
+        .unwrap_or(0);
+    if held > taken {
         return;
     }
-    for i in 0..rows.len() {
-        if rows[i].grantor.as_ref() == Some(&row.member) && actions[i] != Action::Delete {
-            plan_recursive_revoke(rows, actions, i, false);
+    for &i in grants.made_by.get(&row.member).into_iter().flatten() {
+        if grants.rows[i].live && statement.actions.get(&i) != Some(&Action::Delete) {
+            plan_recursive_revoke(grants, statement, i, false);
         }
     }
 }
