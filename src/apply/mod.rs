@@ -65,10 +65,12 @@ impl Executor for BTreeMap<ClusterKey, ClusterConnections> {
             .database()
             .unwrap_or(&connections.role_database)
             .to_string();
-        let connection = connections
-            .by_database
-            .get_mut(&database)
-            .ok_or_else(|| no_connection(format!("database {database}")))?;
+        let connection = connections.by_database.get_mut(&database).ok_or_else(|| {
+            no_connection(match connections.unreachable.get(&database) {
+                Some(reason) => format!("database {database}: {reason}"),
+                None => format!("database {database}"),
+            })
+        })?;
         execute(connection, unit, opened)
     }
 }
@@ -144,12 +146,12 @@ impl ApplyReport {
         self.not_run.len() + self.clusters.iter().filter(|c| !c.succeeded()).count()
     }
 
-    /// Roles created and roles changed (PUBLIC among them), over the clusters whose changes
-    /// committed.
-    pub fn roles_added_and_changed(&self) -> (usize, usize) {
-        self.clusters
-            .iter()
-            .fold((0, 0), |(a, c), r| (a + r.added, c + r.changed))
+    /// Roles created, changed (PUBLIC among them) and dropped, over the clusters whose
+    /// changes committed.
+    pub fn role_counts(&self) -> (usize, usize, usize) {
+        self.clusters.iter().fold((0, 0, 0), |(a, c, d), r| {
+            (a + r.added, c + r.changed, d + r.destroyed)
+        })
     }
 
     /// The generated passwords that are now live: role changes commit first, so a cluster's
@@ -183,6 +185,8 @@ pub struct ClusterReport {
     /// as changed once per database whose changes to it committed.
     pub added: usize,
     pub changed: usize,
+    /// Roles dropped: counted when the drops committed.
+    pub destroyed: usize,
     pub failures: Vec<UnitFailure>,
 }
 
@@ -227,6 +231,13 @@ impl fmt::Display for UnitFailure {
             UnitKind::Privileges(db) => {
                 write!(f, "; its privilege changes in database {db} were rolled back")
             }
+            UnitKind::Sessions => f.write_str(
+                "; the sessions of the roles being dropped were not all ended (they can no \
+                 longer log in; the next apply ends them and finishes the drop)",
+            ),
+            UnitKind::Drops => f.write_str(
+                "; the roles stay, unable to log in, until the next apply finishes the drop",
+            ),
         }
     }
 }
@@ -287,6 +298,7 @@ pub fn run(
             committed: false,
             added: 0,
             changed: 0,
+            destroyed: 0,
             failures: Vec::new(),
         });
         let Some(cluster_report) = report.clusters.last_mut() else {
@@ -353,6 +365,9 @@ fn run_cluster(
                     if unit.changes.iter().any(public) {
                         report.changed += 1;
                     }
+                    if unit.kind == UnitKind::Drops {
+                        report.destroyed += unit.changes.len();
+                    }
                 }
                 Err(error) => {
                     roles_failed |= is_roles;
@@ -372,6 +387,7 @@ fn run_cluster(
         for role in cluster.roles {
             match role.action {
                 crate::plan::RoleAction::Create => report.added += 1,
+                crate::plan::RoleAction::Destroy => {}
                 _ => report.changed += 1,
             }
         }

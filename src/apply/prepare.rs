@@ -114,6 +114,10 @@ pub enum UnitKind {
     Markers,
     /// Privilege changes, over that database's connection.
     Privileges(String),
+    /// Ending the sessions of roles being dropped, once their NOLOGIN committed.
+    Sessions,
+    /// DROP ROLE, over the role connection, after every database was cleaned.
+    Drops,
 }
 
 impl UnitKind {
@@ -121,7 +125,7 @@ impl UnitKind {
     pub fn database(&self) -> Option<&str> {
         match self {
             UnitKind::Privileges(database) => Some(database),
-            UnitKind::Roles | UnitKind::Markers => None,
+            UnitKind::Roles | UnitKind::Markers | UnitKind::Sessions | UnitKind::Drops => None,
         }
     }
 }
@@ -139,7 +143,8 @@ pub struct PreparedCluster<'p> {
     pub cluster: ClusterKey,
     /// The plan's roles, whose changes the units hold.
     pub roles: &'p [RolePlan],
-    /// Role changes first, then one unit per database with privilege changes.
+    /// Role changes first (markers past the first batch after them), the sessions of roles
+    /// being dropped, one unit per database with privilege changes, then the drops.
     pub units: Vec<Unit<'p>>,
     pub credentials: Vec<GeneratedCredential>,
 }
@@ -282,6 +287,13 @@ fn prepare_cluster<'p>(
     }
     // A stable sort: within a phase, changes keep the plan's (sorted) order.
     roles.changes.sort_by_key(|c| c.phase);
+    // A drop's later steps run in transactions of their own (see `plan::order`).
+    let after_roles = roles.changes.partition_point(|c| c.phase <= Phase::Mark);
+    let (sessions, drops): (Vec<_>, Vec<_>) = roles
+        .changes
+        .split_off(after_roles)
+        .into_iter()
+        .partition(|c| c.phase == Phase::EndSessions);
     for unit in &mut privileges {
         unit.changes.sort_by_key(|c| c.phase);
     }
@@ -299,7 +311,16 @@ fn prepare_cluster<'p>(
             changes: batched.by_ref().take(MARKERS_PER_TRANSACTION).collect(),
         });
     }
+    units.push(Unit {
+        kind: UnitKind::Sessions,
+        changes: sessions,
+    });
     units.extend(privileges);
+    units.push(Unit {
+        kind: UnitKind::Drops,
+        changes: drops,
+    });
+    units.retain(|u| u.kind == UnitKind::Roles || !u.changes.is_empty());
     Ok(PreparedCluster {
         cluster: plan.cluster.clone(),
         roles: &plan.roles,

@@ -1,8 +1,8 @@
 //! A cluster's live catalogs -> current state, in a fixed number of set-based queries.
 //!
 //! Roles are cluster-wide, so one connection per cluster reads them all: `pg_roles`, role
-//! comments, `pg_auth_members`, `pg_database`, `pg_db_role_setting` and the names in
-//! `pg_settings`, one round trip each,
+//! comments, `pg_auth_members`, `pg_database`, `pg_shdepend` (what depends on each role, per
+//! database), `pg_db_role_setting` and the names in `pg_settings`, one round trip each,
 //! in binary. Their number does not grow with the number of roles.
 //! PostgreSQL 16 added `inherit_option` and `set_option` to `pg_auth_members` (absent before
 //! 16). A membership granted by several grantors (16+) has each option if any grant has it, and
@@ -11,8 +11,8 @@
 use crate::connection::describe_error;
 use crate::model::settings::canonical_value;
 use crate::model::{
-    AdminInfo, Attributes, CurrentCluster, CurrentRole, MembershipGrant, MembershipOptions,
-    Memberships, RoleMap, RoleName, SettingScope, StatementLog,
+    AdminInfo, Attributes, CurrentCluster, CurrentRole, DatabaseInfo, Dependencies,
+    MembershipGrant, MembershipOptions, Memberships, RoleMap, RoleName, SettingScope, StatementLog,
 };
 pub(crate) mod privileges;
 pub(crate) mod public;
@@ -70,7 +70,14 @@ const COMMENTS_QUERY: &str =
 /// `SELECT *` picks up the 16+ option columns by name without a query per version.
 const MEMBERSHIPS_QUERY: &str = "SELECT * FROM pg_auth_members";
 
-const DATABASES_QUERY: &str = "SELECT oid, datname::text FROM pg_database";
+const DATABASES_QUERY: &str = "
+SELECT oid, datname::text, pg_get_userbyid(datdba), datallowconn, datistemplate FROM pg_database";
+
+/// What depends on each role, per database (0: shared objects), from `pg_shdepend`: owned
+/// objects ('o'), and privileges, initial privileges and policies ('a', 'i', 'r').
+const DEPENDENCIES_QUERY: &str = "
+SELECT refobjid, dbid, count(*) FILTER (WHERE deptype = 'o'), count(*) FILTER (WHERE deptype <> 'o')
+  FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass GROUP BY refobjid, dbid";
 
 const SETTING_NAMES_QUERY: &str = "SELECT lower(name) FROM pg_settings";
 
@@ -121,6 +128,7 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
             comment: None,
             admin_can_alter: get(row, 11)?,
             admin_acts_as: get(row, 12)?,
+            dependencies: Vec::new(),
         });
         Ok(())
     })?;
@@ -189,10 +197,43 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
     })?;
 
     let mut databases: HashMap<u32, String> = HashMap::new();
+    let mut database_info = BTreeMap::new();
     each_row(client, DATABASES_QUERY, |row| {
-        databases.insert(get(row, 0)?, get::<&str>(row, 1)?.to_string());
+        let name = get::<&str>(row, 1)?.to_string();
+        database_info.insert(
+            name.clone(),
+            DatabaseInfo {
+                owner: RoleName::existing(get::<&str>(row, 2)?),
+                allows_connections: get(row, 3)?,
+                is_template: get(row, 4)?,
+            },
+        );
+        databases.insert(get(row, 0)?, name);
         Ok(())
     })?;
+    each_row(client, DEPENDENCIES_QUERY, |row| {
+        let Some(role) = role_at(get(row, 0)?) else {
+            return Ok(());
+        };
+        let database = match get::<u32>(row, 1)? {
+            0 => None,
+            oid => Some(
+                databases
+                    .get(&oid)
+                    .cloned()
+                    .unwrap_or_else(|| oid.to_string()),
+            ),
+        };
+        roles[role].dependencies.push(Dependencies {
+            database,
+            owned: get(row, 2)?,
+            privileges: get(row, 3)?,
+        });
+        Ok(())
+    })?;
+    for role in &mut roles {
+        role.dependencies.sort();
+    }
 
     each_row(client, SETTINGS_QUERY, |row| {
         let Some(role) = role_at(get(row, 0)?) else {
@@ -227,6 +268,7 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
         admin,
         roles: RoleMap::from_vec(roles),
         databases: databases.into_values().collect(),
+        database_info,
         setting_names,
     })
 }

@@ -72,6 +72,9 @@ pub struct ApplyArgs {
     /// Write generated passwords to this new file (mode 0600; never overwritten).
     #[arg(long, value_name = "FILE")]
     pub credentials_out: Option<PathBuf>,
+    /// Apply even when the plan drops more roles on a cluster than `max_destroy` allows.
+    #[arg(long)]
+    pub allow_destroy: bool,
 }
 
 #[derive(Debug, Args)]

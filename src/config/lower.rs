@@ -10,7 +10,9 @@ use super::profiles::{self, Profile};
 use super::raw::RawPublicPrivileges;
 use super::{Config, Origin};
 use crate::model::public::PublicPolicy;
-use crate::model::{ClusterKey, DesiredCluster, DesiredRole, RoleMap, RoleName, TargetName};
+use crate::model::{
+    ClusterKey, DesiredCluster, DesiredRole, DropSettings, RoleMap, RoleName, TargetName,
+};
 use crate::registry::{DatabaseEntry, NameGlob, Registry, TargetSelector};
 use declarations::merge_declarations;
 use memberships::check_memberships;
@@ -31,6 +33,8 @@ pub struct Lowered {
     pub revoke_ignored_memberships: bool,
     /// `public_privileges`; `None`: PUBLIC is never touched.
     pub public_privileges: Option<PublicPolicy>,
+    /// How roles no longer declared are dropped.
+    pub drops: DropSettings,
 }
 
 /// Facts from outside the files that validation needs.
@@ -118,6 +122,7 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
         .public_privileges
         .as_ref()
         .map(|raw| public_policy(config, raw, &mut errors));
+    let drops = drop_settings(config, &mut errors);
     if !errors.is_empty() {
         return Err(ConfigErrors::Invalid(errors));
     }
@@ -128,7 +133,30 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
         ignore_roles,
         revoke_ignored_memberships: config.settings.revoke_ignored_memberships.unwrap_or(false),
         public_privileges,
+        drops,
     })
+}
+
+fn drop_settings(config: &Config, errors: &mut Vec<ConfigError>) -> DropSettings {
+    let settings = &config.settings;
+    let defaults = DropSettings::default();
+    let reassign_owned_to = settings.reassign_owned_to.as_deref().and_then(|name| {
+        RoleName::new(name)
+            .map_err(|e| {
+                errors.push(ConfigError {
+                    location: config.settings_location("reassign_owned_to"),
+                    message: format!("reassign_owned_to: {e}"),
+                });
+            })
+            .ok()
+    });
+    DropSettings {
+        terminate_sessions: settings
+            .terminate_sessions
+            .unwrap_or(defaults.terminate_sessions),
+        reassign_owned_to,
+        max_destroy: settings.max_destroy.unwrap_or(defaults.max_destroy),
+    }
 }
 
 /// Schema names are taken as written, like `schemas:` in grants; an empty one, or one with a

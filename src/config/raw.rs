@@ -56,6 +56,14 @@ pub struct RawSettings {
     /// An opt-in policy on PUBLIC's privileges in every registered database; absent, pgroster
     /// never touches PUBLIC. It only revokes: turning it off re-grants nothing.
     pub public_privileges: Option<RawPublicPrivileges>,
+    /// End the sessions of a role being dropped (`pg_terminate_backend`). Default true.
+    pub terminate_sessions: Option<bool>,
+    /// Who gets the objects of a role being dropped (REASSIGN OWNED). Default: the owner of
+    /// each database.
+    pub reassign_owned_to: Option<String>,
+    /// Apply refuses a plan that drops more roles than this on one cluster unless
+    /// `--allow-destroy` is given. Default 10.
+    pub max_destroy: Option<usize>,
 }
 
 /// `[settings.public_privileges]`: what PUBLIC must not hold in any registered database.

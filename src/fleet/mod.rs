@@ -31,6 +31,9 @@ pub struct ClusterConnections {
     pub role_database: String,
     /// pgroster's lock on the cluster, held until this is dropped (none for a read-only plan).
     pub lock: Option<ClusterLock>,
+    /// Databases outside the targets that the plan needs (a dropped role's objects) and that
+    /// could not be connected to, with why.
+    pub unreachable: BTreeMap<String, String>,
 }
 
 /// Whether a fleet is read under pgroster's lock.
@@ -77,6 +80,63 @@ pub struct Fleet {
     pub plan: Plan,
     /// Open admin connections of the clusters that were read, for apply to reuse.
     pub connections: BTreeMap<ClusterKey, ClusterConnections>,
+}
+
+/// Connects to the databases `plan`'s changes need beyond the targets that were read (a
+/// dropped role is cleaned in every database that accepts connections), in parallel per
+/// cluster. A database that cannot be reached is remembered with why: its unit then fails
+/// with that reason, and the drop waits for the next apply.
+pub fn open_databases(
+    plan: &Plan,
+    clusters: &mut BTreeMap<ClusterKey, ClusterConnections>,
+    connector: &Connector,
+) {
+    let missing = |key: &ClusterKey, connections: &ClusterConnections| -> Vec<String> {
+        let mut databases: Vec<String> = plan
+            .clusters
+            .iter()
+            .filter(|c| &c.cluster == key)
+            .flat_map(|c| c.roles.iter().flat_map(|r| &r.changes))
+            .filter_map(|c| c.database())
+            .filter(|d| !connections.by_database.contains_key(*d))
+            .map(str::to_string)
+            .collect();
+        databases.sort();
+        databases.dedup();
+        databases
+    };
+    let jobs: Vec<(&ClusterKey, Vec<String>)> = clusters
+        .iter()
+        .map(|(key, connections)| (key, missing(key, connections)))
+        .filter(|(_, missing)| !missing.is_empty())
+        .collect();
+    let mut opened = in_parallel(
+        jobs,
+        |key, databases| {
+            databases
+                .into_iter()
+                .map(|database| {
+                    let connection = connector
+                        .connect(key, &database)
+                        .map_err(|error| error.to_string());
+                    (database, connection)
+                })
+                .collect::<Vec<_>>()
+        },
+        |_| Vec::new(),
+    );
+    for (key, connections) in clusters.iter_mut() {
+        for (database, connection) in opened.remove(key).into_iter().flatten() {
+            match connection {
+                Ok(connection) => {
+                    connections.by_database.insert(database, connection);
+                }
+                Err(reason) => {
+                    connections.unreachable.insert(database, reason);
+                }
+            }
+        }
+    }
 }
 
 fn is_selected(selection: &[TargetGlob], target: &TargetName) -> bool {
@@ -155,6 +215,7 @@ pub fn plan_fleet(
                         ignore_roles: &lowered.ignore_roles,
                         revoke_ignored_memberships: lowered.revoke_ignored_memberships,
                         narrowed: !selection.is_empty(),
+                        drops: &lowered.drops,
                     },
                 ));
                 read.lock = locks.remove(&key);
@@ -423,6 +484,7 @@ fn read(
             by_database: connections,
             role_database,
             lock: None,
+            unreachable: BTreeMap::new(),
         },
         CatalogState {
             current,

@@ -472,6 +472,51 @@ pub struct CurrentRole {
     /// Whether the admin has this role's privileges (superuser, or a member that inherits):
     /// needed to grant on objects it owns and to set default privileges for it.
     pub admin_acts_as: bool,
+    /// What depends on the role, per database (`pg_shdepend`): what it owns and the
+    /// privileges it holds or granted; what a drop must reassign or drop first.
+    pub dependencies: Vec<Dependencies>,
+}
+
+/// What depends on a role in one database, or on shared objects (databases, tablespaces,
+/// parameters) when `database` is `None`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Dependencies {
+    pub database: Option<String>,
+    /// Objects it owns.
+    pub owned: i64,
+    /// Privileges it holds or granted, and policies naming it.
+    pub privileges: i64,
+}
+
+/// How roles that are no longer declared are dropped (`[settings]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DropSettings {
+    /// `terminate_sessions`: end a dropped role's sessions (default true).
+    pub terminate_sessions: bool,
+    /// `reassign_owned_to`: who gets a dropped role's objects (default: each database's owner).
+    pub reassign_owned_to: Option<RoleName>,
+    /// `max_destroy`: apply refuses a plan that drops more roles on one cluster, unless
+    /// `--allow-destroy` (default 10).
+    pub max_destroy: usize,
+}
+
+impl Default for DropSettings {
+    fn default() -> Self {
+        DropSettings {
+            terminate_sessions: true,
+            reassign_owned_to: None,
+            max_destroy: 10,
+        }
+    }
+}
+
+/// A database of the cluster, as a drop needs to know it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DatabaseInfo {
+    pub owner: RoleName,
+    /// `datallowconn`: template0 and databases closed to connections cannot be cleaned.
+    pub allows_connections: bool,
+    pub is_template: bool,
 }
 
 impl Named for CurrentRole {
@@ -517,6 +562,8 @@ pub struct CurrentCluster {
     pub roles: RoleMap<CurrentRole>,
     /// Databases that exist on the cluster.
     pub databases: BTreeSet<String>,
+    /// The same databases with their owners and whether they accept connections.
+    pub database_info: BTreeMap<String, DatabaseInfo>,
     /// The settings the server knows (`pg_settings`), lowercase: a role setting outside them,
     /// unless dotted (an extension's, maybe not loaded yet), is a typo the server would refuse.
     pub setting_names: BTreeSet<String>,

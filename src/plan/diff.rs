@@ -1,6 +1,7 @@
 //! The diff of one cluster: desired roles against the roles read from its catalog.
 
 use super::cascade;
+use super::drops::plan_drops;
 use super::memberships::check_memberships;
 use super::privileges::{
     cascaded, diff_database, missing_everywhere, Cascaded, Context, DatabaseIndex,
@@ -12,8 +13,8 @@ use super::{
 use crate::model::privileges::GrantSpec;
 use crate::model::public::{PublicPolicy, PublicState};
 use crate::model::{
-    CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, Marker, MembershipOptions,
-    PasswordPolicy, RoleName, SettingScope,
+    CurrentCluster, CurrentRole, DesiredCluster, DesiredRole, DropSettings, Marker,
+    MembershipOptions, PasswordPolicy, RoleName, SettingScope,
 };
 use crate::registry::NameGlob;
 use std::borrow::Cow;
@@ -32,9 +33,11 @@ pub struct DiffInput<'a> {
     /// Whether undeclared memberships in ignored roles other than the predefined ones are
     /// revoked (`revoke_ignored_memberships`).
     pub revoke_ignored_memberships: bool,
-    /// True when `--target` narrowed the plan: undeclared managed roles are then not reported,
+    /// True when `--target` narrowed the plan: undeclared managed roles are then not dropped,
     /// since they may be declared for targets outside the selection.
     pub narrowed: bool,
+    /// How roles no longer declared are dropped.
+    pub drops: &'a DropSettings,
 }
 
 impl DiffInput<'_> {
@@ -156,26 +159,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
             current.admin.name
         ));
     }
-    if !input.narrowed {
-        let mut desired_roles = desired.roles.keys().peekable();
-        for role in current.roles.values() {
-            while desired_roles.next_if(|name| **name < role.name).is_some() {}
-            let declared = desired_roles.next_if(|name| **name == role.name).is_some();
-            if declared || !role.is_managed() {
-                continue;
-            }
-            let ignored = input
-                .ignore_roles
-                .iter()
-                .any(|g| g.matches(role.name.as_str()));
-            if !ignored {
-                plan.notes.push(format!(
-                    "role \"{}\" is managed by pgroster but no longer declared; it is left in place",
-                    role.name
-                ));
-            }
-        }
-    }
+    plan_drops(input, &mut plan.roles, &mut plan.errors);
     plan
 }
 

@@ -30,6 +30,8 @@ pub enum PlanError {
     MissingDatabase { target: TargetName },
     #[error("role \"{role}\": the privileges of database {database} could not be read")]
     PrivilegesUnread { role: RoleName, database: String },
+    #[error("role \"{role}\" is managed by pgroster and no longer declared, but cannot be dropped: {reason}")]
+    DropRefused { role: RoleName, reason: String },
     #[error("{}role \"{role}\": member_of \"{group}\", which neither exists on this cluster nor is declared for it", at_prefix(.at))]
     UnknownGroup {
         role: RoleName,
@@ -222,6 +224,7 @@ impl PlanError {
             PlanError::AdminCannotManageRoles { .. } => "admin_cannot_manage_roles",
             PlanError::MissingDatabase { .. } => "missing_database",
             PlanError::PrivilegesUnread { .. } => "privileges_unread",
+            PlanError::DropRefused { .. } => "drop_refused",
             PlanError::UnknownGroup { .. } => "unknown_group",
             PlanError::Escalation { .. } => "escalation_not_allowed",
             PlanError::MembershipCycle { .. } => "membership_cycle",

@@ -4,6 +4,7 @@
 
 mod cascade;
 mod diff;
+mod drops;
 mod error;
 mod memberships;
 mod order;
@@ -150,6 +151,31 @@ pub enum Change {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         grant_option_only: bool,
     },
+    /// A drop's first step, committed with the cluster's role changes: the role can no longer
+    /// log in, and the admin gets its privileges to clean up after it (REASSIGN and DROP OWNED
+    /// need them) when it lacks them.
+    PrepareDrop {
+        disable_login: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grant_to_admin: Option<RoleName>,
+    },
+    /// Ends the role's sessions, right after the role changes committed.
+    EndSessions,
+    /// In one database: what the role owns goes to `reassign_to` (REASSIGN OWNED), then its
+    /// privileges there, and on shared objects, go (DROP OWNED).
+    DropOwned {
+        database: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reassign_to: Option<RoleName>,
+        /// Objects it owns there (shared objects, such as databases, counted in the first).
+        owned: i64,
+        /// Privileges it holds or granted there, and policies naming it.
+        privileges: i64,
+        /// Whether the database is in the registry.
+        registered: bool,
+    },
+    /// The last step, after every database was cleaned.
+    DropRole,
 }
 
 /// A membership grant that another grant's ADMIN OPTION made possible: `grantor` passed
@@ -202,6 +228,10 @@ impl Change {
             Change::Revoke { .. } => "revoke",
             Change::GrantDefault { .. } => "grant_default",
             Change::RevokeDefault { .. } => "revoke_default",
+            Change::PrepareDrop { .. } => "prepare_drop",
+            Change::EndSessions => "end_sessions",
+            Change::DropOwned { .. } => "drop_owned",
+            Change::DropRole => "drop_role",
         }
     }
 
@@ -211,7 +241,8 @@ impl Change {
             Change::Grant { database, .. }
             | Change::Revoke { database, .. }
             | Change::GrantDefault { database, .. }
-            | Change::RevokeDefault { database, .. } => Some(database),
+            | Change::RevokeDefault { database, .. }
+            | Change::DropOwned { database, .. } => Some(database),
             _ => None,
         }
     }
@@ -224,6 +255,8 @@ pub enum RoleAction {
     Update,
     /// An existing role pgroster did not manage until now.
     Adopt,
+    /// A managed role no config declares on the cluster any more: dropped.
+    Destroy,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -285,6 +318,7 @@ impl Plan {
             match role.action {
                 RoleAction::Create => summary.add += 1,
                 RoleAction::Update | RoleAction::Adopt => summary.change += 1,
+                RoleAction::Destroy => summary.destroy += 1,
             }
         }
         // PUBLIC counts as one thing changed in each database where it loses privileges.
@@ -305,6 +339,24 @@ impl Plan {
         self.clusters
             .iter()
             .any(|c| !c.roles.is_empty() || !c.public.is_empty())
+    }
+
+    /// The clusters where the plan drops more than `max` roles, with how many: apply refuses
+    /// them unless told otherwise (`max_destroy`), since a renamed or deleted file must not
+    /// wipe a cluster.
+    pub fn destroys_beyond(&self, max: usize) -> Vec<(ClusterKey, usize)> {
+        self.clusters
+            .iter()
+            .map(|c| {
+                let drops = c
+                    .roles
+                    .iter()
+                    .filter(|r| r.action == RoleAction::Destroy)
+                    .count();
+                (c.cluster.clone(), drops)
+            })
+            .filter(|(_, drops)| *drops > max)
+            .collect()
     }
 
     pub fn has_errors(&self) -> bool {

@@ -9,7 +9,13 @@
 //!
 //! Privileges run afterwards, in each database's own transaction over its own connection (the
 //! roles they name are committed by then): grants before revokes, for the same reason, except
-//! column grants, which go last: a table-level REVOKE also takes the privilege off every column.
+//! column grants, which go after them: a table-level REVOKE also takes the privilege off every
+//! column.
+//!
+//! A dropped role (issue 11) is made NOLOGIN in the cluster's role transaction; its sessions
+//! end in a transaction of their own once that committed; its objects and privileges go last
+//! in each database; DROP ROLE runs after every database, so a drop that fails half-way never
+//! leaves a live login, and the next apply finishes it.
 
 use super::Change;
 use crate::model::privileges::ObjectKind;
@@ -22,15 +28,26 @@ pub enum Phase {
     Settings,
     Revoke,
     Mark,
+    /// A dropped role's sessions, in a transaction of their own once its NOLOGIN committed.
+    EndSessions,
     GrantPrivileges,
     RevokePrivileges,
     GrantColumnPrivileges,
+    /// A dropped role's objects and privileges, last in each database.
+    DropOwned,
+    /// DROP ROLE, in a transaction of its own after every database.
+    Drop,
 }
 
 pub(crate) fn phase(change: &Change) -> Phase {
     match change {
         Change::CreateRole { .. } => Phase::Create,
-        Change::AlterAttributes { .. } | Change::ResetPassword { .. } => Phase::Alter,
+        Change::AlterAttributes { .. }
+        | Change::ResetPassword { .. }
+        | Change::PrepareDrop { .. } => Phase::Alter,
+        Change::EndSessions => Phase::EndSessions,
+        Change::DropOwned { .. } => Phase::DropOwned,
+        Change::DropRole => Phase::Drop,
         Change::GrantMembership { .. } => Phase::Grant,
         Change::SetSetting { .. } | Change::ResetSetting { .. } => Phase::Settings,
         Change::RevokeMembership { .. } | Change::RevokeMembershipAdmin { .. } => Phase::Revoke,

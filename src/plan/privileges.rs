@@ -72,6 +72,11 @@ impl<'a> DatabaseIndex<'a> {
         }
     }
 
+    /// The privileges `role` holds in this database, whoever granted them.
+    pub(crate) fn held_by(&self, role: &RoleName) -> impl Iterator<Item = &'a HeldPrivilege> + '_ {
+        self.held_by_role.get(role).into_iter().flatten().copied()
+    }
+
     fn objects<'s>(&'s self, kind: ObjectKind, schema: Option<&'s str>) -> &'s [&'a DbObject] {
         self.by_kind_schema
             .get(&(kind, schema))

@@ -100,6 +100,7 @@ mod tests {
             comment: comment.map(str::to_string),
             admin_can_alter: true,
             admin_acts_as: true,
+            dependencies: Vec::new(),
         }
     }
 
@@ -121,6 +122,7 @@ mod tests {
             .collect(),
             databases: ["app".to_string()].into(),
             setting_names: Default::default(),
+            database_info: Default::default(),
         };
         let key = ClusterKey {
             host: "pg".into(),

@@ -45,16 +45,19 @@ impl std::fmt::Display for Statement {
 /// The statement for one change. `verifier` is the SCRAM verifier for changes that set a
 /// password; a change that needs one and gets none sets no password.
 pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) -> Statement {
-    statement_to(&ident(role.as_str()), change, verifier)
+    statement_to(Some(role), change, verifier)
 }
 
 /// The statement for a change to PUBLIC's privileges (`public_privileges`): the revoke a role
 /// would get, from PUBLIC.
 pub fn public_statement(change: &Change) -> Statement {
-    statement_to("PUBLIC", change, None)
+    statement_to(None, change, None)
 }
 
-fn statement_to(role_sql: &str, change: &Change, verifier: Option<&Secret>) -> Statement {
+/// `role` `None`: PUBLIC.
+fn statement_to(role: Option<&RoleName>, change: &Change, verifier: Option<&Secret>) -> Statement {
+    let role_sql = &role.map_or_else(|| "PUBLIC".to_string(), |r| ident(r.as_str()));
+    let role_name = role.map_or("", RoleName::as_str);
     match change {
         Change::CreateRole { attributes, .. } => {
             let options = create_options(attributes);
@@ -180,6 +183,45 @@ fn statement_to(role_sql: &str, change: &Change, verifier: Option<&Secret>) -> S
             privileges.join(", "),
             default_kind(*kind)
         )),
+        Change::PrepareDrop {
+            disable_login,
+            grant_to_admin,
+        } => {
+            let mut sql = Vec::new();
+            if *disable_login {
+                sql.push(format!("ALTER ROLE {role_sql} WITH NOLOGIN"));
+            }
+            if let Some(admin) = grant_to_admin {
+                sql.push(format!("GRANT {role_sql} TO {}", ident(admin.as_str())));
+            }
+            Statement::plain(sql.join("; "))
+        }
+        Change::EndSessions => Statement::plain(format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE usename = {} AND pid <> pg_backend_pid()",
+            literal(role_name)
+        )),
+        Change::DropOwned { reassign_to, .. } => Statement::plain(match reassign_to {
+            Some(successor) => format!(
+                "REASSIGN OWNED BY {role_sql} TO {}; DROP OWNED BY {role_sql}",
+                ident(successor.as_str())
+            ),
+            // The plan saw nothing it owns here: DROP OWNED must not drop an object created
+            // since, so the transaction stops instead.
+            None => format!(
+                "DO {}; DROP OWNED BY {role_sql}",
+                literal(&format!(
+                    "BEGIN IF EXISTS (SELECT FROM pg_shdepend d JOIN pg_database db ON db.oid = d.dbid \
+                     WHERE d.refclassid = 'pg_authid'::regclass AND d.deptype = 'o' \
+                     AND d.refobjid = to_regrole({}) AND db.datname = current_database()) \
+                     THEN RAISE EXCEPTION 'role % owns objects here that the plan did not see; plan again', {}; \
+                     END IF; END",
+                    literal(role_sql),
+                    literal(role_name)
+                ))
+            ),
+        }),
+        Change::DropRole => Statement::plain(format!("DROP ROLE {role_sql}")),
     }
 }
 

@@ -385,6 +385,40 @@ fn adopted() -> RolePlan {
     }
 }
 
+/// A managed role no longer declared: NOLOGIN and the admin made a member, its sessions
+/// ended, its objects reassigned in a registered database and its privileges dropped in one
+/// that is not, then dropped.
+fn destroyed() -> RolePlan {
+    RolePlan {
+        role: role("gone_user"),
+        action: RoleAction::Destroy,
+        profile: Some("devqa".into()),
+        targets: Vec::new(),
+        changes: vec![
+            Change::PrepareDrop {
+                disable_login: true,
+                grant_to_admin: Some(role("roster_admin")),
+            },
+            Change::EndSessions,
+            Change::DropOwned {
+                database: "app_dev".into(),
+                reassign_to: Some(role("app_owner")),
+                owned: 3,
+                privileges: 5,
+                registered: true,
+            },
+            Change::DropOwned {
+                database: "scratch".into(),
+                reassign_to: None,
+                owned: 0,
+                privileges: 1,
+                registered: false,
+            },
+            Change::DropRole,
+        ],
+    }
+}
+
 /// Revokes from PUBLIC under `public_privileges`: one per grantor, and future routines.
 fn public() -> Vec<Change> {
     vec![
@@ -443,10 +477,10 @@ pub(crate) fn plan() -> Plan {
         },
         targets: vec![target("dev", "App DB"), target("dev", "app_dev")],
         server_version_num: Some(160_004),
-        roles: vec![created(), updated(), adopted()],
+        roles: vec![created(), updated(), adopted(), destroyed()],
         public: public(),
         notes: vec![
-            "role \"legacy\" is managed by pgroster but no longer declared; remove it by hand"
+            "role \"legacy\" holds EXECUTE on function pg_catalog.pg_read_file(text) in database app_dev (system schema: pgroster does not manage it; revoke it by hand if unintended)"
                 .into(),
         ],
         errors: vec![],
@@ -509,6 +543,10 @@ mod tests {
             Change::Revoke { .. } => 10,
             Change::GrantDefault { .. } => 11,
             Change::RevokeDefault { .. } => 12,
+            Change::PrepareDrop { .. } => 13,
+            Change::EndSessions => 14,
+            Change::DropOwned { .. } => 15,
+            Change::DropRole => 16,
         }
     }
 
@@ -518,11 +556,16 @@ mod tests {
         let roles: Vec<&RolePlan> = plan.clusters.iter().flat_map(|c| &c.roles).collect();
         let variants: BTreeSet<usize> =
             roles.iter().flat_map(|r| &r.changes).map(variant).collect();
-        assert_eq!(variants, (0..13).collect());
+        assert_eq!(variants, (0..17).collect());
         let actions: Vec<RoleAction> = roles.iter().map(|r| r.action).collect();
         assert_eq!(
             actions,
-            [RoleAction::Create, RoleAction::Update, RoleAction::Adopt]
+            [
+                RoleAction::Create,
+                RoleAction::Update,
+                RoleAction::Adopt,
+                RoleAction::Destroy
+            ]
         );
     }
 }

@@ -163,6 +163,7 @@ mod tests {
             comment: Some(HOSTILE.into()),
             admin_can_alter: true,
             admin_acts_as: true,
+            dependencies: Vec::new(),
         }
     }
 

@@ -198,6 +198,10 @@ fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt:
             paint.change("~"),
             " (adopt: exists, not yet managed by pgroster)".to_string(),
         ),
+        RoleAction::Destroy => (
+            paint.remove("-"),
+            " (destroy: managed by pgroster, declared by no config for this cluster)".to_string(),
+        ),
     };
     let profile = role
         .profile
@@ -205,15 +209,15 @@ fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt:
         .map(|p| format!("profile {p}, "))
         .unwrap_or_default();
     let targets: Vec<String> = role.targets.iter().map(ToString::to_string).collect();
+    let about = match (profile.as_str(), targets.as_slice()) {
+        ("", []) => String::new(),
+        (profile, []) => format!(" ({})", profile.trim_end_matches(", ")),
+        (profile, targets) => format!(" ({profile}targets {})", targets.join(", ")),
+    };
     writeln!(
         out,
         "  {symbol} {}",
-        escape_controls(&format!(
-            "role {}{why} ({}targets {})",
-            ident(role.role.as_str()),
-            profile,
-            targets.join(", ")
-        ))
+        escape_controls(&format!("role {}{why}{about}", ident(role.role.as_str())))
     )?;
     for change in &role.changes {
         write_change(out, change, paint)?;
@@ -460,6 +464,54 @@ fn change_lines(change: &Change) -> Vec<String> {
                 ""
             },
             default_text(database, owner, schema.as_deref(), *kind, privileges)
+        )],
+        Change::PrepareDrop {
+            disable_login,
+            grant_to_admin,
+        } => {
+            let mut lines = Vec::new();
+            if *disable_login {
+                lines.push(format!(
+                    "{upd} login            = false (step 1: committed with the role changes)"
+                ));
+            }
+            if let Some(admin) = grant_to_admin {
+                lines.push(format!(
+                    "{add} admin {} made a member of it (step 1: REASSIGN and DROP OWNED need \
+                     the role's privileges)",
+                    ident_if_needed(admin.as_str())
+                ));
+            }
+            lines
+        }
+        Change::EndSessions => vec![format!(
+            "{del} sessions ended (step 2: pg_terminate_backend, once step 1 committed)"
+        )],
+        Change::DropOwned {
+            database,
+            reassign_to,
+            owned,
+            privileges,
+            registered,
+        } => {
+            let reassign = match reassign_to {
+                Some(successor) => format!(
+                    "REASSIGN OWNED to {} ({owned} object{}), ",
+                    ident_if_needed(successor.as_str()),
+                    if *owned == 1 { "" } else { "s" }
+                ),
+                None => String::new(),
+            };
+            vec![format!(
+                "{del} in database {}{}: {reassign}DROP OWNED ({privileges} privilege{}) \
+                 (step 3: one transaction per database)",
+                ident_if_needed(database),
+                if *registered { "" } else { " (not registered)" },
+                if *privileges == 1 { "" } else { "s" }
+            )]
+        }
+        Change::DropRole => vec![format!(
+            "{del} DROP ROLE (step 4: once every database is clean)"
         )],
     }
 }

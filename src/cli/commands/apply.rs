@@ -8,7 +8,7 @@ use crate::cli::{context, EXIT_ERROR, EXIT_OK};
 use anyhow::Result;
 use pgroster::apply;
 use pgroster::audit::AuditLog;
-use pgroster::fleet::plan_fleet;
+use pgroster::fleet::{open_databases, plan_fleet};
 use pgroster::render;
 use std::path::Path;
 
@@ -33,6 +33,21 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
         });
     }
     // Everything that can fail without touching a cluster happens before the question.
+    let max_destroy = ctx.lowered.drops.max_destroy;
+    let beyond = plan.destroys_beyond(max_destroy);
+    if !beyond.is_empty() && !args.allow_destroy {
+        let clusters: Vec<String> = beyond
+            .iter()
+            .map(|(cluster, drops)| format!("{drops} on {cluster}"))
+            .collect();
+        output.error(&format!(
+            "the plan drops more roles than max_destroy ({max_destroy}) allows on one cluster: \
+             {}; nothing was changed. Check that no config file was renamed or deleted by \
+             mistake, then apply with --allow-destroy (or raise max_destroy)",
+            clusters.join(", ")
+        ));
+        return Ok(EXIT_ERROR);
+    }
     let prepared = apply::prepare(plan, &context::env_var)?;
     let mut delivery = credentials::prepare(
         prepared.generated_passwords(),
@@ -47,6 +62,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
         return Ok(EXIT_ERROR);
     }
     let mut audit = AuditLog::open(&ctx.audit_log)?;
+    open_databases(plan, &mut fleet.connections, &ctx.connector);
     let result = apply::run(
         &prepared,
         &mut fleet.connections,
@@ -59,10 +75,10 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     for failure in report.clusters.iter().flat_map(|c| &c.failures) {
         output.error(&failure.to_string());
     }
-    let (added, changed) = report.roles_added_and_changed();
+    let (added, changed, destroyed) = report.role_counts();
     let failed = report.failed_clusters();
     output.print(&format!(
-        "Apply {}! Roles: {added} added, {changed} changed, 0 destroyed. Audit run {}.{}",
+        "Apply {}! Roles: {added} added, {changed} changed, {destroyed} destroyed. Audit run {}.{}",
         if failed == 0 {
             "complete"
         } else {

@@ -47,6 +47,7 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
             by_database: BTreeMap::from([(target.database.clone(), connection)]),
             role_database: target.database.clone(),
             lock: Some(lock),
+            unreachable: BTreeMap::new(),
         },
     )]);
     let mut audit = AuditLog::open(&ctx.audit_log)?;

@@ -22,6 +22,7 @@ fn cluster(version: i32, grants: &[(&str, &str, bool)]) -> CurrentCluster {
             comment: None,
             admin_can_alter: true,
             admin_acts_as: true,
+            dependencies: Vec::new(),
         });
         role.membership_grants
             .entry(name("team"))
@@ -44,6 +45,7 @@ fn cluster(version: i32, grants: &[(&str, &str, bool)]) -> CurrentCluster {
         },
         roles: roles.into_values().collect(),
         databases: BTreeSet::new(),
+        database_info: BTreeMap::new(),
         setting_names: BTreeSet::new(),
     }
 }

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::model::{
-    AdminInfo, Attributes, ClusterKey, CurrentCluster, MembershipGrant, MembershipOptions,
-    Memberships, PasswordPolicy, RoleName, TargetName,
+    AdminInfo, Attributes, ClusterKey, CurrentCluster, DatabaseInfo, Dependencies, MembershipGrant,
+    MembershipOptions, Memberships, PasswordPolicy, RoleName, TargetName,
 };
 use crate::plan::DependentMembership;
 
@@ -49,6 +49,7 @@ fn as_current(role: &DesiredRole) -> CurrentRole {
         comment: Some(marker_of(role)),
         admin_can_alter: true,
         admin_acts_as: true,
+        dependencies: Vec::new(),
     }
 }
 
@@ -76,6 +77,7 @@ fn cluster(
             setting_names: ["search_path", "statement_timeout", "work_mem"]
                 .map(String::from)
                 .into(),
+            database_info: BTreeMap::new(),
         },
     )
 }
@@ -112,6 +114,7 @@ fn plan_with(
             ignore_roles: &ignore,
             revoke_ignored_memberships,
             narrowed: false,
+            drops: &DropSettings::default(),
         },
     )
 }
@@ -132,6 +135,7 @@ fn creates_a_missing_role_with_everything_it_needs() {
         comment: None,
         admin_can_alter: true,
         admin_acts_as: true,
+        dependencies: Vec::new(),
     });
     let p = plan(&d, &c);
     assert!(p.errors.is_empty(), "{:?}", p.errors);
@@ -247,12 +251,55 @@ fn settings_outside_the_targets_are_not_touched() {
 }
 
 #[test]
-fn undeclared_managed_roles_are_noted_not_dropped() {
-    let role = desired_role("gone");
-    let (d, c) = cluster(vec![], vec![as_current(&role)]);
+fn undeclared_managed_roles_are_dropped_in_steps_and_unmanaged_ones_left() {
+    let mut gone = as_current(&desired_role("gone"));
+    gone.attributes.login = true;
+    gone.dependencies = vec![Dependencies {
+        database: Some("app".into()),
+        owned: 2,
+        privileges: 3,
+    }];
+    let mut stranger = as_current(&desired_role("stranger"));
+    stranger.comment = None;
+    let (d, mut c) = cluster(vec![], vec![gone, stranger]);
+    c.database_info.insert(
+        "app".into(),
+        DatabaseInfo {
+            owner: RoleName::existing("app_owner"),
+            allows_connections: true,
+            is_template: false,
+        },
+    );
+    let mut owner = as_current(&desired_role("app_owner"));
+    owner.comment = None;
+    c.roles.insert(owner);
     let p = plan(&d, &c);
-    assert!(p.roles.is_empty());
-    assert!(p.notes[0].contains("\"gone\""), "{:?}", p.notes);
+    let dropped: Vec<&str> = p
+        .roles
+        .iter()
+        .filter(|r| r.action == RoleAction::Destroy)
+        .map(|r| r.role.as_str())
+        .collect();
+    assert_eq!(dropped, ["gone"], "the unmanaged role stays: {:?}", p.roles);
+    let gone = p.roles.iter().find(|r| r.role.as_str() == "gone").unwrap();
+    assert_eq!(
+        gone.changes,
+        [
+            Change::PrepareDrop {
+                disable_login: true,
+                grant_to_admin: None
+            },
+            Change::EndSessions,
+            Change::DropOwned {
+                database: "app".into(),
+                reassign_to: Some(RoleName::existing("app_owner")),
+                owned: 2,
+                privileges: 3,
+                registered: true,
+            },
+            Change::DropRole,
+        ]
+    );
 }
 
 #[test]
