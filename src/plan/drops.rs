@@ -5,8 +5,9 @@
 //!    the role's privileges, is made a member (REASSIGN and DROP OWNED need them; a CREATEROLE
 //!    admin may grant itself a role it administers).
 //! 2. Its sessions end, once that committed.
-//! 3. In every database that accepts connections (registered or not), what it owns goes to a
-//!    successor (`reassign_owned_to`, else that database's owner) and its privileges go.
+//! 3. In every database where something depends on it (registered or not), what it owns goes
+//!    to a successor (`reassign_owned_to`, else that database's owner) and its privileges go;
+//!    a database that does not accept connections refuses the drop.
 //!    The counts come from `pg_shdepend`, so the reviewer sees what moves. DROP OWNED revokes
 //!    only what the admin may revoke, so in the registered databases (whose privileges were
 //!    read) a grant by a role the admin cannot act as refuses the drop at plan time.
@@ -118,9 +119,14 @@ fn drop_steps(input: &DiffInput, role: &CurrentRole) -> Result<Vec<Change>, Stri
             }
         }
         // Shared objects (databases, tablespaces) go with the first database's REASSIGN OWNED.
-        if cleaned.is_empty() {
+        if cleaned.is_empty() && !info.is_template {
             here.owned += shared.owned;
             here.privileges += shared.privileges;
+        }
+        // Where nothing depends on the role there is nothing to clean; something added since
+        // the plan only makes DROP ROLE fail, changing nothing, until the next apply.
+        if here.owned + here.privileges == 0 {
+            continue;
         }
         let reassign_to = if here.owned > 0 {
             let successor = input

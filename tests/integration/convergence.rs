@@ -181,7 +181,8 @@ fn every_kind_of_change_converges(kind: AdminKind) {
     assert_eq!(comment(&cluster, "alice"), "managed by pgroster");
     s.assert_converged();
 
-    // settings_scope: role on a role without the dba profile, and an undeclared managed role.
+    // settings_scope: role on a role without the dba profile, and an undeclared managed role,
+    // which is dropped (issue 11).
     s.file("roles.yaml", fixture!("convergence/v4.yaml"));
     let plan = s.plan();
     plan.expect_code(2);
@@ -189,8 +190,9 @@ fn every_kind_of_change_converges(kind: AdminKind) {
         "- search_path = app2, public (in database app_a)",
         "- search_path = app2, public (in database app_b)",
         "+ search_path = app2, public (all databases)",
-        "note: role \"app_rw\" is managed by pgroster but no longer declared; it is left in place",
-        "Plan: 0 to add, 1 to change, 0 to destroy.",
+        "- role \"app_rw\" (destroy: managed by pgroster, declared by no config for this cluster)",
+        "- DROP ROLE (step 4: once every database is clean)",
+        "Plan: 0 to add, 1 to change, 1 to destroy.",
     ] {
         assert_has(&plan.stdout, line);
     }
@@ -202,8 +204,7 @@ fn every_kind_of_change_converges(kind: AdminKind) {
             "outside: work_mem=1MB"
         ]
     );
-    assert!(role_exists(&cluster, "app_rw"));
-    assert_eq!(comment(&cluster, "app_rw"), "managed by pgroster");
+    assert!(!role_exists(&cluster, "app_rw"));
     s.assert_converged();
 }
 
