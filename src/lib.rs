@@ -14,8 +14,11 @@
 //! - `apply`:    plan -> units of statements -> transactions; generated passwords delivered
 //!   before any unit runs, each unit recorded in the audit log (with its transaction id) before
 //!   it runs and after (`apply::prepare`, `apply::run`)
+//! - `saved`:    a plan written to a file with the config digest and each cluster's state
+//!   fingerprint; read back and checked before `apply FILE` runs it (`saved::SavedPlan`)
 //! - `audit`:    the SQLite audit log of every change (`audit::AuditLog`); what an interrupted
 //!   run committed, asked of the servers (`audit::resolve`)
+//! - `import`:   a cluster's current state -> a roles file that declares it (`import::import`)
 //!
 //! `connection` opens admin connections (credentials, TLS); `schema` generates the JSON
 //! Schemas of the config files and of the JSON plan.
@@ -26,8 +29,10 @@ pub mod catalog;
 pub mod config;
 pub mod connection;
 pub mod fleet;
+pub mod import;
 pub mod model;
 pub mod plan;
 pub mod registry;
 pub mod render;
+pub mod saved;
 pub mod schema;

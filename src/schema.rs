@@ -1,10 +1,12 @@
-//! JSON Schemas generated from the Rust types: the config files and the JSON plan.
+//! JSON Schemas generated from the Rust types: the config files, the JSON plan and the saved
+//! plan file.
 //!
 //! The checked-in copies under `schema/` are what editors (taplo, yaml-language-server) and
 //! plan consumers use; a test fails when they are stale (`PGROSTER_BLESS=1 cargo test` rewrites).
 
 use crate::config::raw::RawFile;
 use crate::render::json::PlanDocument;
+use crate::saved::SavedPlan;
 
 pub fn config_schema() -> String {
     let schema = schemars::schema_for!(RawFile);
@@ -13,6 +15,11 @@ pub fn config_schema() -> String {
 
 pub fn plan_schema() -> String {
     let schema = schemars::schema_for!(PlanDocument<'static>);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
+
+pub fn saved_plan_schema() -> String {
+    let schema = schemars::schema_for!(SavedPlan);
     serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
 }
 
@@ -46,5 +53,10 @@ mod tests {
     #[test]
     fn plan_schema_is_current() {
         check("plan.schema.json", plan_schema());
+    }
+
+    #[test]
+    fn saved_plan_schema_is_current() {
+        check("saved-plan.schema.json", saved_plan_schema());
     }
 }

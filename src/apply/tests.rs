@@ -56,6 +56,8 @@ fn plan() -> Plan {
             public: Vec::new(),
             notes: Vec::new(),
             errors: Vec::new(),
+            unmanaged: Vec::new(),
+            expiring: Vec::new(),
         }],
         Vec::new(),
         Vec::new(),

@@ -24,8 +24,11 @@ pub enum Command {
     Validate,
     /// Show what apply would change.
     Plan(PlanArgs),
-    /// Plan, confirm, then change the clusters and record every change in the audit log.
+    /// Plan, confirm, then change the clusters and record every change in the audit log; or
+    /// apply a plan saved by `plan --out`, when nothing it covers changed since.
     Apply(ApplyArgs),
+    /// Show a plan saved by `plan --out`.
+    ShowPlan(ShowPlanArgs),
     /// Reset one role's password now (generated), audited.
     Reset(ResetArgs),
     /// Read the audit log.
@@ -36,6 +39,8 @@ pub enum Command {
     Roles(RolesArgs),
     /// Show one role on a target's cluster.
     Show(ShowArgs),
+    /// Write a roles file declaring what a target's cluster has now (adopting a cluster).
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -43,6 +48,24 @@ pub struct Selection {
     /// Only these targets (`env/database` glob; `dev` means `dev/*`). Repeatable.
     #[arg(long = "target", value_name = "GLOB")]
     pub targets: Vec<String>,
+}
+
+/// `--mode`: overrides `[settings] mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Converge everything pgroster manages (the default).
+    Authoritative,
+    /// Never revoke, drop or remove a setting.
+    Additive,
+}
+
+impl From<ModeArg> for pgroster::model::policy::Mode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
+            ModeArg::Authoritative => pgroster::model::policy::Mode::Authoritative,
+            ModeArg::Additive => pgroster::model::policy::Mode::Additive,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,17 +78,30 @@ pub enum PlanFormat {
 pub struct PlanArgs {
     #[command(flatten)]
     pub selection: Selection,
+    /// `additive`: never revoke, drop or remove a setting (overrides `[settings] mode`).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Also save the plan to FILE (replaced if it exists), for `apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// A plan saved by `plan --out`: apply exactly it, refused when the config or a cluster
+    /// it covers changed since it was made.
+    #[arg(value_name = "FILE", conflicts_with = "targets")]
+    pub saved_plan: Option<PathBuf>,
     #[command(flatten)]
     pub selection: Selection,
+    /// `additive`: never revoke, drop or remove a setting (overrides `[settings] mode`).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
     /// Do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
@@ -75,6 +111,15 @@ pub struct ApplyArgs {
     /// Apply even when the plan drops more roles on a cluster than `max_destroy` allows.
     #[arg(long)]
     pub allow_destroy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowPlanArgs {
+    /// A plan saved by `plan --out`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Args)]
@@ -143,4 +188,22 @@ pub struct ShowArgs {
     pub target: String,
     #[arg(long, value_enum, default_value = "table")]
     pub format: TableFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    Yaml,
+    Toml,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A target (`env/database`) of the cluster to import; its registered databases are read.
+    #[arg(long, value_name = "ENV/DB")]
+    pub target: String,
+    /// Only the roles this name glob matches.
+    #[arg(long, value_name = "GLOB")]
+    pub roles: Option<String>,
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub format: FileFormat,
 }

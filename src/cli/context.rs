@@ -9,6 +9,7 @@ use pgroster::fleet::lock::{self, ClusterLock, LockSettings};
 use pgroster::fleet::Locking;
 use pgroster::model::{ClusterKey, CurrentCluster, SslMode, TargetName};
 use pgroster::registry::{DatabaseEntry, Registry, TargetGlob};
+use pgroster::saved::ConfigDigest;
 use std::path::{Path, PathBuf};
 
 pub struct Context {
@@ -19,9 +20,18 @@ pub struct Context {
     pub lock: LockSettings,
     /// The config files read, relative to the config directory, in the order merged.
     pub files: Vec<PathBuf>,
+    /// The digest of each config file read, for saved plans.
+    pub config_digest: ConfigDigest,
 }
 
 impl Context {
+    /// `--mode` wins over `[settings] mode`.
+    pub fn override_mode(&mut self, mode: Option<crate::cli::args::ModeArg>) {
+        if let Some(mode) = mode {
+            self.lowered.policy.mode = mode.into();
+        }
+    }
+
     /// The registry entry of `env/database` as given on the command line.
     pub fn find_target(&self, text: &str) -> Result<(TargetName, &DatabaseEntry)> {
         Ok(self.lowered.registry.find_text(text)?)
@@ -82,6 +92,7 @@ pub fn load(path: &Path) -> Result<Context> {
                 .to_path_buf()
         })
         .collect();
+    let config_digest = ConfigDigest::new(&config.dir, &config.files);
     let root_cert = config
         .settings
         .sslrootcert
@@ -113,6 +124,7 @@ pub fn load(path: &Path) -> Result<Context> {
         audit_log,
         lock,
         files,
+        config_digest,
     })
 }
 

@@ -7,11 +7,14 @@
 
 use super::error::{ConfigError, ConfigErrors, Location};
 use super::profiles::{self, Profile};
-use super::raw::RawPublicPrivileges;
+use super::raw::{RawPublicPrivileges, RawSettingsScope};
 use super::{Config, Origin};
+use crate::model::policy::PlanPolicy;
+use crate::model::privileges::GrantSpec;
 use crate::model::public::PublicPolicy;
 use crate::model::{
-    ClusterKey, DesiredCluster, DesiredRole, DropSettings, RoleMap, RoleName, TargetName,
+    Attributes, ClusterKey, DesiredCluster, DesiredRole, DropSettings, Escalation, Memberships,
+    RoleMap, RoleName, TargetName,
 };
 use crate::registry::{DatabaseEntry, NameGlob, Registry, TargetSelector};
 use declarations::merge_declarations;
@@ -35,6 +38,25 @@ pub struct Lowered {
     pub public_privileges: Option<PublicPolicy>,
     /// How roles no longer declared are dropped.
     pub drops: DropSettings,
+    /// The mode, what to do with unmanaged roles, when to warn of expiry.
+    pub policy: PlanPolicy,
+    /// Every profile, built-in and configured, as a role naming it and nothing else gets it:
+    /// for `import` to recognise a role that matches one.
+    pub profiles: BTreeMap<String, ProfileState>,
+}
+
+/// What a profile gives a role that names it and declares nothing else.
+#[derive(Debug, Clone)]
+pub struct ProfileState {
+    /// The envs where it may be used; `None`: any.
+    pub envs: Option<Vec<NameGlob>>,
+    pub attributes: Attributes,
+    pub member_of: Memberships,
+    pub allow_escalation: BTreeSet<Escalation>,
+    pub settings: BTreeMap<String, String>,
+    /// `settings_scope: role`: the settings are role-wide, else set in each target database.
+    pub role_wide_settings: bool,
+    pub grants: Vec<GrantSpec>,
 }
 
 /// Facts from outside the files that validation needs.
@@ -123,6 +145,7 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
         .as_ref()
         .map(|raw| public_policy(config, raw, &mut errors));
     let drops = drop_settings(config, &mut errors);
+    let policy = plan_policy(config, &mut errors);
     if !errors.is_empty() {
         return Err(ConfigErrors::Invalid(errors));
     }
@@ -134,7 +157,34 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
         revoke_ignored_memberships: config.settings.revoke_ignored_memberships.unwrap_or(false),
         public_privileges,
         drops,
+        policy,
+        profiles: profile_states(&profiles),
     })
+}
+
+fn plan_policy(config: &Config, errors: &mut Vec<ConfigError>) -> PlanPolicy {
+    let settings = &config.settings;
+    let defaults = PlanPolicy::default();
+    let expiry_warning = match settings.expiry_warning.as_deref() {
+        None => defaults.expiry_warning,
+        Some(text) => text
+            .parse::<jiff::Span>()
+            .and_then(|span| span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()))
+            .unwrap_or_else(|e| {
+                errors.push(ConfigError {
+                    location: config.settings_location("expiry_warning"),
+                    message: format!(
+                        "expiry_warning `{text}` is not a duration (`14 days`, `2 weeks`, `36h`): {e}"
+                    ),
+                });
+                defaults.expiry_warning
+            }),
+    };
+    PlanPolicy {
+        mode: settings.mode.unwrap_or_default(),
+        unmanaged_roles: settings.unmanaged_roles.unwrap_or_default(),
+        expiry_warning,
+    }
 }
 
 fn drop_settings(config: &Config, errors: &mut Vec<ConfigError>) -> DropSettings {
@@ -157,6 +207,35 @@ fn drop_settings(config: &Config, errors: &mut Vec<ConfigError>) -> DropSettings
         reassign_owned_to,
         max_destroy: settings.max_destroy.unwrap_or(defaults.max_destroy),
     }
+}
+
+/// Each profile that lowers without error, as a role gets it.
+fn profile_states(profiles: &BTreeMap<String, Profile>) -> BTreeMap<String, ProfileState> {
+    profiles
+        .iter()
+        .filter_map(|(name, profile)| {
+            let state = fields::role_state(&profile.fields).ok()?;
+            let envs = match &profile.envs {
+                None => None,
+                Some(globs) => Some(
+                    globs
+                        .iter()
+                        .map(|g| NameGlob::new(g).ok())
+                        .collect::<Option<Vec<_>>>()?,
+                ),
+            };
+            let state = ProfileState {
+                envs,
+                attributes: state.attributes,
+                member_of: state.member_of,
+                allow_escalation: state.allow_escalation,
+                settings: state.settings,
+                role_wide_settings: state.settings_scope == RawSettingsScope::Role,
+                grants: state.grants,
+            };
+            Some((name.clone(), state))
+        })
+        .collect()
 }
 
 /// Schema names are taken as written, like `schemas:` in grants; an empty one, or one with a

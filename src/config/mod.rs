@@ -14,7 +14,7 @@ pub mod raw;
 mod source;
 
 pub use error::{ConfigError, ConfigErrors, Location};
-pub use lower::{lower, LowerInput, Lowered};
+pub use lower::{lower, LowerInput, Lowered, ProfileState};
 pub use merge::merge;
 pub use profiles::builtin_profile_names;
 pub use source::{Format, SourceFile};

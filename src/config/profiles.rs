@@ -27,6 +27,7 @@ fn grant(on: RawGrantOn, privileges: &[&str], future: bool) -> RawGrant {
         privileges: privileges.iter().map(|p| p.to_string()).collect(),
         future: future.then_some(true),
         future_owners: None,
+        existing: None,
     }
 }
 

@@ -64,6 +64,15 @@ pub struct RawSettings {
     /// Apply refuses a plan that drops more roles than this on one cluster unless
     /// `--allow-destroy` is given. Default 10.
     pub max_destroy: Option<usize>,
+    /// `authoritative` (default): converge everything pgroster manages; `additive`: never
+    /// revoke, drop or remove a setting. `--mode` overrides it.
+    pub mode: Option<crate::model::policy::Mode>,
+    /// Roles neither declared, managed nor ignored: `report` (default: listed in the plan),
+    /// `drift` (listed, and a change for `--detailed-exitcode`) or `ignore`.
+    pub unmanaged_roles: Option<crate::model::policy::UnmanagedRoles>,
+    /// Warn about declared roles whose `valid_until` falls within this (`14 days`, `2 weeks`,
+    /// `36h`). Default 14 days.
+    pub expiry_warning: Option<String>,
 }
 
 /// `[settings.public_privileges]`: what PUBLIC must not hold in any registered database.
@@ -248,6 +257,9 @@ pub struct RawGrant {
     pub future: Option<bool>,
     /// Whose future objects (default: the roles that own the schema's objects of that kind).
     pub future_owners: Option<Vec<String>>,
+    /// With `future`: `false` sets the default privileges alone, granting nothing on the
+    /// objects that exist now (default true). What `import` writes for default privileges.
+    pub existing: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -36,6 +36,11 @@ pub(super) struct Parsed {
 }
 
 impl SourceFile {
+    /// The file's text as read.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     pub fn new(path: &Path, format: Format, text: String) -> Self {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))

@@ -5,7 +5,9 @@
 //! section of the plan while the others are still planned. Before any catalog is read, each
 //! cluster says which server it is: two registry addresses that reach one server would plan
 //! its roles twice, against each other, so both are refused. For apply, each cluster's lock is
-//! taken before its catalogs are read and kept with its connections (see `lock`).
+//! taken before its catalogs are read and kept with its connections (see `lock`). Each
+//! cluster read is fingerprinted, for saved plans (`saved::fingerprint`). `import` reads one
+//! cluster the same way, without planning it (`read_cluster_state`).
 
 pub mod lock;
 
@@ -20,6 +22,7 @@ use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
 use crate::plan::privileges::DatabaseIndex;
 use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, PlanError, SkippedRole};
 use crate::registry::TargetGlob;
+use crate::saved::fingerprint;
 use lock::{ClusterLock, LockError, LockSettings};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -80,6 +83,8 @@ pub struct Fleet {
     pub plan: Plan,
     /// Open admin connections of the clusters that were read, for apply to reuse.
     pub connections: BTreeMap<ClusterKey, ClusterConnections>,
+    /// The fingerprint of each cluster that was read: what a saved plan is checked against.
+    pub fingerprints: BTreeMap<ClusterKey, String>,
 }
 
 /// Connects to the databases `plan`'s changes need beyond the targets that were read (a
@@ -185,7 +190,9 @@ pub fn plan_fleet(
         |key| Err(ReadError::Panicked(key.clone())),
     );
     let mut clusters = Vec::new();
+    let now = jiff::Timestamp::now();
     let mut connections = BTreeMap::new();
+    let mut fingerprints = BTreeMap::new();
     for (key, cluster) in &desired {
         let key = (*key).clone();
         let result = match reads.remove(&key) {
@@ -216,9 +223,13 @@ pub fn plan_fleet(
                         revoke_ignored_memberships: lowered.revoke_ignored_memberships,
                         narrowed: !selection.is_empty(),
                         drops: &lowered.drops,
+                        policy: &lowered.policy,
+                        now,
                     },
                 ));
                 read.lock = locks.remove(&key);
+                let read_state = fingerprint(&state.current, &state.databases, &state.public);
+                fingerprints.insert(key.clone(), read_state);
                 connections.insert(key, read);
             }
             Err(error) => {
@@ -229,6 +240,8 @@ pub fn plan_fleet(
                     roles: Vec::new(),
                     public: Vec::new(),
                     notes: Vec::new(),
+                    unmanaged: Vec::new(),
+                    expiring: Vec::new(),
                     errors: vec![error],
                 });
             }
@@ -251,8 +264,9 @@ pub fn plan_fleet(
         })
         .collect();
     Fleet {
-        plan: Plan::new(clusters, inactive_targets, skipped_roles),
+        plan: Plan::new(clusters, inactive_targets, skipped_roles).with_policy(&lowered.policy),
         connections,
+        fingerprints,
     }
 }
 
@@ -492,6 +506,42 @@ fn read(
             public,
         },
     ))
+}
+
+/// What `import` reads of one cluster: its roles, and the privileges of each of its active
+/// registered databases that exists (by name).
+pub struct ClusterState {
+    pub current: CurrentCluster,
+    pub databases: BTreeMap<String, DatabaseState>,
+}
+
+/// Why `import` could not read a cluster.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ClusterReadError(ReadError);
+
+/// Reads one cluster as `plan` does, without a lock and without planning: the catalogs of its
+/// active registered databases. For `import`, which declares what is there.
+pub fn read_cluster_state(
+    lowered: &Lowered,
+    connector: &Connector,
+    cluster: &ClusterKey,
+) -> Result<ClusterState, ClusterReadError> {
+    let databases: Vec<String> = lowered
+        .registry
+        .active_by_cluster()
+        .get(cluster)
+        .into_iter()
+        .flatten()
+        .map(|entry| entry.target.database.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let (_, state) = read(cluster, &databases, connector, None, None).map_err(ClusterReadError)?;
+    Ok(ClusterState {
+        current: state.current,
+        databases: state.databases,
+    })
 }
 
 fn catalog_error(cluster: &ClusterKey, database: &str, error: CatalogError) -> ReadError {

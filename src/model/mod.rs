@@ -5,6 +5,7 @@
 
 pub mod membership_graph;
 mod names;
+pub mod policy;
 pub mod privileges;
 pub mod public;
 mod role_map;
@@ -18,13 +19,13 @@ pub use names::{ClusterKey, NameError, RoleName, TargetName};
 pub use role_map::{Named, RoleMap};
 pub use secret::Secret;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Role attributes as `CREATE ROLE` knows them. `valid_until` is canonical UTC
 /// (`YYYY-MM-DDTHH:MM:SSZ`), `-infinity` (never valid: read from a cluster, never declared) or
 /// `None` for "never expires" (NULL or 'infinity').
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Attributes {
     pub login: bool,
     pub superuser: bool,
@@ -62,13 +63,41 @@ pub struct AttributeChange {
     pub to: AttributeValue,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum AttributeValue {
     Flag(bool),
     Limit(i32),
     /// `None` is "never expires".
     Expiry(Option<String>),
+}
+
+/// An attribute change as a saved plan holds it, its name not yet checked.
+#[derive(Deserialize)]
+struct SavedAttributeChange {
+    attribute: String,
+    from: AttributeValue,
+    to: AttributeValue,
+}
+
+/// The name is read back as the one `Attributes::values` spells it.
+impl<'de> Deserialize<'de> for AttributeChange {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let saved = SavedAttributeChange::deserialize(deserializer)?;
+        let attribute = Attributes::default()
+            .values()
+            .into_iter()
+            .map(|(attribute, _)| attribute)
+            .find(|attribute| *attribute == saved.attribute)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("unknown role attribute `{}`", saved.attribute))
+            })?;
+        Ok(AttributeChange {
+            attribute,
+            from: saved.from,
+            to: saved.to,
+        })
+    }
 }
 
 impl std::fmt::Display for AttributeValue {
@@ -117,7 +146,17 @@ impl Attributes {
 /// Options of a membership (PostgreSQL 16 added `inherit` and `set`). `None` leaves the
 /// server's default for a new grant and is not compared, so it never shows as drift.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 pub struct MembershipOptions {
     pub admin: bool,
@@ -226,16 +265,7 @@ impl Serialize for Memberships {
 
 /// How a connection uses TLS, as libpq's `sslmode` (docs: libpq, SSL Support).
 #[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    serde::Deserialize,
-    Serialize,
-    schemars::JsonSchema,
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum SslMode {
@@ -271,7 +301,9 @@ impl std::str::FromStr for SslMode {
 
 /// Where a role setting applies: every database (`ALTER ROLE .. SET`) or one database
 /// (`ALTER ROLE .. IN DATABASE .. SET`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case", tag = "scope", content = "database")]
 pub enum SettingScope {
     AllDatabases,
@@ -447,7 +479,7 @@ impl DesiredCluster {
 }
 
 /// One grant of a membership (PostgreSQL 16+): who granted it, with which options.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct MembershipGrant {
     pub grantor: RoleName,
     pub options: MembershipOptions,

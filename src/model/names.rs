@@ -1,6 +1,6 @@
 //! Validated names: roles, targets (env/database) and clusters (host:port).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// PostgreSQL truncates identifiers to NAMEDATALEN-1 bytes (docs: Lexical Structure, Identifiers).
 const MAX_IDENTIFIER_BYTES: usize = 63;
@@ -28,8 +28,11 @@ const RESERVED_ROLE_NAMES: &[&str] = &[
     "current_role",
 ];
 
-/// A role name exactly as the user wrote it: case-sensitive, always quoted in SQL.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
+/// A role name exactly as the user wrote it: case-sensitive, always quoted in SQL. Read back
+/// from a saved plan as it was written there, like a catalog's name (`existing`).
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct RoleName(String);
 
@@ -72,7 +75,9 @@ impl std::fmt::Display for RoleName {
 }
 
 /// A registry entry's address: `env/database`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct TargetName {
     pub env: String,
     pub database: String,
@@ -85,7 +90,9 @@ impl std::fmt::Display for TargetName {
 }
 
 /// A PostgreSQL cluster, the unit that owns roles.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct ClusterKey {
     pub host: String,
     pub port: u16,

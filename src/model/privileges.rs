@@ -10,11 +10,21 @@
 //! grant option is part of a privilege: held without being declared, it is revoked.
 
 use super::RoleName;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
@@ -207,10 +217,15 @@ pub struct GrantSpec {
     /// Whose future objects; `None`: the roles that own the schema's objects of that kind now,
     /// else the schema's owner.
     pub future_owners: Option<Vec<RoleName>>,
+    /// Whether the grant covers the objects that exist now; false only with `future`, for
+    /// default privileges alone.
+    pub existing: bool,
 }
 
 /// An object in a database, named as SQL needs it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct ObjectRef {
     pub kind: ObjectKind,
     /// `None` for databases and schemas.

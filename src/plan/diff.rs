@@ -3,6 +3,7 @@
 use super::cascade;
 use super::drops::plan_drops;
 use super::memberships::check_memberships;
+use super::policy::{apply_mode, expiring, unmanaged};
 use super::privileges::{
     cascaded, diff_database, missing_everywhere, Cascaded, Context, DatabaseIndex,
 };
@@ -10,6 +11,7 @@ use super::public::diff_public;
 use super::{
     Change, ClusterPlan, DependentMembership, PasswordSource, PlanError, RoleAction, RolePlan,
 };
+use crate::model::policy::PlanPolicy;
 use crate::model::privileges::GrantSpec;
 use crate::model::public::{PublicPolicy, PublicState};
 use crate::model::{
@@ -38,6 +40,10 @@ pub struct DiffInput<'a> {
     pub narrowed: bool,
     /// How roles no longer declared are dropped.
     pub drops: &'a DropSettings,
+    /// The mode, unmanaged roles, expiry warnings.
+    pub policy: &'a PlanPolicy,
+    /// When the plan is made, for expiry warnings (the planner reads no clock).
+    pub now: jiff::Timestamp,
 }
 
 impl DiffInput<'_> {
@@ -78,6 +84,8 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         roles: Vec::new(),
         public: Vec::new(),
         notes: Vec::new(),
+        unmanaged: unmanaged(input),
+        expiring: expiring(input),
         errors: Vec::new(),
     };
     check_cluster(input, &mut plan.errors);
@@ -136,6 +144,8 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         plan.notes.extend(public.notes);
         plan.errors.extend(public.errors);
     }
+    plan_drops(input, &mut plan.roles, &mut plan.errors);
+    apply_mode(input, &mut plan);
     if plan
         .roles
         .iter()
@@ -159,7 +169,6 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
             current.admin.name
         ));
     }
-    plan_drops(input, &mut plan.roles, &mut plan.errors);
     plan
 }
 

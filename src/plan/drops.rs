@@ -105,6 +105,7 @@ fn drop_steps(input: &DiffInput, role: &CurrentRole) -> Result<Vec<Change>, Stri
         if let Some(index) = input.databases.get(database) {
             let blocking: BTreeSet<&RoleName> = index
                 .held_by(&role.name)
+                .iter()
                 .map(|held| &held.grantor)
                 .filter(|grantor| **grantor != role.name && !acts_as(grantor))
                 .collect();

@@ -3,7 +3,8 @@
 
 use crate::model::privileges::{ObjectKind, ObjectRef};
 use crate::model::{ClusterKey, Escalation, RoleName, SourceAt, TargetName};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
 pub enum PlanError {
@@ -125,6 +126,10 @@ pub enum PlanError {
     /// What the admin cannot do for `public_privileges`.
     #[error("PUBLIC (settings.public_privileges): {error}")]
     Public { error: PrivilegeError },
+    /// An error of a plan read back from a saved plan file, which keeps only what the JSON
+    /// plan prints: its code and message.
+    #[error("{message}")]
+    Saved { code: String, message: String },
 }
 
 /// What this admin cannot do about one role's privileges in one database.
@@ -217,8 +222,9 @@ pub enum PrivilegeError {
 
 impl PlanError {
     /// A stable identifier for scripts; the message may be reworded, the code is not.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
+            PlanError::Saved { code, .. } => code,
             PlanError::ClusterUnreadable { .. } => "cluster_unreadable",
             PlanError::SameServer { .. } => "same_server",
             PlanError::AdminCannotManageRoles { .. } => "admin_cannot_manage_roles",
@@ -281,20 +287,32 @@ fn join(targets: &[TargetName]) -> String {
 }
 
 /// How a plan error reads in JSON.
-#[derive(Serialize, schemars::JsonSchema)]
-struct PlanErrorJson {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+struct PlanErrorJson<'a> {
     /// Stable, snake_case: e.g. `cluster_unreadable`, `missing_database`, `needs_superuser`.
-    code: &'static str,
+    #[serde(borrow)]
+    code: Cow<'a, str>,
     message: String,
 }
 
 impl Serialize for PlanError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         PlanErrorJson {
-            code: self.code(),
+            code: Cow::Borrowed(self.code()),
             message: self.to_string(),
         }
         .serialize(serializer)
+    }
+}
+
+/// Read back (a saved plan) as what was written: its code and message.
+impl<'de> Deserialize<'de> for PlanError {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let json = PlanErrorJson::deserialize(deserializer)?;
+        Ok(PlanError::Saved {
+            code: json.code.into_owned(),
+            message: json.message,
+        })
     }
 }
 
@@ -304,7 +322,7 @@ impl schemars::JsonSchema for PlanError {
     }
 
     fn json_schema(generator: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        PlanErrorJson::json_schema(generator)
+        PlanErrorJson::<'static>::json_schema(generator)
     }
 }
 

@@ -8,6 +8,7 @@ mod drops;
 mod error;
 mod memberships;
 mod order;
+mod policy;
 pub(crate) mod privileges;
 mod public;
 pub mod reset;
@@ -17,22 +18,23 @@ pub use error::{PlanError, PrivilegeError};
 pub(crate) use order::phase;
 pub use order::Phase;
 
+use crate::model::policy::{Mode, UnmanagedRoles};
 use crate::model::privileges::{ObjectKind, ObjectRef};
 use crate::model::{
     AttributeChange, Attributes, ClusterKey, Escalation, MembershipOptions, RoleName, SettingScope,
     TargetName,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where a password comes from; never the value.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "source")]
 pub enum PasswordSource {
     Generated,
     Env { var: String },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "change")]
 pub enum Change {
     /// `CREATE ROLE` with every attribute, and the password when there is one.
@@ -181,7 +183,9 @@ pub enum Change {
 /// A membership grant that another grant's ADMIN OPTION made possible: `grantor` passed
 /// `group` on to `member` (directly, or down a chain of such grants). A revoke that takes that
 /// option away on PostgreSQL 16+ removes it too.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct DependentMembership {
     pub member: RoleName,
     pub group: RoleName,
@@ -189,7 +193,9 @@ pub struct DependentMembership {
 }
 
 /// A grant made by a role with its grant option, removed with that option.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct DependentGrant {
     /// `public` for PUBLIC (a reserved name: no role has it).
     pub grantee: RoleName,
@@ -199,7 +205,9 @@ pub struct DependentGrant {
 }
 
 /// The objects a grant or revoke names.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case", tag = "scope")]
 pub enum GrantObjects {
     /// Every object of the kind in the schema (`ON ALL TABLES IN SCHEMA`).
@@ -248,7 +256,7 @@ impl Change {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoleAction {
     Create,
@@ -259,7 +267,7 @@ pub enum RoleAction {
     Destroy,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RolePlan {
     pub role: RoleName,
     pub action: RoleAction,
@@ -268,7 +276,7 @@ pub struct RolePlan {
     pub changes: Vec<Change>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClusterPlan {
     pub cluster: ClusterKey,
     pub targets: Vec<TargetName>,
@@ -278,21 +286,51 @@ pub struct ClusterPlan {
     /// in its database's transaction.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub public: Vec<Change>,
-    /// Facts the reader should know that change nothing (e.g. undeclared managed roles).
+    /// Facts the reader should know that change nothing.
     pub notes: Vec<String>,
+    /// Roles on the cluster that are neither declared, managed by pgroster nor ignored: made
+    /// by hand (`unmanaged_roles`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<UnmanagedRole>,
+    /// Declared roles whose `valid_until` has passed or falls within `expiry_warning`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expiring: Vec<ExpiringRole>,
     /// Why this cluster cannot be planned or applied; its changes are not run.
     pub errors: Vec<PlanError>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+/// A role nobody declared, with what makes it dangerous.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UnmanagedRole {
+    pub role: RoleName,
+    /// Its powerful attributes: SUPERUSER, BYPASSRLS, REPLICATION, CREATEROLE, CREATEDB, LOGIN.
+    pub attributes: Vec<String>,
+    /// The predefined `pg_*` roles it is a member of.
+    pub predefined: Vec<RoleName>,
+}
+
+/// A declared role whose access ends soon, or has ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ExpiringRole {
+    pub role: RoleName,
+    /// `YYYY-MM-DDTHH:MM:SSZ`, or `-infinity`.
+    pub valid_until: String,
+    pub expired: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
+    /// `additive`: nothing is revoked, dropped or reset.
+    pub mode: Mode,
+    /// `drift`: an unmanaged role counts as a change.
+    pub unmanaged_roles: UnmanagedRoles,
     pub clusters: Vec<ClusterPlan>,
     /// Inactive registry entries in scope: skipped, said once.
     pub inactive_targets: Vec<TargetName>,
@@ -301,7 +339,7 @@ pub struct Plan {
     pub summary: Summary,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SkippedRole {
     pub role: RoleName,
     pub target: TargetName,
@@ -328,6 +366,8 @@ impl Plan {
             summary.change += databases.len();
         }
         Plan {
+            mode: Mode::default(),
+            unmanaged_roles: UnmanagedRoles::default(),
             clusters,
             inactive_targets,
             skipped_roles,
@@ -335,10 +375,26 @@ impl Plan {
         }
     }
 
+    /// The plan under `policy`: its mode and how unmanaged roles count are said in it (the
+    /// clusters were planned with the same policy).
+    pub fn with_policy(mut self, policy: &crate::model::policy::PlanPolicy) -> Plan {
+        self.mode = policy.mode;
+        self.unmanaged_roles = policy.unmanaged_roles;
+        self
+    }
+
     pub fn has_changes(&self) -> bool {
         self.clusters
             .iter()
             .any(|c| !c.roles.is_empty() || !c.public.is_empty())
+    }
+
+    /// Whether `plan --detailed-exitcode` reports drift: changes, or unmanaged roles when
+    /// they count (`unmanaged_roles = "drift"`).
+    pub fn has_drift(&self) -> bool {
+        self.has_changes()
+            || (self.unmanaged_roles == UnmanagedRoles::Drift
+                && self.clusters.iter().any(|c| !c.unmanaged.is_empty()))
     }
 
     /// The clusters where the plan drops more than `max` roles, with how many: apply refuses

@@ -72,15 +72,44 @@ impl<'a> DatabaseIndex<'a> {
         }
     }
 
-    /// The privileges `role` holds in this database, whoever granted them.
-    pub(crate) fn held_by(&self, role: &RoleName) -> impl Iterator<Item = &'a HeldPrivilege> + '_ {
-        self.held_by_role.get(role).into_iter().flatten().copied()
-    }
-
-    fn objects<'s>(&'s self, kind: ObjectKind, schema: Option<&'s str>) -> &'s [&'a DbObject] {
+    /// The objects of `kind` in `schema` (`None`: outside schemas).
+    pub(crate) fn objects<'s>(
+        &'s self,
+        kind: ObjectKind,
+        schema: Option<&'s str>,
+    ) -> &'s [&'a DbObject] {
         self.by_kind_schema
             .get(&(kind, schema))
             .map_or(&[], Vec::as_slice)
+    }
+
+    /// The privileges `role` holds directly, from any grantor.
+    pub(crate) fn held_by(&self, role: &RoleName) -> &[&'a HeldPrivilege] {
+        self.held_by_role.get(role).map_or(&[], Vec::as_slice)
+    }
+
+    /// The default privileges `role` holds from other owners, with their grant option; its own
+    /// entries (what it gets on what it creates) are not pgroster's.
+    pub(crate) fn held_defaults(&self, role: &RoleName) -> BTreeMap<DefaultKey, bool> {
+        self.defaults_by_role
+            .get(role)
+            .into_iter()
+            .flatten()
+            .filter(|d| &d.owner != role)
+            .map(|d| {
+                let key = (
+                    d.owner.clone(),
+                    d.schema.clone(),
+                    d.kind,
+                    d.privilege.clone(),
+                );
+                (key, d.grant_option)
+            })
+            .collect()
+    }
+
+    pub(crate) fn owner(&self, object: &ObjectRef) -> Option<&'a RoleName> {
+        self.owner_of.get(object).copied()
     }
 
     fn schema(&self, name: &str) -> Option<&'a DbObject> {
@@ -132,7 +161,7 @@ struct Desired {
 }
 
 /// A default privilege without its grant option: owner, schema, kind, privilege.
-type DefaultKey = (RoleName, Option<String>, ObjectKind, String);
+pub(crate) type DefaultKey = (RoleName, Option<String>, ObjectKind, String);
 
 /// The changes that make `role`'s privileges in one database match `grants`.
 pub(crate) fn diff_database(
@@ -330,22 +359,7 @@ fn diff_defaults(
     errors: &mut Vec<PrivilegeError>,
 ) {
     let database = &index.state.database;
-    let held: BTreeMap<DefaultKey, bool> = index
-        .defaults_by_role
-        .get(role)
-        .into_iter()
-        .flatten()
-        .filter(|d| &d.owner != role)
-        .map(|d| {
-            let key = (
-                d.owner.clone(),
-                d.schema.clone(),
-                d.kind,
-                d.privilege.clone(),
-            );
-            (key, d.grant_option)
-        })
-        .collect();
+    let held = index.held_defaults(role);
     let mut grants: BTreeMap<(bool, DefaultGroup), Vec<String>> = BTreeMap::new();
     let mut revokes: BTreeMap<(bool, DefaultGroup), Vec<String>> = BTreeMap::new();
     for ((owner, schema, kind, privilege), &option) in desired {
@@ -456,7 +470,9 @@ fn desired(
                         continue;
                     };
                     let in_schema = index.objects(*kind, Some(schema));
-                    objects.extend(in_schema);
+                    if spec.existing {
+                        objects.extend(in_schema);
+                    }
                     if spec.future {
                         let fallback = if schema_object.owner.as_str() == DATABASE_OWNER_ROLE {
                             index.database_owner()
@@ -470,7 +486,9 @@ fn desired(
             }
             GrantTarget::AllLargeObjects => {
                 let all = index.objects(ObjectKind::LargeObject, None);
-                objects.extend(all);
+                if spec.existing {
+                    objects.extend(all);
+                }
                 if spec.future {
                     if server_version_num < 180000 {
                         out.errors.push(PrivilegeError::DefaultsNotOnServer {

@@ -75,6 +75,8 @@ pub fn reset_plan(
         }],
         public: Vec::new(),
         notes: Vec::new(),
+        unmanaged: Vec::new(),
+        expiring: Vec::new(),
         errors: Vec::new(),
     };
     Ok(Plan::new(vec![reset], Vec::new(), Vec::new()))

@@ -8,8 +8,8 @@ use crate::model::{
     SettingScope, TargetName,
 };
 use crate::plan::{
-    Change, ClusterPlan, DependentGrant, DependentMembership, GrantObjects, PasswordSource, Plan,
-    PlanError, RoleAction, RolePlan, SkippedRole,
+    Change, ClusterPlan, DependentGrant, DependentMembership, ExpiringRole, GrantObjects,
+    PasswordSource, Plan, PlanError, RoleAction, RolePlan, SkippedRole, UnmanagedRole,
 };
 
 /// A SCRAM verifier for the changes that set a password. Snapshots must never show it, so the
@@ -484,6 +484,23 @@ pub(crate) fn plan() -> Plan {
                 .into(),
         ],
         errors: vec![],
+        unmanaged: vec![UnmanagedRole {
+            role: role("rogue"),
+            attributes: vec!["SUPERUSER".into(), "LOGIN".into()],
+            predefined: vec![role("pg_read_all_data")],
+        }],
+        expiring: vec![
+            ExpiringRole {
+                role: role("contractor"),
+                valid_until: "2026-12-10T00:00:00Z".into(),
+                expired: false,
+            },
+            ExpiringRole {
+                role: role("intern"),
+                valid_until: "2026-11-30T00:00:00Z".into(),
+                expired: true,
+            },
+        ],
     };
     let in_sync = ClusterPlan {
         cluster: ClusterKey {
@@ -496,6 +513,8 @@ pub(crate) fn plan() -> Plan {
         public: vec![],
         notes: vec![],
         errors: vec![],
+        unmanaged: Vec::new(),
+        expiring: Vec::new(),
     };
     let failed = ClusterPlan {
         cluster: ClusterKey {
@@ -511,6 +530,8 @@ pub(crate) fn plan() -> Plan {
             targets: vec![target("prod", "app_prod")],
             reason: "connection refused".into(),
         }],
+        unmanaged: Vec::new(),
+        expiring: Vec::new(),
     };
     Plan::new(
         vec![planned, in_sync, failed],

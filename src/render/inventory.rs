@@ -2,7 +2,7 @@
 //! (every cell escaped, see `table`) or JSON.
 
 use super::table::{escape_controls, table};
-use crate::model::CurrentRole;
+use crate::model::{CurrentRole, RoleName};
 use crate::registry::DatabaseEntry;
 use serde_json::json;
 
@@ -20,8 +20,11 @@ pub fn registry_table(entries: &[DatabaseEntry]) -> String {
     table(&["ENV", "DATABASE", "HOST", "PORT", "ACTIVE"], rows)
 }
 
+/// Whether `ignore_roles` (with the admin and the bootstrap superuser) covers a role.
+pub type Ignored<'a> = &'a dyn Fn(&RoleName) -> bool;
+
 /// `pgroster roles`.
-pub fn roles_table<'a>(roles: impl Iterator<Item = &'a CurrentRole>) -> String {
+pub fn roles_table<'a>(roles: impl Iterator<Item = &'a CurrentRole>, ignored: Ignored) -> String {
     let rows = roles.map(|r| {
         let a = &r.attributes;
         let flags: Vec<&str> = [
@@ -47,7 +50,7 @@ pub fn roles_table<'a>(roles: impl Iterator<Item = &'a CurrentRole>) -> String {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            managed_by(r),
+            managed_by(r, ignored),
         ]
     });
     table(
@@ -64,12 +67,15 @@ pub fn roles_table<'a>(roles: impl Iterator<Item = &'a CurrentRole>) -> String {
 }
 
 /// `pgroster roles --format json`.
-pub fn roles_json<'a>(roles: impl Iterator<Item = &'a CurrentRole>) -> serde_json::Value {
-    serde_json::Value::Array(roles.map(role_json).collect())
+pub fn roles_json<'a>(
+    roles: impl Iterator<Item = &'a CurrentRole>,
+    ignored: Ignored,
+) -> serde_json::Value {
+    serde_json::Value::Array(roles.map(|r| role_json(r, ignored)).collect())
 }
 
 /// `pgroster show --format json`.
-pub fn role_json(role: &CurrentRole) -> serde_json::Value {
+pub fn role_json(role: &CurrentRole, ignored: Ignored) -> serde_json::Value {
     let settings: Vec<serde_json::Value> = role
         .settings
         .iter()
@@ -85,13 +91,14 @@ pub fn role_json(role: &CurrentRole) -> serde_json::Value {
         "member_of": role.member_of,
         "settings": settings,
         "managed": role.marker().is_some(),
+        "ignored": ignored(&role.name),
         "profile": role.marker().and_then(|m| m.profile),
         "comment": role.comment,
     })
 }
 
 /// `pgroster show`: the role's name above a FIELD/VALUE table; the name is escaped like every cell.
-pub fn role_table(role: &CurrentRole) -> String {
+pub fn role_table(role: &CurrentRole, ignored: Ignored) -> String {
     let mut rows: Vec<[String; 2]> = role
         .attributes
         .values()
@@ -117,7 +124,7 @@ pub fn role_table(role: &CurrentRole) -> String {
             rows.push([format!("{setting} ({scope})"), value.clone()]);
         }
     }
-    rows.push(["managed".into(), managed_by(role)]);
+    rows.push(["managed".into(), managed_by(role, ignored)]);
     rows.push(["comment".into(), role.comment.clone().unwrap_or_default()]);
     format!(
         "role \"{}\"\n{}",
@@ -126,9 +133,11 @@ pub fn role_table(role: &CurrentRole) -> String {
     )
 }
 
-fn managed_by(role: &CurrentRole) -> String {
+/// `yes (profile)`, `ignored` (`ignore_roles`: never touched), or `no` (unknown: made by hand).
+fn managed_by(role: &CurrentRole, ignored: Ignored) -> String {
     match role.marker() {
         Some(m) => format!("yes ({})", m.profile.unwrap_or_else(|| "no profile".into())),
+        None if ignored(&role.name) => "ignored".into(),
         None => "no".into(),
     }
 }
@@ -177,7 +186,7 @@ mod tests {
     #[test]
     fn roles_table_escapes_control_characters_in_names() {
         let role = hostile_role();
-        let text = roles_table([&role].into_iter());
+        let text = roles_table([&role].into_iter(), &|_| false);
         assert_escaped(&text, 2);
         let row = text.lines().nth(1).unwrap_or_default();
         assert!(row.starts_with(ESCAPED), "{row}");
@@ -204,7 +213,7 @@ mod tests {
 
     #[test]
     fn show_table_escapes_the_name_and_every_value() {
-        let text = role_table(&hostile_role());
+        let text = role_table(&hostile_role(), &|_| false);
         // The name line, the header, nine attributes, member_of, one setting, managed, comment.
         assert_escaped(&text, 15);
         assert!(text.starts_with(&format!("role \"{ESCAPED}\"\n")), "{text}");

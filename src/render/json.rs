@@ -16,13 +16,19 @@ pub struct PlanDocument<'a> {
     pub plan: &'a Plan,
 }
 
+impl<'a> PlanDocument<'a> {
+    pub fn new(plan: &'a Plan) -> PlanDocument<'a> {
+        PlanDocument {
+            format_version: FORMAT_VERSION,
+            has_changes: plan.has_changes(),
+            has_errors: plan.has_errors(),
+            plan,
+        }
+    }
+}
+
 pub fn plan(plan: &Plan) -> String {
-    let document = PlanDocument {
-        format_version: FORMAT_VERSION,
-        has_changes: plan.has_changes(),
-        has_errors: plan.has_errors(),
-        plan,
-    };
+    let document = PlanDocument::new(plan);
     serde_json::to_string_pretty(&document).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 

@@ -2,11 +2,12 @@
 
 use super::quote::{ident, ident_if_needed};
 use super::table::escape_controls;
+use crate::model::policy::Mode;
 use crate::model::privileges::{ObjectKind, ObjectRef, PUBLIC};
 use crate::model::{Attributes, Escalation, MembershipOptions, RoleName, SettingScope};
 use crate::plan::{
     Change, ClusterPlan, DependentMembership, GrantObjects, PasswordSource, Plan, RoleAction,
-    RolePlan,
+    RolePlan, UnmanagedRole,
 };
 use std::fmt::Write;
 
@@ -45,6 +46,13 @@ pub fn plan(plan: &Plan, color: bool) -> String {
 /// be held. Stops at the first error of `out` (a closed pipe).
 pub fn write_plan(out: &mut dyn Write, plan: &Plan, color: bool) {
     let paint = Paint(color);
+    if plan.mode == Mode::Additive {
+        let _ = writeln!(
+            out,
+            "{} additive: nothing is revoked, dropped or reset\n",
+            paint.bold("Mode:")
+        );
+    }
     for cluster in &plan.clusters {
         if cluster_section(out, cluster, paint).is_err() {
             return;
@@ -130,6 +138,26 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
     for note in &cluster.notes {
         let _ = writeln!(out, "  note: {}", escape_controls(note));
     }
+    for role in &cluster.unmanaged {
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            paint.change("unmanaged:"),
+            escape_controls(&unmanaged_text(role))
+        );
+    }
+    for role in &cluster.expiring {
+        let when = if role.expired { "expired" } else { "expires" };
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            paint.change("warning:"),
+            escape_controls(&format!(
+                "role \"{}\" {when} (valid_until {})",
+                role.role, role.valid_until
+            ))
+        );
+    }
     for error in &cluster.errors {
         let _ = writeln!(
             out,
@@ -145,6 +173,22 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
         );
     }
     out.write_char('\n')
+}
+
+/// `role "rogue" (not declared, not managed by pgroster): SUPERUSER, LOGIN; member of pg_read_all_data`
+fn unmanaged_text(role: &UnmanagedRole) -> String {
+    let mut text = format!(
+        "role \"{}\" (not declared, not managed by pgroster)",
+        role.role
+    );
+    if !role.attributes.is_empty() {
+        let _ = write!(text, ": {}", role.attributes.join(", "));
+    }
+    if !role.predefined.is_empty() {
+        let groups: Vec<&str> = role.predefined.iter().map(RoleName::as_str).collect();
+        let _ = write!(text, "; member of {}", groups.join(", "));
+    }
+    text
 }
 
 /// Revokes from PUBLIC (`public_privileges`), under a heading per database.

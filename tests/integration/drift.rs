@@ -267,7 +267,8 @@ fn a_privilege_granted_by_another_grantor_is_not_drift() {
     // Only the adoption of the hand-made role: its SELECT is already held.
     let out = s.plan_changes();
     assert_has(&out.stdout, "~ role \"reader\" (adopt");
-    assert_lacks(&out.stdout, "grant");
+    assert_lacks(&out.stdout, "+ grant");
+    assert_lacks(&out.stdout, "- revoke");
     s.apply(None).expect_success();
     assert_eq!(
         grantors(),

@@ -125,7 +125,8 @@ fn roles_and_show_read_a_targets_cluster() {
     assert!(managed("reader").contains("devlead"), "{}", dump(&out));
     assert!(managed("app_rw").starts_with("yes"), "{}", dump(&out));
     assert_eq!(managed("legacy"), "no");
-    assert_eq!(managed("postgres"), "no");
+    // `postgres` is always in ignore_roles: never touched, told from an unknown role (issue 11).
+    assert_eq!(managed("postgres"), "ignored");
     assert_eq!(by_name["reader"]["MEMBER OF"], "app_rw");
     assert_eq!(by_name["reader"]["CONN LIMIT"], "7");
     assert!(by_name["reader"]["ATTRIBUTES"].contains("LOGIN"));

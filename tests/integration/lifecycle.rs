@@ -356,3 +356,132 @@ fn the_max_destroy_guard_refuses_a_plan_that_drops_too_many_roles() {
     }
     s.assert_converged();
 }
+
+/// `additive`: a safe first run on a hand-made cluster. Nothing is revoked, dropped or reset;
+/// the mode is in the plan's header, in JSON and in the audit log.
+#[test]
+fn additive_mode_never_takes_anything_away() {
+    let (cluster, s) = single_cluster(&[("dev", "a1")], AdminKind::Superuser);
+    exec(&cluster, "a1", "CREATE TABLE public.orders (id int)");
+    s.file(
+        "roles.yaml",
+        r#"
+roles:
+  - name: gone
+    password: none
+    targets: [dev]
+  - name: kept
+    password: none
+    targets: [dev]
+    set: { work_mem: 8MB }
+"#,
+    );
+    s.apply(None).expect_success();
+    exec(
+        &cluster,
+        "a1",
+        "GRANT SELECT ON public.orders TO kept; CREATE ROLE hand_made",
+    );
+    s.file(
+        "roles.yaml",
+        "roles:\n  - name: kept\n    password: none\n    targets: [dev]\n    member_of: [hand_made]\n",
+    );
+    let out = s.run(&["plan", "--mode", "additive", "--detailed-exitcode"]);
+    out.expect_code(2);
+    assert_has(
+        &out.stdout,
+        "Mode: additive: nothing is revoked, dropped or reset",
+    );
+    assert_has(&out.stdout, "+ member_of");
+    assert_lacks(&out.stdout, "- revoke");
+    assert_lacks(&out.stdout, "(destroy");
+    assert_lacks(&out.stdout, "- work_mem");
+    let json = s.run(&["plan", "--mode", "additive", "--format", "json"]);
+    assert_has(&json.stdout, r#""mode": "additive""#);
+    s.run(&["apply", "--auto-approve", "--mode", "additive"])
+        .expect_success();
+    assert!(role_exists(&cluster, "gone"));
+    assert_eq!(
+        direct_privileges(&cluster, "a1", "kept"),
+        ["table public.orders: SELECT"]
+    );
+    let audit = s.run(&["audit", "--format", "json"]);
+    assert_has(&audit.stdout, "apply --mode additive");
+    // Authoritative again, the rest is taken away.
+    s.apply(None).expect_success();
+    assert!(!role_exists(&cluster, "gone"));
+    assert!(direct_privileges(&cluster, "a1", "kept").is_empty());
+    s.assert_converged();
+}
+
+/// A role made by hand is visible to a drift check: listed with its dangerous attributes and
+/// predefined-role memberships; `unmanaged_roles = "drift"` makes it a change for
+/// `--detailed-exitcode`; `roles` tells ignored from unknown.
+#[test]
+fn a_role_made_by_hand_is_listed_as_unmanaged() {
+    let (cluster, s) = single_cluster(&[("dev", "a1")], AdminKind::Superuser);
+    s.file("roles.yaml", "roles: []\n");
+    exec(
+        &cluster,
+        "postgres",
+        "CREATE ROLE rogue LOGIN BYPASSRLS; GRANT pg_read_all_data TO rogue",
+    );
+    let out = s.run(&["plan", "--detailed-exitcode"]);
+    out.expect_code(0);
+    assert_has(
+        &out.stdout,
+        "unmanaged: role \"rogue\" (not declared, not managed by pgroster): BYPASSRLS, LOGIN; \
+         member of pg_read_all_data",
+    );
+    let json = s.run(&["plan", "--format", "json"]);
+    assert_has(&json.stdout, r#""unmanaged": ["#);
+    let registry = registry_toml(&[("dev", "a1", &cluster)]);
+    s.file(
+        "registry.toml",
+        &with_settings(&registry, "unmanaged_roles = \"drift\"\n"),
+    );
+    s.run(&["plan", "--detailed-exitcode"]).expect_code(2);
+    let roles = s.run(&["roles", "--target", "dev/a1"]);
+    let rogue = roles
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("rogue"))
+        .unwrap();
+    assert!(rogue.trim_end().ends_with("no"), "{rogue}");
+    let postgres = roles
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("postgres"))
+        .unwrap();
+    assert!(postgres.trim_end().ends_with("ignored"), "{postgres}");
+}
+
+/// Access about to end, and ended, is warned about in the plan, in text and JSON.
+#[test]
+fn expiring_access_is_warned_about() {
+    let (_cluster, s) = single_cluster(&[("dev", "a1")], AdminKind::Superuser);
+    let soon = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(5 * 24))
+        .unwrap()
+        .strftime("%Y-%m-%d")
+        .to_string();
+    s.file(
+        "roles.yaml",
+        &format!(
+            "roles:\n  - name: contractor\n    password: none\n    targets: [dev]\n    \
+             valid_until: \"{soon}\"\n  - name: intern\n    password: none\n    \
+             targets: [dev]\n    valid_until: \"2020-01-01\"\n"
+        ),
+    );
+    let out = s.plan_changes();
+    assert_has(
+        &out.stdout,
+        &format!("warning: role \"contractor\" expires (valid_until {soon}T00:00:00Z)"),
+    );
+    assert_has(
+        &out.stdout,
+        "warning: role \"intern\" expired (valid_until 2020-01-01T00:00:00Z)",
+    );
+    let json = s.run(&["plan", "--format", "json"]);
+    assert_has(&json.stdout, r#""expired": true"#);
+}

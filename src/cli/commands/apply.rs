@@ -1,30 +1,89 @@
 //! `pgroster apply`: load -> lock and plan -> render -> confirm -> run (which delivers the generated
-//! passwords before anything commits) -> settle the delivered passwords -> report.
+//! passwords before anything commits) -> settle the delivered passwords -> report. `apply FILE`
+//! runs a saved plan instead, after the same lock and read, once `saved` finds the config and
+//! every cluster it covers unchanged.
 
 use crate::cli::args::ApplyArgs;
 use crate::cli::credentials;
 use crate::cli::output::Output;
 use crate::cli::{context, EXIT_ERROR, EXIT_OK};
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use pgroster::apply;
 use pgroster::audit::AuditLog;
-use pgroster::fleet::{open_databases, plan_fleet};
+use pgroster::fleet::{open_databases, plan_fleet, ClusterConnections, Fleet};
+use pgroster::model::policy::Mode;
+use pgroster::model::ClusterKey;
+use pgroster::plan::Plan;
+use pgroster::registry::TargetGlob;
 use pgroster::render;
+use pgroster::saved::{ReadNow, SavedPlan};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
-    let ctx = context::load(config)?;
+    if let Some(path) = &args.saved_plan {
+        return run_saved(config, path, args, output);
+    }
+    let mut ctx = context::load(config)?;
+    ctx.override_mode(args.mode);
     let selection = ctx.selection(&args.selection.targets)?;
-    let on_wait = |message: &str| output.notice(message);
-    let mut fleet = plan_fleet(
-        &ctx.lowered,
-        &ctx.connector,
-        &selection,
-        ctx.locking(&on_wait),
-    );
+    let mut fleet = read_locked(&ctx, &selection, output);
     let plan = &fleet.plan;
     output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
     super::report_plan_errors(plan, output);
+    execute(&ctx, plan, &mut fleet.connections, args, output)
+}
+
+/// `apply FILE`: refused, before any cluster is contacted, for a plan with errors or a changed
+/// config; then every cluster is locked and read as `apply` does, and refused unless each
+/// reads as it did at plan time. Only then does the saved plan run.
+fn run_saved(config: &Path, path: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
+    let refused = "apply refused, nothing was changed";
+    let saved = SavedPlan::read(path).context(refused)?;
+    saved.check_runnable().context(refused)?;
+    let mut ctx = context::load(config)?;
+    // The plan is made again under the lock in the mode it was saved in.
+    ctx.lowered.policy.mode = saved.plan.mode;
+    saved.check_config(&ctx.config_digest).context(refused)?;
+    let selection = ctx.selection(&saved.selection)?;
+    let mut fleet = read_locked(&ctx, &selection, output);
+    saved
+        .check(&ReadNow {
+            config: &ctx.config_digest,
+            plan: &fleet.plan,
+            fingerprints: &fleet.fingerprints,
+        })
+        .context(refused)?;
+    output.notice(&format!(
+        "{}: made {}; the config and its {} cluster(s) read as they did then",
+        path.display(),
+        saved.made_at,
+        saved.clusters.len()
+    ));
+    let plan = &saved.plan;
+    output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
+    execute(&ctx, plan, &mut fleet.connections, args, output)
+}
+
+/// Every selected cluster locked, read and planned, telling `output` which one is waited for.
+fn read_locked(ctx: &context::Context, selection: &[TargetGlob], output: &Output) -> Fleet {
+    let on_wait = |message: &str| output.notice(message);
+    plan_fleet(
+        &ctx.lowered,
+        &ctx.connector,
+        selection,
+        ctx.locking(&on_wait),
+    )
+}
+
+/// Confirms and runs `plan` over the connections (and locks) of the clusters that were read.
+fn execute(
+    ctx: &context::Context,
+    plan: &Plan,
+    connections: &mut BTreeMap<ClusterKey, ClusterConnections>,
+    args: &ApplyArgs,
+    output: &Output,
+) -> Result<i32> {
     if !plan.has_changes() {
         return Ok(if plan.has_errors() {
             EXIT_ERROR
@@ -62,14 +121,17 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
         return Ok(EXIT_ERROR);
     }
     let mut audit = AuditLog::open(&ctx.audit_log)?;
-    open_databases(plan, &mut fleet.connections, &ctx.connector);
+    open_databases(plan, connections, &ctx.connector);
     let result = apply::run(
         &prepared,
-        &mut fleet.connections,
+        connections,
         &mut audit,
         &mut delivery,
         &context::actor(),
-        "apply",
+        match plan.mode {
+            Mode::Authoritative => "apply",
+            Mode::Additive => "apply --mode additive",
+        },
     );
     let (report, delivered) = credentials::settle_run(delivery, &prepared, result)?;
     for failure in report.clusters.iter().flat_map(|c| &c.failures) {

@@ -18,25 +18,33 @@ pub fn registry(config: &Path, args: &FormatArgs, output: &Output) -> Result<i32
     Ok(EXIT_OK)
 }
 
-fn read_target(config: &Path, target: &str) -> Result<CurrentCluster> {
+/// The cluster of `target`, and whether `ignore_roles` covers a role.
+fn read_target(
+    config: &Path,
+    target: &str,
+) -> Result<(CurrentCluster, impl Fn(&RoleName) -> bool)> {
     let ctx = context::load(config)?;
     let (target, entry) = ctx.find_target(target)?;
-    Ok(ctx.read_target(&target, entry)?.1)
+    let current = ctx.read_target(&target, entry)?.1;
+    let ignore_roles = ctx.lowered.ignore_roles;
+    Ok((current, move |role: &RoleName| {
+        ignore_roles.iter().any(|g| g.matches(role.as_str()))
+    }))
 }
 
 pub fn roles(config: &Path, args: &RolesArgs, output: &Output) -> Result<i32> {
-    let current = read_target(config, &args.target)?;
+    let (current, ignored) = read_target(config, &args.target)?;
     output.print(&match args.format {
         TableFormat::Json => {
-            serde_json::to_string_pretty(&inventory::roles_json(current.roles.values()))?
+            serde_json::to_string_pretty(&inventory::roles_json(current.roles.values(), &ignored))?
         }
-        TableFormat::Table => inventory::roles_table(current.roles.values()),
+        TableFormat::Table => inventory::roles_table(current.roles.values(), &ignored),
     });
     Ok(EXIT_OK)
 }
 
 pub fn show(config: &Path, args: &ShowArgs, output: &Output) -> Result<i32> {
-    let current = read_target(config, &args.target)?;
+    let (current, ignored) = read_target(config, &args.target)?;
     let name = RoleName::existing(args.role.clone());
     let role = current.roles.get(&name).with_context(|| {
         format!(
@@ -45,8 +53,8 @@ pub fn show(config: &Path, args: &ShowArgs, output: &Output) -> Result<i32> {
         )
     })?;
     output.print(&match args.format {
-        TableFormat::Json => serde_json::to_string_pretty(&inventory::role_json(role))?,
-        TableFormat::Table => inventory::role_table(role),
+        TableFormat::Json => serde_json::to_string_pretty(&inventory::role_json(role, &ignored))?,
+        TableFormat::Table => inventory::role_table(role, &ignored),
     });
     Ok(EXIT_OK)
 }

@@ -2,9 +2,11 @@
 
 mod apply;
 mod audit;
+mod import;
 mod inspect;
 mod plan;
 mod reset;
+mod show_plan;
 mod validate;
 
 use super::args::{Cli, Command};
@@ -16,11 +18,13 @@ pub fn dispatch(cli: &Cli, output: &Output) -> Result<i32> {
         Command::Validate => validate::run(&cli.config, output),
         Command::Plan(args) => plan::run(&cli.config, args, output),
         Command::Apply(args) => apply::run(&cli.config, args, output),
+        Command::ShowPlan(args) => show_plan::run(args, output),
         Command::Reset(args) => reset::run(&cli.config, args, output),
         Command::Audit(args) => audit::run(&cli.config, args, output),
         Command::Registry(args) => inspect::registry(&cli.config, args, output),
         Command::Roles(args) => inspect::roles(&cli.config, args, output),
         Command::Show(args) => inspect::show(&cli.config, args, output),
+        Command::Import(args) => import::run(&cli.config, args, output),
     }
 }
 

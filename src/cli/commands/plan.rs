@@ -1,4 +1,5 @@
-//! `pgroster plan`: read every cluster in scope (without pgroster's lock), diff, render.
+//! `pgroster plan`: read every cluster in scope (without pgroster's lock), diff, render; with
+//! `--out`, also save the plan with what it was made from, for `apply FILE`.
 
 use crate::cli::args::{PlanArgs, PlanFormat};
 use crate::cli::output::Output;
@@ -6,10 +7,12 @@ use crate::cli::{context, EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
 use anyhow::Result;
 use pgroster::fleet::{plan_fleet, Locking};
 use pgroster::render;
+use pgroster::saved::{self, SavedPlan};
 use std::path::Path;
 
 pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
-    let ctx = context::load(config)?;
+    let mut ctx = context::load(config)?;
+    ctx.override_mode(args.mode);
     let selection = ctx.selection(&args.selection.targets)?;
     // Read-only: no lock, so a plan never waits for an apply.
     let fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection, Locking::None);
@@ -23,10 +26,30 @@ pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
     super::report_plan_errors(plan, output);
     let code = if plan.has_errors() {
         EXIT_ERROR
-    } else if args.detailed_exitcode && plan.has_changes() {
+    } else if args.detailed_exitcode && plan.has_drift() {
         EXIT_CHANGES
     } else {
         EXIT_OK
     };
+    if let Some(out) = &args.out {
+        let has_errors = plan.has_errors();
+        SavedPlan::new(
+            fleet.plan,
+            &args.selection.targets,
+            ctx.config_digest,
+            &fleet.fingerprints,
+            saved::made_now(),
+        )
+        .write(out)?;
+        output.notice(&format!(
+            "Saved the plan to {}{}",
+            out.display(),
+            if has_errors {
+                "; it has errors, so `apply` refuses it".to_string()
+            } else {
+                format!("; apply exactly it with `pgroster apply {}`", out.display())
+            }
+        ));
+    }
     Ok(code)
 }

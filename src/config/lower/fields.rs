@@ -75,6 +75,8 @@ pub enum GrantProblem {
     LargeObjectOid(String),
     #[error("`future_owners` needs `future: true`")]
     FutureOwnersWithoutFuture,
+    #[error("`existing: false` needs `future: true`: without it the grant would grant nothing")]
+    ExistingWithoutFuture,
     #[error("it is always the target database; drop `names`/`schemas`")]
     DatabaseWithNames,
     #[error("use `names` for the schemas")]
@@ -298,6 +300,10 @@ fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, GrantP
     if raw.future_owners.is_some() && !future {
         return Err(GrantProblem::FutureOwnersWithoutFuture);
     }
+    let existing = raw.existing.unwrap_or(true);
+    if !existing && !future {
+        return Err(GrantProblem::ExistingWithoutFuture);
+    }
     if raw.columns.is_some() != (kind == ObjectKind::Column) {
         return Err(GrantProblem::Columns);
     }
@@ -404,6 +410,7 @@ fn grant(raw: &RawGrant, default_schemas: &[String]) -> Result<GrantSpec, GrantP
         grant_option: raw.grant_option.unwrap_or(false),
         future,
         future_owners,
+        existing,
     })
 }
 

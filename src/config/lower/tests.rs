@@ -684,3 +684,30 @@ fn public_privileges_is_read_from_yaml_and_absent_means_none() {
         "{err}"
     );
 }
+
+#[test]
+fn existing_false_declares_default_privileges_alone_and_needs_future() {
+    let roles = |extra: &str| {
+        format!(
+            "roles:\n  - name: r\n    targets: [\"dev/app_dev_main\"]\n    grants:\n      - {{ on: tables, schemas: [s], privileges: [SELECT], existing: false{extra} }}\n"
+        )
+    };
+    let lowered = lowered(&roles(", future: true")).unwrap();
+    let role = lowered.desired[&cluster("pg-dev", 5432)]
+        .roles
+        .get(&RoleName::existing("r"))
+        .unwrap();
+    assert!(role.grants[0].future && !role.grants[0].existing);
+    let error = lowered_error(&roles(""));
+    assert!(
+        error.contains("`existing: false` needs `future: true`"),
+        "{error}"
+    );
+}
+
+fn lowered_error(roles: &str) -> String {
+    match lowered(roles) {
+        Ok(_) => panic!("lowered"),
+        Err(e) => e,
+    }
+}

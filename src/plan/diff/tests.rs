@@ -1,11 +1,13 @@
 //! The diff of one cluster: roles created, changed, adopted, and the errors found before anything runs.
 
 use super::*;
+use crate::model::policy::{Mode, UnmanagedRoles};
 use crate::model::{
     AdminInfo, Attributes, ClusterKey, CurrentCluster, DatabaseInfo, Dependencies, MembershipGrant,
     MembershipOptions, Memberships, PasswordPolicy, RoleName, TargetName,
 };
 use crate::plan::DependentMembership;
+use crate::plan::UnmanagedRole;
 
 fn target() -> TargetName {
     TargetName {
@@ -91,6 +93,25 @@ fn plan_with(
     current: &CurrentCluster,
     revoke_ignored_memberships: bool,
 ) -> ClusterPlan {
+    plan_under(
+        desired,
+        current,
+        revoke_ignored_memberships,
+        &PlanPolicy::default(),
+    )
+}
+
+/// 2026-12-03T00:00:00Z: the day the expiry tests are written against.
+fn today() -> jiff::Timestamp {
+    "2026-12-03T00:00:00Z".parse().unwrap()
+}
+
+fn plan_under(
+    desired: &DesiredCluster,
+    current: &CurrentCluster,
+    revoke_ignored_memberships: bool,
+    policy: &PlanPolicy,
+) -> ClusterPlan {
     let ignore = vec![
         NameGlob::new("pg_*").unwrap(),
         NameGlob::new("rds*").unwrap(),
@@ -115,6 +136,8 @@ fn plan_with(
             revoke_ignored_memberships,
             narrowed: false,
             drops: &DropSettings::default(),
+            policy,
+            now: today(),
         },
     )
 }
@@ -623,4 +646,97 @@ fn a_revoke_with_nothing_dependent_lists_nothing() {
         membership_changes(&p, "lead")[..],
         [Change::RevokeMembershipAdmin { cascade, .. }] if cascade.is_empty()
     ));
+}
+
+#[test]
+fn roles_made_by_hand_are_listed_with_what_makes_them_dangerous() {
+    let mut rogue = as_current(&desired_role("rogue"));
+    rogue.comment = None;
+    rogue.attributes.superuser = true;
+    rogue.attributes.login = true;
+    rogue.member_of.insert(
+        RoleName::existing("pg_read_all_data"),
+        MembershipOptions::default(),
+    );
+    let mut provider = as_current(&desired_role("rds_admin"));
+    provider.comment = None;
+    let (d, c) = cluster(vec![], vec![rogue, provider]);
+    let p = plan(&d, &c);
+    assert_eq!(
+        p.unmanaged,
+        [UnmanagedRole {
+            role: RoleName::existing("rogue"),
+            attributes: vec!["SUPERUSER".into(), "LOGIN".into()],
+            predefined: vec![RoleName::existing("pg_read_all_data")],
+        }],
+        "ignored roles are not listed"
+    );
+    let ignore = PlanPolicy {
+        unmanaged_roles: UnmanagedRoles::Ignore,
+        ..PlanPolicy::default()
+    };
+    assert!(plan_under(&d, &c, false, &ignore).unmanaged.is_empty());
+}
+
+#[test]
+fn access_that_ends_within_the_warning_or_has_ended_is_listed() {
+    let mut soon = desired_role("soon");
+    soon.attributes.valid_until = Some("2026-12-10T00:00:00Z".into());
+    let mut gone = desired_role("gone");
+    gone.attributes.valid_until = Some("2026-12-01T00:00:00Z".into());
+    let mut later = desired_role("later");
+    later.attributes.valid_until = Some("2027-06-01T00:00:00Z".into());
+    let (d, c) = cluster(vec![soon, gone, later], vec![]);
+    let p = plan(&d, &c);
+    let listed: Vec<(&str, bool)> = p
+        .expiring
+        .iter()
+        .map(|e| (e.role.as_str(), e.expired))
+        .collect();
+    assert_eq!(listed, [("gone", true), ("soon", false)]);
+}
+
+#[test]
+fn additive_mode_keeps_what_adds_and_drops_what_takes_away() {
+    let mut role = desired_role("kept");
+    role.member_of.insert(
+        RoleName::existing("new_group"),
+        MembershipOptions::default(),
+    );
+    let mut existing = as_current(&desired_role("kept"));
+    existing.member_of.insert(
+        RoleName::existing("old_group"),
+        MembershipOptions::default(),
+    );
+    let gone = as_current(&desired_role("gone"));
+    let (d, mut c) = cluster(vec![role], vec![existing, gone]);
+    for group in ["new_group", "old_group"] {
+        let mut g = as_current(&desired_role(group));
+        g.comment = None;
+        c.roles.insert(g);
+    }
+    let additive = PlanPolicy {
+        mode: Mode::Additive,
+        ..PlanPolicy::default()
+    };
+    let authoritative = plan(&d, &c);
+    assert!(authoritative
+        .roles
+        .iter()
+        .any(|r| r.action == RoleAction::Destroy));
+    let p = plan_under(&d, &c, false, &additive);
+    assert!(p.roles.iter().all(|r| r.action != RoleAction::Destroy));
+    let changes: Vec<&Change> = p.roles.iter().flat_map(|r| &r.changes).collect();
+    assert!(
+        changes
+            .iter()
+            .any(|c| matches!(c, Change::GrantMembership { .. })),
+        "{changes:?}"
+    );
+    assert!(
+        !changes
+            .iter()
+            .any(|c| matches!(c, Change::RevokeMembership { .. })),
+        "{changes:?}"
+    );
 }

@@ -44,6 +44,7 @@ fn select_on_reports(future: bool) -> GrantSpec {
         privileges: BTreeSet::from(["SELECT".to_string()]),
         future,
         future_owners: None,
+        existing: true,
         grant_option: false,
     }
 }
@@ -306,6 +307,7 @@ fn select_on_a(grant_option: bool) -> GrantSpec {
         grant_option,
         future: false,
         future_owners: None,
+        existing: true,
     }
 }
 
@@ -405,4 +407,22 @@ fn a_passed_on_privilege_cascades_and_the_dependents_count_it_as_gone() {
         ),
         "dev1 is granted SELECT again and nothing of its own is revoked: {changes:?}"
     );
+}
+
+#[test]
+fn a_future_grant_with_existing_false_sets_the_default_privileges_alone() {
+    let state = state();
+    let index = DatabaseIndex::new(&state);
+    let mut spec = select_on_reports(true);
+    spec.existing = false;
+    let changes = diff_database(
+        &role("analyst"),
+        &[spec],
+        &index,
+        &superuser(),
+        &Cascaded::new(),
+    )
+    .changes;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert!(matches!(&changes[0], Change::GrantDefault { owner, .. } if owner.as_str() == "owner"));
 }

@@ -18,7 +18,8 @@ pub fn text_of(entry: &Value, key: &str) -> String {
 }
 
 /// Checks `value` against the subset of JSON Schema that schemars writes: `$ref` to
-/// `#/definitions`, `type`, `enum`, `minimum`, `anyOf`, `oneOf`, `required`, `properties`, `items`.
+/// `#/definitions`, `type`, `enum`, `minimum`, `allOf`, `anyOf`, `oneOf`, `required`, `properties`,
+/// `items`.
 pub fn schema_errors(
     root: &Value,
     schema: &Value,
@@ -72,6 +73,14 @@ pub fn schema_errors(
         if n < min {
             errors.push(format!("{path}: {n} < minimum {min}"));
         }
+    }
+    for all in schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        schema_errors(root, all, value, path, errors);
     }
     if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
         if !any.iter().any(&valid) {
