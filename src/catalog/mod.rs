@@ -188,11 +188,7 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
         let member_of = &mut roles[member].member_of;
         // 16+ keeps one row per grantor; the member has an option if any grant gives it.
         match member_of.get_mut(&group) {
-            Some(held) => {
-                held.admin |= granted.admin;
-                held.inherit = either(held.inherit, granted.inherit);
-                held.set = either(held.set, granted.set);
-            }
+            Some(held) => *held = held.union(granted),
             None => {
                 member_of.insert(group, granted);
             }
@@ -296,11 +292,4 @@ pub(super) fn each_row(
 pub(super) fn get<'a, T: FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, CatalogError> {
     row.try_get(index)
         .map_err(|e| CatalogError::Shape(format!("column {index}: {e}")))
-}
-
-fn either(a: Option<bool>, b: Option<bool>) -> Option<bool> {
-    match (a, b) {
-        (None, None) => None,
-        (a, b) => Some(a.unwrap_or(false) || b.unwrap_or(false)),
-    }
 }

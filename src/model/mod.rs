@@ -164,6 +164,22 @@ pub struct MembershipOptions {
     pub set: Option<bool>,
 }
 
+impl MembershipOptions {
+    /// The options of a membership held through this grant and `other` (PostgreSQL 16+ keeps
+    /// one grant per grantor): the member has an option if any grant gives it.
+    pub fn union(self, other: MembershipOptions) -> MembershipOptions {
+        let either = |a: Option<bool>, b: Option<bool>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(false) || b.unwrap_or(false)),
+        };
+        MembershipOptions {
+            admin: self.admin || other.admin,
+            inherit: either(self.inherit, other.inherit),
+            set: either(self.set, other.set),
+        }
+    }
+}
+
 /// The groups a role is a member of, with the options of each membership, sorted by group.
 /// A sorted Vec (a [`RoleMap`]), not a BTreeMap: a role is in one to a few groups, a BTreeMap
 /// allocates room for eleven, and a fleet has tens of thousands of roles, desired and current.

@@ -1,5 +1,6 @@
 //! The diff of one cluster: desired roles against the roles read from its catalog.
 
+use super::cascade;
 use super::drops::plan_drops;
 use super::memberships::check_memberships;
 use super::policy::{apply_mode, expiring, unmanaged};
@@ -7,7 +8,9 @@ use super::privileges::{
     cascaded, diff_database, missing_everywhere, Cascaded, Context, DatabaseIndex,
 };
 use super::public::diff_public;
-use super::{Change, ClusterPlan, PasswordSource, PlanError, RoleAction, RolePlan};
+use super::{
+    Change, ClusterPlan, DependentMembership, PasswordSource, PlanError, RoleAction, RolePlan,
+};
 use crate::model::policy::PlanPolicy;
 use crate::model::privileges::GrantSpec;
 use crate::model::public::{PublicPolicy, PublicState};
@@ -96,6 +99,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         )
         .collect();
     let membership_options_supported = current.server_version_num >= 160000;
+    let membership_cascades = removed_by_cascades(input);
     // Both sides are sorted by name: one walk pairs them, instead of a search per role.
     let mut current_roles = current.roles.values().peekable();
     for role in desired.roles.values() {
@@ -104,7 +108,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         let existing = current_roles.next_if(|r| r.name == role.name);
         let mut plan_for_role = match existing {
             None => create(role),
-            Some(existing) => update(role, existing, &in_scope, input),
+            Some(existing) => update(role, existing, &in_scope, input, &membership_cascades),
         };
         let privilege_changes =
             privileges(role, input, &cascaded, &mut plan.notes, &mut plan.errors);
@@ -125,6 +129,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
             plan.roles.push(role_plan);
         }
     }
+    cascade::mark_dependents(current, &mut plan.roles);
     let admin_acts_as = |grantor: &RoleName| {
         current.admin.superuser || current.roles.get(grantor).is_some_and(|r| r.admin_acts_as)
     };
@@ -341,6 +346,7 @@ fn update(
     existing: &CurrentRole,
     in_scope: &BTreeSet<SettingScope>,
     input: &DiffInput,
+    cascaded: &BTreeSet<DependentMembership>,
 ) -> Option<RolePlan> {
     let mut changes = Vec::new();
     if existing.attributes != role.attributes {
@@ -362,7 +368,7 @@ fn update(
             });
         }
     }
-    diff_memberships(role, existing, input, &mut changes);
+    diff_memberships(role, existing, input, cascaded, &mut changes);
     diff_settings(role, existing, in_scope, &mut changes);
     let wanted_marker = marker_of(role);
     if existing.comment.as_deref() != Some(wanted_marker.as_str()) {
@@ -411,18 +417,63 @@ fn supported_options<'r>(
     Cow::Owned(role)
 }
 
+/// The grants of declared roles that another role's revoke removes with `CASCADE` (PostgreSQL
+/// 16+; see `cascade`). The membership changes are replayed until what the plan grants again
+/// no longer changes what the cascades remove: a member granted the ADMIN OPTION again keeps
+/// the grants it made. Each round only grants back what the one before found removed, so a few
+/// rounds settle it; the cap only guards against a case not thought of.
+fn removed_by_cascades(input: &DiffInput) -> BTreeSet<DependentMembership> {
+    const MAX_ROUNDS: usize = 8;
+    let mut cascaded = BTreeSet::new();
+    if input.current.server_version_num < 160000 {
+        return cascaded;
+    }
+    for _ in 0..MAX_ROUNDS {
+        let mut planned: Vec<(&RoleName, Vec<Change>)> = Vec::new();
+        for role in input.desired.roles.values() {
+            if let Some(existing) = input.current.roles.get(&role.name) {
+                let mut changes = Vec::new();
+                diff_memberships(role, existing, input, &cascaded, &mut changes);
+                planned.push((&role.name, changes));
+            }
+        }
+        let changes: Vec<(&RoleName, &Change)> = planned
+            .iter()
+            .flat_map(|(role, changes)| changes.iter().map(move |c| (*role, c)))
+            .collect();
+        let next = cascade::removed(input.current, &changes);
+        if next == cascaded {
+            break;
+        }
+        cascaded = next;
+    }
+    cascaded
+}
+
 fn diff_memberships(
     role: &DesiredRole,
     existing: &CurrentRole,
     input: &DiffInput,
+    cascaded: &BTreeSet<DependentMembership>,
     changes: &mut Vec<Change>,
 ) {
+    // A grant another revoke removes with CASCADE is gone by the time this role's revokes run:
+    // revoked again it would fail, and a declared membership is granted again by the admin.
+    let stays = |group: &RoleName, grantor: &RoleName| {
+        cascaded.is_empty()
+            || !cascaded.contains(&DependentMembership {
+                member: existing.name.clone(),
+                group: group.clone(),
+                grantor: grantor.clone(),
+            })
+    };
     // One grant per membership before 16 (no grantor needed); from 16 one per grantor, and a
     // statement without GRANTED BY reaches only the admin's own, so each is named.
     let grants = |group: &RoleName| -> Vec<(Option<RoleName>, MembershipOptions)> {
         match existing.membership_grants.get(group) {
             Some(grants) if !grants.is_empty() => grants
                 .iter()
+                .filter(|g| stays(group, &g.grantor))
                 .map(|g| (Some(g.grantor.clone()), g.options))
                 .collect(),
             _ => vec![(
@@ -431,8 +482,20 @@ fn diff_memberships(
             )],
         }
     };
+    // The membership as the cascades leave it: what its remaining grants give together.
+    let held = |group: &RoleName| -> Option<MembershipOptions> {
+        let have = existing.member_of.get(group).copied()?;
+        match existing.membership_grants.get(group) {
+            Some(all) if all.iter().any(|g| !stays(group, &g.grantor)) => all
+                .iter()
+                .filter(|g| stays(group, &g.grantor))
+                .map(|g| g.options)
+                .reduce(MembershipOptions::union),
+            _ => Some(have),
+        }
+    };
     for (group, want) in &role.member_of {
-        let Some(have) = existing.member_of.get(group) else {
+        let Some(have) = held(group) else {
             changes.push(Change::GrantMembership {
                 group: group.clone(),
                 options: *want,
@@ -478,7 +541,7 @@ fn diff_memberships(
                     admin: !admin_added,
                     ..*want
                 },
-                from: Some(*have),
+                from: Some(have),
                 escalation: Vec::new(),
                 granted_by: None,
             });
@@ -489,6 +552,7 @@ fn diff_memberships(
                     changes.push(Change::RevokeMembershipAdmin {
                         group: group.clone(),
                         granted_by: grantor.clone(),
+                        cascade: Vec::new(),
                     });
                 }
             }
@@ -500,6 +564,7 @@ fn diff_memberships(
                 changes.push(Change::RevokeMembership {
                     group: group.clone(),
                     granted_by: grantor,
+                    cascade: Vec::new(),
                 });
             }
         }

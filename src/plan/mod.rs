@@ -2,6 +2,7 @@
 //!
 //! The plan is a value: `plan` renders it, `apply` executes the same value.
 
+mod cascade;
 mod diff;
 mod drops;
 mod error;
@@ -77,6 +78,12 @@ pub enum Change {
         /// membership has one grant per grantor, and a statement reaches only the one it names.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         granted_by: Option<RoleName>,
+        /// On PostgreSQL 16+, the grants the role made with the ADMIN OPTION taken here, which
+        /// the server removes with it (`CASCADE`, see `cascade.rs`); empty when there are none.
+        /// A declared member among them is granted the membership again, earlier in the same
+        /// transaction.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        cascade: Vec<DependentMembership>,
     },
     RevokeMembership {
         group: RoleName,
@@ -84,6 +91,12 @@ pub enum Change {
         /// membership has one grant per grantor, and a statement reaches only the one it names.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         granted_by: Option<RoleName>,
+        /// On PostgreSQL 16+, the grants the role made with the ADMIN OPTION of this
+        /// membership, which the server removes with it (`CASCADE`, see `cascade.rs`); empty
+        /// when there are none. A declared member among them is granted the membership again,
+        /// earlier in the same transaction.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        cascade: Vec<DependentMembership>,
     },
     SetSetting {
         scope: SettingScope,
@@ -165,6 +178,18 @@ pub enum Change {
     },
     /// The last step, after every database was cleaned.
     DropRole,
+}
+
+/// A membership grant that another grant's ADMIN OPTION made possible: `grantor` passed
+/// `group` on to `member` (directly, or down a chain of such grants). A revoke that takes that
+/// option away on PostgreSQL 16+ removes it too.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct DependentMembership {
+    pub member: RoleName,
+    pub group: RoleName,
+    pub grantor: RoleName,
 }
 
 /// A grant made by a role with its grant option, removed with that option.

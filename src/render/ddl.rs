@@ -7,7 +7,7 @@ use crate::model::settings::{is_identifier_list, parse_identifier_list};
 use crate::model::{
     AttributeChange, AttributeValue, Attributes, MembershipOptions, RoleName, Secret, SettingScope,
 };
-use crate::plan::{Change, GrantObjects};
+use crate::plan::{Change, DependentMembership, GrantObjects};
 
 /// SQL to run and the form to show. The runnable form may hold a password verifier, so only
 /// `apply` reads it; Debug and Display print the redacted form.
@@ -84,15 +84,25 @@ fn statement_to(role: Option<&RoleName>, change: &Change, verifier: Option<&Secr
             membership_options(options),
             granted_by_sql(granted_by.as_ref())
         )),
-        Change::RevokeMembershipAdmin { group, granted_by } => Statement::plain(format!(
-            "REVOKE ADMIN OPTION FOR {} FROM {role_sql}{}",
+        Change::RevokeMembershipAdmin {
+            group,
+            granted_by,
+            cascade,
+        } => Statement::plain(format!(
+            "REVOKE ADMIN OPTION FOR {} FROM {role_sql}{}{}",
             ident(group.as_str()),
-            granted_by_sql(granted_by.as_ref())
+            granted_by_sql(granted_by.as_ref()),
+            cascade_sql(cascade)
         )),
-        Change::RevokeMembership { group, granted_by } => Statement::plain(format!(
-            "REVOKE {} FROM {role_sql}{}",
+        Change::RevokeMembership {
+            group,
+            granted_by,
+            cascade,
+        } => Statement::plain(format!(
+            "REVOKE {} FROM {role_sql}{}{}",
             ident(group.as_str()),
-            granted_by_sql(granted_by.as_ref())
+            granted_by_sql(granted_by.as_ref()),
+            cascade_sql(cascade)
         )),
         Change::SetSetting {
             scope, name, to, ..
@@ -251,6 +261,16 @@ fn granted_by_sql(grantor: Option<&RoleName>) -> String {
     grantor.map_or_else(String::new, |g| {
         format!(" GRANTED BY {}", ident(g.as_str()))
     })
+}
+
+/// `CASCADE` only when the revoke removes grants that depend on it (PostgreSQL 16+): the plan
+/// lists them, and a revoke with nothing dependent stays the plain one.
+fn cascade_sql(dependents: &[DependentMembership]) -> &'static str {
+    if dependents.is_empty() {
+        ""
+    } else {
+        " CASCADE"
+    }
 }
 
 /// `WITH ADMIN OPTION` works on every version; INHERIT and SET (PostgreSQL 16+) only reach here

@@ -8,8 +8,8 @@ use crate::model::{
     SettingScope, TargetName,
 };
 use crate::plan::{
-    Change, ClusterPlan, DependentGrant, ExpiringRole, GrantObjects, PasswordSource, Plan,
-    PlanError, RoleAction, RolePlan, SkippedRole, UnmanagedRole,
+    Change, ClusterPlan, DependentGrant, DependentMembership, ExpiringRole, GrantObjects,
+    PasswordSource, Plan, PlanError, RoleAction, RolePlan, SkippedRole, UnmanagedRole,
 };
 
 /// A SCRAM verifier for the changes that set a password. Snapshots must never show it, so the
@@ -259,14 +259,29 @@ fn updated() -> RolePlan {
             Change::RevokeMembershipAdmin {
                 group: role("app_rw"),
                 granted_by: None,
+                cascade: Vec::new(),
             },
             Change::RevokeMembership {
                 group: role("old team"),
                 granted_by: None,
+                cascade: Vec::new(),
             },
+            // JSmith passed "old team" on, and its member passed it on again.
             Change::RevokeMembership {
                 group: role("old team"),
-                granted_by: Some(role("team_lead")),
+                granted_by: Some(role("Team \"Lead\"")),
+                cascade: vec![
+                    DependentMembership {
+                        member: role("guest"),
+                        group: role("old team"),
+                        grantor: role("JSmith"),
+                    },
+                    DependentMembership {
+                        member: role("Odd Name"),
+                        group: role("old team"),
+                        grantor: role("guest"),
+                    },
+                ],
             },
             Change::SetSetting {
                 scope: SettingScope::AllDatabases,
@@ -300,13 +315,13 @@ fn updated() -> RolePlan {
                     schema: "public".into(),
                 },
                 privileges: privileges(&["USAGE"]),
-                granted_by: role("postgres"),
+                granted_by: role("we\"ird"),
                 grant_option_only: false,
                 cascade: Vec::new(),
             },
             Change::RevokeDefault {
                 database: "app_dev".into(),
-                owner: role("app_owner"),
+                owner: role("Odd Name"),
                 schema: None,
                 kind: ObjectKind::Function,
                 privileges: privileges(&["EXECUTE"]),

@@ -1,12 +1,13 @@
 //! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove.
 
-use super::quote::ident_if_needed;
+use super::quote::{ident, ident_if_needed};
 use super::table::escape_controls;
 use crate::model::policy::Mode;
 use crate::model::privileges::{ObjectKind, ObjectRef, PUBLIC};
 use crate::model::{Attributes, Escalation, MembershipOptions, RoleName, SettingScope};
 use crate::plan::{
-    Change, ClusterPlan, GrantObjects, PasswordSource, Plan, RoleAction, RolePlan, UnmanagedRole,
+    Change, ClusterPlan, DependentMembership, GrantObjects, PasswordSource, Plan, RoleAction,
+    RolePlan, UnmanagedRole,
 };
 use std::fmt::Write;
 
@@ -73,7 +74,7 @@ pub fn write_plan(out: &mut dyn Write, plan: &Plan, color: bool) {
         let skipped: Vec<String> = plan
             .skipped_roles
             .iter()
-            .map(|s| format!("\"{}\" on {}", s.role, s.target))
+            .map(|s| format!("{} on {}", ident(s.role.as_str()), s.target))
             .collect();
         let _ = writeln!(
             out,
@@ -219,13 +220,16 @@ fn public_section(out: &mut dyn Write, changes: &[Change], paint: Paint) -> std:
 
 fn write_change(out: &mut dyn Write, change: &Change, paint: Paint) -> std::fmt::Result {
     for line in change_lines(change) {
-        let (sign, rest) = line.split_at(line.chars().next().map_or(0, char::len_utf8));
+        // A line under another (what a cascade removes) is indented before its sign.
+        let body = line.trim_start_matches(' ');
+        let indent = &line[..line.len() - body.len()];
+        let (sign, rest) = body.split_at(body.chars().next().map_or(0, char::len_utf8));
         let sign = match sign {
             "+" => paint.add(sign),
             "-" => paint.remove(sign),
             _ => paint.change(sign),
         };
-        writeln!(out, "      {sign}{}", escape_controls(rest))?;
+        writeln!(out, "      {indent}{sign}{}", escape_controls(rest))?;
     }
     Ok(())
 }
@@ -257,7 +261,7 @@ fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt:
     writeln!(
         out,
         "  {symbol} {}",
-        escape_controls(&format!("role \"{}\"{why}{about}", role.role))
+        escape_controls(&format!("role {}{why}{about}", ident(role.role.as_str())))
     )?;
     for change in &role.changes {
         write_change(out, change, paint)?;
@@ -291,8 +295,10 @@ fn in_scope(scope: &SettingScope) -> String {
 }
 
 /// A change's lines without colour, each starting with its sign (`+`, `~`, `-`); names in them
-/// are as read, not yet escaped. Databases, schemas and objects are written as SQL would
-/// (`"Odd Schema"."Tab le"`), so a dot or a space in a name cannot be misread.
+/// are as read, not yet escaped. Databases, schemas, objects and role names are written as SQL
+/// would (`"Odd Schema"."Tab le"`, `created by "Odd Name"`), so a dot, a space or a quote in a
+/// name cannot be misread; membership lines always quote their roles (`member_of "app_rw"`), as
+/// they did before names could be odd, with a quote inside doubled as SQL doubles it.
 fn change_lines(change: &Change) -> Vec<String> {
     let (add, upd, del) = ("+", "~", "-");
     match change {
@@ -353,8 +359,9 @@ fn change_lines(change: &Change) -> Vec<String> {
             escalation,
             granted_by,
         } => vec![format!(
-            "{add} {:<16} \"{group}\"{}{}{}",
+            "{add} {:<16} {}{}{}{}",
             "member_of",
+            ident(group.as_str()),
             membership_text(options),
             escalation_text(escalation),
             granted_by_text(granted_by.as_ref())
@@ -366,26 +373,38 @@ fn change_lines(change: &Change) -> Vec<String> {
             escalation,
             granted_by,
         } => vec![format!(
-            "{upd} {:<16} \"{group}\":{} ->{}{}{}",
+            "{upd} {:<16} {}:{} ->{}{}{}",
             "member_of",
+            ident(group.as_str()),
             membership_text(from),
             membership_text(options),
             escalation_text(escalation),
             granted_by_text(granted_by.as_ref())
         )],
-        Change::RevokeMembershipAdmin { group, granted_by } => {
-            vec![format!(
-                "{del} {:<16} \"{group}\" admin option{}",
-                "member_of",
-                granted_by_text(granted_by.as_ref())
-            )]
+        Change::RevokeMembershipAdmin {
+            group,
+            granted_by,
+            cascade,
         }
-        Change::RevokeMembership { group, granted_by } => {
-            vec![format!(
-                "{del} {:<16} \"{group}\"{}",
+        | Change::RevokeMembership {
+            group,
+            granted_by,
+            cascade,
+        } => {
+            let admin_option = if matches!(change, Change::RevokeMembershipAdmin { .. }) {
+                " admin option"
+            } else {
+                ""
+            };
+            let mut lines = vec![format!(
+                "{del} {:<16} {}{admin_option}{}{}",
                 "member_of",
-                granted_by_text(granted_by.as_ref())
-            )]
+                ident(group.as_str()),
+                granted_by_text(granted_by.as_ref()),
+                cascade_text(cascade)
+            )];
+            lines.extend(cascade.iter().map(dependent_line));
+            lines
         }
         Change::SetSetting {
             scope,
@@ -549,9 +568,10 @@ fn default_text(
     privileges: &[String],
 ) -> String {
     format!(
-        "{} on future {} created by {owner}{} (default privileges, in database {})",
+        "{} on future {} created by {}{} (default privileges, in database {})",
         privileges.join(", "),
         kind.plural().to_ascii_lowercase(),
+        ident_if_needed(owner.as_str()),
         schema
             .map(|s| format!(" in schema {}", ident_if_needed(s)))
             .unwrap_or_default(),
@@ -561,7 +581,28 @@ fn default_text(
 
 /// The grant a membership line is about, when the server keeps one per grantor (16+).
 fn granted_by_text(grantor: Option<&RoleName>) -> String {
-    grantor.map_or_else(String::new, |g| format!(" (granted by \"{g}\")"))
+    grantor.map_or_else(String::new, |g| {
+        format!(" (granted by {})", ident(g.as_str()))
+    })
+}
+
+fn cascade_text(dependents: &[DependentMembership]) -> &'static str {
+    if dependents.is_empty() {
+        ""
+    } else {
+        ", cascading to the grants it made:"
+    }
+}
+
+/// A grant the revoke above removes with it, indented under it as the object-privilege
+/// cascades are.
+fn dependent_line(dependent: &DependentMembership) -> String {
+    format!(
+        "    - {} member_of {} (granted by {})",
+        ident(dependent.member.as_str()),
+        ident(dependent.group.as_str()),
+        ident(dependent.grantor.as_str())
+    )
 }
 
 fn membership_text(options: &MembershipOptions) -> String {
@@ -719,6 +760,7 @@ mod tests {
         cluster.roles[0].changes.push(Change::RevokeMembership {
             group: RoleName::existing("grp\x1b]0;owned\x07"),
             granted_by: Some(RoleName::existing("by\x1b[2J")),
+            cascade: Vec::new(),
         });
         let text = super::plan(&plan, false);
         assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text}");

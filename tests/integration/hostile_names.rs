@@ -255,7 +255,15 @@ roles:
                 .any(|l| l.trim_start().starts_with("+ role \"fake\"")),
             "a forged line:\n{out}"
         );
-        assert_has(out, "old\\n + role \"fake\" (superuser)\\u{1b}[2J");
     }
+    // The plan quotes the role name as SQL does (its quotes doubled), the listing prints it raw.
+    assert_has(
+        &plan.stdout,
+        "\"old\\n + role \"\"fake\"\" (superuser)\\u{1b}[2J\"",
+    );
+    assert_has(
+        &listing.stdout,
+        "old\\n + role \"fake\" (superuser)\\u{1b}[2J",
+    );
     assert_has(&plan.stdout, "+ application_name = a\\nb");
 }

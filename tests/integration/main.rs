@@ -24,6 +24,7 @@ mod hostile_names;
 mod import;
 mod inspect;
 mod lifecycle;
+mod membership_cascade;
 mod memberships;
 mod multi_cluster;
 mod passwords;

@@ -6,6 +6,7 @@ use crate::model::{
     AdminInfo, Attributes, ClusterKey, CurrentCluster, DatabaseInfo, Dependencies, MembershipGrant,
     MembershipOptions, Memberships, PasswordPolicy, RoleName, TargetName,
 };
+use crate::plan::DependentMembership;
 use crate::plan::UnmanagedRole;
 
 fn target() -> TargetName {
@@ -452,12 +453,12 @@ fn memberships_are_changed_and_revoked_per_grantor_on_16() {
             Change::GrantMembership {
                 group, granted_by, ..
             } => Some(("grant", group.as_str(), granted_by.clone())),
-            Change::RevokeMembershipAdmin { group, granted_by } => {
-                Some(("revoke_admin", group.as_str(), granted_by.clone()))
-            }
-            Change::RevokeMembership { group, granted_by } => {
-                Some(("revoke", group.as_str(), granted_by.clone()))
-            }
+            Change::RevokeMembershipAdmin {
+                group, granted_by, ..
+            } => Some(("revoke_admin", group.as_str(), granted_by.clone())),
+            Change::RevokeMembership {
+                group, granted_by, ..
+            } => Some(("revoke", group.as_str(), granted_by.clone())),
             _ => None,
         })
         .collect();
@@ -516,6 +517,135 @@ fn a_missing_option_is_added_with_the_admins_own_grant_on_16() {
             granted_by: None,
         }]
     );
+}
+
+/// `lead` holds `team` with the ADMIN OPTION from postgres and granted it to `dev1` and to the
+/// undeclared `guest`; `lead` is declared without the option, `dev1` as `dev1_team` says.
+fn passed_on(dev1_team: bool) -> ClusterPlan {
+    let team = RoleName::existing("team");
+    let mut lead = desired_role("lead");
+    lead.member_of
+        .insert(team.clone(), MembershipOptions::default());
+    let mut dev1 = desired_role("dev1");
+    if dev1_team {
+        dev1.member_of
+            .insert(team.clone(), MembershipOptions::default());
+    }
+    let held = |role: &DesiredRole, grantor: &str, admin: bool| {
+        let options = MembershipOptions {
+            admin,
+            ..MembershipOptions::default()
+        };
+        let mut current = as_current(role);
+        current.member_of.insert(team.clone(), options);
+        current.membership_grants = BTreeMap::from([(
+            team.clone(),
+            vec![MembershipGrant {
+                grantor: RoleName::existing(grantor),
+                options,
+            }],
+        )]);
+        current
+    };
+    let current = vec![
+        held(&lead, "postgres", true),
+        held(&dev1, "lead", false),
+        held(&desired_role("guest"), "lead", false),
+        as_current(&desired_role("team")),
+    ];
+    let (d, mut c) = cluster(vec![lead, dev1], current);
+    c.server_version_num = 160002;
+    plan(&d, &c)
+}
+
+fn membership_changes<'p>(p: &'p ClusterPlan, role: &str) -> Vec<&'p Change> {
+    p.roles
+        .iter()
+        .filter(|r| r.role.as_str() == role)
+        .flat_map(|r| &r.changes)
+        .filter(|c| {
+            matches!(
+                c,
+                Change::GrantMembership { .. }
+                    | Change::RevokeMembership { .. }
+                    | Change::RevokeMembershipAdmin { .. }
+            )
+        })
+        .collect()
+}
+
+/// Issue 10: the revoke lists what its CASCADE removes, and a declared member whose grant goes
+/// with it is granted the membership again by the admin, so one apply converges.
+#[test]
+fn a_revoked_admin_option_lists_the_grants_made_with_it_and_a_declared_member_is_granted_again() {
+    let p = passed_on(true);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let dependent = |member: &str| DependentMembership {
+        member: RoleName::existing(member),
+        group: RoleName::existing("team"),
+        grantor: RoleName::existing("lead"),
+    };
+    assert_eq!(
+        membership_changes(&p, "lead"),
+        [&Change::RevokeMembershipAdmin {
+            group: RoleName::existing("team"),
+            granted_by: Some(RoleName::existing("postgres")),
+            cascade: vec![dependent("dev1"), dependent("guest")],
+        }]
+    );
+    assert_eq!(
+        membership_changes(&p, "dev1"),
+        [&Change::GrantMembership {
+            group: RoleName::existing("team"),
+            options: MembershipOptions::default(),
+            from: None,
+            escalation: Vec::new(),
+            granted_by: None,
+        }]
+    );
+}
+
+/// The cascade removes an undeclared membership of a managed role: revoked again after it, the
+/// grant would be missing and the server's WARNING would roll the cluster back. `dev1` sorts
+/// before `lead`, so its own revoke would even run first; it is still left to the cascade, so
+/// the plan shows the grant once, under the revoke that removes it.
+#[test]
+fn a_grant_the_cascade_removes_is_not_revoked_again() {
+    let p = passed_on(false);
+    assert!(membership_changes(&p, "dev1").is_empty(), "{p:#?}");
+    assert!(matches!(
+        membership_changes(&p, "lead")[..],
+        [Change::RevokeMembershipAdmin { cascade, .. }] if cascade.len() == 2
+    ));
+}
+
+/// No grant made with lead's ADMIN OPTION: the revoke stays a plain one (no CASCADE).
+#[test]
+fn a_revoke_with_nothing_dependent_lists_nothing() {
+    let team = RoleName::existing("team");
+    let mut lead = desired_role("lead");
+    lead.member_of
+        .insert(team.clone(), MembershipOptions::default());
+    let mut current = as_current(&lead);
+    let options = MembershipOptions {
+        admin: true,
+        ..MembershipOptions::default()
+    };
+    current.member_of.insert(team.clone(), options);
+    current.membership_grants = BTreeMap::from([(
+        team.clone(),
+        vec![MembershipGrant {
+            grantor: RoleName::existing("postgres"),
+            options,
+        }],
+    )]);
+    let (d, mut c) = cluster(vec![lead], vec![current, as_current(&desired_role("team"))]);
+    c.server_version_num = 160002;
+    let p = plan(&d, &c);
+    assert!(matches!(
+        membership_changes(&p, "lead")[..],
+        [Change::RevokeMembershipAdmin { cascade, .. }] if cascade.is_empty()
+    ));
 }
 
 #[test]
