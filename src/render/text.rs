@@ -1,12 +1,14 @@
 //! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove.
 
+use super::compact;
 use super::quote::ident_if_needed;
 use super::table::escape_controls;
 use crate::model::policy::Mode;
 use crate::model::privileges::{ObjectKind, ObjectRef, PUBLIC};
 use crate::model::{Attributes, Escalation, MembershipOptions, RoleName, SettingScope};
 use crate::plan::{
-    Change, ClusterPlan, GrantObjects, PasswordSource, Plan, RoleAction, RolePlan, UnmanagedRole,
+    Change, ClusterPlan, ExpiringRole, GrantObjects, PasswordSource, Plan, RoleAction, RolePlan,
+    UnmanagedRole,
 };
 use std::fmt::Write;
 
@@ -33,6 +35,22 @@ impl Paint {
     fn bold(self, t: &str) -> String {
         self.code("1", t)
     }
+    fn sign(self, sign: &str) -> String {
+        match sign {
+            "+" => self.add(sign),
+            "-" => self.remove(sign),
+            _ => self.change(sign),
+        }
+    }
+}
+
+/// How much of each role a plan shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Every change on its own line.
+    Full,
+    /// One line per role, its changes counted by kind (`--compact`).
+    Compact,
 }
 
 pub fn plan(plan: &Plan, color: bool) -> String {
@@ -44,6 +62,11 @@ pub fn plan(plan: &Plan, color: bool) -> String {
 /// The plan, written as it is rendered: at 10,000 roles the text is megabytes that need not
 /// be held. Stops at the first error of `out` (a closed pipe).
 pub fn write_plan(out: &mut dyn Write, plan: &Plan, color: bool) {
+    write_plan_as(out, plan, color, Detail::Full);
+}
+
+/// [`write_plan`] at the given level of detail.
+pub fn write_plan_as(out: &mut dyn Write, plan: &Plan, color: bool, detail: Detail) {
     let paint = Paint(color);
     if plan.mode == Mode::Additive {
         let _ = writeln!(
@@ -53,7 +76,7 @@ pub fn write_plan(out: &mut dyn Write, plan: &Plan, color: bool) {
         );
     }
     for cluster in &plan.clusters {
-        if cluster_section(out, cluster, paint).is_err() {
+        if cluster_section(out, cluster, paint, detail).is_err() {
             return;
         }
     }
@@ -112,7 +135,12 @@ pub fn write_plan(out: &mut dyn Write, plan: &Plan, color: bool) {
     }
 }
 
-fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> std::fmt::Result {
+fn cluster_section(
+    out: &mut dyn Write,
+    cluster: &ClusterPlan,
+    paint: Paint,
+    detail: Detail,
+) -> std::fmt::Result {
     let targets: Vec<String> = cluster.targets.iter().map(ToString::to_string).collect();
     let version = cluster
         .server_version_num
@@ -131,9 +159,9 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
         let _ = writeln!(out, "  no changes");
     }
     for role in &cluster.roles {
-        role_section(out, role, paint)?;
+        role_section(out, role, paint, detail)?;
     }
-    public_section(out, &cluster.public, paint)?;
+    public_section(out, &cluster.public, paint, detail)?;
     for note in &cluster.notes {
         let _ = writeln!(out, "  note: {}", escape_controls(note));
     }
@@ -146,15 +174,11 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
         );
     }
     for role in &cluster.expiring {
-        let when = if role.expired { "expired" } else { "expires" };
         let _ = writeln!(
             out,
             "  {} {}",
             paint.change("warning:"),
-            escape_controls(&format!(
-                "role \"{}\" {when} (valid_until {})",
-                role.role, role.valid_until
-            ))
+            escape_controls(&expiring_text(role))
         );
     }
     for error in &cluster.errors {
@@ -174,8 +198,17 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
     out.write_char('\n')
 }
 
+/// `role "intern" expired (valid_until 2026-11-30T00:00:00Z)`
+pub(crate) fn expiring_text(role: &ExpiringRole) -> String {
+    let when = if role.expired { "expired" } else { "expires" };
+    format!(
+        "role \"{}\" {when} (valid_until {})",
+        role.role, role.valid_until
+    )
+}
+
 /// `role "rogue" (not declared, not managed by pgroster): SUPERUSER, LOGIN; member of pg_read_all_data`
-fn unmanaged_text(role: &UnmanagedRole) -> String {
+pub(crate) fn unmanaged_text(role: &UnmanagedRole) -> String {
     let mut text = format!(
         "role \"{}\" (not declared, not managed by pgroster)",
         role.role
@@ -191,7 +224,33 @@ fn unmanaged_text(role: &UnmanagedRole) -> String {
 }
 
 /// Revokes from PUBLIC (`public_privileges`), under a heading per database.
-fn public_section(out: &mut dyn Write, changes: &[Change], paint: Paint) -> std::fmt::Result {
+fn public_section(
+    out: &mut dyn Write,
+    changes: &[Change],
+    paint: Paint,
+    detail: Detail,
+) -> std::fmt::Result {
+    for (heading, changes) in public_groups(changes) {
+        if detail == Detail::Compact {
+            writeln!(
+                out,
+                "  {} {}",
+                paint.change("~"),
+                escape_controls(&format!("{heading}: {}", compact::counts(&changes)))
+            )?;
+            continue;
+        }
+        writeln!(out, "  {} {}", paint.change("~"), escape_controls(&heading))?;
+        for change in changes {
+            write_change(out, change, paint)?;
+        }
+    }
+    Ok(())
+}
+
+/// The revokes from PUBLIC grouped by database, in plan order, each group with its heading
+/// (uncoloured, not yet escaped; its sign is `~`).
+pub(crate) fn public_groups(changes: &[Change]) -> Vec<(String, Vec<&Change>)> {
     let mut by_database: Vec<(&str, Vec<&Change>)> = Vec::new();
     for change in changes {
         let database = change.database().unwrap_or_default();
@@ -200,47 +259,60 @@ fn public_section(out: &mut dyn Write, changes: &[Change], paint: Paint) -> std:
             None => by_database.push((database, vec![change])),
         }
     }
-    for (database, changes) in by_database {
-        writeln!(
-            out,
-            "  {} {}",
-            paint.change("~"),
-            escape_controls(&format!(
-                "PUBLIC in database {} (settings.public_privileges)",
-                ident_if_needed(database)
-            ))
-        )?;
-        for change in changes {
-            write_change(out, change, paint)?;
-        }
-    }
-    Ok(())
+    by_database
+        .into_iter()
+        .map(|(database, changes)| {
+            (
+                format!(
+                    "PUBLIC in database {} (settings.public_privileges)",
+                    ident_if_needed(database)
+                ),
+                changes,
+            )
+        })
+        .collect()
 }
 
 fn write_change(out: &mut dyn Write, change: &Change, paint: Paint) -> std::fmt::Result {
     for line in change_lines(change) {
         let (sign, rest) = line.split_at(line.chars().next().map_or(0, char::len_utf8));
-        let sign = match sign {
-            "+" => paint.add(sign),
-            "-" => paint.remove(sign),
-            _ => paint.change(sign),
-        };
-        writeln!(out, "      {sign}{}", escape_controls(rest))?;
+        writeln!(out, "      {}{}", paint.sign(sign), escape_controls(rest))?;
     }
     Ok(())
 }
 
-fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt::Result {
-    let (symbol, why) = match role.action {
-        RoleAction::Create => (paint.add("+"), String::new()),
-        RoleAction::Update => (paint.change("~"), String::new()),
-        RoleAction::Adopt => (
-            paint.change("~"),
-            " (adopt: exists, not yet managed by pgroster)".to_string(),
-        ),
+fn role_section(
+    out: &mut dyn Write,
+    role: &RolePlan,
+    paint: Paint,
+    detail: Detail,
+) -> std::fmt::Result {
+    let (sign, heading) = role_heading(role);
+    let symbol = paint.sign(sign);
+    if detail == Detail::Compact {
+        return writeln!(
+            out,
+            "  {symbol} {}",
+            escape_controls(&format!("{heading}: {}", compact::role_counts(role)))
+        );
+    }
+    writeln!(out, "  {symbol} {}", escape_controls(&heading))?;
+    for change in &role.changes {
+        write_change(out, change, paint)?;
+    }
+    Ok(())
+}
+
+/// A role's sign (`+`, `~`, `-`) and heading line, uncoloured and not yet escaped: `role
+/// "name" (why) (profile p, targets ...)`.
+pub(crate) fn role_heading(role: &RolePlan) -> (&'static str, String) {
+    let (sign, why) = match role.action {
+        RoleAction::Create => ("+", ""),
+        RoleAction::Update => ("~", ""),
+        RoleAction::Adopt => ("~", " (adopt: exists, not yet managed by pgroster)"),
         RoleAction::Destroy => (
-            paint.remove("-"),
-            " (destroy: managed by pgroster, declared by no config for this cluster)".to_string(),
+            "-",
+            " (destroy: managed by pgroster, declared by no config for this cluster)",
         ),
     };
     let profile = role
@@ -254,15 +326,7 @@ fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt:
         (profile, []) => format!(" ({})", profile.trim_end_matches(", ")),
         (profile, targets) => format!(" ({profile}targets {})", targets.join(", ")),
     };
-    writeln!(
-        out,
-        "  {symbol} {}",
-        escape_controls(&format!("role \"{}\"{why}{about}", role.role))
-    )?;
-    for change in &role.changes {
-        write_change(out, change, paint)?;
-    }
-    Ok(())
+    (sign, format!("role \"{}\"{why}{about}", role.role))
 }
 
 /// One change on one line without colour, for the audit log. Never holds a secret: the plan
@@ -290,10 +354,11 @@ fn in_scope(scope: &SettingScope) -> String {
     }
 }
 
-/// A change's lines without colour, each starting with its sign (`+`, `~`, `-`); names in them
-/// are as read, not yet escaped. Databases, schemas and objects are written as SQL would
-/// (`"Odd Schema"."Tab le"`), so a dot or a space in a name cannot be misread.
-fn change_lines(change: &Change) -> Vec<String> {
+/// A change's lines without colour, each starting with its sign (`+`, `~`, `-`; a revoke's
+/// cascade lines are indented first); names in them are as read, not yet escaped. Databases,
+/// schemas and objects are written as SQL would (`"Odd Schema"."Tab le"`), so a dot or a space
+/// in a name cannot be misread.
+pub(crate) fn change_lines(change: &Change) -> Vec<String> {
     let (add, upd, del) = ("+", "~", "-");
     match change {
         Change::CreateRole {
