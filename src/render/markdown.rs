@@ -259,7 +259,8 @@ fn diff_lines(cluster: &ClusterPlan) -> usize {
                 .sum::<usize>()
         })
         .sum();
-    role_lines + cluster.public.len() * 2
+    let public_lines: usize = cluster.public.iter().map(|c| change_lines(c).len()).sum();
+    role_lines + public_groups(&cluster.public).len() + public_lines
 }
 
 /// One cluster: errors and drift as alerts, always visible; its changes folded in a `diff`

@@ -1,4 +1,5 @@
-//! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove.
+//! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove; in full or
+//! `--compact`. Its uncoloured lines are also what `markdown` shows.
 
 use super::compact;
 use super::quote::ident_if_needed;
