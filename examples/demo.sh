@@ -52,7 +52,10 @@ sed -e "s/port = 54321/port = ${ports[0]}/" -e "s/port = 54322/port = ${ports[1]
 export PG_ADMIN_USER=postgres PG_ADMIN_PASS=$admin_password PGROSTER_ACTOR=demo
 
 if [[ -z ${PGROSTER_BIN:-} ]]; then
-  cargo build --quiet --release --manifest-path "$root/Cargo.toml"
+  # Not --quiet: a first release build takes minutes, and cargo's progress (a bar on a
+  # terminal, one line per crate when piped) shows it is working.
+  echo "== building pgroster (release; the first build takes a few minutes)"
+  cargo build --release --manifest-path "$root/Cargo.toml"
   PGROSTER_BIN=$root/target/release/pgroster
 fi
 pgroster() { echo; echo "\$ pgroster $*"; "$PGROSTER_BIN" -c "$work" "$@"; }

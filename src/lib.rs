@@ -9,8 +9,9 @@
 //! - `fleet`:    every selected cluster locked (apply, reset: `fleet::lock`), read in parallel,
 //!   then planned (`fleet::plan_fleet`)
 //! - `plan`:     desired x current -> typed changes, pure   (`plan::diff_cluster`)
-//! - `render`:   changes -> SQL statements, text and JSON  (`render::ddl`, `render::text`,
-//!   `render::json`); what the read commands print (`render::inventory`, `render::table`)
+//! - `render`:   changes -> SQL statements, text, JSON and Markdown (`render::ddl`,
+//!   `render::text`, `render::json`, `render::markdown`); what the read commands print
+//!   (`render::inventory`, `render::table`)
 //! - `apply`:    plan -> units of statements -> transactions; generated passwords delivered
 //!   before any unit runs, each unit recorded in the audit log (with its transaction id) before
 //!   it runs and after (`apply::prepare`, `apply::run`)

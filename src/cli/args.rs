@@ -41,6 +41,10 @@ pub enum Command {
     Show(ShowArgs),
     /// Write a roles file declaring what a target's cluster has now (adopting a cluster).
     Import(ImportArgs),
+    /// Print a shell completion script (e.g. `pgroster completions bash > /etc/bash_completion.d/pgroster`).
+    Completions(CompletionsArgs),
+    /// Print pgroster's man page (roff) to stdout (e.g. `pgroster man > pgroster.1`).
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +76,8 @@ impl From<ModeArg> for pgroster::model::policy::Mode {
 pub enum PlanFormat {
     Text,
     Json,
+    /// GitHub-flavoured Markdown for a pull-request comment or a job summary.
+    Markdown,
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +92,10 @@ pub struct PlanArgs {
     pub mode: Option<ModeArg>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
+    /// One line per role, its changes counted by kind (text and markdown; Markdown does this
+    /// by itself for long clusters).
+    #[arg(long)]
+    pub compact: bool,
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -212,4 +222,11 @@ pub struct ImportArgs {
     pub roles: Option<String>,
     #[arg(long, value_enum, default_value = "yaml")]
     pub format: FileFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

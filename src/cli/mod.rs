@@ -5,6 +5,7 @@ mod commands;
 mod context;
 mod credentials;
 mod output;
+mod step_summary;
 
 use clap::Parser;
 

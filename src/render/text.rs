@@ -1,13 +1,15 @@
-//! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove.
+//! The plan as Terraform-style text: `+` create, `~` update in place, `-` remove; in full or
+//! `--compact`. Its uncoloured lines are also what `markdown` shows.
 
+use super::compact;
 use super::quote::{ident, ident_if_needed};
 use super::table::escape_controls;
 use crate::model::policy::Mode;
 use crate::model::privileges::{ObjectKind, ObjectRef, PUBLIC};
 use crate::model::{Attributes, Escalation, MembershipOptions, RoleName, SettingScope};
 use crate::plan::{
-    Change, ClusterPlan, DependentMembership, GrantObjects, PasswordSource, Plan, RoleAction,
-    RolePlan, UnmanagedRole,
+    Change, ClusterPlan, DependentMembership, ExpiringRole, GrantObjects, PasswordSource, Plan,
+    RoleAction, RolePlan, UnmanagedRole,
 };
 use std::fmt::Write;
 
@@ -34,6 +36,22 @@ impl Paint {
     fn bold(self, t: &str) -> String {
         self.code("1", t)
     }
+    fn sign(self, sign: &str) -> String {
+        match sign {
+            "+" => self.add(sign),
+            "-" => self.remove(sign),
+            _ => self.change(sign),
+        }
+    }
+}
+
+/// How much of each role a plan shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Every change on its own line.
+    Full,
+    /// One line per role, its changes counted by kind (`--compact`).
+    Compact,
 }
 
 pub fn plan(plan: &Plan, color: bool) -> String {
@@ -45,6 +63,11 @@ pub fn plan(plan: &Plan, color: bool) -> String {
 /// The plan, written as it is rendered: at 10,000 roles the text is megabytes that need not
 /// be held. Stops at the first error of `out` (a closed pipe).
 pub fn write_plan(out: &mut dyn Write, plan: &Plan, color: bool) {
+    write_plan_as(out, plan, color, Detail::Full);
+}
+
+/// [`write_plan`] at the given level of detail.
+pub fn write_plan_as(out: &mut dyn Write, plan: &Plan, color: bool, detail: Detail) {
     let paint = Paint(color);
     if plan.mode == Mode::Additive {
         let _ = writeln!(
@@ -54,7 +77,7 @@ pub fn write_plan(out: &mut dyn Write, plan: &Plan, color: bool) {
         );
     }
     for cluster in &plan.clusters {
-        if cluster_section(out, cluster, paint).is_err() {
+        if cluster_section(out, cluster, paint, detail).is_err() {
             return;
         }
     }
@@ -113,7 +136,12 @@ pub fn write_plan(out: &mut dyn Write, plan: &Plan, color: bool) {
     }
 }
 
-fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> std::fmt::Result {
+fn cluster_section(
+    out: &mut dyn Write,
+    cluster: &ClusterPlan,
+    paint: Paint,
+    detail: Detail,
+) -> std::fmt::Result {
     let targets: Vec<String> = cluster.targets.iter().map(ToString::to_string).collect();
     let version = cluster
         .server_version_num
@@ -132,9 +160,9 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
         let _ = writeln!(out, "  no changes");
     }
     for role in &cluster.roles {
-        role_section(out, role, paint)?;
+        role_section(out, role, paint, detail)?;
     }
-    public_section(out, &cluster.public, paint)?;
+    public_section(out, &cluster.public, paint, detail)?;
     for note in &cluster.notes {
         let _ = writeln!(out, "  note: {}", escape_controls(note));
     }
@@ -147,15 +175,11 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
         );
     }
     for role in &cluster.expiring {
-        let when = if role.expired { "expired" } else { "expires" };
         let _ = writeln!(
             out,
             "  {} {}",
             paint.change("warning:"),
-            escape_controls(&format!(
-                "role \"{}\" {when} (valid_until {})",
-                role.role, role.valid_until
-            ))
+            escape_controls(&expiring_text(role))
         );
     }
     for error in &cluster.errors {
@@ -175,8 +199,17 @@ fn cluster_section(out: &mut dyn Write, cluster: &ClusterPlan, paint: Paint) -> 
     out.write_char('\n')
 }
 
+/// `role "intern" expired (valid_until 2026-11-30T00:00:00Z)`
+pub(crate) fn expiring_text(role: &ExpiringRole) -> String {
+    let when = if role.expired { "expired" } else { "expires" };
+    format!(
+        "role \"{}\" {when} (valid_until {})",
+        role.role, role.valid_until
+    )
+}
+
 /// `role "rogue" (not declared, not managed by pgroster): SUPERUSER, LOGIN; member of pg_read_all_data`
-fn unmanaged_text(role: &UnmanagedRole) -> String {
+pub(crate) fn unmanaged_text(role: &UnmanagedRole) -> String {
     let mut text = format!(
         "role \"{}\" (not declared, not managed by pgroster)",
         role.role
@@ -192,7 +225,33 @@ fn unmanaged_text(role: &UnmanagedRole) -> String {
 }
 
 /// Revokes from PUBLIC (`public_privileges`), under a heading per database.
-fn public_section(out: &mut dyn Write, changes: &[Change], paint: Paint) -> std::fmt::Result {
+fn public_section(
+    out: &mut dyn Write,
+    changes: &[Change],
+    paint: Paint,
+    detail: Detail,
+) -> std::fmt::Result {
+    for (heading, changes) in public_groups(changes) {
+        if detail == Detail::Compact {
+            writeln!(
+                out,
+                "  {} {}",
+                paint.change("~"),
+                escape_controls(&format!("{heading}: {}", compact::counts(&changes)))
+            )?;
+            continue;
+        }
+        writeln!(out, "  {} {}", paint.change("~"), escape_controls(&heading))?;
+        for change in changes {
+            write_change(out, change, paint)?;
+        }
+    }
+    Ok(())
+}
+
+/// The revokes from PUBLIC grouped by database, in plan order, each group with its heading
+/// (uncoloured, not yet escaped; its sign is `~`).
+pub(crate) fn public_groups(changes: &[Change]) -> Vec<(String, Vec<&Change>)> {
     let mut by_database: Vec<(&str, Vec<&Change>)> = Vec::new();
     for change in changes {
         let database = change.database().unwrap_or_default();
@@ -201,21 +260,18 @@ fn public_section(out: &mut dyn Write, changes: &[Change], paint: Paint) -> std:
             None => by_database.push((database, vec![change])),
         }
     }
-    for (database, changes) in by_database {
-        writeln!(
-            out,
-            "  {} {}",
-            paint.change("~"),
-            escape_controls(&format!(
-                "PUBLIC in database {} (settings.public_privileges)",
-                ident_if_needed(database)
-            ))
-        )?;
-        for change in changes {
-            write_change(out, change, paint)?;
-        }
-    }
-    Ok(())
+    by_database
+        .into_iter()
+        .map(|(database, changes)| {
+            (
+                format!(
+                    "PUBLIC in database {} (settings.public_privileges)",
+                    ident_if_needed(database)
+                ),
+                changes,
+            )
+        })
+        .collect()
 }
 
 fn write_change(out: &mut dyn Write, change: &Change, paint: Paint) -> std::fmt::Result {
@@ -224,27 +280,48 @@ fn write_change(out: &mut dyn Write, change: &Change, paint: Paint) -> std::fmt:
         let body = line.trim_start_matches(' ');
         let indent = &line[..line.len() - body.len()];
         let (sign, rest) = body.split_at(body.chars().next().map_or(0, char::len_utf8));
-        let sign = match sign {
-            "+" => paint.add(sign),
-            "-" => paint.remove(sign),
-            _ => paint.change(sign),
-        };
-        writeln!(out, "      {indent}{sign}{}", escape_controls(rest))?;
+        writeln!(
+            out,
+            "      {indent}{}{}",
+            paint.sign(sign),
+            escape_controls(rest)
+        )?;
     }
     Ok(())
 }
 
-fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt::Result {
-    let (symbol, why) = match role.action {
-        RoleAction::Create => (paint.add("+"), String::new()),
-        RoleAction::Update => (paint.change("~"), String::new()),
-        RoleAction::Adopt => (
-            paint.change("~"),
-            " (adopt: exists, not yet managed by pgroster)".to_string(),
-        ),
+fn role_section(
+    out: &mut dyn Write,
+    role: &RolePlan,
+    paint: Paint,
+    detail: Detail,
+) -> std::fmt::Result {
+    let (sign, heading) = role_heading(role);
+    let symbol = paint.sign(sign);
+    if detail == Detail::Compact {
+        return writeln!(
+            out,
+            "  {symbol} {}",
+            escape_controls(&format!("{heading}: {}", compact::role_counts(role)))
+        );
+    }
+    writeln!(out, "  {symbol} {}", escape_controls(&heading))?;
+    for change in &role.changes {
+        write_change(out, change, paint)?;
+    }
+    Ok(())
+}
+
+/// A role's sign (`+`, `~`, `-`) and heading line, uncoloured and not yet escaped: `role
+/// "name" (why) (profile p, targets ...)`.
+pub(crate) fn role_heading(role: &RolePlan) -> (&'static str, String) {
+    let (sign, why) = match role.action {
+        RoleAction::Create => ("+", ""),
+        RoleAction::Update => ("~", ""),
+        RoleAction::Adopt => ("~", " (adopt: exists, not yet managed by pgroster)"),
         RoleAction::Destroy => (
-            paint.remove("-"),
-            " (destroy: managed by pgroster, declared by no config for this cluster)".to_string(),
+            "-",
+            " (destroy: managed by pgroster, declared by no config for this cluster)",
         ),
     };
     let profile = role
@@ -258,15 +335,10 @@ fn role_section(out: &mut dyn Write, role: &RolePlan, paint: Paint) -> std::fmt:
         (profile, []) => format!(" ({})", profile.trim_end_matches(", ")),
         (profile, targets) => format!(" ({profile}targets {})", targets.join(", ")),
     };
-    writeln!(
-        out,
-        "  {symbol} {}",
-        escape_controls(&format!("role {}{why}{about}", ident(role.role.as_str())))
-    )?;
-    for change in &role.changes {
-        write_change(out, change, paint)?;
-    }
-    Ok(())
+    (
+        sign,
+        format!("role {}{why}{about}", ident(role.role.as_str())),
+    )
 }
 
 /// One change on one line without colour, for the audit log. Never holds a secret: the plan
@@ -294,12 +366,13 @@ fn in_scope(scope: &SettingScope) -> String {
     }
 }
 
-/// A change's lines without colour, each starting with its sign (`+`, `~`, `-`); names in them
-/// are as read, not yet escaped. Databases, schemas, objects and role names are written as SQL
-/// would (`"Odd Schema"."Tab le"`, `created by "Odd Name"`), so a dot, a space or a quote in a
-/// name cannot be misread; membership lines always quote their roles (`member_of "app_rw"`), as
-/// they did before names could be odd, with a quote inside doubled as SQL doubles it.
-fn change_lines(change: &Change) -> Vec<String> {
+/// A change's lines without colour, each starting with its sign (`+`, `~`, `-`; a revoke's
+/// cascade lines are indented first); names in them are as read, not yet escaped. Databases,
+/// schemas, objects and role names are written as SQL would (`"Odd Schema"."Tab le"`,
+/// `created by "Odd Name"`), so a dot, a space or a quote in a name cannot be misread;
+/// membership lines always quote their roles (`member_of "app_rw"`), as they did before names
+/// could be odd, with a quote inside doubled as SQL doubles it.
+pub(crate) fn change_lines(change: &Change) -> Vec<String> {
     let (add, upd, del) = ("+", "~", "-");
     match change {
         Change::CreateRole {

@@ -15,6 +15,7 @@ mod harness_selftest;
 mod adoption;
 mod apply_safety;
 mod audit;
+mod ci_output;
 mod concurrency;
 mod convergence;
 mod crash;

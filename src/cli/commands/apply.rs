@@ -1,12 +1,13 @@
 //! `pgroster apply`: load -> lock and plan -> render -> confirm -> run (which delivers the generated
-//! passwords before anything commits) -> settle the delivered passwords -> report. `apply FILE`
+//! passwords before anything commits) -> settle the delivered passwords -> report (the plan and
+//! the outcome also appended to a GitHub job summary). `apply FILE`
 //! runs a saved plan instead, after the same lock and read, once `saved` finds the config and
 //! every cluster it covers unchanged.
 
 use crate::cli::args::ApplyArgs;
 use crate::cli::credentials;
 use crate::cli::output::Output;
-use crate::cli::{context, EXIT_ERROR, EXIT_OK};
+use crate::cli::{context, step_summary, EXIT_ERROR, EXIT_OK};
 use anyhow::{Context as _, Result};
 use pgroster::apply;
 use pgroster::audit::AuditLog;
@@ -16,6 +17,7 @@ use pgroster::model::ClusterKey;
 use pgroster::plan::Plan;
 use pgroster::registry::TargetGlob;
 use pgroster::render;
+use pgroster::render::text::Detail;
 use pgroster::saved::{ReadNow, SavedPlan};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,6 +33,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     let mut fleet = read_locked(&ctx, &selection, output);
     let plan = &fleet.plan;
     output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
+    step_summary::append(|| render::markdown::plan(plan, Detail::Full), output);
     super::report_plan_errors(plan, output);
     execute(&ctx, plan, &mut fleet.connections, args, output)
 }
@@ -64,6 +67,7 @@ fn run_saved(config: &Path, path: &Path, args: &ApplyArgs, output: &Output) -> R
     ));
     let plan = &saved.plan;
     output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
+    step_summary::append(|| render::markdown::plan(plan, Detail::Full), output);
     execute(&ctx, plan, &mut fleet.connections, args, output)
 }
 
@@ -142,7 +146,7 @@ fn execute(
     }
     let (added, changed, destroyed) = report.role_counts();
     let failed = report.failed_clusters();
-    output.print(&format!(
+    let outcome = format!(
         "Apply {}! Roles: {added} added, {changed} changed, {destroyed} destroyed. Audit run {}.{}",
         if failed == 0 {
             "complete"
@@ -155,7 +159,9 @@ fn execute(
         } else {
             String::new()
         }
-    ));
+    );
+    output.print(&outcome);
+    step_summary::append(|| format!("**{outcome}**\n"), output);
     if !delivered.is_empty() {
         output.print(&delivered);
     }

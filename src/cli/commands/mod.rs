@@ -2,8 +2,10 @@
 
 mod apply;
 mod audit;
+mod completions;
 mod import;
 mod inspect;
+mod man;
 mod plan;
 mod reset;
 mod show_plan;
@@ -25,6 +27,8 @@ pub fn dispatch(cli: &Cli, output: &Output) -> Result<i32> {
         Command::Roles(args) => inspect::roles(&cli.config, args, output),
         Command::Show(args) => inspect::show(&cli.config, args, output),
         Command::Import(args) => import::run(&cli.config, args, output),
+        Command::Completions(args) => completions::run(args, output),
+        Command::Man => man::run(output),
     }
 }
 

@@ -1,12 +1,14 @@
-//! `pgroster plan`: read every cluster in scope (without pgroster's lock), diff, render; with
-//! `--out`, also save the plan with what it was made from, for `apply FILE`.
+//! `pgroster plan`: read every cluster in scope (without pgroster's lock), diff, render (and
+//! append the Markdown to a GitHub job summary); with `--out`, also save the plan with what it
+//! was made from, for `apply FILE`.
 
 use crate::cli::args::{PlanArgs, PlanFormat};
 use crate::cli::output::Output;
-use crate::cli::{context, EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
+use crate::cli::{context, step_summary, EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
 use anyhow::Result;
 use pgroster::fleet::{plan_fleet, Locking};
 use pgroster::render;
+use pgroster::render::text::Detail;
 use pgroster::saved::{self, SavedPlan};
 use std::path::Path;
 
@@ -18,12 +20,22 @@ pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
     // Read-only: no lock, so a plan never waits for an apply.
     let fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection, Locking::None);
     let plan = &fleet.plan;
+    let detail = if args.compact {
+        Detail::Compact
+    } else {
+        Detail::Full
+    };
+    let markdown = || render::markdown::plan(plan, detail);
     match args.format {
         PlanFormat::Text => {
-            output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
+            output.print_streamed(|out| {
+                render::text::write_plan_as(out, plan, output.color, detail);
+            });
         }
         PlanFormat::Json => output.print(&render::json::plan(plan)),
+        PlanFormat::Markdown => output.print(&markdown()),
     }
+    step_summary::append(markdown, output);
     super::report_plan_errors(plan, output);
     let code = if plan.has_errors() {
         EXIT_ERROR

@@ -16,6 +16,10 @@ pub fn run(args: &ShowPlanArgs, output: &Output) -> Result<i32> {
             output.print_streamed(|out| render::text::write_plan(out, &saved.plan, output.color));
         }
         PlanFormat::Json => output.print(&serde_json::to_string_pretty(&saved)?),
+        PlanFormat::Markdown => output.print(&render::markdown::plan(
+            &saved.plan,
+            render::text::Detail::Full,
+        )),
     }
     Ok(EXIT_OK)
 }

@@ -182,7 +182,8 @@ impl Scenario {
     }
 
     /// `program` in the scenario's environment: the test process's environment without any `PG*`
-    /// variable (libpq's and `PGROSTER_*`), `HOME` set to the scenario dir (no real `~/.pgpass`),
+    /// variable (libpq's and `PGROSTER_*`) nor `GITHUB_STEP_SUMMARY` (tests run in CI must not
+    /// write to its job summary), `HOME` set to the scenario dir (no real `~/.pgpass`),
     /// `NO_COLOR=1`, then the scenario's own variables; the scenario dir as working directory.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new(program);
@@ -191,6 +192,7 @@ impl Scenario {
                 command.env_remove(key);
             }
         }
+        command.env_remove("GITHUB_STEP_SUMMARY");
         command
             .env("HOME", self.path())
             .env("NO_COLOR", "1")

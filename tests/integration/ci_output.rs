@@ -1,0 +1,116 @@
+//! What CI uses (issue 12): `plan --format markdown` and `--compact`, the plan and the apply's
+//! outcome appended to `GITHUB_STEP_SUMMARY` (a write failure only warns), shell completions and
+//! the man page. No password reaches the summary.
+
+use crate::harness::{
+    assert_stderr_has, assert_stdout_has, dump, password_of, read_credentials, single_cluster,
+    AdminKind, Scenario,
+};
+use std::fs;
+
+const ROLES: &str = "roles:
+  - name: ci_reader
+    login: true
+    targets: [\"dev/*\"]
+  - name: \"odd`|<b>@name\"
+    targets: [\"dev/*\"]
+";
+
+#[test]
+fn plan_and_apply_append_their_markdown_to_the_github_step_summary() {
+    let (_cluster, mut scenario) = single_cluster(&[("dev", "app_dev")], AdminKind::Superuser);
+    scenario.file("roles.yaml", ROLES);
+    // GitHub's file already holds earlier steps' summaries: appended to, never replaced.
+    scenario.file("summary.md", "earlier step\n");
+    let summary = scenario.path().join("summary.md");
+    scenario.env("GITHUB_STEP_SUMMARY", summary.to_str().unwrap());
+
+    let out = scenario.run(&["plan", "--format", "markdown", "--detailed-exitcode"]);
+    out.expect_code(2);
+    assert!(
+        out.stdout.starts_with("### pgroster plan\n"),
+        "{}",
+        dump(&out)
+    );
+    assert_stdout_has(&out, "**Plan: 2 to add, 0 to change, 0 to destroy.**");
+    assert_stdout_has(&out, "+ role \"ci_reader\"");
+    assert_stdout_has(&out, "+     password         = (sensitive, generated)");
+    // The name is a literal line in the diff block, and only entities outside it.
+    assert_stdout_has(&out, "+ role \"odd`|<b>@name\"");
+    assert!(!out.stdout.contains("<b>@name</b>"), "{}", dump(&out));
+    let written = fs::read_to_string(&summary).unwrap();
+    assert_eq!(written, format!("earlier step\n{}", out.stdout));
+
+    // The text plan and its summary agree; --compact counts instead of listing.
+    let compact = scenario.run(&["plan", "--compact"]);
+    compact.expect_success();
+    assert_stdout_has(
+        &compact,
+        "+ role \"ci_reader\" (targets dev/app_dev): 1 attribute, 1 password, 1 comment",
+    );
+    assert!(
+        !compact.stdout.contains("login            = true"),
+        "{}",
+        dump(&compact)
+    );
+    let written = fs::read_to_string(&summary).unwrap();
+    assert_eq!(
+        written.matches("### pgroster plan\n").count(),
+        2,
+        "{written}"
+    );
+    assert!(
+        written.contains(
+            "\n+ role \"ci_reader\" (targets dev/app_dev): 1 attribute, 1 password, 1 comment\n"
+        ),
+        "{written}"
+    );
+
+    let applied = scenario.apply(Some("creds.json"));
+    applied.expect_success();
+    let written = fs::read_to_string(&summary).unwrap();
+    assert!(
+        written.contains("\n**Apply complete! Roles: 2 added, 0 changed, 0 destroyed. Audit run "),
+        "{written}"
+    );
+    let password = password_of(
+        &read_credentials(&scenario.path().join("creds.json")),
+        "ci_reader",
+    );
+    assert!(!written.contains(&password), "{written}");
+    scenario.assert_converged();
+}
+
+#[test]
+fn a_step_summary_that_cannot_be_written_warns_and_the_plan_goes_on() {
+    let (_cluster, mut scenario) = single_cluster(&[("dev", "app_dev")], AdminKind::Superuser);
+    scenario.file("roles.yaml", ROLES);
+    // A directory cannot be appended to.
+    let dir = scenario.path().to_str().unwrap().to_string();
+    scenario.env("GITHUB_STEP_SUMMARY", &dir);
+    let out = scenario.run(&["plan", "--detailed-exitcode"]);
+    out.expect_code(2);
+    assert_stdout_has(&out, "Plan: 2 to add, 0 to change, 0 to destroy.");
+    assert_stderr_has(
+        &out,
+        "Warning: could not append the plan to GITHUB_STEP_SUMMARY",
+    );
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_argument_definitions() {
+    let scenario = Scenario::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = scenario.run(&["completions", shell]);
+        out.expect_success();
+        for word in ["apply", "plan", "show-plan", "detailed-exitcode"] {
+            assert_stdout_has(&out, word);
+        }
+    }
+    let out = scenario.run(&["completions", "tcsh"]);
+    out.expect_code(2);
+    let man = scenario.run(&["man"]);
+    man.expect_success();
+    assert_stdout_has(&man, ".TH pgroster 1");
+    assert_stdout_has(&man, "apply");
+}
