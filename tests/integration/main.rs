@@ -26,6 +26,7 @@ mod inspect;
 mod lifecycle;
 mod memberships;
 mod multi_cluster;
+mod notifications;
 mod passwords;
 mod plan_output;
 mod privilege_classes;
