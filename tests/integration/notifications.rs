@@ -129,18 +129,36 @@ fn recorded(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// A cluster with `dev/app_dev`, the roles above, and `extra` appended to the registry file
-/// (the `[[notify]]` entries) and `settings` in its `[settings]`.
-fn scenario(settings: &str, extra: &str) -> (Cluster, Scenario) {
+/// A cluster with `dev/app_dev`, the roles above, and `extra` (`[[notify]]` entries) appended to
+/// the registry file.
+fn scenario(extra: &str) -> (Cluster, Scenario) {
     let (cluster, scenario) = single_cluster(&[("dev", "app_dev")], AdminKind::Superuser);
     let registry = std::fs::read_to_string(scenario.path().join("registry.toml")).unwrap();
     scenario
-        .file(
-            "registry.toml",
-            &format!("{}\n{extra}", with_settings(&registry, settings)),
-        )
+        .file("registry.toml", &format!("{registry}\n{extra}"))
         .file("roles.yaml", ROLES);
     (cluster, scenario)
+}
+
+/// The scenario above with `deliver_command` set to a recording script that exits with `code`;
+/// returns the script and the file it appends what it receives to.
+fn delivering_scenario(code: i32) -> (Cluster, Scenario, PathBuf, PathBuf) {
+    let (cluster, s) = scenario("");
+    let script = recording_script(&s, "deliver.sh", code);
+    let store = s.path().join("delivered.jsonl");
+    let registry = std::fs::read_to_string(s.path().join("registry.toml")).unwrap();
+    s.file(
+        "registry.toml",
+        &with_settings(
+            &registry,
+            &format!(
+                "deliver_command = [\"{}\", \"{}\"]",
+                script.display(),
+                store.display()
+            ),
+        ),
+    );
+    (cluster, s, script, store)
 }
 
 fn role_names(event: &Value) -> Vec<String> {
@@ -172,7 +190,7 @@ fn webhooks_receive_drift_apply_and_credential_events_without_any_secret() {
         hook.url("json"),
         hook.url("slack")
     );
-    let (cluster, s) = scenario("", &notify);
+    let (cluster, s) = scenario(&notify);
     let cluster_key = format!("127.0.0.1:{}", cluster.port);
 
     // A plain plan sends nothing; with --detailed-exitcode, drift goes to both hooks.
@@ -263,7 +281,7 @@ fn webhooks_receive_drift_apply_and_credential_events_without_any_secret() {
 
 #[test]
 fn a_command_notifier_gets_each_event_as_json_on_stdin() {
-    let (cluster, s) = scenario("", "");
+    let (cluster, s) = scenario("");
     let script = recording_script(&s, "record.sh", 0);
     let log = s.path().join("events.jsonl");
     s.file(
@@ -301,7 +319,7 @@ fn failing_notifications_are_reported_and_never_fail_or_undo_the_apply() {
     let refused = free_port();
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_port = silent.local_addr().unwrap().port();
-    let (cluster, s) = scenario("", "");
+    let (cluster, s) = scenario("");
     let script = recording_script(&s, "fail.sh", 3);
     let log = s.path().join("failed.jsonl");
     s.file(
@@ -360,21 +378,7 @@ fn failing_notifications_are_reported_and_never_fail_or_undo_the_apply() {
 
 #[test]
 fn deliver_command_receives_each_password_once_and_each_logs_in() {
-    let (cluster, s) = scenario("", "");
-    let script = recording_script(&s, "store.sh", 0);
-    let store = s.path().join("store.jsonl");
-    let registry = std::fs::read_to_string(s.path().join("registry.toml")).unwrap();
-    s.file(
-        "registry.toml",
-        &with_settings(
-            &registry,
-            &format!(
-                "deliver_command = [\"{}\", \"{}\"]",
-                script.display(),
-                store.display()
-            ),
-        ),
-    );
+    let (cluster, s, script, store) = delivering_scenario(0);
     // Stdout is not a terminal and there is no --credentials-out: the command is the way.
     let out = s.apply(None);
     out.expect_success();
@@ -409,21 +413,7 @@ fn deliver_command_receives_each_password_once_and_each_logs_in() {
 
 #[test]
 fn a_failing_deliver_command_stops_the_apply_before_anything_changes() {
-    let (cluster, s) = scenario("", "");
-    let script = recording_script(&s, "broken.sh", 1);
-    let store = s.path().join("broken.jsonl");
-    let registry = std::fs::read_to_string(s.path().join("registry.toml")).unwrap();
-    s.file(
-        "registry.toml",
-        &with_settings(
-            &registry,
-            &format!(
-                "deliver_command = [\"{}\", \"{}\"]",
-                script.display(),
-                store.display()
-            ),
-        ),
-    );
+    let (cluster, s, _, store) = delivering_scenario(1);
     let out: Output = s.apply(None);
     out.expect_code(1);
     assert_has(
@@ -434,7 +424,7 @@ fn a_failing_deliver_command_stops_the_apply_before_anything_changes() {
         &out.stderr,
         "deliver_command failed for role alice on 127.0.0.1:",
     );
-    assert_has(&out.stderr, "broken.sh exited with exit status: 1");
+    assert_has(&out.stderr, "deliver.sh exited with exit status: 1");
     for role in ["app_owner", "alice", "bob"] {
         assert!(!role_exists(&cluster, role), "{role} was created");
     }
