@@ -12,7 +12,7 @@ use crate::cli::output::Output;
 use anyhow::{bail, Context as _, Result};
 use pgroster::apply::{ApplyError, ApplyReport, Deliver, GeneratedCredential, Prepared};
 use pgroster::audit::RunId;
-use pgroster::notify::{run_command, COMMAND_TIMEOUT};
+use pgroster::notify::{run_command, CommandLine, COMMAND_TIMEOUT};
 use serde::Serialize;
 use std::fs::File;
 use std::io::Write;
@@ -27,7 +27,7 @@ pub enum Delivery<'o> {
     },
     /// `deliver_command`; `delivered`: the (role, cluster) of each password it received.
     Command {
-        argv: Vec<String>,
+        command: CommandLine,
         delivered: Vec<(String, String)>,
     },
     /// Nothing to deliver.
@@ -41,15 +41,15 @@ pub enum Delivery<'o> {
 pub fn prepare<'o>(
     count: usize,
     out: Option<&Path>,
-    deliver_command: Option<&[String]>,
+    deliver_command: Option<&CommandLine>,
     output: &'o Output,
 ) -> Result<Delivery<'o>> {
     if count == 0 {
         return Ok(Delivery::Nowhere);
     }
-    if let (None, Some(argv)) = (out, deliver_command) {
+    if let (None, Some(command)) = (out, deliver_command) {
         return Ok(Delivery::Command {
-            argv: argv.to_vec(),
+            command: command.clone(),
             delivered: Vec::new(),
         });
     }
@@ -130,7 +130,7 @@ struct CommandEntry<'a> {
 /// Hands each credential to `argv`, one call each, until one fails: then says which failed
 /// and which the command had already received (none of them is set, since nothing runs).
 fn deliver_to_command(
-    argv: &[String],
+    command: &CommandLine,
     delivered: &mut Vec<(String, String)>,
     run: &RunId,
     credentials: &[&GeneratedCredential],
@@ -146,7 +146,7 @@ fn deliver_to_command(
             run: run.as_str(),
         };
         let input = serde_json::to_vec(&entry).map_err(|e| e.to_string())?;
-        if let Err(error) = run_command(argv, &input, COMMAND_TIMEOUT) {
+        if let Err(error) = run_command(command, &input, COMMAND_TIMEOUT) {
             let mut message = format!(
                 "deliver_command failed for role {} on {}: {error}",
                 c.role, c.cluster
@@ -157,8 +157,8 @@ fn deliver_to_command(
                     .map(|(role, cluster)| format!("{role} on {cluster}"))
                     .collect();
                 message.push_str(&format!(
-                    "; it had received the passwords of {}, which were not set (those roles \
-                     keep their current passwords): discard them",
+                    "; it had received the passwords of {}, which were not set (nothing \
+                     was changed): discard them",
                     received.join(", ")
                 ));
             }
@@ -175,8 +175,8 @@ impl Deliver for Delivery<'_> {
         let entries = entries(run, credentials);
         match self {
             Delivery::Nowhere => Ok(()),
-            Delivery::Command { argv, delivered } => {
-                deliver_to_command(argv, delivered, run, credentials)
+            Delivery::Command { command, delivered } => {
+                deliver_to_command(command, delivered, run, credentials)
             }
             Delivery::File { path, delivered } => {
                 write_new(path, &entries, false).map_err(|e| format!("{e:#}"))?;
@@ -206,10 +206,7 @@ impl Deliver for Delivery<'_> {
         match self {
             Delivery::File { path, .. } => format!("credentials file {}", path.display()),
             Delivery::Terminal { .. } => "the terminal".into(),
-            Delivery::Command { argv, .. } => format!(
-                "deliver_command {}",
-                argv.first().map_or("", String::as_str)
-            ),
+            Delivery::Command { command, .. } => format!("deliver_command {}", command.program()),
             Delivery::Nowhere => "nowhere".into(),
         }
     }
@@ -229,7 +226,7 @@ fn settle<'a>(
         Delivery::Nowhere
         | Delivery::File { delivered: 0, .. }
         | Delivery::Terminal { delivered: 0, .. } => Ok(String::new()),
-        Delivery::Command { argv, delivered } => Ok(settle_command(&argv, &delivered, &live)),
+        Delivery::Command { command, delivered } => Ok(settle_command(&command, &delivered, &live)),
         Delivery::File { path, delivered } if live.len() == delivered => Ok(format!(
             "{delivered} generated password(s) written to {}\n",
             path.display()
@@ -283,14 +280,14 @@ fn settle<'a>(
 /// What to say of the passwords `deliver_command` received: how many are live, and which are
 /// not (their role changes rolled back), for the reader to withdraw from wherever it stored them.
 fn settle_command(
-    argv: &[String],
+    command: &CommandLine,
     delivered: &[(String, String)],
     live: &[&GeneratedCredential],
 ) -> String {
     if delivered.is_empty() {
         return String::new();
     }
-    let program = argv.first().map_or("", String::as_str);
+    let program = command.program();
     let is_live = |(role, cluster): &&(String, String)| {
         live.iter()
             .any(|c| c.role.as_str() == role && c.cluster.to_string() == *cluster)
@@ -307,7 +304,7 @@ fn settle_command(
     if !dead.is_empty() {
         text.push_str(&format!(
             "deliver_command {program} also received the passwords of {}, which are not live \
-             (their role changes rolled back): discard them\n",
+             (their role changes did not commit): discard them\n",
             dead.join(", ")
         ));
     }

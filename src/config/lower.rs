@@ -47,7 +47,7 @@ pub struct Lowered {
     /// `[[notify]]`: where events are sent.
     pub notify: Vec<crate::notify::Notifier>,
     /// `deliver_command`: the program that receives each generated password.
-    pub deliver_command: Option<Vec<String>>,
+    pub deliver_command: Option<crate::notify::CommandLine>,
 }
 
 /// What a profile gives a role that names it and declares nothing else.

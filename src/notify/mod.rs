@@ -101,6 +101,22 @@ impl fmt::Debug for WebhookUrl {
     }
 }
 
+/// A program and its arguments, run without a shell, and the variables it must not inherit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLine {
+    pub argv: Vec<String>,
+    /// The admin password's variables (`admin_password_env`, `PGPASSWORD`): a command named in
+    /// the config is not given the credentials pgroster connects with.
+    pub hidden_env: Vec<String>,
+}
+
+impl CommandLine {
+    /// The program, for messages.
+    pub fn program(&self) -> &str {
+        self.argv.first().map_or("", String::as_str)
+    }
+}
+
 /// Where a notifier sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Channel {
@@ -109,17 +125,15 @@ pub enum Channel {
         url: WebhookUrl,
         format: WebhookFormat,
     },
-    /// Run `argv` (no shell) with the event as JSON on stdin.
-    Command { argv: Vec<String> },
+    /// Run the command (no shell) with the event as JSON on stdin.
+    Command(CommandLine),
 }
 
 impl fmt::Display for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Channel::Webhook { url, .. } => write!(f, "webhook {url}"),
-            Channel::Command { argv } => {
-                write!(f, "command {}", argv.first().map_or("", String::as_str))
-            }
+            Channel::Command(command) => write!(f, "command {}", command.program()),
         }
     }
 }

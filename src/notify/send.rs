@@ -3,7 +3,7 @@
 //! returned to be reported, never raised: a notification must not fail or undo a run.
 
 use super::event::Event;
-use super::{Channel, EventKind, Notifier, WebhookFormat, WebhookUrl};
+use super::{Channel, CommandLine, EventKind, Notifier, WebhookFormat, WebhookUrl};
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -76,9 +76,9 @@ fn send(notifier: &Notifier, event: &Event) -> Result<(), String> {
             };
             post(url, &body, notifier.timeout)
         }
-        Channel::Command { argv } => {
+        Channel::Command(command) => {
             let input = serde_json::to_vec(&event.to_json()).map_err(|e| e.to_string())?;
-            run_command(argv, &input, notifier.timeout).map_err(|e| e.to_string())
+            run_command(command, &input, notifier.timeout).map_err(|e| e.to_string())
         }
     }
 }
@@ -134,16 +134,24 @@ fn describe(error: &ureq::Error, url: &WebhookUrl, timeout: Duration) -> String 
     }
 }
 
-/// Runs `argv` (no shell) with `input` on stdin, stdout discarded and stderr passed through,
-/// and waits at most `timeout`, after which it is killed.
-pub fn run_command(argv: &[String], input: &[u8], timeout: Duration) -> Result<(), CommandError> {
-    let Some((program, args)) = argv.split_first() else {
+/// Runs `command` (no shell, without its hidden variables) with `input` on stdin, stdout
+/// discarded and stderr passed through, and waits at most `timeout`, after which it is killed.
+pub fn run_command(
+    command: &CommandLine,
+    input: &[u8],
+    timeout: Duration,
+) -> Result<(), CommandError> {
+    let Some((program, args)) = command.argv.split_first() else {
         return Err(CommandError::Spawn {
             program: String::new(),
             reason: "empty command".into(),
         });
     };
-    let mut child = Command::new(program)
+    let mut process = Command::new(program);
+    for name in &command.hidden_env {
+        process.env_remove(name);
+    }
+    let mut child = process
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -202,8 +210,11 @@ pub fn run_command(argv: &[String], input: &[u8], timeout: Duration) -> Result<(
 mod tests {
     use super::*;
 
-    fn argv(words: &[&str]) -> Vec<String> {
-        words.iter().map(|w| w.to_string()).collect()
+    fn argv(words: &[&str]) -> CommandLine {
+        CommandLine {
+            argv: words.iter().map(|w| w.to_string()).collect(),
+            hidden_env: Vec::new(),
+        }
     }
 
     #[test]
@@ -219,6 +230,17 @@ mod tests {
             run_command(&argv(&["/nonexistent/cmd"]), b"", Duration::from_secs(1)).unwrap_err();
         assert!(matches!(err, CommandError::Spawn { .. }), "{err}");
         assert!(run_command(&argv(&["cat"]), b"{}", Duration::from_secs(5)).is_ok());
+    }
+
+    #[test]
+    fn a_command_does_not_inherit_the_hidden_variables() {
+        // Cargo sets CARGO_MANIFEST_DIR for the tests it runs: a variable known to be there.
+        let mut check = argv(&["sh", "-c", "test -z \"$CARGO_MANIFEST_DIR\""]);
+        check.hidden_env = vec!["CARGO_MANIFEST_DIR".into()];
+        assert!(run_command(&check, b"", Duration::from_secs(5)).is_ok());
+        let mut inherited = check.clone();
+        inherited.hidden_env.clear();
+        assert!(run_command(&inherited, b"", Duration::from_secs(5)).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::harness::{
     assert_has, assert_nowhere, dump, free_port, logs_in, read_credentials, role_exists, run_id,
-    single_cluster, with_settings, AdminKind, Cluster, Output, Scenario,
+    single_cluster, with_settings, AdminKind, Cluster, Output, Scenario, ADMIN_PASS_ENV,
 };
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -108,19 +108,30 @@ fn read_request(stream: &TcpStream) -> Received {
 }
 
 /// An executable script in the scenario dir that appends its stdin, then a newline, to the file
-/// named by its first argument, and exits with `code`.
+/// named by its first argument, and what it sees of the admin password's variable (`unset`, it
+/// should be) to that file's name plus `.env`; then exits with `code`.
 fn recording_script(scenario: &Scenario, name: &str, code: i32) -> PathBuf {
     scenario.file(
         name,
-        &format!("#!/bin/sh\ncat >> \"$1\"\necho >> \"$1\"\nexit {code}\n"),
+        &format!(
+            "#!/bin/sh\ncat >> \"$1\"\necho >> \"$1\"\n\
+             printf '%s\\n' \"${{{ADMIN_PASS_ENV}-unset}}\" >> \"$1.env\"\nexit {code}\n"
+        ),
     );
     let path = scenario.path().join(name);
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
 }
 
-/// The JSON lines a recording script wrote (none when it never ran).
+/// The JSON lines a recording script wrote (none when it never ran), after checking that it
+/// never saw the admin password.
+#[track_caller]
 fn recorded(path: &Path) -> Vec<Value> {
+    let env = std::fs::read_to_string(format!("{}.env", path.display())).unwrap_or_default();
+    assert!(
+        env.lines().all(|l| l == "unset"),
+        "a command saw {ADMIN_PASS_ENV}: {env}"
+    );
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()

@@ -112,7 +112,7 @@ fn execute(
     let mut delivery = credentials::prepare(
         prepared.generated_passwords(),
         args.credentials_out.as_deref(),
-        ctx.lowered.deliver_command.as_deref(),
+        ctx.lowered.deliver_command.as_ref(),
         output,
     )?;
     if !output.approve(

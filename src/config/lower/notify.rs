@@ -1,11 +1,13 @@
-//! `[[notify]]` entries and `deliver_command` -> `Notifier`s and an argv, checked: exactly one
-//! of `webhook` and `command`, a URL with a host, a program, a timeout pgroster can read.
-//! Errors never quote a webhook URL's path or query (its token).
+//! `[[notify]]` entries and `deliver_command` -> `Notifier`s and a `CommandLine`, checked:
+//! exactly one of `webhook` and `command`, a URL with a host, a program, a timeout pgroster can
+//! read. Errors never quote a webhook URL's path or query (its token).
 
 use super::super::error::ConfigError;
 use super::super::raw::RawNotify;
 use super::super::{Config, Origin};
-use crate::notify::{Channel, EventKind, Notifier, WebhookUrl, COMMAND_TIMEOUT, WEBHOOK_TIMEOUT};
+use crate::notify::{
+    Channel, CommandLine, EventKind, Notifier, WebhookUrl, COMMAND_TIMEOUT, WEBHOOK_TIMEOUT,
+};
 use std::time::Duration;
 
 /// Every `[[notify]]` entry, in declaration order.
@@ -55,8 +57,8 @@ fn notifier(
             if raw.format.is_some() {
                 error(Some("format"), "`format` is for a webhook".into());
             }
-            match command(argv) {
-                Ok(argv) => Channel::Command { argv },
+            match command(config, argv) {
+                Ok(command) => Channel::Command(command),
                 Err(message) => {
                     error(Some("command"), message);
                     return None;
@@ -98,9 +100,9 @@ fn notifier(
 pub(super) fn deliver_command(
     config: &Config,
     errors: &mut Vec<ConfigError>,
-) -> Option<Vec<String>> {
+) -> Option<CommandLine> {
     let argv = config.settings.deliver_command.as_ref()?;
-    command(argv)
+    command(config, argv)
         .map_err(|message| {
             errors.push(ConfigError {
                 location: config.settings_location("deliver_command"),
@@ -110,12 +112,20 @@ pub(super) fn deliver_command(
         .ok()
 }
 
-/// A program and its arguments, run without a shell.
-fn command(argv: &[String]) -> Result<Vec<String>, String> {
+/// A program and its arguments, run without a shell and without the admin password's
+/// variables: a command in the config is code the config's authors run with pgroster's
+/// environment, and the admin password is not theirs to read.
+fn command(config: &Config, argv: &[String]) -> Result<CommandLine, String> {
     match argv.first() {
         None => Err("the command is empty: give the program, then its arguments".into()),
         Some(program) if program.trim().is_empty() => Err("the program name is empty".into()),
-        Some(_) => Ok(argv.to_vec()),
+        Some(_) => {
+            let named = config.settings.admin_password_env.iter().cloned();
+            Ok(CommandLine {
+                argv: argv.to_vec(),
+                hidden_env: named.chain(["PGPASSWORD".to_string()]).collect(),
+            })
+        }
     }
 }
 
