@@ -20,6 +20,8 @@
 //! - `audit`:    the SQLite audit log of every change (`audit::AuditLog`); what an interrupted
 //!   run committed, asked of the servers (`audit::resolve`)
 //! - `import`:   a cluster's current state -> a roles file that declares it (`import::import`)
+//! - `notify`:   an apply report or a plan -> events (`notify::event`), sent to the
+//!   `[[notify]]` webhooks and commands (`notify::notify_all`); failures are returned, not raised
 //!
 //! `connection` opens admin connections (credentials, TLS); `schema` generates the JSON
 //! Schemas of the config files and of the JSON plan.
@@ -32,6 +34,7 @@ pub mod connection;
 pub mod fleet;
 pub mod import;
 pub mod model;
+pub mod notify;
 pub mod plan;
 pub mod registry;
 pub mod render;

@@ -1,11 +1,18 @@
-//! Delivery of generated passwords: once, to a new 0600 file or to the terminal, never elsewhere,
-//! and before the transaction that sets them commits (the apply stage calls `Deliver`). Every
-//! entry names its audit run, whose `pgroster audit --run` says whether it committed.
+//! Delivery of generated passwords: once, to a new 0600 file, to `deliver_command` or to the
+//! terminal, never elsewhere, and before the transaction that sets them commits (the apply
+//! stage calls `Deliver`). Every entry names its audit run, whose `pgroster audit --run` says
+//! whether it committed.
+//!
+//! `deliver_command` keeps that order: each password goes to the command before any unit
+//! runs, and the first delivery that fails stops the run with nothing changed, so a role is
+//! never left with a password nobody received (issue 9). The passwords the command received
+//! before it failed are then not live, and the run says which.
 
 use crate::cli::output::Output;
 use anyhow::{bail, Context as _, Result};
 use pgroster::apply::{ApplyError, ApplyReport, Deliver, GeneratedCredential, Prepared};
 use pgroster::audit::RunId;
+use pgroster::notify::{run_command, CommandLine, COMMAND_TIMEOUT};
 use serde::Serialize;
 use std::fs::File;
 use std::io::Write;
@@ -18,16 +25,33 @@ pub enum Delivery<'o> {
         output: &'o Output,
         delivered: usize,
     },
+    /// `deliver_command`; `delivered`: the (role, cluster) of each password it received.
+    Command {
+        command: CommandLine,
+        delivered: Vec<(String, String)>,
+    },
     /// Nothing to deliver.
     Nowhere,
 }
 
-/// Decides before anything changes where passwords will go. The file is created only when
-/// there is something to write, but a path that exists already (it is never overwritten) is
-/// refused now, while nothing has been touched.
-pub fn prepare<'o>(count: usize, out: Option<&Path>, output: &'o Output) -> Result<Delivery<'o>> {
+/// Decides before anything changes where passwords will go: `--credentials-out` (a flag wins
+/// over the file's `deliver_command`), else `deliver_command`, else the terminal. The file is
+/// created only when there is something to write, but a path that exists already (it is never
+/// overwritten) is refused now, while nothing has been touched.
+pub fn prepare<'o>(
+    count: usize,
+    out: Option<&Path>,
+    deliver_command: Option<&CommandLine>,
+    output: &'o Output,
+) -> Result<Delivery<'o>> {
     if count == 0 {
         return Ok(Delivery::Nowhere);
+    }
+    if let (None, Some(command)) = (out, deliver_command) {
+        return Ok(Delivery::Command {
+            command: command.clone(),
+            delivered: Vec::new(),
+        });
     }
     match out {
         Some(path) => {
@@ -89,11 +113,71 @@ fn entries<'a>(run: &'a RunId, credentials: &[&'a GeneratedCredential]) -> Vec<E
         .collect()
 }
 
+/// What `deliver_command` reads on stdin for one password.
+#[derive(Serialize)]
+struct CommandEntry<'a> {
+    role: &'a str,
+    password: &'a str,
+    /// `host:port`.
+    cluster: String,
+    host: &'a str,
+    port: u16,
+    /// `env/database` of each target the role is declared for on that cluster.
+    targets: Vec<String>,
+    run: &'a str,
+}
+
+/// Hands each credential to `argv`, one call each, until one fails: then says which failed
+/// and which the command had already received (none of them is set, since nothing runs).
+fn deliver_to_command(
+    command: &CommandLine,
+    delivered: &mut Vec<(String, String)>,
+    run: &RunId,
+    credentials: &[&GeneratedCredential],
+) -> Result<(), String> {
+    for c in credentials {
+        let entry = CommandEntry {
+            role: c.role.as_str(),
+            password: c.password.expose(),
+            cluster: c.cluster.to_string(),
+            host: &c.cluster.host,
+            port: c.cluster.port,
+            targets: c.targets.iter().map(ToString::to_string).collect(),
+            run: run.as_str(),
+        };
+        let input = serde_json::to_vec(&entry).map_err(|e| e.to_string())?;
+        if let Err(error) = run_command(command, &input, COMMAND_TIMEOUT) {
+            let mut message = format!(
+                "deliver_command failed for role {} on {}: {error}",
+                c.role, c.cluster
+            );
+            if !delivered.is_empty() {
+                let received: Vec<String> = delivered
+                    .iter()
+                    .map(|(role, cluster)| format!("{role} on {cluster}"))
+                    .collect();
+                message.push_str(&format!(
+                    "; it had received the passwords of {}, which were not set (nothing \
+                     was changed): discard them",
+                    received.join(", ")
+                ));
+            }
+            delivered.clear();
+            return Err(message);
+        }
+        delivered.push((c.role.to_string(), c.cluster.to_string()));
+    }
+    Ok(())
+}
+
 impl Deliver for Delivery<'_> {
     fn deliver(&mut self, run: &RunId, credentials: &[&GeneratedCredential]) -> Result<(), String> {
         let entries = entries(run, credentials);
         match self {
             Delivery::Nowhere => Ok(()),
+            Delivery::Command { command, delivered } => {
+                deliver_to_command(command, delivered, run, credentials)
+            }
             Delivery::File { path, delivered } => {
                 write_new(path, &entries, false).map_err(|e| format!("{e:#}"))?;
                 *delivered = credentials.len();
@@ -122,6 +206,7 @@ impl Deliver for Delivery<'_> {
         match self {
             Delivery::File { path, .. } => format!("credentials file {}", path.display()),
             Delivery::Terminal { .. } => "the terminal".into(),
+            Delivery::Command { command, .. } => format!("deliver_command {}", command.program()),
             Delivery::Nowhere => "nowhere".into(),
         }
     }
@@ -141,6 +226,7 @@ fn settle<'a>(
         Delivery::Nowhere
         | Delivery::File { delivered: 0, .. }
         | Delivery::Terminal { delivered: 0, .. } => Ok(String::new()),
+        Delivery::Command { command, delivered } => Ok(settle_command(&command, &delivered, &live)),
         Delivery::File { path, delivered } if live.len() == delivered => Ok(format!(
             "{delivered} generated password(s) written to {}\n",
             path.display()
@@ -189,6 +275,40 @@ fn settle<'a>(
             Ok(text)
         }
     }
+}
+
+/// What to say of the passwords `deliver_command` received: how many are live, and which are
+/// not (their role changes rolled back), for the reader to withdraw from wherever it stored them.
+fn settle_command(
+    command: &CommandLine,
+    delivered: &[(String, String)],
+    live: &[&GeneratedCredential],
+) -> String {
+    if delivered.is_empty() {
+        return String::new();
+    }
+    let program = command.program();
+    let is_live = |(role, cluster): &&(String, String)| {
+        live.iter()
+            .any(|c| c.role.as_str() == role && c.cluster.to_string() == *cluster)
+    };
+    let dead: Vec<String> = delivered
+        .iter()
+        .filter(|d| !is_live(d))
+        .map(|(role, cluster)| format!("{role} on {cluster}"))
+        .collect();
+    let mut text = format!(
+        "{} generated password(s) delivered to deliver_command {program}\n",
+        delivered.len() - dead.len()
+    );
+    if !dead.is_empty() {
+        text.push_str(&format!(
+            "deliver_command {program} also received the passwords of {}, which are not live \
+             (their role changes did not commit): discard them\n",
+            dead.join(", ")
+        ));
+    }
+    text
 }
 
 /// `settle` for the outcome of `apply::run` that used `delivery`: the report and what to say

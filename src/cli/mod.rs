@@ -4,6 +4,7 @@ mod args;
 mod commands;
 mod context;
 mod credentials;
+mod notifications;
 mod output;
 mod step_summary;
 

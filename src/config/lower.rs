@@ -3,7 +3,8 @@
 //! The registry, `ignore_roles` and profiles are checked here; `role` expands each declared
 //! role onto the registry entries it selects, `declarations` merges a cluster's instances by
 //! name, `memberships` checks what a cluster's declared memberships confer and that they form
-//! no cycle, and `fields` turns a role's fields into attributes, settings and grants.
+//! no cycle, and `fields` turns a role's fields into attributes, settings and grants; `notify`
+//! checks the `[[notify]]` entries and `deliver_command`.
 
 use super::error::{ConfigError, ConfigErrors, Location};
 use super::profiles::{self, Profile};
@@ -45,6 +46,10 @@ pub struct Lowered {
     /// Every profile, built-in and configured, as a role naming it and nothing else gets it:
     /// for `import` to recognise a role that matches one.
     pub profiles: BTreeMap<String, ProfileState>,
+    /// `[[notify]]`: where events are sent.
+    pub notify: Vec<crate::notify::Notifier>,
+    /// `deliver_command`: the program that receives each generated password.
+    pub deliver_command: Option<crate::notify::CommandLine>,
 }
 
 /// What a profile gives a role that names it and declares nothing else.
@@ -152,6 +157,8 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
         .map(|raw| public_policy(config, raw, &mut errors));
     let drops = drop_settings(config, &mut errors);
     let policy = plan_policy(config, &mut errors);
+    let notify = notify::notifiers(config, &mut errors);
+    let deliver_command = notify::deliver_command(config, &mut errors);
     if !errors.is_empty() {
         return Err(ConfigErrors::Invalid(errors));
     }
@@ -170,6 +177,8 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
             .unwrap_or(DEFAULT_PARALLELISM)
             .max(1),
         profiles: profile_states(&profiles),
+        notify,
+        deliver_command,
     })
 }
 
@@ -428,6 +437,7 @@ fn resolve_profiles(config: &Config, errors: &mut Vec<ConfigError>) -> BTreeMap<
 mod declarations;
 mod fields;
 mod memberships;
+mod notify;
 mod role;
 
 pub use fields::canonical_valid_until;

@@ -20,6 +20,7 @@ pub fn merge(dir: PathBuf, files: Vec<SourceFile>) -> Result<Config, ConfigError
         databases: Vec::new(),
         profiles: BTreeMap::new(),
         roles: Vec::new(),
+        notify: Vec::new(),
     };
     let mut env_origins: BTreeMap<String, Origin> = BTreeMap::new();
     let mut database_origins: BTreeMap<(String, String), Origin> = BTreeMap::new();
@@ -79,6 +80,7 @@ pub fn merge(dir: PathBuf, files: Vec<SourceFile>) -> Result<Config, ConfigError
             config.profiles.insert(name, (profile, origin));
         }
         config.roles.extend(parsed.roles);
+        config.notify.extend(parsed.notify);
     }
     config.files = files;
     if errors.is_empty() {

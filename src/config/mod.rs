@@ -68,6 +68,8 @@ pub struct Config {
     pub databases: Vec<(RawDatabase, Origin)>,
     pub profiles: BTreeMap<String, (RawProfile, Origin)>,
     pub roles: Vec<(RawRole, Origin)>,
+    /// `[[notify]]` entries of every file, in file order.
+    pub notify: Vec<(raw::RawNotify, Origin)>,
 }
 
 impl Config {

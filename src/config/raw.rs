@@ -25,6 +25,27 @@ pub struct RawFile<S = Toml> {
     pub profiles: Located<BTreeMap<String, Located<RawProfile, S>>, S>,
     #[serde(default)]
     pub roles: Vec<Located<RawRole, S>>,
+    /// Where events are sent: `[[notify]]` entries, each a webhook or a command.
+    #[serde(default)]
+    pub notify: Vec<Located<RawNotify, S>>,
+}
+
+/// A `[[notify]]` entry: `webhook` or `command`, never both.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    /// An `https://` (or `http://`) URL the event is POSTed to as JSON. It may hold a token:
+    /// pgroster shows only its scheme and host.
+    pub webhook: Option<String>,
+    /// `json` (default): pgroster's event; `slack`: Slack's `{"text", "blocks"}` shape.
+    pub format: Option<crate::notify::WebhookFormat>,
+    /// A program and its arguments, run without a shell, with the event as JSON on stdin.
+    pub command: Option<Vec<String>>,
+    /// `apply_finished`, `drift`, `credentials_delivered`. Default: all of them.
+    pub events: Option<Vec<crate::notify::EventKind>>,
+    /// How long one notification may take (`5s`, `1m`); a command is killed after it.
+    /// Default 5s for a webhook, 10s for a command.
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
@@ -75,6 +96,10 @@ pub struct RawSettings {
     /// Warn about declared roles whose `valid_until` falls within this (`14 days`, `2 weeks`,
     /// `36h`). Default 14 days.
     pub expiry_warning: Option<String>,
+    /// A program and its arguments (no shell) that receives each generated password as JSON on
+    /// stdin (`role`, `password`, `cluster`, `targets`, `run`), one call per password, before
+    /// anything changes; `--credentials-out` wins over it.
+    pub deliver_command: Option<Vec<String>>,
 }
 
 /// `[settings.public_privileges]`: what PUBLIC must not hold in any registered database.

@@ -3,7 +3,7 @@
 
 use super::error::{unknown_key, ConfigError, Location};
 use super::located::{Located, Pos, Spans, Toml, Yaml};
-use super::raw::{RawDatabase, RawEnv, RawFile, RawProfile, RawRole, RawSettings};
+use super::raw::{RawDatabase, RawEnv, RawFile, RawNotify, RawProfile, RawRole, RawSettings};
 use super::{Origin, Position};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,7 @@ pub(super) struct Parsed {
     pub databases: Vec<(RawDatabase, Origin)>,
     pub profiles: Vec<(String, RawProfile, Origin)>,
     pub roles: Vec<(RawRole, Origin)>,
+    pub notify: Vec<(RawNotify, Origin)>,
     /// Keys that no entry of their kind has.
     pub unknown_keys: Vec<ConfigError>,
 }
@@ -138,6 +139,11 @@ impl SourceFile {
             }
             let origin = origin(role.at, &keys, role.fields);
             parsed.roles.push((value, origin));
+        }
+        for notify in raw.notify {
+            self.reject_extra("notify", &notify, &mut parsed.unknown_keys);
+            let origin = origin(notify.at, &notify.keys, notify.fields);
+            parsed.notify.push((notify.value, origin));
         }
         parsed
     }

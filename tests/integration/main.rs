@@ -28,6 +28,7 @@ mod lifecycle;
 mod membership_cascade;
 mod memberships;
 mod multi_cluster;
+mod notifications;
 mod passwords;
 mod plan_output;
 mod privilege_classes;

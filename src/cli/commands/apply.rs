@@ -2,10 +2,11 @@
 //! passwords before anything commits) -> settle the delivered passwords -> report (the plan and
 //! the outcome also appended to a GitHub job summary). `apply FILE`
 //! runs a saved plan instead, after the same lock and read, once `saved` finds the config and
-//! every cluster it covers unchanged.
+//! every cluster it covers unchanged. Last, `[[notify]]` entries get the run's events.
 
 use crate::cli::args::ApplyArgs;
 use crate::cli::credentials;
+use crate::cli::notifications;
 use crate::cli::output::Output;
 use crate::cli::{context, step_summary, EXIT_ERROR, EXIT_OK};
 use anyhow::{Context as _, Result};
@@ -117,6 +118,7 @@ fn execute(
     let mut delivery = credentials::prepare(
         prepared.generated_passwords(),
         args.credentials_out.as_deref(),
+        ctx.lowered.deliver_command.as_ref(),
         output,
     )?;
     if !output.approve(
@@ -128,16 +130,18 @@ fn execute(
     }
     let mut audit = AuditLog::open(&ctx.audit_log)?;
     open_databases(plan, connections, &ctx.connector, ctx.lowered.parallelism);
+    let actor = context::actor();
+    let command = match plan.mode {
+        Mode::Authoritative => "apply",
+        Mode::Additive => "apply --mode additive",
+    };
     let result = apply::run(
         &prepared,
         connections,
         &mut audit,
         &mut delivery,
-        &context::actor(),
-        match plan.mode {
-            Mode::Authoritative => "apply",
-            Mode::Additive => "apply --mode additive",
-        },
+        &actor,
+        command,
         ctx.lowered.parallelism,
     );
     let (report, delivered) = credentials::settle_run(delivery, &prepared, result)?;
@@ -165,5 +169,7 @@ fn execute(
     if !delivered.is_empty() {
         output.print(&delivered);
     }
+    let notify = &ctx.lowered.notify;
+    notifications::after_apply(notify, &report, &prepared, &actor, command, output);
     Ok(if failed > 0 { EXIT_ERROR } else { EXIT_OK })
 }

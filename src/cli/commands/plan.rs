@@ -1,8 +1,10 @@
 //! `pgroster plan`: read every cluster in scope (without pgroster's lock), diff, render (and
 //! append the Markdown to a GitHub job summary); with `--out`, also save the plan with what it
-//! was made from, for `apply FILE`.
+//! was made from, for `apply FILE`; with `--detailed-exitcode`, a `drift` notification when
+//! there is drift.
 
 use crate::cli::args::{PlanArgs, PlanFormat};
+use crate::cli::notifications;
 use crate::cli::output::Output;
 use crate::cli::{context, step_summary, EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
 use anyhow::Result;
@@ -37,6 +39,9 @@ pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
     }
     step_summary::append(markdown, output);
     super::report_plan_errors(plan, output);
+    if args.detailed_exitcode {
+        notifications::after_plan(&ctx.lowered.notify, plan, output);
+    }
     let code = if plan.has_errors() {
         EXIT_ERROR
     } else if args.detailed_exitcode && plan.has_drift() {

@@ -36,6 +36,7 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
     let mut delivery = credentials::prepare(
         prepared.generated_passwords(),
         args.credentials_out.as_deref(),
+        ctx.lowered.deliver_command.as_ref(),
         output,
     )?;
     if !output.approve(args.auto_approve, "reset", &question)? {
