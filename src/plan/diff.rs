@@ -52,10 +52,18 @@ impl DiffInput<'_> {
     /// the setting says otherwise. A predefined `pg_*` role is ignored only in that pgroster never
     /// alters it: membership in one grants server-wide powers (`pg_write_all_data`,
     /// `pg_execute_server_program`), so an undeclared one is revoked like any other (issue 10).
+    /// So is an undeclared membership in a SUPERUSER role, `postgres` among them: it makes the
+    /// member a superuser whenever it likes (`SET ROLE`).
     pub(super) fn keeps_undeclared_membership(&self, group: &RoleName) -> bool {
         // PostgreSQL reserves the `pg_` prefix: no role made with CREATE ROLE can carry it.
         let predefined = group.as_str().starts_with("pg_");
+        let superuser = self
+            .current
+            .roles
+            .get(group)
+            .is_some_and(|g| g.attributes.superuser);
         !predefined
+            && !superuser
             && !self.revoke_ignored_memberships
             && self.ignore_roles.iter().any(|g| g.matches(group.as_str()))
     }

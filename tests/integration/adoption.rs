@@ -260,3 +260,23 @@ fn issue10_memberships_in_predefined_roles_are_revoked_superuser_admin() {
 fn issue10_memberships_in_predefined_roles_are_revoked_createrole_admin() {
     issue10_memberships_in_predefined_roles_are_revoked(AdminKind::CreateRole);
 }
+
+/// `postgres` is always ignored (never altered), but an undeclared membership in it makes the
+/// member a superuser at will (`SET ROLE postgres`): revoked like a predefined role's.
+#[test]
+fn issue10_an_undeclared_membership_in_postgres_is_revoked() {
+    let cluster = Cluster::start();
+    cluster.create_database("app_a");
+    cluster
+        .client("postgres")
+        .batch_execute("CREATE ROLE legacy_ro LOGIN; GRANT postgres TO legacy_ro")
+        .unwrap();
+    let registry = registry_toml(&[("prod", "app_a", &cluster)]);
+    let roles = "roles:\n  - name: legacy_ro\n    login: true\n    password: none\n    targets: [\"prod/app_a\"]\n";
+    let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
+    let plan = s.plan_changes();
+    assert_has(&plan.stdout, "- member_of \"postgres\"");
+    s.apply(None).expect_success();
+    assert!(member_of(&cluster, "legacy_ro").is_empty());
+    s.assert_converged();
+}

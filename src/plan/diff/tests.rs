@@ -740,3 +740,24 @@ fn additive_mode_keeps_what_adds_and_drops_what_takes_away() {
         "{changes:?}"
     );
 }
+
+/// `postgres` and any other superuser role are ignored (never altered), but an undeclared
+/// membership in one makes the member a superuser: revoked like a predefined role's.
+#[test]
+fn an_undeclared_membership_in_an_ignored_superuser_role_is_revoked() {
+    let role = desired_role("jsmith");
+    let mut current = as_current(&role);
+    for group in ["rds_root", "rds_iam"] {
+        current
+            .member_of
+            .insert(RoleName::existing(group), MembershipOptions::default());
+    }
+    let (d, mut c) = cluster(vec![role], vec![current]);
+    for (group, superuser) in [("rds_root", true), ("rds_iam", false)] {
+        let mut g = as_current(&desired_role(group));
+        g.comment = None;
+        g.attributes.superuser = superuser;
+        c.roles.insert(g);
+    }
+    assert_eq!(revoked_groups(&plan(&d, &c)), ["rds_root"]);
+}
