@@ -6,7 +6,7 @@ use crate::config::{lower, merge, Format as ConfigFormat, LowerInput, SourceFile
 use crate::model::privileges::{
     DbObject, DefaultPrivilege, GrantSpec, GrantTarget, HeldPrivilege, ObjectKind, ObjectRef,
 };
-use crate::model::{AdminInfo, Attributes, MembershipOptions, Memberships, RoleMap};
+use crate::model::{AdminInfo, MembershipOptions, RoleMap};
 use std::path::{Path, PathBuf};
 
 const REGISTRY: &str = r#"
@@ -26,17 +26,7 @@ fn name(n: &str) -> RoleName {
 }
 
 fn role(n: &str) -> CurrentRole {
-    CurrentRole {
-        name: name(n),
-        attributes: Attributes::default(),
-        member_of: Memberships::new(),
-        membership_grants: BTreeMap::new(),
-        settings: BTreeMap::new(),
-        comment: None,
-        admin_can_alter: true,
-        admin_acts_as: true,
-        dependencies: Vec::new(),
-    }
+    CurrentRole::bare(name(n).as_str())
 }
 
 fn cluster(roles: Vec<CurrentRole>) -> CurrentCluster {

@@ -558,6 +558,24 @@ impl Named for CurrentRole {
 }
 
 impl CurrentRole {
+    /// A role with PostgreSQL's default attributes and nothing else: no memberships, settings
+    /// or comment, nothing depending on it; the admin may alter it and act as it. Tests build
+    /// their roles from it.
+    #[cfg(test)]
+    pub(crate) fn bare(name: &str) -> CurrentRole {
+        CurrentRole {
+            name: RoleName::existing(name),
+            attributes: Attributes::default(),
+            member_of: Memberships::new(),
+            membership_grants: BTreeMap::new(),
+            settings: BTreeMap::new(),
+            comment: None,
+            admin_can_alter: true,
+            admin_acts_as: true,
+            dependencies: Vec::new(),
+        }
+    }
+
     pub fn marker(&self) -> Option<Marker> {
         self.comment.as_deref().and_then(Marker::parse)
     }

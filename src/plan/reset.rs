@@ -86,23 +86,16 @@ pub fn reset_plan(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::model::{AdminInfo, Attributes, CurrentRole, Memberships};
-    use std::collections::BTreeMap;
+    use crate::model::{AdminInfo, Attributes, CurrentRole};
 
     fn role(name: &str, login: bool, comment: Option<&str>) -> CurrentRole {
         CurrentRole {
-            membership_grants: Default::default(),
-            name: RoleName::existing(name),
             attributes: Attributes {
                 login,
                 ..Attributes::default()
             },
-            member_of: Memberships::new(),
-            settings: BTreeMap::new(),
             comment: comment.map(str::to_string),
-            admin_can_alter: true,
-            admin_acts_as: true,
-            dependencies: Vec::new(),
+            ..CurrentRole::bare(name)
         }
     }
 

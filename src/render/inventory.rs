@@ -155,8 +155,6 @@ mod tests {
 
     fn hostile_role() -> CurrentRole {
         CurrentRole {
-            membership_grants: Default::default(),
-            name: RoleName::existing(HOSTILE),
             attributes: Attributes {
                 login: true,
                 ..Attributes::default()
@@ -170,9 +168,7 @@ mod tests {
             )]
             .into(),
             comment: Some(HOSTILE.into()),
-            admin_can_alter: true,
-            admin_acts_as: true,
-            dependencies: Vec::new(),
+            ..CurrentRole::bare(HOSTILE)
         }
     }
 

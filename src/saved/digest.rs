@@ -110,7 +110,7 @@ pub fn fingerprint(
 mod tests {
     use super::*;
     use crate::config::Format;
-    use crate::model::{AdminInfo, Attributes, CurrentRole, MembershipOptions, Memberships};
+    use crate::model::{AdminInfo, CurrentRole, MembershipOptions, Memberships};
 
     fn role(name: &str, grants: &[(&str, &str)]) -> CurrentRole {
         let mut membership_grants: BTreeMap<RoleName, Vec<MembershipGrant>> = BTreeMap::new();
@@ -124,18 +124,12 @@ mod tests {
                 });
         }
         CurrentRole {
-            name: RoleName::existing(name),
-            attributes: Attributes::default(),
             member_of: grants
                 .iter()
                 .map(|(group, _)| (RoleName::existing(*group), MembershipOptions::default()))
                 .collect::<Memberships>(),
             membership_grants,
-            settings: Default::default(),
-            comment: None,
-            admin_can_alter: true,
-            admin_acts_as: true,
-            dependencies: Vec::new(),
+            ..CurrentRole::bare(name)
         }
     }
 

@@ -1,9 +1,7 @@
 //! The replay against what PostgreSQL 16's `plan_recursive_revoke` removes.
 
 use super::*;
-use crate::model::{
-    AdminInfo, Attributes, CurrentRole, MembershipGrant, MembershipOptions, Memberships,
-};
+use crate::model::{AdminInfo, CurrentRole, MembershipGrant, MembershipOptions};
 
 fn name(n: &str) -> RoleName {
     RoleName::existing(n)
@@ -13,17 +11,9 @@ fn name(n: &str) -> RoleName {
 fn cluster(version: i32, grants: &[(&str, &str, bool)]) -> CurrentCluster {
     let mut roles: BTreeMap<&str, CurrentRole> = BTreeMap::new();
     for (member, grantor, admin) in grants {
-        let role = roles.entry(member).or_insert_with(|| CurrentRole {
-            name: name(member),
-            attributes: Attributes::default(),
-            member_of: Memberships::new(),
-            membership_grants: BTreeMap::new(),
-            settings: BTreeMap::new(),
-            comment: None,
-            admin_can_alter: true,
-            admin_acts_as: true,
-            dependencies: Vec::new(),
-        });
+        let role = roles
+            .entry(member)
+            .or_insert_with(|| CurrentRole::bare(member));
         role.membership_grants
             .entry(name("team"))
             .or_default()

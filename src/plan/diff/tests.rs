@@ -43,15 +43,11 @@ fn desired_role(name: &str) -> DesiredRole {
 /// The current role that applying `desired` would leave behind.
 fn as_current(role: &DesiredRole) -> CurrentRole {
     CurrentRole {
-        membership_grants: Default::default(),
-        name: role.name.clone(),
         attributes: role.attributes.clone(),
         member_of: role.member_of.clone(),
         settings: role.settings.clone(),
         comment: Some(marker_of(role)),
-        admin_can_alter: true,
-        admin_acts_as: true,
-        dependencies: Vec::new(),
+        ..CurrentRole::bare(role.name.as_str())
     }
 }
 
@@ -149,17 +145,7 @@ fn creates_a_missing_role_with_everything_it_needs() {
         .insert(RoleName::existing("app_rw"), MembershipOptions::default());
     let (d, c) = cluster(vec![role], vec![]);
     let mut c = c;
-    c.roles.insert(CurrentRole {
-        name: RoleName::existing("app_rw"),
-        membership_grants: Default::default(),
-        attributes: Attributes::default(),
-        member_of: Memberships::new(),
-        settings: BTreeMap::new(),
-        comment: None,
-        admin_can_alter: true,
-        admin_acts_as: true,
-        dependencies: Vec::new(),
-    });
+    c.roles.insert(CurrentRole::bare("app_rw"));
     let p = plan(&d, &c);
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     let kinds: Vec<&str> = p.roles[0]
