@@ -6,15 +6,18 @@
 //! - `registry`: databases, targets (`env/db`), clusters (`host:port`), glob selection
 //! - `catalog`:  a cluster's live catalogs -> current state (`catalog::read_cluster`,
 //!   `catalog::privileges::read_database`, `catalog::public::read_database`)
-//! - `fleet`:    every selected cluster locked (apply, reset: `fleet::lock`), read in parallel,
-//!   then planned (`fleet::plan_fleet`)
-//! - `plan`:     desired x current -> typed changes, pure   (`plan::diff_cluster`)
+//! - `fleet`:    every selected cluster locked (apply, reset: `fleet::lock`), read up to
+//!   `parallelism` at once, then planned (`fleet::plan_fleet`); the databases a drop needs
+//!   beyond the targets opened for apply (`fleet::open_databases`)
+//! - `plan`:     desired x current -> typed changes, pure (`plan::diff_cluster`): creates,
+//!   changes, grants and revokes (with what they cascade to), drops, under the plan's mode
 //! - `render`:   changes -> SQL statements, text, JSON and Markdown (`render::ddl`,
 //!   `render::text`, `render::json`, `render::markdown`); what the read commands print
 //!   (`render::inventory`, `render::table`)
 //! - `apply`:    plan -> units of statements -> transactions; generated passwords delivered
-//!   before any unit runs, each unit recorded in the audit log (with its transaction id) before
-//!   it runs and after (`apply::prepare`, `apply::run`)
+//!   before any unit runs, clusters run side by side (`parallelism`), each unit recorded in the
+//!   audit log (with its transaction id) before it runs and after (`apply::prepare`,
+//!   `apply::run`)
 //! - `saved`:    a plan written to a file with the config digest and each cluster's state
 //!   fingerprint; read back and checked before `apply FILE` runs it (`saved::SavedPlan`)
 //! - `audit`:    the SQLite audit log of every change (`audit::AuditLog`); what an interrupted
