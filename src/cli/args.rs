@@ -45,6 +45,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print pgroster's man page (roff) to stdout (e.g. `pgroster man > pgroster.1`).
     Man,
+    /// Write a starter config, a .gitignore for the audit log and the GitHub Actions workflow.
+    Init(InitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +224,13 @@ pub struct ImportArgs {
     pub roles: Option<String>,
     #[arg(long, value_enum, default_value = "yaml")]
     pub format: FileFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write (created if missing); existing files are never overwritten.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

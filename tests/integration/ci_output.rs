@@ -114,3 +114,28 @@ fn completions_and_the_man_page_come_from_the_argument_definitions() {
     assert_stdout_has(&man, ".TH pgroster 1");
     assert_stdout_has(&man, "apply");
 }
+
+/// `init` writes a config that validates, keeps the audit log and credentials out of git, adds
+/// the GitHub workflow, and never overwrites: a second run changes nothing and names the files.
+#[test]
+fn init_writes_a_starter_that_validates_and_never_overwrites() {
+    let scenario = Scenario::new();
+    let dir = scenario.path().to_path_buf();
+    let dir_arg = dir.to_str().unwrap();
+    scenario.run(&["init", dir_arg]).expect_success();
+    let gitignore = fs::read_to_string(dir.join(".gitignore")).unwrap();
+    assert!(gitignore.contains("pgroster-audit.db*"), "{gitignore}");
+    assert!(dir.join(".github/workflows/pgroster.yml").is_file());
+    let valid = scenario.run(&["validate"]);
+    valid.expect_success();
+    assert_stdout_has(&valid, "Read 2 file(s): registry.toml, roles.yaml");
+    fs::write(dir.join("roles.yaml"), "roles: []\n").unwrap();
+    let again = scenario.run(&["init", dir_arg]);
+    again.expect_code(1);
+    assert_stderr_has(&again, "not overwriting");
+    assert_stderr_has(&again, "nothing was written");
+    assert_eq!(
+        fs::read_to_string(dir.join("roles.yaml")).unwrap(),
+        "roles: []\n"
+    );
+}

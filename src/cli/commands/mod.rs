@@ -4,6 +4,7 @@ mod apply;
 mod audit;
 mod completions;
 mod import;
+mod init;
 mod inspect;
 mod man;
 mod plan;
@@ -29,6 +30,7 @@ pub fn dispatch(cli: &Cli, output: &Output) -> Result<i32> {
         Command::Import(args) => import::run(&cli.config, args, output),
         Command::Completions(args) => completions::run(args, output),
         Command::Man => man::run(output),
+        Command::Init(args) => init::run(args, output),
     }
 }
 
