@@ -14,6 +14,9 @@ pub struct Cli {
     /// Config directory (its *.toml, *.yaml, *.yml files are merged) or a single file.
     #[arg(short = 'c', long = "config", default_value = ".", global = true)]
     pub config: PathBuf,
+    /// No progress bar on stderr (there is none when stderr is not a terminal or NO_COLOR is set).
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -21,6 +21,7 @@ use crate::model::TargetName;
 use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
 use crate::plan::privileges::DatabaseIndex;
 use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, PlanError, SkippedRole};
+use crate::progress::Progress;
 use crate::registry::TargetGlob;
 use crate::saved::fingerprint;
 use lock::{ClusterLock, LockError, LockSettings};
@@ -158,6 +159,7 @@ pub fn plan_fleet(
     connector: &Connector,
     selection: &[TargetGlob],
     locking: Locking<'_>,
+    progress: &dyn Progress,
 ) -> Fleet {
     let selected = |t: &TargetName| is_selected(selection, t);
     let desired: BTreeMap<&ClusterKey, Cow<DesiredCluster>> = lowered
@@ -184,12 +186,15 @@ pub fn plan_fleet(
         .filter(|(key, _)| !blocked.contains_key(**key))
         .map(|(key, cluster)| (*key, (databases(cluster), first.remove(*key))))
         .collect();
+    progress.reading(jobs.len());
     let mut reads = in_parallel(
         jobs,
         lowered.parallelism,
         |key, (databases, role_connection)| {
             let policy = lowered.public_privileges.as_ref();
-            read(key, &databases, connector, role_connection, policy)
+            let result = read(key, &databases, connector, role_connection, policy);
+            progress.read(key);
+            result
         },
         |key| Err(ReadError::Panicked(key.clone())),
     );

@@ -139,3 +139,26 @@ fn init_writes_a_starter_that_validates_and_never_overwrites() {
         "roles: []\n"
     );
 }
+
+/// The progress bar is for terminals: piped, as in CI, or with `--quiet`, stderr holds nothing
+/// but what went wrong.
+#[test]
+fn no_progress_output_when_piped_or_quiet() {
+    let (_cluster, scenario) = single_cluster(&[("dev", "app_dev")], AdminKind::Superuser);
+    scenario.file("roles.yaml", ROLES);
+    for args in [&["plan"][..], &["--quiet", "plan"][..]] {
+        let out = scenario.run(args);
+        out.expect_success();
+        assert_eq!(out.stderr, "", "{}", dump(&out));
+    }
+    let creds = scenario.path().join("creds.json");
+    let out = scenario.run(&[
+        "--quiet",
+        "apply",
+        "--auto-approve",
+        "--credentials-out",
+        creds.to_str().unwrap(),
+    ]);
+    out.expect_success();
+    assert!(!out.stderr.contains("changes applied"), "{}", dump(&out));
+}
