@@ -50,6 +50,9 @@ pub enum Command {
     Man,
     /// Write a starter config, a .gitignore for the audit log and the GitHub Actions workflow.
     Init(InitArgs),
+    /// Who can do what, where, across the fleet: every role of every selected cluster with its
+    /// attributes, memberships (direct and through groups) and privileges (an access review).
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +230,22 @@ pub struct ImportArgs {
     pub roles: Option<String>,
     #[arg(long, value_enum, default_value = "yaml")]
     pub format: FileFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Markdown,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]

@@ -565,6 +565,34 @@ pub fn read_cluster_state(
     })
 }
 
+/// Reads every cluster with a selected active target (all when `selection` is empty), up to
+/// `parallelism` at once, as `read_cluster_state` reads one: for `report`, which plans nothing.
+pub fn read_fleet_states(
+    lowered: &Lowered,
+    connector: &Connector,
+    selection: &[TargetGlob],
+    progress: &dyn Progress,
+) -> BTreeMap<ClusterKey, Result<ClusterState, ClusterReadError>> {
+    let clusters: Vec<ClusterKey> = lowered
+        .registry
+        .active_by_cluster()
+        .into_iter()
+        .filter(|(_, entries)| entries.iter().any(|e| is_selected(selection, &e.target)))
+        .map(|(key, _)| key)
+        .collect();
+    progress.reading(clusters.len());
+    in_parallel(
+        clusters.iter().map(|key| (key, ())),
+        lowered.parallelism,
+        |key, ()| {
+            let state = read_cluster_state(lowered, connector, key);
+            progress.read(key);
+            state
+        },
+        |key| Err(ClusterReadError(ReadError::Panicked(key.clone()))),
+    )
+}
+
 fn catalog_error(cluster: &ClusterKey, database: &str, error: CatalogError) -> ReadError {
     ReadError::Catalog {
         cluster: cluster.clone(),

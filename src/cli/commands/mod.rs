@@ -8,6 +8,7 @@ mod init;
 mod inspect;
 mod man;
 mod plan;
+mod report;
 mod reset;
 mod show_plan;
 mod validate;
@@ -31,6 +32,7 @@ pub fn dispatch(cli: &Cli, output: &Output) -> Result<i32> {
         Command::Completions(args) => completions::run(args, output),
         Command::Man => man::run(output),
         Command::Init(args) => init::run(args, output),
+        Command::Report(args) => report::run(&cli.config, args, output),
     }
 }
 
