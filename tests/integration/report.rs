@@ -58,6 +58,23 @@ roles:
         dump(&md)
     );
 
+    // `show` answers the same questions for one role.
+    let show = s.run(&["show", "analyst", "--target", "dev/app"]);
+    show.expect_success();
+    assert_has(
+        &show.stdout,
+        "table public.orders: SELECT (granted by postgres)",
+    );
+    let show = s.run(&["show", "readers", "--target", "dev/app", "--format", "json"]);
+    show.expect_success();
+    let json = crate::harness::parse_json(&show);
+    assert_eq!(
+        json["members"],
+        serde_json::json!(["analyst"]),
+        "{}",
+        dump(&show)
+    );
+
     let down = free_port();
     s.file(
         "registry.toml",
