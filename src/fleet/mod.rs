@@ -147,8 +147,8 @@ pub fn open_databases(
     }
 }
 
-fn is_selected(selection: &[TargetGlob], target: &TargetName) -> bool {
-    selection.is_empty() || selection.iter().any(|g| g.matches(target))
+fn is_selected(selection: &[TargetGlob], target: &TargetName, cluster_name: &str) -> bool {
+    selection.is_empty() || selection.iter().any(|g| g.matches_at(target, cluster_name))
 }
 
 /// Reads every cluster with a selected active target (all when `selection` is empty), in
@@ -159,7 +159,7 @@ pub fn plan_fleet(
     selection: &[TargetGlob],
     locking: Locking<'_>,
 ) -> Fleet {
-    let selected = |t: &TargetName| is_selected(selection, t);
+    let registry = &lowered.registry;
     let desired: BTreeMap<&ClusterKey, Cow<DesiredCluster>> = lowered
         .desired
         .iter()
@@ -168,7 +168,8 @@ pub fn plan_fleet(
             let cluster = if selection.is_empty() {
                 Cow::Borrowed(cluster)
             } else {
-                Cow::Owned(cluster.narrowed(selected))
+                let name = registry.cluster_name(key);
+                Cow::Owned(cluster.narrowed(|t: &TargetName| is_selected(selection, t, &name)))
             };
             (key, cluster)
         })
@@ -255,13 +256,19 @@ pub fn plan_fleet(
         .registry
         .entries
         .iter()
-        .filter(|e| !e.active && selected(&e.target))
+        .filter(|e| !e.active && is_selected(selection, &e.target, &e.cluster_name))
         .map(|e| e.target.clone())
         .collect();
     let skipped_roles = lowered
         .skipped
         .iter()
-        .filter(|(_, t)| selected(t))
+        .filter(|(_, t)| {
+            // A skipped role is recorded by target: shown when an inactive entry of it is.
+            registry
+                .entries
+                .iter()
+                .any(|e| !e.active && &e.target == t && is_selected(selection, t, &e.cluster_name))
+        })
         .map(|(role, target)| SkippedRole {
             role: role.clone(),
             target: target.clone(),
