@@ -1,6 +1,6 @@
 //! The same database on many clusters (issue 12): `prod/app` registered on two clusters, each
 //! entry naming its cluster. A role targeting `prod/app` reaches both; `--target prod/app@NAME`
-//! narrows plan and apply to one; commands that read one target refuse `prod/app`, naming the
+//! narrows plan and apply to one; `import` from one writes targets naming it; commands that read one target refuse `prod/app`, naming the
 //! clusters and how to pick one, and accept `prod/app@NAME`.
 
 use crate::harness::{
@@ -97,4 +97,20 @@ fn one_database_on_two_clusters_is_planned_applied_and_picked_by_cluster_name() 
     s.apply(None).expect_success();
     assert!(role_exists(&us, "fleet_grp"));
     s.assert_converged();
+
+    // A role made by hand on one cluster is imported for that cluster only: written as
+    // `prod/app`, it would be created on every cluster holding the target.
+    eu.client("app")
+        .batch_execute("CREATE ROLE eu_only NOLOGIN")
+        .unwrap();
+    let out = s.run(&["import", "--target", "prod/app@eu-west", "--roles", "eu_*"]);
+    out.expect_success();
+    assert_stdout_has(&out, "eu_only");
+    assert_stdout_has(&out, "prod/app@eu-west");
+    s.file("imported.yaml", &out.stdout);
+    let out = s.plan_changes();
+    assert_line(&out, "Plan: 0 to add, 1 to change, 0 to destroy.");
+    s.apply(None).expect_success();
+    s.assert_converged();
+    assert!(!role_exists(&us, "eu_only"));
 }
