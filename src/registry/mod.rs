@@ -215,11 +215,26 @@ impl Registry {
             if targets.len() > SHOWN {
                 shown.push(format!("and {} more", targets.len() - SHOWN));
             }
-            format!(
+            let mut known = format!(
                 "envs: {}; targets: {}",
                 envs.into_iter().collect::<Vec<_>>().join(", "),
                 shown.join(", ")
-            )
+            );
+            // Only a glob naming a cluster needs them: without `@` every cluster is matched.
+            if text.contains('@') {
+                let clusters: BTreeSet<&str> = self
+                    .entries
+                    .iter()
+                    .map(|e| e.cluster_name.as_str())
+                    .collect();
+                let mut shown: Vec<&str> = clusters.iter().take(SHOWN).copied().collect();
+                let more = format!("and {} more", clusters.len().saturating_sub(SHOWN));
+                if clusters.len() > SHOWN {
+                    shown.push(&more);
+                }
+                known.push_str(&format!("; clusters: {}", shown.join(", ")));
+            }
+            known
         };
         RegistryError::NoMatch {
             text: text.to_string(),
@@ -411,7 +426,11 @@ mod tests {
         assert!(TargetGlob::new("prod/app@").is_err());
         assert!(TargetGlob::new("prod/app@[").is_err());
         let error = registry.select(&["prod/app@ap-*".into()]).unwrap_err();
-        assert!(matches!(error, RegistryError::NoMatch { .. }), "{error}");
+        assert_eq!(
+            error.to_string(),
+            "--target `prod/app@ap-*` matches no database in the registry; \
+             envs: prod; targets: prod/app, prod/billing; clusters: eu-west, us-east"
+        );
     }
 
     #[test]

@@ -93,6 +93,7 @@ fn one_database_on_two_clusters_is_planned_applied_and_picked_by_cluster_name() 
     let out = s.run(&["plan", "--target", "prod/app@ap-*"]);
     out.expect_code(1);
     assert_has(&out.stderr, "--target `prod/app@ap-*` matches no database");
+    assert_has(&out.stderr, "clusters: eu-west, us-east");
 
     s.apply(None).expect_success();
     assert!(role_exists(&us, "fleet_grp"));
