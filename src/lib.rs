@@ -27,6 +27,7 @@
 //! - `notify`:   an apply report or a plan -> events (`notify::event`), sent to the
 //!   `[[notify]]` webhooks and commands (`notify::notify_all`); failures are returned, not raised
 //!
+//! `progress` is what `fleet` and `apply` report as they go, for the CLI's progress bar.
 //! `connection` opens admin connections (credentials, TLS); `schema` generates the JSON
 //! Schemas of the config files and of the JSON plan.
 
@@ -40,6 +41,7 @@ pub mod import;
 pub mod model;
 pub mod notify;
 pub mod plan;
+pub mod progress;
 pub mod registry;
 pub mod render;
 pub mod saved;

@@ -25,16 +25,18 @@
 #         change, each membership grant/revoke, each setting and each marker comment; a role line
 #         with no such lines (a drop) counts once. After gen.py's drift every drifted role has exactly
 #         one change line (a CREATEDB flip or a missing membership).
-# Scope   roles, attributes and memberships only: this adapter does not translate grants yet
-#         (pgroster itself manages them, see README), so a desired.json with grants (scenario
-#         `acl`) is refused (rc 1) rather than half applied.
+# Grants  desired.json's grants (scenario `acl`) become the role's `grants`: `on: schema` as
+#         `on: schemas` with its names; `on: tables` as `on: tables, schemas: [s]` when the names
+#         are every table of schema s that desired.json lists (as ldap2pg's
+#         __select_on_all_tables__, no `future`: the scenario has no default privileges), else
+#         `on: table` with the names. Any other grant shape is refused (rc 1), never half applied.
 # Note    pgroster writes a COMMENT ON ROLE marker ("managed by pgroster") on every role it manages;
 #         the peers' fingerprint.sql does not compare comments, so this extra write is not compared.
 set -euo pipefail
 phase=${1:?usage: $0 apply|nochange|driftdry|startup DIR} dir=${2:?usage: $0 PHASE DIR}
 PGROSTER=${PGROSTER:-/tmp/pgroster-peer/bin/pgroster}
 export NO_COLOR=1
-CONVERT_VERSION=1
+CONVERT_VERSION=2
 
 if [[ $phase == startup ]]; then exec "$PGROSTER" --version; fi
 
@@ -50,9 +52,26 @@ if [[ ! -f $cfg/.stamp || $(<"$cfg/.stamp") != "$stamp" ]]; then
 import json, sys
 src, cfg, host, port, database = sys.argv[1:6]
 state = json.load(open(src))
-if state.get("grants"):
-    sys.exit("pgroster.sh: desired.json has grants (scenario acl); this adapter does not translate them yet")
 q = json.dumps  # JSON strings are valid TOML basic strings and YAML double-quoted scalars
+tables_by_schema = {}
+for t in state.get("tables", []):
+    schema, _, name = t.partition(".")
+    tables_by_schema.setdefault(schema, set()).add(t)
+grants_of = {}
+for g in state.get("grants", []):
+    if g["on"] == "schema":
+        grant = "{ on: schemas, names: [%s], privileges: [%s] }" % (q(g["name"]), q(g["privilege"]))
+    elif g["on"] == "tables":
+        names = set(g["names"])
+        schemas = {n.partition(".")[0] for n in names}
+        if len(schemas) == 1 and names == tables_by_schema.get(next(iter(schemas))):
+            grant = "{ on: tables, schemas: [%s], privileges: [%s] }" % (q(next(iter(schemas))), q(g["privilege"]))
+        else:
+            grant = "{ on: table, names: [%s], privileges: [%s] }" % (
+                ", ".join(q(n) for n in sorted(names)), q(g["privilege"]))
+    else:
+        sys.exit("pgroster.sh: a grant on %r is not translated; refusing rather than half applying" % g["on"])
+    grants_of.setdefault(g["role"], []).append(grant)  # JSON strings are valid TOML basic strings and YAML double-quoted scalars
 ignore = ["pg_*", "postgres"] + [r for r in state.get("unmanaged_roles", []) if r not in ("pg_*", "postgres")]
 with open(cfg + "/registry.toml", "w") as f:
     f.write("[settings]\nignore_roles = [%s]\n\n[[databases]]\nenv = \"bench\"\nname = %s\nhost = %s\nport = %d\n"
@@ -68,6 +87,9 @@ for r in state["roles"]:
         out.append("    member_of: [%s]" % ", ".join(q(g) for g in r["member_of"]))
     out.append("    password: none")
     out.append('    targets: ["bench/*"]')
+    if r["name"] in grants_of:
+        out.append("    grants:")
+        out.extend("      - " + g for g in grants_of[r["name"]])
 with open(cfg + "/roles.yaml", "w") as f:
     f.write("\n".join(out) + "\n")
 PY

@@ -30,6 +30,7 @@ pub use prepare::{
 use crate::audit::{AuditError, AuditLog, ChangeRecord, Outcome, RunId};
 use crate::fleet::ClusterConnections;
 use crate::model::ClusterKey;
+use crate::progress::Progress;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -266,6 +267,15 @@ impl fmt::Display for UnitFailure {
     }
 }
 
+/// Who runs an apply and how: what the audit log records, how many clusters at once, and whom
+/// to tell as changes run.
+pub struct RunAs<'a> {
+    pub actor: &'a str,
+    pub command: &'a str,
+    pub parallelism: usize,
+    pub progress: &'a dyn Progress,
+}
+
 /// Runs every prepared cluster as one audit run by `actor` for `command`: starts the run,
 /// delivers its generated passwords through `deliver`, then runs the clusters, up to
 /// `parallelism` at once (each is network round trips; a fleet over a WAN waits mostly on
@@ -278,11 +288,11 @@ pub fn run<E: Executor + Send>(
     executors: &mut BTreeMap<ClusterKey, E>,
     audit: &mut AuditLog,
     deliver: &mut dyn Deliver,
-    actor: &str,
-    command: &str,
-    parallelism: usize,
+    how: &RunAs<'_>,
 ) -> Result<ApplyReport, ApplyError> {
-    let run = audit.start_run(actor, command).map_err(ApplyError::Audit)?;
+    let run = audit
+        .start_run(how.actor, how.command)
+        .map_err(ApplyError::Audit)?;
     fault::point("run started");
     let credentials: Vec<&GeneratedCredential> = prepared
         .clusters
@@ -299,7 +309,15 @@ pub fn run<E: Executor + Send>(
         fault::point("delivered");
     }
     let audit = Mutex::new(audit);
-    let (clusters, audit_error) = run_clusters(prepared, executors, &audit, &run, parallelism);
+    how.progress.applying(
+        prepared
+            .clusters
+            .iter()
+            .flat_map(|c| &c.units)
+            .map(|u| u.changes.len())
+            .sum(),
+    );
+    let (clusters, audit_error) = run_clusters(prepared, executors, &audit, &run, how);
     let report = ApplyReport {
         run,
         clusters,
@@ -340,7 +358,7 @@ fn run_clusters<E: Executor + Send>(
     executors: &mut BTreeMap<ClusterKey, E>,
     audit: &Mutex<&mut AuditLog>,
     run: &RunId,
-    parallelism: usize,
+    how: &RunAs<'_>,
 ) -> (Vec<ClusterReport>, Option<AuditError>) {
     let mut by_key: BTreeMap<&ClusterKey, &mut E> = executors.iter_mut().collect();
     let jobs: Vec<(&PreparedCluster, Option<&mut E>)> = prepared
@@ -354,7 +372,7 @@ fn run_clusters<E: Executor + Send>(
     let first_error: Mutex<Option<AuditError>> = Mutex::new(None);
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        for _ in 0..parallelism.clamp(1, count.max(1)) {
+        for _ in 0..how.parallelism.clamp(1, count.max(1)) {
             scope.spawn(|| loop {
                 if stop.load(Ordering::SeqCst) {
                     return;
@@ -366,7 +384,8 @@ fn run_clusters<E: Executor + Send>(
                 let mut report = ClusterReport::new(cluster.cluster.clone());
                 let outcome = match executor {
                     Some(executor) => {
-                        run_cluster(cluster, executor, audit, run, &mut report, &stop)
+                        let report = &mut report;
+                        run_cluster(cluster, executor, audit, run, report, &stop, how.progress)
                     }
                     None => {
                         report.failures.push(UnitFailure {
@@ -411,6 +430,7 @@ fn run_cluster(
     run: &RunId,
     report: &mut ClusterReport,
     stop: &AtomicBool,
+    progress: &dyn Progress,
 ) -> Result<(), AuditError> {
     // One writer at a time: the log is one SQLite file.
     let log = || audit.lock().unwrap_or_else(PoisonError::into_inner);
@@ -476,6 +496,7 @@ fn run_cluster(
         };
         log().record_outcomes(&outcomes)?;
         fault::point("outcomes recorded");
+        progress.applied(unit.changes.len());
     }
     if report.roles_committed {
         for role in cluster.roles {

@@ -204,9 +204,12 @@ impl TestLog {
             &mut executors,
             &mut self.audit,
             courier,
-            "tester",
-            "apply",
-            1,
+            &RunAs {
+                actor: "tester",
+                command: "apply",
+                parallelism: 1,
+                progress: &crate::progress::Silent,
+            },
         )
     }
 }

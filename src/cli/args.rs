@@ -14,6 +14,9 @@ pub struct Cli {
     /// Config directory (its *.toml, *.yaml, *.yml files are merged) or a single file.
     #[arg(short = 'c', long = "config", default_value = ".", global = true)]
     pub config: PathBuf,
+    /// No progress bar on stderr (there is none when stderr is not a terminal or NO_COLOR is set).
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -45,6 +48,11 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print pgroster's man page (roff) to stdout (e.g. `pgroster man > pgroster.1`).
     Man,
+    /// Write a starter config, a .gitignore for the audit log and the GitHub Actions workflow.
+    Init(InitArgs),
+    /// Who can do what, where, across the fleet: every role of every selected cluster with its
+    /// attributes, memberships (direct and through groups) and privileges (an access review).
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +231,29 @@ pub struct ImportArgs {
     pub roles: Option<String>,
     #[arg(long, value_enum, default_value = "yaml")]
     pub format: FileFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Markdown,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write (created if missing); existing files are never overwritten.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod context;
 mod credentials;
 mod notifications;
 mod output;
+mod progress;
 mod step_summary;
 
 use clap::Parser;
@@ -18,7 +19,7 @@ pub const EXIT_CHANGES: i32 = 2;
 /// Runs pgroster with the process's arguments and returns the exit code.
 pub fn run() -> i32 {
     let cli = args::Cli::parse();
-    let output = output::Output::detect();
+    let output = output::Output::detect(cli.quiet);
     match commands::dispatch(&cli, &output) {
         Ok(code) => code,
         Err(error) => {

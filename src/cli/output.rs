@@ -6,16 +6,19 @@ use std::io::{BufRead, IsTerminal, Write};
 
 pub struct Output {
     pub color: bool,
+    /// Whether a progress bar may be drawn on stderr: a terminal, no `NO_COLOR`, no `--quiet`.
+    pub progress: bool,
     pub stdout_is_terminal: bool,
     pub stdin_is_terminal: bool,
 }
 
 impl Output {
-    pub fn detect() -> Output {
+    pub fn detect(quiet: bool) -> Output {
         let stdout_is_terminal = std::io::stdout().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Output {
             color: stdout_is_terminal && !no_color,
+            progress: std::io::stderr().is_terminal() && !no_color && !quiet,
             stdout_is_terminal,
             stdin_is_terminal: std::io::stdin().is_terminal(),
         }

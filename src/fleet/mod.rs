@@ -21,6 +21,7 @@ use crate::model::TargetName;
 use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
 use crate::plan::privileges::DatabaseIndex;
 use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, PlanError, SkippedRole};
+use crate::progress::Progress;
 use crate::registry::TargetGlob;
 use crate::saved::fingerprint;
 use lock::{ClusterLock, LockError, LockSettings};
@@ -158,6 +159,7 @@ pub fn plan_fleet(
     connector: &Connector,
     selection: &[TargetGlob],
     locking: Locking<'_>,
+    progress: &dyn Progress,
 ) -> Fleet {
     let registry = &lowered.registry;
     let desired: BTreeMap<&ClusterKey, Cow<DesiredCluster>> = lowered
@@ -185,12 +187,15 @@ pub fn plan_fleet(
         .filter(|(key, _)| !blocked.contains_key(**key))
         .map(|(key, cluster)| (*key, (databases(cluster), first.remove(*key))))
         .collect();
+    progress.reading(jobs.len());
     let mut reads = in_parallel(
         jobs,
         lowered.parallelism,
         |key, (databases, role_connection)| {
             let policy = lowered.public_privileges.as_ref();
-            read(key, &databases, connector, role_connection, policy)
+            let result = read(key, &databases, connector, role_connection, policy);
+            progress.read(key);
+            result
         },
         |key| Err(ReadError::Panicked(key.clone())),
     );
@@ -565,6 +570,34 @@ pub fn read_cluster_state(
         current: state.current,
         databases: state.databases,
     })
+}
+
+/// Reads every cluster with a selected active target (all when `selection` is empty), up to
+/// `parallelism` at once, as `read_cluster_state` reads one: for `report`, which plans nothing.
+pub fn read_fleet_states(
+    lowered: &Lowered,
+    connector: &Connector,
+    selection: &[TargetGlob],
+    progress: &dyn Progress,
+) -> BTreeMap<ClusterKey, Result<ClusterState, ClusterReadError>> {
+    let clusters: Vec<ClusterKey> = lowered
+        .registry
+        .active_by_cluster()
+        .into_iter()
+        .filter(|(_, entries)| entries.iter().any(|e| is_selected(selection, &e.target)))
+        .map(|(key, _)| key)
+        .collect();
+    progress.reading(clusters.len());
+    in_parallel(
+        clusters.iter().map(|key| (key, ())),
+        lowered.parallelism,
+        |key, ()| {
+            let state = read_cluster_state(lowered, connector, key);
+            progress.read(key);
+            state
+        },
+        |key| Err(ClusterReadError(ReadError::Panicked(key.clone()))),
+    )
 }
 
 fn catalog_error(cluster: &ClusterKey, database: &str, error: CatalogError) -> ReadError {

@@ -611,7 +611,7 @@ fn diff_settings(
     }
 }
 
-fn role_plan(role: &DesiredRole, action: RoleAction, changes: Vec<Change>) -> RolePlan {
+pub(super) fn role_plan(role: &DesiredRole, action: RoleAction, changes: Vec<Change>) -> RolePlan {
     RolePlan {
         role: role.name.clone(),
         action,

@@ -17,7 +17,7 @@
 //! dropped; nor is anything when `--target` narrowed the plan, since the role may be declared
 //! for targets outside the selection.
 
-use super::diff::DiffInput;
+use super::diff::{role_plan, DiffInput};
 use super::{Change, PlanError, RoleAction, RolePlan};
 use crate::model::{CurrentRole, Dependencies, RoleName};
 use std::collections::BTreeSet;
@@ -51,6 +51,57 @@ pub(super) fn plan_drops(
                 role: role.name.clone(),
                 reason,
             }),
+        }
+    }
+    keep_memberships_the_dropped_granted(input, roles);
+}
+
+/// On PostgreSQL 16+ DROP OWNED also removes the memberships the dropped role granted with its
+/// ADMIN OPTION. A declared role that holds a declared membership only through such grants gets
+/// it from the admin first (role changes commit before the drop's steps), so it keeps it and
+/// the plan converges in one apply.
+fn keep_memberships_the_dropped_granted(input: &DiffInput, roles: &mut Vec<RolePlan>) {
+    let dropped: BTreeSet<RoleName> = roles
+        .iter()
+        .filter(|r| r.action == RoleAction::Destroy)
+        .map(|r| r.role.clone())
+        .collect();
+    if dropped.is_empty() {
+        return;
+    }
+    for member in input.desired.roles.values() {
+        let Some(current) = input.current.roles.get(&member.name) else {
+            continue;
+        };
+        for (group, want) in &member.member_of {
+            let Some(grants) = current.membership_grants.get(group) else {
+                continue;
+            };
+            let only_from_dropped =
+                !grants.is_empty() && grants.iter().all(|g| dropped.contains(&g.grantor));
+            if !only_from_dropped {
+                continue;
+            }
+            let plan = match roles.iter().position(|r| r.role == member.name) {
+                Some(at) => &mut roles[at],
+                None => {
+                    roles.push(role_plan(member, RoleAction::Update, Vec::new()));
+                    let last = roles.len() - 1;
+                    &mut roles[last]
+                }
+            };
+            let regranted = plan.changes.iter().any(|c| {
+                matches!(c, Change::GrantMembership { group: g, granted_by: None, .. } if g == group)
+            });
+            if !regranted {
+                plan.changes.push(Change::GrantMembership {
+                    group: group.clone(),
+                    options: *want,
+                    from: None,
+                    escalation: Vec::new(),
+                    granted_by: None,
+                });
+            }
         }
     }
 }

@@ -2,9 +2,11 @@
 //! (every cell escaped, see `table`) or JSON.
 
 use super::table::{escape_controls, table};
-use crate::model::{CurrentRole, RoleName};
+use crate::model::privileges::DatabaseState;
+use crate::model::{CurrentCluster, CurrentRole, RoleName};
 use crate::registry::DatabaseEntry;
 use serde_json::json;
+use std::collections::BTreeMap;
 
 /// `pgroster registry`.
 pub fn registry_table(entries: &[DatabaseEntry]) -> String {
@@ -75,11 +77,75 @@ pub fn roles_json<'a>(
     roles: impl Iterator<Item = &'a CurrentRole>,
     ignored: Ignored,
 ) -> serde_json::Value {
-    serde_json::Value::Array(roles.map(|r| role_json(r, ignored)).collect())
+    let none = Access::default();
+    serde_json::Value::Array(roles.map(|r| role_json(r, ignored, &none)).collect())
+}
+
+/// What a role may do beyond its attributes, for `show`: who is a member of it, and what it
+/// holds in each registered database of its cluster.
+#[derive(Debug, Default)]
+pub struct Access {
+    pub members: Vec<RoleName>,
+    /// Per database, `kind object: PRIVILEGE` lines (and the default privileges it gets).
+    pub privileges: BTreeMap<String, Vec<String>>,
+}
+
+impl Access {
+    /// `role`'s members on `current` and its privileges in `databases`.
+    pub fn of(
+        role: &RoleName,
+        current: &CurrentCluster,
+        databases: &BTreeMap<String, DatabaseState>,
+    ) -> Access {
+        let members = current
+            .roles
+            .values()
+            .filter(|r| r.member_of.contains_key(role))
+            .map(|r| r.name.clone())
+            .collect();
+        let mut privileges: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (database, state) in databases {
+            let lines = privileges.entry(database.clone()).or_default();
+            for held in state.held.iter().filter(|h| &h.grantee == role) {
+                lines.push(format!(
+                    "{} {}: {}{} (granted by {})",
+                    held.object.kind.noun(),
+                    held.object,
+                    held.privilege,
+                    if held.grant_option {
+                        " WITH GRANT OPTION"
+                    } else {
+                        ""
+                    },
+                    held.grantor
+                ));
+            }
+            for default in state.defaults.iter().filter(|d| &d.grantee == role) {
+                lines.push(format!(
+                    "future {} created by {}{}: {}",
+                    default.kind.plural().to_ascii_lowercase(),
+                    default.owner,
+                    default
+                        .schema
+                        .as_ref()
+                        .map(|s| format!(" in schema {s}"))
+                        .unwrap_or_default(),
+                    default.privilege
+                ));
+            }
+            if lines.is_empty() {
+                privileges.remove(database);
+            }
+        }
+        Access {
+            members,
+            privileges,
+        }
+    }
 }
 
 /// `pgroster show --format json`.
-pub fn role_json(role: &CurrentRole, ignored: Ignored) -> serde_json::Value {
+pub fn role_json(role: &CurrentRole, ignored: Ignored, access: &Access) -> serde_json::Value {
     let settings: Vec<serde_json::Value> = role
         .settings
         .iter()
@@ -96,13 +162,15 @@ pub fn role_json(role: &CurrentRole, ignored: Ignored) -> serde_json::Value {
         "settings": settings,
         "managed": role.marker().is_some(),
         "ignored": ignored(&role.name),
+        "members": access.members,
+        "privileges": access.privileges,
         "profile": role.marker().and_then(|m| m.profile),
         "comment": role.comment,
     })
 }
 
 /// `pgroster show`: the role's name above a FIELD/VALUE table; the name is escaped like every cell.
-pub fn role_table(role: &CurrentRole, ignored: Ignored) -> String {
+pub fn role_table(role: &CurrentRole, ignored: Ignored, access: &Access) -> String {
     let mut rows: Vec<[String; 2]> = role
         .attributes
         .values()
@@ -114,11 +182,20 @@ pub fn role_table(role: &CurrentRole, ignored: Ignored) -> String {
         role.member_of
             .iter()
             .map(|(group, o)| {
-                let mut text = group.to_string();
+                let mut options: Vec<&str> = Vec::new();
                 if o.admin {
-                    text.push_str(" (admin)");
+                    options.push("admin");
                 }
-                text
+                if o.inherit == Some(false) {
+                    options.push("noinherit");
+                }
+                if o.set == Some(false) {
+                    options.push("noset");
+                }
+                match options.as_slice() {
+                    [] => group.to_string(),
+                    _ => format!("{group} ({})", options.join(", ")),
+                }
             })
             .collect::<Vec<_>>()
             .join(", "),
@@ -126,6 +203,20 @@ pub fn role_table(role: &CurrentRole, ignored: Ignored) -> String {
     for (scope, values) in &role.settings {
         for (setting, value) in values {
             rows.push([format!("{setting} ({scope})"), value.clone()]);
+        }
+    }
+    rows.push([
+        "members".into(),
+        access
+            .members
+            .iter()
+            .map(RoleName::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+    ]);
+    for (database, lines) in &access.privileges {
+        for line in lines {
+            rows.push([format!("privilege ({database})"), line.clone()]);
         }
     }
     rows.push(["managed".into(), managed_by(role, ignored)]);
@@ -214,10 +305,15 @@ mod tests {
 
     #[test]
     fn show_table_escapes_the_name_and_every_value() {
-        let text = role_table(&hostile_role(), &|_| false);
-        // The name line, the header, nine attributes, member_of, one setting, managed, comment.
-        assert_escaped(&text, 15);
+        let access = Access {
+            members: vec![RoleName::existing(HOSTILE)],
+            privileges: BTreeMap::from([(HOSTILE.to_string(), vec![format!("table {HOSTILE}")])]),
+        };
+        let text = role_table(&hostile_role(), &|_| false, &access);
+        // The name line, the header, nine attributes, member_of, one setting, members, one
+        // privilege, managed, comment.
+        assert_escaped(&text, 17);
         assert!(text.starts_with(&format!("role \"{ESCAPED}\"\n")), "{text}");
-        assert_eq!(text.matches(ESCAPED).count(), 6, "{text}");
+        assert_eq!(text.matches(ESCAPED).count(), 9, "{text}");
     }
 }

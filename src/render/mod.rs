@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod json;
 pub mod markdown;
 pub mod quote;
+pub mod report;
 pub mod saved;
 pub mod table;
 pub mod text;

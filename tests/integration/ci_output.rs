@@ -114,3 +114,51 @@ fn completions_and_the_man_page_come_from_the_argument_definitions() {
     assert_stdout_has(&man, ".TH pgroster 1");
     assert_stdout_has(&man, "apply");
 }
+
+/// `init` writes a config that validates, keeps the audit log and credentials out of git, adds
+/// the GitHub workflow, and never overwrites: a second run changes nothing and names the files.
+#[test]
+fn init_writes_a_starter_that_validates_and_never_overwrites() {
+    let scenario = Scenario::new();
+    let dir = scenario.path().to_path_buf();
+    let dir_arg = dir.to_str().unwrap();
+    scenario.run(&["init", dir_arg]).expect_success();
+    let gitignore = fs::read_to_string(dir.join(".gitignore")).unwrap();
+    assert!(gitignore.contains("pgroster-audit.db*"), "{gitignore}");
+    assert!(dir.join(".github/workflows/pgroster.yml").is_file());
+    let valid = scenario.run(&["validate"]);
+    valid.expect_success();
+    assert_stdout_has(&valid, "Read 2 file(s): registry.toml, roles.yaml");
+    fs::write(dir.join("roles.yaml"), "roles: []\n").unwrap();
+    let again = scenario.run(&["init", dir_arg]);
+    again.expect_code(1);
+    assert_stderr_has(&again, "not overwriting");
+    assert_stderr_has(&again, "nothing was written");
+    assert_eq!(
+        fs::read_to_string(dir.join("roles.yaml")).unwrap(),
+        "roles: []\n"
+    );
+}
+
+/// The progress bar is for terminals: piped, as in CI, or with `--quiet`, stderr holds nothing
+/// but what went wrong.
+#[test]
+fn no_progress_output_when_piped_or_quiet() {
+    let (_cluster, scenario) = single_cluster(&[("dev", "app_dev")], AdminKind::Superuser);
+    scenario.file("roles.yaml", ROLES);
+    for args in [&["plan"][..], &["--quiet", "plan"][..]] {
+        let out = scenario.run(args);
+        out.expect_success();
+        assert_eq!(out.stderr, "", "{}", dump(&out));
+    }
+    let creds = scenario.path().join("creds.json");
+    let out = scenario.run(&[
+        "--quiet",
+        "apply",
+        "--auto-approve",
+        "--credentials-out",
+        creds.to_str().unwrap(),
+    ]);
+    out.expect_success();
+    assert!(!out.stderr.contains("changes applied"), "{}", dump(&out));
+}

@@ -485,3 +485,48 @@ fn expiring_access_is_warned_about() {
     let json = s.run(&["plan", "--format", "json"]);
     assert_has(&json.stdout, r#""expired": true"#);
 }
+
+/// PostgreSQL 16+: DROP OWNED also removes the memberships the dropped role granted with its
+/// ADMIN OPTION. A declared member that holds its membership only through such a grant gets it
+/// from the admin first, so it keeps it and the next plan is empty.
+#[test]
+fn a_member_keeps_a_membership_the_dropped_role_had_granted() {
+    let (cluster, s) = single_cluster(&[("dev", "a1")], AdminKind::Superuser);
+    if cluster.major_version() < 16 {
+        return;
+    }
+    let roles = |with_lead: bool| {
+        let lead = "  - name: lead\n    password: none\n    targets: [dev]\n    \
+                    member_of: [{ role: team, admin: true }]\n";
+        format!(
+            "roles:\n  - name: team\n    password: none\n    targets: [dev]\n  - name: dev1\n    \
+             password: none\n    targets: [dev]\n    member_of: [team]\n{}",
+            if with_lead { lead } else { "" }
+        )
+    };
+    s.file("roles.yaml", &roles(true));
+    s.apply(None).expect_success();
+    exec(
+        &cluster,
+        "postgres",
+        "REVOKE team FROM dev1 GRANTED BY postgres; SET ROLE lead; GRANT team TO dev1; RESET ROLE",
+    );
+    s.assert_converged();
+
+    s.file("roles.yaml", &roles(false));
+    let out = s.plan_changes();
+    assert_has(&out.stdout, "- role \"lead\" (destroy");
+    assert_has(&out.stdout, "+ member_of \"team\"");
+    s.apply(None).expect_success();
+    assert!(!role_exists(&cluster, "lead"));
+    assert_eq!(
+        scalar(
+            &cluster,
+            "postgres",
+            "SELECT string_agg(pg_get_userbyid(grantor), ',') FROM pg_auth_members \
+              WHERE roleid = 'team'::regrole AND member = 'dev1'::regrole"
+        ),
+        "postgres"
+    );
+    s.assert_converged();
+}

@@ -35,6 +35,7 @@ mod plan_output;
 mod privilege_classes;
 mod profiles;
 mod public_privileges;
+mod report;
 mod revocation;
 mod saved_plans;
 mod tls;

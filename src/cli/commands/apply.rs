@@ -8,9 +8,10 @@ use crate::cli::args::ApplyArgs;
 use crate::cli::credentials;
 use crate::cli::notifications;
 use crate::cli::output::Output;
+use crate::cli::progress;
 use crate::cli::{context, step_summary, EXIT_ERROR, EXIT_OK};
 use anyhow::{Context as _, Result};
-use pgroster::apply;
+use pgroster::apply::{self, RunAs};
 use pgroster::audit::AuditLog;
 use pgroster::fleet::{open_databases, plan_fleet, ClusterConnections, Fleet};
 use pgroster::model::policy::Mode;
@@ -75,11 +76,13 @@ fn run_saved(config: &Path, path: &Path, args: &ApplyArgs, output: &Output) -> R
 /// Every selected cluster locked, read and planned, telling `output` which one is waited for.
 fn read_locked(ctx: &context::Context, selection: &[TargetGlob], output: &Output) -> Fleet {
     let on_wait = |message: &str| output.notice(message);
+    let progress = progress::for_output(output);
     plan_fleet(
         &ctx.lowered,
         &ctx.connector,
         selection,
         ctx.locking(&on_wait),
+        progress.as_ref(),
     )
 }
 
@@ -135,15 +138,20 @@ fn execute(
         Mode::Authoritative => "apply",
         Mode::Additive => "apply --mode additive",
     };
+    let progress = progress::for_output(output);
     let result = apply::run(
         &prepared,
         connections,
         &mut audit,
         &mut delivery,
-        &actor,
-        command,
-        ctx.lowered.parallelism,
+        &RunAs {
+            actor: &actor,
+            command,
+            parallelism: ctx.lowered.parallelism,
+            progress: progress.as_ref(),
+        },
     );
+    drop(progress);
     let (report, delivered) = credentials::settle_run(delivery, &prepared, result)?;
     for failure in report.clusters.iter().flat_map(|c| &c.failures) {
         output.error(&failure.to_string());

@@ -1,11 +1,13 @@
-//! The read commands: `registry`, `roles --target`, `show ROLE --target`.
+//! The read commands: `registry`, `roles --target`, `show ROLE --target` (with its members and
+//! its privileges in every registered database of the cluster).
 
 use crate::cli::args::{FormatArgs, RolesArgs, ShowArgs, TableFormat};
 use crate::cli::output::Output;
 use crate::cli::{context, EXIT_OK};
 use anyhow::{Context as _, Result};
+use pgroster::fleet::read_cluster_state;
 use pgroster::model::{CurrentCluster, RoleName};
-use pgroster::render::inventory;
+use pgroster::render::inventory::{self, Access};
 use std::path::Path;
 
 pub fn registry(config: &Path, args: &FormatArgs, output: &Output) -> Result<i32> {
@@ -43,18 +45,32 @@ pub fn roles(config: &Path, args: &RolesArgs, output: &Output) -> Result<i32> {
     Ok(EXIT_OK)
 }
 
+/// One role, with its members and its privileges in every registered database of the
+/// target's cluster.
 pub fn show(config: &Path, args: &ShowArgs, output: &Output) -> Result<i32> {
-    let (current, ignored) = read_target(config, &args.target)?;
+    let ctx = context::load(config)?;
+    let (_, entry) = ctx.find_target(&args.target)?;
+    let state = read_cluster_state(&ctx.lowered, &ctx.connector, &entry.cluster)
+        .with_context(|| format!("reading {} (target {})", entry.cluster, args.target))?;
+    let ignored = |role: &RoleName| {
+        ctx.lowered
+            .ignore_roles
+            .iter()
+            .any(|g| g.matches(role.as_str()))
+    };
     let name = RoleName::existing(args.role.clone());
-    let role = current.roles.get(&name).with_context(|| {
+    let role = state.current.roles.get(&name).with_context(|| {
         format!(
             "role \"{name}\" does not exist on the cluster of target {}",
             args.target
         )
     })?;
+    let access = Access::of(&name, &state.current, &state.databases);
     output.print(&match args.format {
-        TableFormat::Json => serde_json::to_string_pretty(&inventory::role_json(role, &ignored))?,
-        TableFormat::Table => inventory::role_table(role, &ignored),
+        TableFormat::Json => {
+            serde_json::to_string_pretty(&inventory::role_json(role, &ignored, &access))?
+        }
+        TableFormat::Table => inventory::role_table(role, &ignored, &access),
     });
     Ok(EXIT_OK)
 }

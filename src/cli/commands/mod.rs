@@ -4,9 +4,11 @@ mod apply;
 mod audit;
 mod completions;
 mod import;
+mod init;
 mod inspect;
 mod man;
 mod plan;
+mod report;
 mod reset;
 mod show_plan;
 mod validate;
@@ -29,6 +31,8 @@ pub fn dispatch(cli: &Cli, output: &Output) -> Result<i32> {
         Command::Import(args) => import::run(&cli.config, args, output),
         Command::Completions(args) => completions::run(args, output),
         Command::Man => man::run(output),
+        Command::Init(args) => init::run(args, output),
+        Command::Report(args) => report::run(&cli.config, args, output),
     }
 }
 

@@ -20,7 +20,15 @@ pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
     ctx.override_parallelism(args.parallelism);
     let selection = ctx.selection(&args.selection.targets)?;
     // Read-only: no lock, so a plan never waits for an apply.
-    let fleet = plan_fleet(&ctx.lowered, &ctx.connector, &selection, Locking::None);
+    let progress = crate::cli::progress::for_output(output);
+    let fleet = plan_fleet(
+        &ctx.lowered,
+        &ctx.connector,
+        &selection,
+        Locking::None,
+        progress.as_ref(),
+    );
+    drop(progress);
     let plan = &fleet.plan;
     let detail = if args.compact {
         Detail::Compact

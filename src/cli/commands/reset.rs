@@ -12,6 +12,7 @@ use pgroster::audit::AuditLog;
 use pgroster::fleet::ClusterConnections;
 use pgroster::model::RoleName;
 use pgroster::plan::reset;
+use pgroster::progress::Silent;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -57,9 +58,12 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
         &mut connections,
         &mut audit,
         &mut delivery,
-        &context::actor(),
-        "reset",
-        1,
+        &apply::RunAs {
+            actor: &context::actor(),
+            command: "reset",
+            parallelism: 1,
+            progress: &Silent,
+        },
     );
     let (report, delivered) = credentials::settle_run(delivery, &prepared, result)?;
     if let Some(failure) = report.clusters.iter().flat_map(|c| &c.failures).next() {
