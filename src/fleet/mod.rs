@@ -584,7 +584,11 @@ pub fn read_fleet_states(
         .registry
         .active_by_cluster()
         .into_iter()
-        .filter(|(_, entries)| entries.iter().any(|e| is_selected(selection, &e.target)))
+        .filter(|(_, entries)| {
+            entries
+                .iter()
+                .any(|e| is_selected(selection, &e.target, &e.cluster_name))
+        })
         .map(|(key, _)| key)
         .collect();
     progress.reading(clusters.len());
