@@ -3,7 +3,8 @@
 //! Data flows one way; each stage has one entry function:
 //! - `config`:   files -> validated config -> desired state (`config::load`, `config::lower`)
 //! - `model`:    desired and current state, one type on both sides
-//! - `registry`: databases, targets (`env/db`), clusters (`host:port`), glob selection
+//! - `registry`: databases, targets (`env/db`, on one or many clusters), clusters (`host:port`, named
+//!   by `cluster`), glob selection (`env/db@cluster`)
 //! - `catalog`:  a cluster's live catalogs -> current state (`catalog::read_cluster`,
 //!   `catalog::privileges::read_database`, `catalog::public::read_database`)
 //! - `fleet`:    every selected cluster locked (apply, reset: `fleet::lock`), read up to

@@ -57,7 +57,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct Selection {
-    /// Only these targets (`env/database` glob; `dev` means `dev/*`). Repeatable.
+    /// Only these targets (`env/database[@cluster]` glob; `dev` means `dev/*`). Repeatable.
     #[arg(long = "target", value_name = "GLOB")]
     pub targets: Vec<String>,
 }
@@ -150,7 +150,7 @@ pub struct ShowPlanArgs {
 pub struct ResetArgs {
     /// The role whose password is reset.
     pub role: String,
-    /// The target (`env/database`) whose cluster holds the role.
+    /// The target (`env/database`, `@cluster` when it is on several) whose cluster holds the role.
     #[arg(long, value_name = "ENV/DB")]
     pub target: String,
     /// Do not ask for confirmation (required when stdin is not a terminal).
@@ -222,7 +222,8 @@ pub enum FileFormat {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// A target (`env/database`) of the cluster to import; its registered databases are read.
+    /// A target (`env/database`, `@cluster` when it is on several) of the cluster to import; its
+    /// registered databases are read.
     #[arg(long, value_name = "ENV/DB")]
     pub target: String,
     /// Only the roles this name glob matches.

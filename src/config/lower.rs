@@ -360,6 +360,28 @@ fn build_registry(config: &Config, errors: &mut Vec<ConfigError>) -> Registry {
             host: db.host.clone(),
             port: db.port.unwrap_or(5432),
         };
+        let cluster_name = db.cluster_name();
+        if let Some(message) = db.cluster.as_deref().and_then(cluster_name_error) {
+            bad("cluster", message);
+            continue;
+        }
+        // One name per cluster and one cluster per name: else `env/database@name` could pick
+        // two entries that are the same database, or one name could hide two servers.
+        if let Some(other) = registry
+            .entries
+            .iter()
+            .find(|e| (e.cluster == cluster) != (e.cluster_name == cluster_name))
+        {
+            bad(
+                "cluster",
+                format!(
+                    "cluster `{cluster_name}` ({cluster}) conflicts with {} on cluster `{}` ({}): \
+                     each cluster has one name and each name one host:port",
+                    other.target, other.cluster_name, other.cluster
+                ),
+            );
+            continue;
+        }
         if let Some(other) = registry.entries.iter().find(|e| {
             e.cluster == cluster
                 && e.sslmode.is_some()
@@ -381,11 +403,22 @@ fn build_registry(config: &Config, errors: &mut Vec<ConfigError>) -> Registry {
                 database: db.name.clone(),
             },
             cluster,
+            cluster_name,
             active: db.active.unwrap_or(true),
             sslmode: db.sslmode,
         });
     }
     registry
+}
+
+/// Why a `cluster` name cannot be used in `env/database@cluster`, if it cannot.
+fn cluster_name_error(name: &str) -> Option<String> {
+    let bad = name.is_empty()
+        || name.contains(['@', '/'])
+        || name.contains(|c: char| c.is_control() || "*?[]{},".contains(c));
+    bad.then(|| {
+        format!("cluster `{name}` must be non-empty, without `@`, `/`, glob characters or control characters")
+    })
 }
 
 fn resolve_profiles(config: &Config, errors: &mut Vec<ConfigError>) -> BTreeMap<String, Profile> {

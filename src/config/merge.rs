@@ -23,7 +23,7 @@ pub fn merge(dir: PathBuf, files: Vec<SourceFile>) -> Result<Config, ConfigError
         notify: Vec::new(),
     };
     let mut env_origins: BTreeMap<String, Origin> = BTreeMap::new();
-    let mut database_origins: BTreeMap<(String, String), Origin> = BTreeMap::new();
+    let mut database_origins: BTreeMap<(String, String, String), Origin> = BTreeMap::new();
     for (index, file) in files.iter().enumerate() {
         let parsed = match file.parse(index) {
             Ok(parsed) => parsed,
@@ -62,9 +62,13 @@ pub fn merge(dir: PathBuf, files: Vec<SourceFile>) -> Result<Config, ConfigError
             config.envs.insert(name, env);
         }
         for (db, origin) in parsed.databases {
-            let key = (db.env.clone(), db.name.clone());
+            let cluster = db.cluster_name();
+            let key = (db.env.clone(), db.name.clone(), cluster.clone());
             if let Some(first) = database_origins.get(&key) {
-                let what = format!("database {}/{} is registered twice", db.env, db.name);
+                let what = format!(
+                    "database {}/{} is registered twice on cluster {cluster}",
+                    db.env, db.name
+                );
                 errors.push(twice(&origin, what, first));
                 continue;
             }

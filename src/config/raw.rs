@@ -133,10 +133,22 @@ pub struct RawDatabase {
     pub host: String,
     /// Default 5432.
     pub port: Option<u16>,
+    /// The cluster's name in targets (`env/database@cluster`); default `host:port`. One name
+    /// per cluster, so the same `env/database` may be registered on many clusters.
+    pub cluster: Option<String>,
     /// Default true; inactive entries are skipped and said so in the plan.
     pub active: Option<bool>,
     /// TLS for this database's cluster; every entry of one cluster must agree.
     pub sslmode: Option<SslMode>,
+}
+
+impl RawDatabase {
+    /// The name targets use for this entry's cluster: `cluster`, else `host:port`.
+    pub fn cluster_name(&self) -> String {
+        self.cluster
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", self.host, self.port.unwrap_or(5432)))
+    }
 }
 
 /// Declares a struct with its own keys followed by the keys every role and profile accepts,

@@ -148,8 +148,8 @@ pub fn open_databases(
     }
 }
 
-fn is_selected(selection: &[TargetGlob], target: &TargetName) -> bool {
-    selection.is_empty() || selection.iter().any(|g| g.matches(target))
+fn is_selected(selection: &[TargetGlob], target: &TargetName, cluster_name: &str) -> bool {
+    selection.is_empty() || selection.iter().any(|g| g.matches_at(target, cluster_name))
 }
 
 /// Reads every cluster with a selected active target (all when `selection` is empty), in
@@ -161,7 +161,7 @@ pub fn plan_fleet(
     locking: Locking<'_>,
     progress: &dyn Progress,
 ) -> Fleet {
-    let selected = |t: &TargetName| is_selected(selection, t);
+    let registry = &lowered.registry;
     let desired: BTreeMap<&ClusterKey, Cow<DesiredCluster>> = lowered
         .desired
         .iter()
@@ -170,7 +170,8 @@ pub fn plan_fleet(
             let cluster = if selection.is_empty() {
                 Cow::Borrowed(cluster)
             } else {
-                Cow::Owned(cluster.narrowed(selected))
+                let name = registry.cluster_name(key);
+                Cow::Owned(cluster.narrowed(|t: &TargetName| is_selected(selection, t, &name)))
             };
             (key, cluster)
         })
@@ -260,13 +261,19 @@ pub fn plan_fleet(
         .registry
         .entries
         .iter()
-        .filter(|e| !e.active && selected(&e.target))
+        .filter(|e| !e.active && is_selected(selection, &e.target, &e.cluster_name))
         .map(|e| e.target.clone())
         .collect();
     let skipped_roles = lowered
         .skipped
         .iter()
-        .filter(|(_, t)| selected(t))
+        .filter(|(_, t)| {
+            // A skipped role is recorded by target: shown when an inactive entry of it is.
+            registry
+                .entries
+                .iter()
+                .any(|e| !e.active && &e.target == t && is_selected(selection, t, &e.cluster_name))
+        })
         .map(|(role, target)| SkippedRole {
             role: role.clone(),
             target: target.clone(),
@@ -577,7 +584,11 @@ pub fn read_fleet_states(
         .registry
         .active_by_cluster()
         .into_iter()
-        .filter(|(_, entries)| entries.iter().any(|e| is_selected(selection, &e.target)))
+        .filter(|(_, entries)| {
+            entries
+                .iter()
+                .any(|e| is_selected(selection, &e.target, &e.cluster_name))
+        })
         .map(|(key, _)| key)
         .collect();
     progress.reading(clusters.len());

@@ -30,6 +30,9 @@ pub struct ImportInput<'a> {
     pub databases: &'a BTreeMap<String, DatabaseState>,
     /// The cluster's active registry entries.
     pub targets: &'a [TargetName],
+    /// The cluster's registry name when one of its targets is also registered on another
+    /// cluster: the written targets then name it, else the roles would land on every cluster.
+    pub cluster: Option<&'a str>,
     /// `ignore_roles` with the protected roles and the admin (as `config::lower` compiles it).
     pub ignore_roles: &'a [NameGlob],
     /// `--roles`: only the roles it matches.
@@ -145,7 +148,10 @@ fn declare(
         return Ok(vec![RoleEntry {
             name: role.name.as_str().to_string(),
             profile: Some(name.clone()),
-            targets: all_targets.into_iter().map(target_glob).collect(),
+            targets: all_targets
+                .into_iter()
+                .map(|t| target_glob(t, input.cluster))
+                .collect(),
             login: role.attributes.login,
             ..RoleEntry::default()
         }]);
@@ -161,7 +167,9 @@ fn declare(
     // Database settings -> the targets of the databases that have exactly them.
     let mut by_settings: BTreeMap<&BTreeMap<String, String>, Vec<String>> = BTreeMap::new();
     for index in &databases {
-        let targets = targets_of(index).into_iter().map(target_glob);
+        let targets = targets_of(index)
+            .into_iter()
+            .map(|t| target_glob(t, input.cluster));
         by_settings
             .entry(settings_in(&index.state.database))
             .or_default()
@@ -258,12 +266,16 @@ fn option_matches(want: Option<bool>, have: Option<bool>, default: bool) -> bool
 }
 
 /// `env/database` as a glob that matches only itself.
-fn target_glob(target: &TargetName) -> String {
-    format!(
+fn target_glob(target: &TargetName, cluster: Option<&str>) -> String {
+    let glob = format!(
         "{}/{}",
         globset::escape(&target.env),
         globset::escape(&target.database)
-    )
+    );
+    match cluster {
+        Some(cluster) => format!("{glob}@{}", globset::escape(cluster)),
+        None => glob,
+    }
 }
 
 /// The attributes that differ from PostgreSQL's defaults (`login` is always written).

@@ -1,4 +1,8 @@
 //! The registry: databases (targets `env/database`) and the clusters (host:port) they live on.
+//!
+//! One `env/database` may be registered on many clusters (a regional fleet); each entry names
+//! its cluster (`cluster`, default `host:port`), and a target written `env/database@cluster`
+//! (the cluster part a glob) picks among them.
 
 use crate::model::{ClusterKey, SslMode, TargetName};
 use globset::{Glob, GlobMatcher};
@@ -11,8 +15,17 @@ use std::rc::Rc;
 pub struct DatabaseEntry {
     pub target: TargetName,
     pub cluster: ClusterKey,
+    /// The registry's name for `cluster`: its `cluster` key, else `host:port`.
+    pub cluster_name: String,
     pub active: bool,
     pub sslmode: Option<SslMode>,
+}
+
+impl DatabaseEntry {
+    /// `env/database@cluster`: how a command line picks this entry among others of its target.
+    pub fn qualified(&self) -> String {
+        format!("{}@{}", self.target, self.cluster_name)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -27,42 +40,80 @@ pub enum RegistryError {
     TargetGlob { text: String, reason: String },
     #[error("bad glob `{text}`: {reason}")]
     NameGlob { text: String, reason: String },
-    #[error("target `{0}` must be written env/database")]
+    #[error("target `{0}` must be written env/database or env/database@cluster")]
     Target(String),
+    /// A command that works on one database must not pick a cluster for the user.
+    #[error(
+        "target `{text}` is on {} clusters: {}; pick one with --target {}@CLUSTER (a glob), e.g. {}",
+        .clusters.len(), .clusters.join(", "), .target, .example
+    )]
+    Ambiguous {
+        text: String,
+        target: String,
+        clusters: Vec<String>,
+        example: String,
+    },
     /// A typo in `--target` must not select nothing and report "no changes".
     #[error("--target `{text}` matches no database in the registry; {known}")]
     NoMatch { text: String, known: String },
 }
 
-/// A compiled `env/database` glob. A glob without `/` selects whole envs (`dev` = `dev/*`).
+/// A compiled `env/database[@cluster]` glob. A glob without `/` selects whole envs (`dev` =
+/// `dev/*`); without `@` it selects every cluster. The last `@` starts the cluster glob, so a
+/// database whose name holds `@` is written with one: `prod/a@b@*`.
 #[derive(Debug, Clone)]
 pub struct TargetGlob {
     pub text: String,
     matcher: GlobMatcher,
+    cluster: Option<GlobMatcher>,
 }
 
 impl TargetGlob {
     pub fn new(text: &str) -> Result<Self, RegistryError> {
-        let pattern = if text.contains('/') {
-            text.to_string()
+        let bad = |reason: String| RegistryError::TargetGlob {
+            text: text.to_string(),
+            reason,
+        };
+        let (target, cluster) = match text.rsplit_once('@') {
+            Some((target, cluster)) => (target, Some(cluster)),
+            None => (text, None),
+        };
+        let pattern = if target.contains('/') {
+            target.to_string()
         } else {
-            format!("{text}/*")
+            format!("{target}/*")
         };
         let glob = globset::GlobBuilder::new(&pattern)
             .literal_separator(true)
             .build()
-            .map_err(|e| RegistryError::TargetGlob {
-                text: text.to_string(),
-                reason: e.kind().to_string(),
-            })?;
+            .map_err(|e| bad(e.kind().to_string()))?;
+        let cluster = match cluster {
+            Some("") => return Err(bad("nothing after `@`: name a cluster or `*`".into())),
+            Some(cluster) => Some(
+                Glob::new(cluster)
+                    .map_err(|e| bad(e.kind().to_string()))?
+                    .compile_matcher(),
+            ),
+            None => None,
+        };
         Ok(TargetGlob {
             text: text.to_string(),
             matcher: glob.compile_matcher(),
+            cluster,
         })
     }
 
-    pub fn matches(&self, target: &TargetName) -> bool {
+    pub fn matches(&self, entry: &DatabaseEntry) -> bool {
+        self.matches_at(&entry.target, &entry.cluster_name)
+    }
+
+    /// Whether `target` on the cluster the registry names `cluster_name` is selected.
+    pub fn matches_at(&self, target: &TargetName, cluster_name: &str) -> bool {
         self.matcher.is_match(target.to_string())
+            && self
+                .cluster
+                .as_ref()
+                .is_none_or(|c| c.is_match(cluster_name))
     }
 }
 
@@ -91,17 +142,50 @@ impl NameGlob {
 }
 
 impl Registry {
-    pub fn find(&self, target: &TargetName) -> Option<&DatabaseEntry> {
-        self.entries.iter().find(|e| &e.target == target)
+    /// The entry of `env/database[@cluster]` as written on the command line: exactly one, so
+    /// a target on many clusters must be narrowed to one of them.
+    pub fn find_text(&self, text: &str) -> Result<(TargetName, &DatabaseEntry), RegistryError> {
+        let (target_text, cluster) = match text.rsplit_once('@') {
+            Some((target, cluster)) => (target, Some(cluster)),
+            None => (text, None),
+        };
+        let target = parse_target(target_text).map_err(|_| RegistryError::Target(text.into()))?;
+        let cluster = match cluster {
+            Some(c) => Some(
+                Glob::new(c)
+                    .map_err(|e| RegistryError::TargetGlob {
+                        text: text.to_string(),
+                        reason: e.kind().to_string(),
+                    })?
+                    .compile_matcher(),
+            ),
+            None => None,
+        };
+        let found: Vec<&DatabaseEntry> = self
+            .entries
+            .iter()
+            .filter(|e| e.target == target)
+            .filter(|e| cluster.as_ref().is_none_or(|c| c.is_match(&e.cluster_name)))
+            .collect();
+        match found.as_slice() {
+            [] => Err(self.no_match(text)),
+            [entry] => Ok((target, entry)),
+            [first, ..] => Err(RegistryError::Ambiguous {
+                text: text.to_string(),
+                target: target.to_string(),
+                clusters: found.iter().map(|e| e.cluster_name.clone()).collect(),
+                example: first.qualified(),
+            }),
+        }
     }
 
-    /// The entry of `env/database` as written on the command line.
-    pub fn find_text(&self, text: &str) -> Result<(TargetName, &DatabaseEntry), RegistryError> {
-        let target = parse_target(text)?;
-        match self.find(&target) {
-            Some(entry) => Ok((target, entry)),
-            None => Err(self.no_match(text)),
-        }
+    /// The registry's name of a cluster (`host:port` when it has no entries, which lowering
+    /// never produces).
+    pub fn cluster_name(&self, cluster: &ClusterKey) -> String {
+        self.entries
+            .iter()
+            .find(|e| &e.cluster == cluster)
+            .map_or_else(|| cluster.to_string(), |e| e.cluster_name.clone())
     }
 
     /// Compiles `--target` globs; each must match at least one entry (active or not).
@@ -110,7 +194,7 @@ impl Registry {
             .iter()
             .map(|text| {
                 let glob = TargetGlob::new(text)?;
-                if self.entries.iter().any(|e| glob.matches(&e.target)) {
+                if self.entries.iter().any(|e| glob.matches(e)) {
                     Ok(glob)
                 } else {
                     Err(self.no_match(text))
@@ -131,11 +215,26 @@ impl Registry {
             if targets.len() > SHOWN {
                 shown.push(format!("and {} more", targets.len() - SHOWN));
             }
-            format!(
+            let mut known = format!(
                 "envs: {}; targets: {}",
                 envs.into_iter().collect::<Vec<_>>().join(", "),
                 shown.join(", ")
-            )
+            );
+            // Only a glob naming a cluster needs them: without `@` every cluster is matched.
+            if text.contains('@') {
+                let clusters: BTreeSet<&str> = self
+                    .entries
+                    .iter()
+                    .map(|e| e.cluster_name.as_str())
+                    .collect();
+                let mut shown: Vec<&str> = clusters.iter().take(SHOWN).copied().collect();
+                let more = format!("and {} more", clusters.len().saturating_sub(SHOWN));
+                if clusters.len() > SHOWN {
+                    shown.push(&more);
+                }
+                known.push_str(&format!("; clusters: {}", shown.join(", ")));
+            }
+            known
         };
         RegistryError::NoMatch {
             text: text.to_string(),
@@ -192,7 +291,7 @@ impl<'r> TargetSelector<'r> {
                 .entries
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| compiled.matches(&e.target))
+                .filter(|(_, e)| compiled.matches(e))
                 .map(|(i, _)| i)
                 .collect::<Rc<[usize]>>()
         });
@@ -233,12 +332,12 @@ mod tests {
     #[test]
     fn globs_match_env_and_database() {
         let g = TargetGlob::new("dev/app_dev_*").unwrap();
-        assert!(g.matches(&target("dev", "app_dev_main")));
-        assert!(!g.matches(&target("qa", "app_dev_main")));
+        assert!(g.matches_at(&target("dev", "app_dev_main"), "h:5432"));
+        assert!(!g.matches_at(&target("qa", "app_dev_main"), "h:5432"));
         let env_only = TargetGlob::new("qa").unwrap();
-        assert!(env_only.matches(&target("qa", "anything")));
+        assert!(env_only.matches_at(&target("qa", "anything"), "h:5432"));
         let all = TargetGlob::new("*/*").unwrap();
-        assert!(all.matches(&target("prod", "x")));
+        assert!(all.matches_at(&target("prod", "x"), "h:5432"));
         assert!(TargetGlob::new("dev/[").is_err());
     }
 
@@ -250,6 +349,7 @@ mod tests {
                 host: "h".into(),
                 port: 5432,
             },
+            cluster_name: "h:5432".into(),
             active,
             sslmode: None,
         };
@@ -281,6 +381,81 @@ mod tests {
         assert!(matches!(
             registry.find_text("dev"),
             Err(RegistryError::Target(_))
+        ));
+    }
+
+    fn fleet() -> Registry {
+        let entry = |name: &str, host: &str, db: &str| DatabaseEntry {
+            target: target("prod", db),
+            cluster: ClusterKey {
+                host: host.into(),
+                port: 5432,
+            },
+            cluster_name: name.into(),
+            active: true,
+            sslmode: None,
+        };
+        Registry {
+            entries: vec![
+                entry("eu-west", "pg-eu", "app"),
+                entry("us-east", "pg-us", "app"),
+                entry("us-east", "pg-us", "billing"),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_cluster_glob_after_at_narrows_a_target_to_clusters() {
+        let registry = fleet();
+        let picked = |text: &str| {
+            let glob = TargetGlob::new(text).unwrap();
+            registry
+                .entries
+                .iter()
+                .filter(|e| glob.matches(e))
+                .map(DatabaseEntry::qualified)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(picked("prod/app"), ["prod/app@eu-west", "prod/app@us-east"]);
+        assert_eq!(picked("prod/app@eu-*"), ["prod/app@eu-west"]);
+        assert_eq!(
+            picked("prod@us-east"),
+            ["prod/app@us-east", "prod/billing@us-east"]
+        );
+        assert_eq!(picked("*/*@*"), picked("*/*"));
+        assert!(TargetGlob::new("prod/app@").is_err());
+        assert!(TargetGlob::new("prod/app@[").is_err());
+        let error = registry.select(&["prod/app@ap-*".into()]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "--target `prod/app@ap-*` matches no database in the registry; \
+             envs: prod; targets: prod/app, prod/billing; clusters: eu-west, us-east"
+        );
+    }
+
+    #[test]
+    fn one_target_on_many_clusters_must_be_narrowed_to_one() {
+        let registry = fleet();
+        let error = registry.find_text("prod/app").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "target `prod/app` is on 2 clusters: eu-west, us-east; pick one with \
+             --target prod/app@CLUSTER (a glob), e.g. prod/app@eu-west"
+        );
+        assert!(matches!(
+            registry.find_text("prod/app@*"),
+            Err(RegistryError::Ambiguous { .. })
+        ));
+        let (t, entry) = registry.find_text("prod/app@us-*").unwrap();
+        assert_eq!(
+            (t, entry.cluster.host.as_str()),
+            (target("prod", "app"), "pg-us")
+        );
+        let (_, entry) = registry.find_text("prod/billing").unwrap();
+        assert_eq!(entry.cluster_name, "us-east");
+        assert!(matches!(
+            registry.find_text("prod/app@ap-south"),
+            Err(RegistryError::NoMatch { .. })
         ));
     }
 }

@@ -16,10 +16,14 @@ pub fn registry_table(entries: &[DatabaseEntry]) -> String {
             e.target.database.clone(),
             e.cluster.host.clone(),
             e.cluster.port.to_string(),
+            e.cluster_name.clone(),
             if e.active { "yes" } else { "no" }.to_string(),
         ]
     });
-    table(&["ENV", "DATABASE", "HOST", "PORT", "ACTIVE"], rows)
+    table(
+        &["ENV", "DATABASE", "HOST", "PORT", "CLUSTER", "ACTIVE"],
+        rows,
+    )
 }
 
 /// Whether `ignore_roles` (with the admin and the bootstrap superuser) covers a role.
@@ -290,12 +294,13 @@ mod tests {
                 host: HOSTILE.into(),
                 port: 5432,
             },
+            cluster_name: HOSTILE.into(),
             active: true,
             sslmode: None,
         };
         let text = registry_table(&[entry]);
         assert_escaped(&text, 2);
-        assert_eq!(text.matches(ESCAPED).count(), 3, "{text}");
+        assert_eq!(text.matches(ESCAPED).count(), 4, "{text}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod concurrency;
 mod convergence;
 mod crash;
 mod drift;
+mod fleet;
 mod grants;
 mod hostile_names;
 mod import;

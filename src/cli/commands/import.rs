@@ -37,6 +37,11 @@ pub fn run(config: &Path, args: &ImportArgs, output: &Output) -> Result<i32> {
         .filter(|e| e.active && e.cluster == cluster)
         .map(|e| e.target.clone())
         .collect();
+    let registry = &ctx.lowered.registry;
+    let shared = registry
+        .entries
+        .iter()
+        .any(|e| e.cluster != cluster && targets.contains(&e.target));
     let declared: BTreeSet<RoleName> = ctx
         .lowered
         .desired
@@ -47,6 +52,7 @@ pub fn run(config: &Path, args: &ImportArgs, output: &Output) -> Result<i32> {
         current: &state.current,
         databases: &state.databases,
         targets: &targets,
+        cluster: shared.then_some(entry.cluster_name.as_str()),
         ignore_roles: &ctx.lowered.ignore_roles,
         roles: roles.as_ref(),
         declared: &declared,

@@ -52,6 +52,87 @@ fn lowered(roles_yaml: &str) -> Result<Lowered, String> {
     .map_err(|e| e.to_string())
 }
 
+/// `lowered` over another registry.
+fn lowered_with(registry: &str, roles_yaml: &str) -> Result<Lowered, String> {
+    let files = vec![
+        SourceFile::new(Path::new("registry.toml"), Format::Toml, registry.into()),
+        SourceFile::new(Path::new("roles.yaml"), Format::Yaml, roles_yaml.into()),
+    ];
+    let config = merge(PathBuf::from("."), files).map_err(|e| e.to_string())?;
+    lower(config, &LowerInput::default()).map_err(|e| e.to_string())
+}
+
+const FLEET: &str = r#"
+[[databases]]
+env = "prod"
+name = "app"
+host = "pg-eu"
+cluster = "eu-west"
+
+[[databases]]
+env = "prod"
+name = "app"
+host = "pg-us"
+cluster = "us-east"
+
+[[databases]]
+env = "prod"
+name = "app"
+host = "pg-ap"
+"#;
+
+#[test]
+fn one_target_on_many_clusters_gets_its_roles_on_each_unless_narrowed() {
+    let l = lowered_with(
+        FLEET,
+        "roles:\n  - name: everywhere\n    targets: [\"prod/app\"]\n  - name: europe\n    targets: [\"prod/app@eu-*\"]\n",
+    )
+    .unwrap();
+    let names: Vec<_> = l.registry.entries.iter().map(|e| e.qualified()).collect();
+    assert_eq!(
+        names,
+        [
+            "prod/app@eu-west",
+            "prod/app@us-east",
+            "prod/app@pg-ap:5432"
+        ]
+    );
+    let everywhere = RoleName::existing("everywhere");
+    let europe = RoleName::existing("europe");
+    for host in ["pg-eu", "pg-us", "pg-ap"] {
+        let roles = &l.desired[&cluster(host, 5432)].roles;
+        assert!(roles.contains_key(&everywhere), "{host}");
+        assert_eq!(roles.contains_key(&europe), host == "pg-eu", "{host}");
+    }
+}
+
+#[test]
+fn the_same_target_twice_on_one_cluster_is_refused_naming_both_places() {
+    let twice = format!("{FLEET}\n[[databases]]\nenv = \"prod\"\nname = \"app\"\nhost = \"pg-us\"\ncluster = \"us-east\"\n");
+    let error = lowered_with(&twice, "roles: []\n").unwrap_err();
+    assert!(
+        error.contains("database prod/app is registered twice on cluster us-east"),
+        "{error}"
+    );
+    assert!(error.contains("registry.toml:19:1"), "{error}");
+    assert!(error.contains("first at registry.toml:8:1"), "{error}");
+    // The same server under another name is the same database registered twice.
+    let renamed = format!("{FLEET}\n[[databases]]\nenv = \"prod\"\nname = \"app\"\nhost = \"pg-us\"\ncluster = \"us-2\"\n");
+    let error = lowered_with(&renamed, "roles: []\n").unwrap_err();
+    assert!(
+        error.contains(
+            "cluster `us-2` (pg-us:5432) conflicts with prod/app on cluster `us-east` (pg-us:5432)"
+        ),
+        "{error}"
+    );
+    let bad = FLEET.replace("\"eu-west\"", "\"eu@west\"");
+    let error = lowered_with(&bad, "roles: []\n").unwrap_err();
+    assert!(
+        error.contains("cluster `eu@west` must be non-empty"),
+        "{error}"
+    );
+}
+
 fn cluster(host: &str, port: u16) -> ClusterKey {
     ClusterKey {
         host: host.into(),
