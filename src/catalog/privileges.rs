@@ -127,7 +127,7 @@ SELECT pg_get_userbyid(d.defaclrole), n.nspname, d.defaclobjtype::text, pg_get_u
        aclexplode(d.defaclacl) a
  WHERE a.grantee <> 0";
 
-pub(super) fn kind(text: &str) -> Result<ObjectKind, CatalogError> {
+fn kind(text: &str) -> Result<ObjectKind, CatalogError> {
     match text {
         "database" => Ok(ObjectKind::Database),
         "schema" => Ok(ObjectKind::Schema),
@@ -158,13 +158,18 @@ fn default_kind(code: &str) -> Option<ObjectKind> {
     }
 }
 
-fn object(row: &Row) -> Result<ObjectRef, CatalogError> {
+/// An object from a row's columns kind, schema, name, arguments, and the column name at
+/// `column_at` when the query has one.
+pub(super) fn object(row: &Row, column_at: Option<usize>) -> Result<ObjectRef, CatalogError> {
     Ok(ObjectRef {
         kind: kind(get(row, 0)?)?,
         schema: get::<Option<&str>>(row, 1)?.map(str::to_string),
         name: get::<&str>(row, 2)?.to_string(),
         arguments: get::<Option<&str>>(row, 3)?.map(str::to_string),
-        column: get::<Option<&str>>(row, 4)?.map(str::to_string),
+        column: match column_at {
+            Some(at) => get::<Option<&str>>(row, at)?.map(str::to_string),
+            None => None,
+        },
     })
 }
 
@@ -176,14 +181,14 @@ pub(crate) fn read_database(client: &mut postgres::Client) -> Result<DatabaseSta
     })?;
     each_row(client, &objects_query(), |row| {
         state.objects.push(DbObject {
-            object: object(row)?,
+            object: object(row, Some(4))?,
             owner: RoleName::existing(get::<&str>(row, 5)?),
         });
         Ok(())
     })?;
     each_row(client, &privileges_query(), |row| {
         state.held.insert(HeldPrivilege {
-            object: object(row)?,
+            object: object(row, Some(4))?,
             grantee: RoleName::existing(get::<&str>(row, 5)?),
             privilege: get::<&str>(row, 6)?.to_string(),
             grantor: RoleName::existing(get::<&str>(row, 7)?),

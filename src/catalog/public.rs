@@ -7,10 +7,9 @@
 //! PRIVILEGES). System-schema grants are read from explicit ACLs only: a default ACL grants
 //! nobody but the owner and PUBLIC.
 
-use super::privileges::{kind, ROUTINE_ARGUMENTS, ROUTINE_KINDS};
+use super::privileges::{object, ROUTINE_ARGUMENTS, ROUTINE_KINDS};
 use super::{get, CatalogError};
 use crate::connection::describe_error;
-use crate::model::privileges::ObjectRef;
 use crate::model::public::{
     PublicHeld, PublicPolicy, PublicState, SystemGrant, LARGE_OBJECT_CREATORS,
 };
@@ -93,16 +92,6 @@ fn rows(
         .map_err(|e| CatalogError::Query(describe_error(&e)))
 }
 
-fn object(row: &Row) -> Result<ObjectRef, CatalogError> {
-    Ok(ObjectRef {
-        kind: kind(get(row, 0)?)?,
-        schema: get::<Option<&str>>(row, 1)?.map(str::to_string),
-        name: get::<&str>(row, 2)?.to_string(),
-        arguments: get::<Option<&str>>(row, 3)?.map(str::to_string),
-        column: None,
-    })
-}
-
 /// What the policy (when there is one) and the system-schema warnings need from the database
 /// `client` is connected to.
 pub(crate) fn read_database(
@@ -141,7 +130,7 @@ pub(crate) fn read_database(
         ];
         for row in rows(client, &public_query(), &params)? {
             state.held.insert(PublicHeld {
-                object: object(&row)?,
+                object: object(&row, None)?,
                 privilege: get::<&str>(&row, 4)?.to_string(),
                 grantor: RoleName::existing(get::<&str>(&row, 5)?),
             });
@@ -157,7 +146,7 @@ pub(crate) fn read_database(
     }
     for row in rows(client, SYSTEM_GRANTS_QUERY, &[])? {
         state.system_grants.insert(SystemGrant {
-            object: object(&row)?,
+            object: object(&row, None)?,
             grantee: RoleName::existing(get::<&str>(&row, 4)?),
             privilege: get::<&str>(&row, 5)?.to_string(),
         });

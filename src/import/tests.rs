@@ -6,7 +6,7 @@ use crate::config::{lower, merge, Format as ConfigFormat, LowerInput, SourceFile
 use crate::model::privileges::{
     DbObject, DefaultPrivilege, GrantSpec, GrantTarget, HeldPrivilege, ObjectKind, ObjectRef,
 };
-use crate::model::{AdminInfo, MembershipOptions, RoleMap};
+use crate::model::MembershipOptions;
 use std::path::{Path, PathBuf};
 
 const REGISTRY: &str = r#"
@@ -31,17 +31,9 @@ fn role(n: &str) -> CurrentRole {
 
 fn cluster(roles: Vec<CurrentRole>) -> CurrentCluster {
     CurrentCluster {
-        server_version_num: 150000,
-        admin: AdminInfo {
-            name: "roster_admin".into(),
-            superuser: true,
-            createrole: true,
-            statement_log: Default::default(),
-        },
-        roles: roles.into_iter().collect::<RoleMap<_>>(),
         databases: ["a", "b"].map(String::from).into(),
         setting_names: ["work_mem", "statement_timeout"].map(String::from).into(),
-        database_info: Default::default(),
+        ..CurrentCluster::bare(150000, "roster_admin", roles)
     }
 }
 

@@ -619,6 +619,31 @@ pub struct CurrentCluster {
     pub setting_names: BTreeSet<String>,
 }
 
+impl CurrentCluster {
+    /// A cluster of `server_version_num` holding `roles` and nothing else, read by a superuser
+    /// admin called `admin`. Tests build their clusters from it.
+    #[cfg(test)]
+    pub(crate) fn bare(
+        server_version_num: i32,
+        admin: &str,
+        roles: impl IntoIterator<Item = CurrentRole>,
+    ) -> CurrentCluster {
+        CurrentCluster {
+            server_version_num,
+            admin: AdminInfo {
+                name: admin.into(),
+                superuser: true,
+                createrole: true,
+                statement_log: StatementLog::default(),
+            },
+            roles: roles.into_iter().collect(),
+            databases: BTreeSet::new(),
+            database_info: BTreeMap::new(),
+            setting_names: BTreeSet::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -86,7 +86,7 @@ pub fn reset_plan(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::model::{AdminInfo, Attributes, CurrentRole};
+    use crate::model::{Attributes, CurrentRole};
 
     fn role(name: &str, login: bool, comment: Option<&str>) -> CurrentRole {
         CurrentRole {
@@ -101,23 +101,16 @@ mod tests {
 
     fn cluster() -> (ClusterKey, TargetName, CurrentCluster) {
         let current = CurrentCluster {
-            server_version_num: 150000,
-            admin: AdminInfo {
-                name: "admin".into(),
-                superuser: true,
-                createrole: true,
-                statement_log: Default::default(),
-            },
-            roles: [
-                role("managed", true, Some("managed by pgroster; profile=devqa")),
-                role("by_hand", true, None),
-                role("group", false, Some("managed by pgroster")),
-            ]
-            .into_iter()
-            .collect(),
             databases: ["app".to_string()].into(),
-            setting_names: Default::default(),
-            database_info: Default::default(),
+            ..CurrentCluster::bare(
+                150000,
+                "admin",
+                [
+                    role("managed", true, Some("managed by pgroster; profile=devqa")),
+                    role("by_hand", true, None),
+                    role("group", false, Some("managed by pgroster")),
+                ],
+            )
         };
         let key = ClusterKey {
             host: "pg".into(),

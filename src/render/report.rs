@@ -189,7 +189,7 @@ pub fn markdown(rows: &[ReportRow]) -> String {
 mod tests {
     use super::*;
     use crate::model::privileges::{HeldPrivilege, ObjectKind, ObjectRef};
-    use crate::model::{AdminInfo, MembershipOptions, RoleMap};
+    use crate::model::MembershipOptions;
 
     fn cluster() -> (ClusterKey, CurrentCluster, BTreeMap<String, DatabaseState>) {
         let mut analyst = CurrentRole::bare("analyst");
@@ -203,23 +203,11 @@ mod tests {
             RoleName::existing("pg_read_all_data"),
             MembershipOptions::default(),
         );
-        let current = CurrentCluster {
-            server_version_num: 160000,
-            admin: AdminInfo {
-                name: "postgres".into(),
-                superuser: true,
-                createrole: true,
-                statement_log: Default::default(),
-            },
-            roles: RoleMap::from_vec(vec![
-                analyst,
-                readers,
-                CurrentRole::bare("pg_read_all_data"),
-            ]),
-            databases: Default::default(),
-            database_info: Default::default(),
-            setting_names: Default::default(),
-        };
+        let current = CurrentCluster::bare(
+            160000,
+            "postgres",
+            [analyst, readers, CurrentRole::bare("pg_read_all_data")],
+        );
         let mut state = DatabaseState {
             database: "app".into(),
             ..Default::default()

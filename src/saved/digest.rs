@@ -110,7 +110,7 @@ pub fn fingerprint(
 mod tests {
     use super::*;
     use crate::config::Format;
-    use crate::model::{AdminInfo, CurrentRole, MembershipOptions, Memberships};
+    use crate::model::{CurrentRole, MembershipOptions, Memberships};
 
     fn role(name: &str, grants: &[(&str, &str)]) -> CurrentRole {
         let mut membership_grants: BTreeMap<RoleName, Vec<MembershipGrant>> = BTreeMap::new();
@@ -135,17 +135,8 @@ mod tests {
 
     fn cluster(roles: Vec<CurrentRole>) -> CurrentCluster {
         CurrentCluster {
-            server_version_num: 160000,
-            admin: AdminInfo {
-                name: "postgres".into(),
-                superuser: true,
-                createrole: true,
-                statement_log: Default::default(),
-            },
-            roles: roles.into_iter().collect(),
             databases: ["app".to_string()].into(),
-            setting_names: Default::default(),
-            database_info: Default::default(),
+            ..CurrentCluster::bare(160000, "postgres", roles)
         }
     }
 

@@ -2,8 +2,9 @@
 //! targeted, dropped when no longer declared, and a config spread over folders.
 
 use crate::harness::{
-    assert_has, assert_lacks, default_privileges, direct_privileges, exec, exec_as, ident, lit,
-    registry_toml, scalar, single_cluster, with_settings, AdminKind, Cluster, Scenario,
+    assert_has, assert_lacks, default_privileges, direct_privileges, exec, exec_as, ident,
+    registry_toml, role_exists, scalar, single_cluster, with_settings, AdminKind, Cluster,
+    Scenario,
 };
 
 /// Narrowing `targets` from `dev/*` to `dev/a1` used to leave the role's table privileges,
@@ -149,17 +150,6 @@ fn jsmith_owns_things(cluster: &Cluster, admin: AdminKind) {
         admin.user(),
         "CREATE TABLE public.theirs (id int); GRANT SELECT ON public.theirs TO jsmith",
     );
-}
-
-fn role_exists(cluster: &Cluster, role: &str) -> bool {
-    scalar(
-        cluster,
-        "postgres",
-        &format!(
-            "SELECT count(*) FROM pg_roles WHERE rolname = {}",
-            lit(role)
-        ),
-    ) == "1"
 }
 
 /// Issue 11's drop: a role deleted from the config that owns tables in two databases (one

@@ -1,7 +1,7 @@
 //! The replay against what PostgreSQL 16's `plan_recursive_revoke` removes.
 
 use super::*;
-use crate::model::{AdminInfo, CurrentRole, MembershipGrant, MembershipOptions};
+use crate::model::{CurrentRole, MembershipGrant, MembershipOptions};
 
 fn name(n: &str) -> RoleName {
     RoleName::existing(n)
@@ -25,19 +25,7 @@ fn cluster(version: i32, grants: &[(&str, &str, bool)]) -> CurrentCluster {
                 },
             });
     }
-    CurrentCluster {
-        server_version_num: version,
-        admin: AdminInfo {
-            name: "admin".into(),
-            superuser: true,
-            createrole: true,
-            statement_log: Default::default(),
-        },
-        roles: roles.into_values().collect(),
-        databases: BTreeSet::new(),
-        database_info: BTreeMap::new(),
-        setting_names: BTreeSet::new(),
-    }
+    CurrentCluster::bare(version, "admin", roles.into_values())
 }
 
 fn revoke(grantor: &str) -> Change {

@@ -3,7 +3,7 @@
 use super::*;
 use crate::model::policy::{Mode, UnmanagedRoles};
 use crate::model::{
-    AdminInfo, Attributes, ClusterKey, CurrentCluster, DatabaseInfo, Dependencies, MembershipGrant,
+    Attributes, ClusterKey, CurrentCluster, DatabaseInfo, Dependencies, MembershipGrant,
     MembershipOptions, Memberships, PasswordPolicy, RoleName, TargetName,
 };
 use crate::plan::DependentMembership;
@@ -63,19 +63,11 @@ fn cluster(
             roles: desired.into_iter().collect(),
         },
         CurrentCluster {
-            server_version_num: 150000,
-            admin: AdminInfo {
-                name: "admin".into(),
-                superuser: true,
-                createrole: true,
-                statement_log: Default::default(),
-            },
-            roles: current.into_iter().collect(),
             databases,
             setting_names: ["search_path", "statement_timeout", "work_mem"]
                 .map(String::from)
                 .into(),
-            database_info: BTreeMap::new(),
+            ..CurrentCluster::bare(150000, "admin", current)
         },
     )
 }
