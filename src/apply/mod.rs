@@ -28,7 +28,7 @@ pub use prepare::{
 };
 
 use crate::audit::{AuditError, AuditLog, ChangeRecord, Outcome, RunId};
-use crate::fleet::ClusterConnections;
+use crate::fleet::{in_parallel, ClusterConnections};
 use crate::model::ClusterKey;
 use crate::progress::Progress;
 use std::collections::BTreeMap;
@@ -350,9 +350,9 @@ pub fn run<E: Executor + Send>(
     Ok(report)
 }
 
-/// Every prepared cluster run by up to `parallelism` workers taking the next cluster in plan
-/// order; the reports in that order, and the first audit error, after which no worker starts
-/// another unit.
+/// Every prepared cluster run by up to `parallelism` workers (`fleet::in_parallel`, as the
+/// reads); the reports in plan order, and the first audit error, after which no worker starts
+/// another cluster or unit.
 fn run_clusters<E: Executor + Send>(
     prepared: &Prepared<'_>,
     executors: &mut BTreeMap<ClusterKey, E>,
@@ -361,59 +361,62 @@ fn run_clusters<E: Executor + Send>(
     how: &RunAs<'_>,
 ) -> (Vec<ClusterReport>, Option<AuditError>) {
     let mut by_key: BTreeMap<&ClusterKey, &mut E> = executors.iter_mut().collect();
-    let jobs: Vec<(&PreparedCluster, Option<&mut E>)> = prepared
+    let jobs: Vec<(&ClusterKey, (&PreparedCluster, Option<&mut E>))> = prepared
         .clusters
         .iter()
-        .map(|cluster| (cluster, by_key.remove(&cluster.cluster)))
+        .map(|cluster| {
+            let executor = by_key.remove(&cluster.cluster);
+            (&cluster.cluster, (cluster, executor))
+        })
         .collect();
-    let count = jobs.len();
-    let queue = Mutex::new(jobs.into_iter().enumerate());
-    let results: Mutex<Vec<Option<ClusterReport>>> = Mutex::new((0..count).map(|_| None).collect());
     let first_error: Mutex<Option<AuditError>> = Mutex::new(None);
     let stop = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        for _ in 0..how.parallelism.clamp(1, count.max(1)) {
-            scope.spawn(|| loop {
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                let Some((index, (cluster, executor))) = next else {
-                    return;
-                };
-                let mut report = ClusterReport::new(cluster.cluster.clone());
-                let outcome = match executor {
-                    Some(executor) => {
-                        let report = &mut report;
-                        run_cluster(cluster, executor, audit, run, report, &stop, how.progress)
-                    }
-                    None => {
-                        report.failures.push(UnitFailure {
-                            cluster: cluster.cluster.clone(),
-                            kind: UnitKind::Roles,
-                            statement: None,
-                            commit_unknown: false,
-                            message: "no connection to the cluster".into(),
-                        });
-                        Ok(())
-                    }
-                };
-                if let Err(error) = outcome {
-                    stop.store(true, Ordering::SeqCst);
-                    first_error
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .get_or_insert(error);
-                }
-                results.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(report);
-            });
-        }
-    });
-    let reports = results
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner)
-        .into_iter()
-        .flatten()
+    let failed = |cluster: &ClusterKey, message: &str| {
+        let mut report = ClusterReport::new(cluster.clone());
+        report.failures.push(UnitFailure {
+            cluster: cluster.clone(),
+            kind: UnitKind::Roles,
+            statement: None,
+            commit_unknown: false,
+            message: message.into(),
+        });
+        Some(report)
+    };
+    let mut reports = in_parallel(
+        jobs,
+        how.parallelism,
+        |key, (cluster, executor)| {
+            if stop.load(Ordering::SeqCst) {
+                return None;
+            }
+            let Some(executor) = executor else {
+                return failed(key, "no connection to the cluster");
+            };
+            let mut report = ClusterReport::new(key.clone());
+            let outcome = run_cluster(
+                cluster,
+                executor,
+                audit,
+                run,
+                &mut report,
+                &stop,
+                how.progress,
+            );
+            if let Err(error) = outcome {
+                stop.store(true, Ordering::SeqCst);
+                first_error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert(error);
+            }
+            Some(report)
+        },
+        |key| failed(key, "applying this cluster panicked"),
+    );
+    let reports = prepared
+        .clusters
+        .iter()
+        .filter_map(|c| reports.remove(&c.cluster).flatten())
         .collect();
     (
         reports,

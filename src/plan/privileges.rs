@@ -226,20 +226,26 @@ pub(crate) fn diff_database(
     // A table-level REVOKE also takes the same privilege, from the same grantor, off every
     // column of the table: those column grants are gone without a statement of their own, and
     // a declared one is granted again afterwards (column grants run after revokes).
+    // Only the role's own column grants are looked at: few, where its revokes may be many.
     let mut wiped: BTreeSet<(ObjectRef, String, RoleName)> = BTreeSet::new();
-    for ((grantor, option_only), pairs) in &to_revoke {
-        for (object, privilege) in pairs {
-            if object.kind == ObjectKind::Table && !option_only {
-                for ((held_object, held_privilege), by) in &held {
-                    if held_object.kind == ObjectKind::Column
-                        && held_privilege == privilege
-                        && held_object.schema == object.schema
-                        && held_object.name == object.name
-                        && by.contains_key(grantor)
-                    {
-                        wiped.insert((held_object.clone(), privilege.clone(), grantor.clone()));
-                    }
-                }
+    for ((column, privilege), by) in held
+        .iter()
+        .filter(|((o, _), _)| o.kind == ObjectKind::Column)
+    {
+        let table = (
+            ObjectRef {
+                kind: ObjectKind::Table,
+                column: None,
+                ..column.clone()
+            },
+            privilege.clone(),
+        );
+        for grantor in by.keys() {
+            let revoked = to_revoke
+                .get(&(grantor.clone(), false))
+                .is_some_and(|pairs| pairs.contains(&table));
+            if revoked {
+                wiped.insert((column.clone(), privilege.clone(), grantor.clone()));
             }
         }
     }
@@ -299,10 +305,16 @@ pub(crate) fn diff_database(
             });
         }
         // A privilege the role passed on is revoked on its own, with what hangs from it.
-        let (plain, passed_on): (BTreeSet<_>, BTreeSet<_>) = pairs
-            .iter()
-            .cloned()
-            .partition(|(object, privilege)| dependents(index, role, object, privilege).is_empty());
+        let mut plain = BTreeSet::new();
+        let mut passed_on = Vec::new();
+        for (object, privilege) in pairs {
+            let cascade = dependents(index, role, object, privilege);
+            if cascade.is_empty() {
+                plain.insert((object.clone(), privilege.clone()));
+            } else {
+                passed_on.push((object.clone(), privilege.clone(), cascade));
+            }
+        }
         for (kind, objects, privileges) in group(&plain, index, role) {
             changes.push(Change::Revoke {
                 database: database.clone(),
@@ -314,11 +326,11 @@ pub(crate) fn diff_database(
                 cascade: Vec::new(),
             });
         }
-        for (object, privilege) in passed_on {
+        for (object, privilege, cascade) in passed_on {
             changes.push(Change::Revoke {
                 database: database.clone(),
                 kind: object.kind,
-                cascade: dependents(index, role, &object, &privilege),
+                cascade,
                 objects: GrantObjects::Objects {
                     objects: vec![object],
                 },
