@@ -46,6 +46,7 @@ fn plan() -> Plan {
     };
     Plan::new(
         vec![ClusterPlan {
+            name: String::new(),
             cluster: cluster_key(),
             targets: Vec::new(),
             server_version_num: Some(150000),

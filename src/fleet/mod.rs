@@ -20,9 +20,11 @@ use crate::model::public::{PublicPolicy, PublicState};
 use crate::model::TargetName;
 use crate::model::{ClusterKey, CurrentCluster, DesiredCluster};
 use crate::plan::privileges::DatabaseIndex;
-use crate::plan::{diff_cluster, ClusterPlan, DiffInput, Plan, PlanError, SkippedRole};
+use crate::plan::{
+    diff_cluster, ClusterPlan, DiffInput, Plan, PlanError, RegistryTarget, SkippedRole,
+};
 use crate::progress::Progress;
-use crate::registry::TargetGlob;
+use crate::registry::{DatabaseEntry, TargetGlob};
 use crate::saved::fingerprint;
 use lock::{ClusterLock, LockError, LockSettings};
 use std::borrow::Cow;
@@ -162,6 +164,13 @@ pub fn plan_fleet(
     progress: &dyn Progress,
 ) -> Fleet {
     let registry = &lowered.registry;
+    let cluster_name = |key: &ClusterKey| {
+        registry
+            .entries
+            .iter()
+            .find(|e| &e.cluster == key)
+            .map_or_else(|| key.to_string(), |e| e.cluster_name.clone())
+    };
     let desired: BTreeMap<&ClusterKey, Cow<DesiredCluster>> = lowered
         .desired
         .iter()
@@ -221,7 +230,7 @@ pub fn plan_fleet(
                     .iter()
                     .map(|(name, state)| (name.clone(), DatabaseIndex::new(state)))
                     .collect();
-                clusters.push(diff_cluster(
+                let mut plan = diff_cluster(
                     key.clone(),
                     &DiffInput {
                         desired: cluster,
@@ -236,7 +245,9 @@ pub fn plan_fleet(
                         policy: &lowered.policy,
                         now,
                     },
-                ));
+                );
+                plan.name = cluster_name(&key);
+                clusters.push(plan);
                 read.lock = locks.remove(&key);
                 let read_state = fingerprint(&state.current, &state.databases, &state.public);
                 fingerprints.insert(key.clone(), read_state);
@@ -244,6 +255,7 @@ pub fn plan_fleet(
             }
             Err(error) => {
                 clusters.push(ClusterPlan {
+                    name: cluster_name(&key),
                     cluster: key,
                     targets: cluster.targets.iter().cloned().collect(),
                     server_version_num: None,
@@ -257,26 +269,35 @@ pub fn plan_fleet(
             }
         }
     }
-    let inactive_targets = lowered
-        .registry
+    // Registry order, as the user wrote the fleet down, whichever cluster was read first.
+    clusters.sort_by_key(|c| {
+        registry
+            .entries
+            .iter()
+            .position(|e| e.cluster == c.cluster)
+    });
+    let inactive: Vec<&DatabaseEntry> = registry
         .entries
         .iter()
         .filter(|e| !e.active && is_selected(selection, &e.target, &e.cluster_name))
-        .map(|e| e.target.clone())
         .collect();
+    let registry_target = |e: &DatabaseEntry| RegistryTarget {
+        target: e.target.clone(),
+        cluster: e.cluster_name.clone(),
+    };
+    let inactive_targets = inactive.iter().map(|e| registry_target(e)).collect();
+    // A skipped role is recorded by target: shown for each inactive entry of it.
     let skipped_roles = lowered
         .skipped
         .iter()
-        .filter(|(_, t)| {
-            // A skipped role is recorded by target: shown when an inactive entry of it is.
-            registry
-                .entries
+        .flat_map(|(role, target)| {
+            inactive
                 .iter()
-                .any(|e| !e.active && &e.target == t && is_selected(selection, t, &e.cluster_name))
-        })
-        .map(|(role, target)| SkippedRole {
-            role: role.clone(),
-            target: target.clone(),
+                .filter(move |e| &e.target == target)
+                .map(|e| SkippedRole {
+                    role: role.clone(),
+                    target: registry_target(e),
+                })
         })
         .collect();
     Fleet {

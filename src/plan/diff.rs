@@ -86,6 +86,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
         desired, current, ..
     } = input;
     let mut plan = ClusterPlan {
+        name: cluster.to_string(),
         cluster,
         targets: desired.targets.iter().cloned().collect(),
         server_version_num: Some(current.server_version_num),

@@ -279,6 +279,9 @@ pub struct RolePlan {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClusterPlan {
     pub cluster: ClusterKey,
+    /// What the registry calls the cluster: its `cluster` key, else `host:port`.
+    #[serde(default)]
+    pub name: String,
     pub targets: Vec<TargetName>,
     pub server_version_num: Option<i32>,
     pub roles: Vec<RolePlan>,
@@ -297,6 +300,19 @@ pub struct ClusterPlan {
     pub expiring: Vec<ExpiringRole>,
     /// Why this cluster cannot be planned or applied; its changes are not run.
     pub errors: Vec<PlanError>,
+}
+
+impl ClusterPlan {
+    /// How output names the cluster: its registry name, with its address when the two differ
+    /// (`eu-1 (10.0.0.7:5432)`), so that both the fleet's vocabulary and the server show.
+    pub fn label(&self) -> String {
+        let address = self.cluster.to_string();
+        if self.name.is_empty() || self.name == address {
+            address
+        } else {
+            format!("{} ({address})", self.name)
+        }
+    }
 }
 
 /// A role nobody declared, with what makes it dangerous.
@@ -333,7 +349,7 @@ pub struct Plan {
     pub unmanaged_roles: UnmanagedRoles,
     pub clusters: Vec<ClusterPlan>,
     /// Inactive registry entries in scope: skipped, said once.
-    pub inactive_targets: Vec<TargetName>,
+    pub inactive_targets: Vec<RegistryTarget>,
     /// Roles not planned because their targets are inactive.
     pub skipped_roles: Vec<SkippedRole>,
     pub summary: Summary,
@@ -342,13 +358,29 @@ pub struct Plan {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SkippedRole {
     pub role: RoleName,
+    pub target: RegistryTarget,
+}
+
+/// A registry entry as a command line picks it: `env/database@cluster`, for a fleet in which
+/// `env/database` is on several clusters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RegistryTarget {
+    #[serde(flatten)]
     pub target: TargetName,
+    /// The registry's name for the cluster (see `ClusterPlan::name`).
+    pub cluster: String,
+}
+
+impl std::fmt::Display for RegistryTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.target, self.cluster)
+    }
 }
 
 impl Plan {
     pub fn new(
         clusters: Vec<ClusterPlan>,
-        inactive_targets: Vec<TargetName>,
+        inactive_targets: Vec<RegistryTarget>,
         skipped_roles: Vec<SkippedRole>,
     ) -> Plan {
         let mut summary = Summary::default();

@@ -39,6 +39,7 @@ pub fn reset_plan(
     role: &RoleName,
     target: &TargetName,
     cluster: &ClusterKey,
+    cluster_name: &str,
     current: &CurrentCluster,
     declared: bool,
 ) -> Result<Plan, ResetError> {
@@ -60,6 +61,7 @@ pub fn reset_plan(
     }
     let reset = ClusterPlan {
         cluster: cluster.clone(),
+        name: cluster_name.to_string(),
         targets: vec![target.clone()],
         server_version_num: Some(current.server_version_num),
         roles: vec![RolePlan {
@@ -127,7 +129,7 @@ mod tests {
     fn a_managed_login_role_gets_one_generated_password_and_nothing_else() {
         let (key, target, current) = cluster();
         let role = RoleName::existing("managed");
-        let plan = reset_plan(&role, &target, &key, &current, false).unwrap();
+        let plan = reset_plan(&role, &target, &key, "pg:5432", &current, false).unwrap();
         assert_eq!(plan.summary.change, 1);
         let roles = &plan.clusters[0].roles;
         assert_eq!(roles.len(), 1);
@@ -145,8 +147,8 @@ mod tests {
     fn a_declared_role_is_reset_before_it_carries_the_marker() {
         let (key, target, current) = cluster();
         let role = RoleName::existing("by_hand");
-        assert!(reset_plan(&role, &target, &key, &current, true).is_ok());
-        let refused = reset_plan(&role, &target, &key, &current, false).unwrap_err();
+        assert!(reset_plan(&role, &target, &key, "pg:5432", &current, true).is_ok());
+        let refused = reset_plan(&role, &target, &key, "pg:5432", &current, false).unwrap_err();
         assert!(matches!(refused, ResetError::Unmanaged { .. }), "{refused}");
     }
 
@@ -154,13 +156,13 @@ mod tests {
     fn missing_nologin_and_ignored_roles_are_refused() {
         let (key, target, current) = cluster();
         let missing = RoleName::existing("nobody");
-        let err = reset_plan(&missing, &target, &key, &current, true).unwrap_err();
+        let err = reset_plan(&missing, &target, &key, "pg:5432", &current, true).unwrap_err();
         assert_eq!(
             err.to_string(),
             "role \"nobody\" does not exist on pg:5432 (target dev/app)"
         );
         let group = RoleName::existing("group");
-        let err = reset_plan(&group, &target, &key, &current, true).unwrap_err();
+        let err = reset_plan(&group, &target, &key, "pg:5432", &current, true).unwrap_err();
         assert!(matches!(err, ResetError::NoLogin { .. }), "{err}");
         let ignore = [NameGlob::new("pg_*").unwrap()];
         assert!(refuse_ignored(&RoleName::existing("pg_monitor"), &ignore).is_err());

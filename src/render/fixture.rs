@@ -9,7 +9,8 @@ use crate::model::{
 };
 use crate::plan::{
     Change, ClusterPlan, DependentGrant, DependentMembership, ExpiringRole, GrantObjects,
-    PasswordSource, Plan, PlanError, RoleAction, RolePlan, SkippedRole, UnmanagedRole,
+    PasswordSource, Plan, PlanError, RegistryTarget, RoleAction, RolePlan, SkippedRole,
+    UnmanagedRole,
 };
 
 /// A SCRAM verifier for the changes that set a password. Snapshots must never show it, so the
@@ -471,6 +472,7 @@ fn public() -> Vec<Change> {
 /// be read; plus an inactive target and a role skipped because of it.
 pub(crate) fn plan() -> Plan {
     let planned = ClusterPlan {
+        name: "pg-dev-01:5432".into(),
         cluster: ClusterKey {
             host: "pg-dev-01".into(),
             port: 5432,
@@ -503,6 +505,7 @@ pub(crate) fn plan() -> Plan {
         ],
     };
     let in_sync = ClusterPlan {
+        name: "pg-qa-01:5432".into(),
         cluster: ClusterKey {
             host: "pg-qa-01".into(),
             port: 5432,
@@ -517,6 +520,7 @@ pub(crate) fn plan() -> Plan {
         expiring: Vec::new(),
     };
     let failed = ClusterPlan {
+        name: "prod-eu".into(),
         cluster: ClusterKey {
             host: "::1".into(),
             port: 5433,
@@ -533,12 +537,16 @@ pub(crate) fn plan() -> Plan {
         unmanaged: Vec::new(),
         expiring: Vec::new(),
     };
+    let uat = RegistryTarget {
+        target: target("uat", "app_uat"),
+        cluster: "pg-uat-01:5432".into(),
+    };
     Plan::new(
         vec![planned, in_sync, failed],
-        vec![target("uat", "app_uat")],
+        vec![uat.clone()],
         vec![SkippedRole {
             role: role("uat_reader"),
-            target: target("uat", "app_uat"),
+            target: uat,
         }],
     )
 }

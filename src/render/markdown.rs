@@ -165,7 +165,7 @@ fn head(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} |",
-            code(&cluster.cluster.to_string()),
+            code(&cluster.label()),
             code(&targets.join(", ")),
             counts_and_status(cluster)
         );
@@ -173,8 +173,9 @@ fn head(plan: &Plan) -> String {
     for target in &plan.inactive_targets {
         let _ = writeln!(
             out,
-            "|  | {} |  |  |  | skipped (inactive) |",
-            code(&target.to_string())
+            "| {} | {} |  |  |  | skipped (inactive) |",
+            code(&target.cluster),
+            code(&target.target.to_string())
         );
     }
     out.push('\n');
@@ -266,7 +267,7 @@ fn diff_lines(cluster: &ClusterPlan) -> usize {
 /// One cluster: errors and drift as alerts, always visible; its changes folded in a `diff`
 /// block.
 fn section(cluster: &ClusterPlan, level: Level) -> String {
-    let name = code(&cluster.cluster.to_string());
+    let name = code(&cluster.label());
     let mut out = format!("#### {name}\n\n");
     let errors: Vec<String> = cluster.errors.iter().map(ToString::to_string).collect();
     alert(

@@ -152,7 +152,7 @@ fn cluster_section(
         "{}",
         paint.bold(&escape_controls(&format!(
             "# cluster {}{version} (targets: {})",
-            cluster.cluster,
+            cluster.label(),
             targets.join(", ")
         )))
     );

@@ -4,7 +4,7 @@
 //! clusters and how to pick one, and accept `prod/app@NAME`.
 
 use crate::harness::{
-    assert_has, assert_line, assert_stdout_has, catalog_snapshot, database_entry, dump,
+    assert_has, assert_line, assert_stdout_has, catalog_snapshot, database_entry, dump, parse_json,
     registry_toml, role_exists, AdminKind, Cluster, Scenario,
 };
 
@@ -27,8 +27,9 @@ fn one_database_on_two_clusters_is_planned_applied_and_picked_by_cluster_name() 
     );
     // Both clusters have the same admin passwords (one template per test process).
     s.with_admin(&eu, AdminKind::Superuser);
-    let eu_header = format!("# cluster 127.0.0.1:{}", eu.port);
-    let us_header = format!("# cluster 127.0.0.1:{}", us.port);
+    // Headers name each cluster as the registry does, with its address.
+    let eu_header = format!("# cluster eu-west (127.0.0.1:{})", eu.port);
+    let us_header = format!("# cluster us-east (127.0.0.1:{})", us.port);
 
     let out = s.run(&["registry"]);
     out.expect_success();
@@ -41,6 +42,25 @@ fn one_database_on_two_clusters_is_planned_applied_and_picked_by_cluster_name() 
     assert_stdout_has(&plan, &eu_header);
     assert_stdout_has(&plan, &us_header);
     assert_line(&plan, "Plan: 2 to add, 0 to change, 0 to destroy.");
+    let json = parse_json(&s.run(&["plan", "--format", "json"]));
+    let names: Vec<(&str, u64)> = json["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["cluster"]["port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("eu-west", u64::from(eu.port)),
+            ("us-east", u64::from(us.port))
+        ]
+    );
 
     // A cluster glob narrows plan and apply to one cluster.
     let out = s.run(&["plan", "--target", "prod/app@eu-*"]);
@@ -60,7 +80,7 @@ fn one_database_on_two_clusters_is_planned_applied_and_picked_by_cluster_name() 
     let eu_section = out
         .stdout
         .split("# cluster ")
-        .find(|section| section.starts_with(&format!("127.0.0.1:{}", eu.port)))
+        .find(|section| section.starts_with(&format!("eu-west (127.0.0.1:{})", eu.port)))
         .unwrap_or_default();
     assert!(eu_section.contains("no changes"), "{}", dump(&out));
     assert_line(&out, "Plan: 1 to add, 0 to change, 0 to destroy.");

@@ -120,7 +120,8 @@ fn plan_lists_inactive_targets_once_and_never_contacts_them() {
         .collect();
     assert_eq!(
         skipped,
-        ["Skipped (inactive): uat/app_uat, uat/app_uat2"],
+        // Each as `--target` would pick it: with its cluster, here its default name host:port.
+        ["Skipped (inactive): uat/app_uat@127.0.0.1:1, uat/app_uat2@127.0.0.1:1"],
         "{}",
         dump(&out)
     );
@@ -151,13 +152,17 @@ fn plan_lists_inactive_targets_once_and_never_contacts_them() {
         .iter()
         .map(|t| {
             format!(
-                "{}/{}",
+                "{}/{}@{}",
                 t["env"].as_str().unwrap(),
-                t["database"].as_str().unwrap()
+                t["database"].as_str().unwrap(),
+                t["cluster"].as_str().unwrap()
             )
         })
         .collect();
-    assert_eq!(inactive, ["uat/app_uat", "uat/app_uat2"]);
+    assert_eq!(
+        inactive,
+        ["uat/app_uat@127.0.0.1:1", "uat/app_uat2@127.0.0.1:1"]
+    );
 
     // Narrowed to dev, the inactive uat targets are out of scope and not mentioned.
     let narrowed = scenario.run(&["plan", "--target", "dev/*"]);

@@ -31,8 +31,16 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
         .desired
         .get(&entry.cluster)
         .is_some_and(|c| c.roles.contains_key(&role));
-    let plan = reset::reset_plan(&role, &target, &entry.cluster, &current, declared)?;
-    let question = format!("Reset the password of \"{role}\" on {}?", entry.cluster);
+    let plan = reset::reset_plan(
+        &role,
+        &target,
+        &entry.cluster,
+        &entry.cluster_name,
+        &current,
+        declared,
+    )?;
+    let on: Vec<String> = plan.clusters.iter().map(|c| c.label()).collect();
+    let question = format!("Reset the password of \"{role}\" on {}?", on.join(", "));
     let prepared = apply::prepare(&plan, &context::env_var)?;
     let mut delivery = credentials::prepare(
         prepared.generated_passwords(),
