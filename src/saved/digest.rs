@@ -12,7 +12,29 @@ use std::path::Path;
 
 /// `sha256:` and the hex digest of `bytes`.
 fn sha256(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
+    hex(&Sha256::digest(bytes))
+}
+
+/// `sha256:` and the hex digest of `value`'s JSON, hashed as it is written: the read state of
+/// a 10,000-role cluster is megabytes of JSON that need not be held.
+fn sha256_json(value: &impl Serialize) -> String {
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(Sha256::new());
+    // Serializing plain data into a writer that cannot fail does not fail.
+    let _ = serde_json::to_writer(&mut hashing, value);
+    hex(&hashing.0.finalize())
+}
+
+fn hex(digest: &[u8]) -> String {
     let mut text = String::with_capacity(7 + 2 * digest.len());
     text.push_str("sha256:");
     for byte in digest.iter() {
@@ -40,7 +62,7 @@ impl ConfigDigest {
             })
             .collect();
         // The map's JSON is unambiguous where a plain concatenation of paths and texts is not.
-        let digest = sha256(&serde_json::to_vec(&files).unwrap_or_default());
+        let digest = sha256_json(&files);
         ConfigDigest { digest, files }
     }
 
@@ -102,7 +124,7 @@ pub fn fingerprint(
         databases,
         public,
     };
-    sha256(&serde_json::to_vec(&state).unwrap_or_default())
+    sha256_json(&state)
 }
 
 #[cfg(test)]
