@@ -270,12 +270,7 @@ pub fn plan_fleet(
         }
     }
     // Registry order, as the user wrote the fleet down, whichever cluster was read first.
-    clusters.sort_by_key(|c| {
-        registry
-            .entries
-            .iter()
-            .position(|e| e.cluster == c.cluster)
-    });
+    clusters.sort_by_key(|c| registry.entries.iter().position(|e| e.cluster == c.cluster));
     let inactive: Vec<&DatabaseEntry> = registry
         .entries
         .iter()
@@ -387,7 +382,7 @@ fn databases(cluster: &DesiredCluster) -> Vec<String> {
     cluster.targets.iter().map(|t| t.database.clone()).collect()
 }
 
-/// Runs `work` on every cluster's job, up to `limit` at once, each on a thread of its own:
+/// Runs `work` on every cluster's job, up to `limit` at once, each on a thread:
 /// each is network round trips, and an unreachable host costs a whole connect timeout. A job
 /// whose thread panicked gives `panicked`'s value.
 pub(crate) fn in_parallel<'k, J: Send, T: Send>(
@@ -401,22 +396,25 @@ pub(crate) fn in_parallel<'k, J: Send, T: Send>(
     let queue = Mutex::new(jobs.into_iter());
     let results = Mutex::new(BTreeMap::new());
     let (work, panicked) = (&work, &panicked);
+    let worker = || loop {
+        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+        let Some((key, job)) = next else {
+            return;
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(key, job)))
+            .unwrap_or_else(|_| panicked(key));
+        results
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone(), result);
+    };
+    // The calling thread is one of the workers, so one cluster is read where the config was:
+    // its catalog reuses the memory parsing freed instead of filling a second malloc arena.
     std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                let Some((key, job)) = next else {
-                    return;
-                };
-                let result =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(key, job)))
-                        .unwrap_or_else(|_| panicked(key));
-                results
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(key.clone(), result);
-            });
+        for _ in 1..workers {
+            scope.spawn(worker);
         }
+        worker();
     });
     results.into_inner().unwrap_or_else(PoisonError::into_inner)
 }
