@@ -1,0 +1,352 @@
+//! The audit log in a PostgreSQL database that many runners share (CI runners are ephemeral,
+//! and a file dies with its runner). Reached through `connection::Connector`, like a managed
+//! cluster; its own SQL lives here, every value bound. The server's MVCC and row locks do what
+//! SQLite's file lock does: concurrent runs insert side by side, and each writes only its own
+//! rows.
+
+use std::collections::HashMap;
+
+use postgres::types::ToSql;
+use postgres::Transaction;
+
+use super::postgres_schema as schema;
+use super::resolve::{RunRow, RunRows};
+use super::{
+    AuditEntry, AuditError, ChangeRecord, Narrow, Outcome, PgSink, RunId, RUN_ID_ATTEMPTS,
+};
+use crate::connection::{describe_error, Connection, Connector};
+
+/// Times as SQLite writes them, so that both logs export the same text.
+const TIME_TEXT: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'";
+
+pub(super) struct Postgres {
+    client: Connection,
+    /// The URL, as errors name it; it holds no password.
+    pub(super) log: String,
+}
+
+impl Postgres {
+    pub(super) fn connect(sink: &PgSink, connector: &Connector) -> Result<Postgres, AuditError> {
+        let log = sink.url.clone();
+        let mut client = connector
+            .connect(&sink.cluster, &sink.database)
+            .map_err(|error| AuditError::Connect {
+                log: log.clone(),
+                error,
+            })?;
+        let pg = pg_error(&log);
+        // The `started` rows and transaction ids are the write-ahead evidence: their commits
+        // must reach the disk whatever the database's default is.
+        client
+            .batch_execute("SET synchronous_commit = on")
+            .map_err(&pg)?;
+        schema::migrate(&mut client).map_err(|e| match e {
+            schema::MigrateError::Postgres(error) => pg(error),
+            schema::MigrateError::Unknown(found) => AuditError::UnknownSchema {
+                log: log.clone(),
+                found,
+                supported: schema::CURRENT_VERSION,
+            },
+        })?;
+        Ok(Postgres {
+            client,
+            log: log.clone(),
+        })
+    }
+
+    pub(super) fn start_run(&mut self, actor: &str, command: &str) -> Result<RunId, AuditError> {
+        let pg = pg_error(&self.log);
+        for _ in 0..RUN_ID_ATTEMPTS {
+            let run = RunId::random();
+            let inserted = self
+                .client
+                .execute(
+                    "INSERT INTO pgroster_audit.runs
+                     (run_id, started_at, actor, command, status, records_xid)
+                     VALUES ($1, date_trunc('second', now()), $2, $3, 'started', true)
+                     ON CONFLICT (run_id) DO NOTHING",
+                    &[&run.as_str(), &actor, &command],
+                )
+                .map_err(&pg)?;
+            if inserted == 1 {
+                return Ok(run);
+            }
+        }
+        Err(AuditError::Postgres {
+            log: self.log.clone(),
+            error: format!("no unused run id after {RUN_ID_ATTEMPTS} random tries"),
+        })
+    }
+
+    pub(super) fn record_started(
+        &mut self,
+        run: &RunId,
+        changes: &[ChangeRecord],
+    ) -> Result<Vec<i64>, AuditError> {
+        let pg = pg_error(&self.log);
+        let mut tx = self.client.transaction().map_err(&pg)?;
+        let run_key = running(&mut tx, &self.log, run)?;
+        if changes.is_empty() {
+            tx.commit().map_err(&pg)?;
+            return Ok(Vec::new());
+        }
+        // The ids are taken first, in order, so that they pair with the changes: the order of
+        // an INSERT's RETURNING rows is not promised.
+        let count = i32::try_from(changes.len()).unwrap_or(i32::MAX);
+        let ids: Vec<i64> = tx
+            .query(
+                "SELECT nextval(pg_get_serial_sequence('pgroster_audit.changes', 'id'))
+                   FROM generate_series(1, $1) ORDER BY 1",
+                &[&count],
+            )
+            .map_err(&pg)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let column = |f: fn(&ChangeRecord) -> &str| changes.iter().map(f).collect::<Vec<_>>();
+        let ports: Vec<i32> = changes.iter().map(|c| i32::from(c.port)).collect();
+        let (env, dbname, host) = (
+            column(|c| &c.env),
+            column(|c| &c.database),
+            column(|c| &c.host),
+        );
+        let (role, action, detail) = (
+            column(|c| &c.role),
+            column(|c| &c.action),
+            column(|c| &c.detail),
+        );
+        // One time for the whole batch (`now()` is the transaction's start): these changes are
+        // about to run together.
+        let params: [&(dyn ToSql + Sync); 9] = [
+            &run_key, &ids, &env, &dbname, &host, &ports, &role, &action, &detail,
+        ];
+        tx.execute(
+            "INSERT INTO pgroster_audit.changes
+             (id, run, time, env, dbname, host, port, role, action, detail, outcome)
+             SELECT u.id, $1, date_trunc('second', now()), u.env, u.dbname, u.host, u.port,
+                    u.role, u.action, u.detail, 'started'
+               FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[],
+                           $7::text[], $8::text[], $9::text[])
+                 AS u (id, env, dbname, host, port, role, action, detail)",
+            &params,
+        )
+        .map_err(&pg)?;
+        tx.commit().map_err(&pg)?;
+        Ok(ids)
+    }
+
+    pub(super) fn record_xid(&mut self, ids: &[i64], xid: &str) -> Result<(), AuditError> {
+        let pg = pg_error(&self.log);
+        let mut tx = self.client.transaction().map_err(&pg)?;
+        ensure_started(&mut tx, &self.log, ids)?;
+        tx.execute(
+            "UPDATE pgroster_audit.changes SET xid = $2 WHERE id = ANY($1)",
+            &[&ids, &xid],
+        )
+        .map_err(&pg)?;
+        tx.commit().map_err(&pg)
+    }
+
+    /// One UPDATE per distinct outcome: a unit that committed is one.
+    pub(super) fn record_outcomes(
+        &mut self,
+        outcomes: &[(i64, Outcome)],
+    ) -> Result<(), AuditError> {
+        let pg = pg_error(&self.log);
+        let mut tx = self.client.transaction().map_err(&pg)?;
+        let ids: Vec<i64> = outcomes.iter().map(|(id, _)| *id).collect();
+        ensure_started(&mut tx, &self.log, &ids)?;
+        let mut by_outcome: Vec<(String, Vec<i64>)> = Vec::new();
+        for (id, outcome) in outcomes {
+            let text = outcome.to_string();
+            match by_outcome.iter_mut().find(|(o, _)| *o == text) {
+                Some((_, ids)) => ids.push(*id),
+                None => by_outcome.push((text, vec![*id])),
+            }
+        }
+        for (outcome, ids) in &by_outcome {
+            tx.execute(
+                "UPDATE pgroster_audit.changes SET outcome = $2 WHERE id = ANY($1)",
+                &[ids, outcome],
+            )
+            .map_err(&pg)?;
+        }
+        tx.commit().map_err(&pg)
+    }
+
+    pub(super) fn finish_run(&mut self, run: &RunId, ok: bool) -> Result<(), AuditError> {
+        let pg = pg_error(&self.log);
+        let mut tx = self.client.transaction().map_err(&pg)?;
+        let run_key = running(&mut tx, &self.log, run)?;
+        tx.execute(
+            "UPDATE pgroster_audit.runs
+                SET status = $2, finished_at = date_trunc('second', now())
+              WHERE id = $1",
+            &[&run_key, &if ok { "ok" } else { "failed" }],
+        )
+        .map_err(&pg)?;
+        tx.commit().map_err(&pg)
+    }
+
+    pub(super) fn query(
+        &mut self,
+        conditions: &[(Narrow, String)],
+    ) -> Result<Vec<AuditEntry>, AuditError> {
+        let pg = pg_error(&self.log);
+        let mut sql = format!(
+            "SELECT r.run_id, to_char(c.time AT TIME ZONE 'UTC', {TIME_TEXT}), r.actor,
+                    r.command, c.env, c.dbname, c.host, c.port, c.role, c.action, c.detail,
+                    c.outcome
+               FROM pgroster_audit.changes c JOIN pgroster_audit.runs r ON r.id = c.run"
+        );
+        let clauses: Vec<String> = conditions
+            .iter()
+            .enumerate()
+            .map(|(i, (narrow, _))| match narrow {
+                // The text is `validate_since`'s normal form, which PostgreSQL reads as UTC.
+                Narrow::Since => format!("c.time >= ${}::text::timestamptz", i + 1),
+                Narrow::Role => format!("c.role = ${}", i + 1),
+                Narrow::Env => format!("c.env = ${}", i + 1),
+            })
+            .collect();
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(" ORDER BY c.time, c.id");
+        let values: Vec<&(dyn ToSql + Sync)> = conditions
+            .iter()
+            .map(|(_, value)| value as &(dyn ToSql + Sync))
+            .collect();
+        let rows = self.client.query(&sql, &values).map_err(&pg)?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    run_id: row.get(0),
+                    time: row.get(1),
+                    actor: row.get(2),
+                    command: row.get(3),
+                    env: row.get(4),
+                    database: row.get(5),
+                    host: row.get(6),
+                    port: port(&self.log, row.get(7))?,
+                    role: row.get(8),
+                    action: row.get(9),
+                    detail: row.get(10),
+                    outcome: row.get(11),
+                })
+            })
+            .collect()
+    }
+
+    pub(super) fn run_rows(&mut self, run: &str) -> Result<Option<RunRows>, AuditError> {
+        let pg = pg_error(&self.log);
+        let Some(found) = self
+            .client
+            .query_opt(
+                "SELECT records_xid FROM pgroster_audit.runs WHERE run_id = $1",
+                &[&run],
+            )
+            .map_err(&pg)?
+        else {
+            return Ok(None);
+        };
+        let rows = self
+            .client
+            .query(
+                "SELECT c.id, c.host, c.port, c.dbname, c.xid, c.outcome
+                   FROM pgroster_audit.changes c JOIN pgroster_audit.runs r ON r.id = c.run
+                  WHERE r.run_id = $1 ORDER BY c.id",
+                &[&run],
+            )
+            .map_err(&pg)?;
+        let rows = rows
+            .iter()
+            .map(|row| {
+                Ok(RunRow {
+                    id: row.get(0),
+                    host: row.get(1),
+                    port: port(&self.log, row.get(2))?,
+                    database: row.get(3),
+                    xid: row.get(4),
+                    outcome: row.get(5),
+                })
+            })
+            .collect::<Result<_, AuditError>>()?;
+        Ok(Some(RunRows {
+            records_xid: found.get(0),
+            rows,
+        }))
+    }
+}
+
+fn pg_error(log: &str) -> impl Fn(postgres::Error) -> AuditError + '_ {
+    move |error| AuditError::Postgres {
+        log: log.to_string(),
+        error: describe_error(&error),
+    }
+}
+
+/// The table's CHECK keeps ports in range; a row edited past it is reported, not wrapped.
+fn port(log: &str, port: i32) -> Result<u16, AuditError> {
+    u16::try_from(port).map_err(|_| AuditError::Postgres {
+        log: log.to_string(),
+        error: format!("a change has the port {port}"),
+    })
+}
+
+/// The run's key, if the run exists and is not finished.
+fn running(tx: &mut Transaction<'_>, log: &str, run: &RunId) -> Result<i64, AuditError> {
+    let found = tx
+        .query_opt(
+            "SELECT id, status FROM pgroster_audit.runs WHERE run_id = $1",
+            &[&run.as_str()],
+        )
+        .map_err(pg_error(log))?;
+    match found.map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1))) {
+        Some((key, status)) if status == "started" => Ok(key),
+        Some((_, status)) => Err(AuditError::RunFinished {
+            log: log.to_string(),
+            run: run.to_string(),
+            status,
+        }),
+        None => Err(AuditError::UnknownRun {
+            log: log.to_string(),
+            run: run.to_string(),
+        }),
+    }
+}
+
+/// Locks the changes `ids` for this transaction and checks that each is still `started`; the
+/// first that is not, in the given order, is the error. Locked, so that an `audit --run`
+/// resolving the same changes at once cannot give one two outcomes.
+fn ensure_started(tx: &mut Transaction<'_>, log: &str, ids: &[i64]) -> Result<(), AuditError> {
+    let outcomes: HashMap<i64, String> = tx
+        .query(
+            "SELECT id, outcome FROM pgroster_audit.changes WHERE id = ANY($1) FOR UPDATE",
+            &[&ids],
+        )
+        .map_err(pg_error(log))?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    for id in ids {
+        match outcomes.get(id) {
+            None => {
+                return Err(AuditError::UnknownChange {
+                    log: log.to_string(),
+                    id: *id,
+                })
+            }
+            Some(outcome) if outcome != "started" => {
+                return Err(AuditError::ChangeFinished {
+                    log: log.to_string(),
+                    id: *id,
+                    outcome: outcome.clone(),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
