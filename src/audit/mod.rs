@@ -38,7 +38,10 @@ pub enum AuditError {
     #[error("audit log {log}: {error}")]
     Postgres { log: String, error: String },
     #[error("audit log {log}: {error}")]
-    Connect { log: String, error: ConnectError },
+    Connect {
+        log: String,
+        error: Box<ConnectError>,
+    },
     #[error(
         "audit log {log}: SQLite cannot use write-ahead logging there (journal mode stays \
          `{mode}`), which concurrent applies need; network filesystems do not support it"

@@ -32,7 +32,7 @@ impl Postgres {
             .connect(&sink.cluster, &sink.database)
             .map_err(|error| AuditError::Connect {
                 log: log.clone(),
-                error,
+                error: Box::new(error),
             })?;
         let pg = pg_error(&log);
         // The `started` rows and transaction ids are the write-ahead evidence: their commits

@@ -72,7 +72,7 @@ impl From<postgres::Error> for MigrateError {
 pub(crate) fn migrate(client: &mut Client) -> Result<(), MigrateError> {
     match version(client)? {
         Some(found) if found == CURRENT_VERSION => return Ok(()),
-        Some(found) if found > CURRENT_VERSION || found < 0 => {
+        Some(found) if !(0..=CURRENT_VERSION).contains(&found) => {
             return Err(MigrateError::Unknown(found))
         }
         _ => {}

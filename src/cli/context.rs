@@ -175,7 +175,10 @@ fn default_sslmode_or_env(configured: Option<SslMode>) -> Result<SslMode> {
 /// file (never the admin's), the config's sslrootcert.
 pub enum AuditLogAt {
     File(PathBuf),
-    Postgres { sink: PgSink, connector: Connector },
+    Postgres {
+        sink: PgSink,
+        connector: Box<Connector>,
+    },
 }
 
 impl AuditLogAt {
@@ -205,7 +208,7 @@ impl AuditLogAt {
                         .map(|p| config.dir.join(p))
                         .or_else(|| env_var("PGSSLROOTCERT").map(Into::into)),
                 };
-                let connector = Connector::new(credentials, tls);
+                let connector = Box::new(Connector::new(credentials, tls));
                 AuditLogAt::Postgres { sink, connector }
             }
         })
