@@ -1,13 +1,14 @@
 //! The audit log in a PostgreSQL database that many runners share (CI runners are ephemeral,
 //! and a file dies with its runner). Reached through `connection::Connector`, like a managed
-//! cluster; its own SQL lives here, every value bound. The server's MVCC and row locks do what
-//! SQLite's file lock does: concurrent runs insert side by side, and each writes only its own
-//! rows.
+//! cluster; its own SQL lives here, every value bound. Each write is one statement, committed
+//! on its own: one round trip to a sink that is often far from the runner. The server's MVCC
+//! and row locks do what SQLite's file lock does: concurrent runs insert side by side, each
+//! updates only its own rows, and a change locked while it takes an outcome gets only one.
 
 use std::collections::HashMap;
 
 use postgres::types::ToSql;
-use postgres::Transaction;
+use postgres::Client;
 
 use super::postgres_schema as schema;
 use super::resolve::{RunRow, RunRows};
@@ -78,31 +79,19 @@ impl Postgres {
         })
     }
 
+    /// One statement, so one round trip to a sink that may be far away: the run is checked,
+    /// the ids taken from the sequence row by row (so that they pair with the changes, which an
+    /// INSERT's RETURNING order does not promise) and the rows inserted, all or none.
     pub(super) fn record_started(
         &mut self,
         run: &RunId,
         changes: &[ChangeRecord],
     ) -> Result<Vec<i64>, AuditError> {
         let pg = pg_error(&self.log);
-        let mut tx = self.client.transaction().map_err(&pg)?;
-        let run_key = running(&mut tx, &self.log, run)?;
         if changes.is_empty() {
-            tx.commit().map_err(&pg)?;
+            running(&mut self.client, &self.log, run)?;
             return Ok(Vec::new());
         }
-        // The ids are taken first, in order, so that they pair with the changes: the order of
-        // an INSERT's RETURNING rows is not promised.
-        let count = i32::try_from(changes.len()).unwrap_or(i32::MAX);
-        let ids: Vec<i64> = tx
-            .query(
-                "SELECT nextval(pg_get_serial_sequence('pgroster_audit.changes', 'id'))
-                   FROM generate_series(1, $1) ORDER BY 1",
-                &[&count],
-            )
-            .map_err(&pg)?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
         let column = |f: fn(&ChangeRecord) -> &str| changes.iter().map(f).collect::<Vec<_>>();
         let ports: Vec<i32> = changes.iter().map(|c| i32::from(c.port)).collect();
         let (env, dbname, host) = (
@@ -115,77 +104,125 @@ impl Postgres {
             column(|c| &c.action),
             column(|c| &c.detail),
         );
-        // One time for the whole batch (`now()` is the transaction's start): these changes are
-        // about to run together.
-        let params: [&(dyn ToSql + Sync); 9] = [
-            &run_key, &ids, &env, &dbname, &host, &ports, &role, &action, &detail,
+        let params: [&(dyn ToSql + Sync); 8] = [
+            &run.as_str(),
+            &env,
+            &dbname,
+            &host,
+            &ports,
+            &role,
+            &action,
+            &detail,
         ];
-        tx.execute(
-            "INSERT INTO pgroster_audit.changes
-             (id, run, time, env, dbname, host, port, role, action, detail, outcome)
-             SELECT u.id, $1, date_trunc('second', now()), u.env, u.dbname, u.host, u.port,
-                    u.role, u.action, u.detail, 'started'
-               FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[],
-                           $7::text[], $8::text[], $9::text[])
-                 AS u (id, env, dbname, host, port, role, action, detail)",
-            &params,
-        )
-        .map_err(&pg)?;
-        tx.commit().map_err(&pg)?;
+        // One time for the whole batch (`now()` is the statement's transaction's start): these
+        // changes are about to run together.
+        let ids: Vec<i64> = self
+            .client
+            .query(
+                "WITH r AS (
+                    SELECT id FROM pgroster_audit.runs WHERE run_id = $1 AND status = 'started'
+                 ), u AS (
+                    SELECT nextval(pg_get_serial_sequence('pgroster_audit.changes', 'id')) AS id,
+                           x.*
+                      FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[],
+                                  $7::text[], $8::text[])
+                           WITH ORDINALITY AS x (env, dbname, host, port, role, action, detail, ord)
+                     WHERE EXISTS (SELECT FROM r)
+                 ), inserted AS (
+                    INSERT INTO pgroster_audit.changes
+                           (id, run, time, env, dbname, host, port, role, action, detail, outcome)
+                    SELECT u.id, r.id, date_trunc('second', now()), u.env, u.dbname, u.host,
+                           u.port, u.role, u.action, u.detail, 'started'
+                      FROM u, r
+                 )
+                 SELECT id FROM u ORDER BY ord",
+                &params,
+            )
+            .map_err(&pg)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        if ids.len() != changes.len() {
+            // Nothing was inserted: the run is unknown or finished.
+            running(&mut self.client, &self.log, run)?;
+            return Err(AuditError::UnknownRun {
+                log: self.log.clone(),
+                run: run.to_string(),
+            });
+        }
         Ok(ids)
     }
 
+    /// One statement: every change must still be `started`, or none is written.
     pub(super) fn record_xid(&mut self, ids: &[i64], xid: &str) -> Result<(), AuditError> {
-        let pg = pg_error(&self.log);
-        let mut tx = self.client.transaction().map_err(&pg)?;
-        ensure_started(&mut tx, &self.log, ids)?;
-        tx.execute(
-            "UPDATE pgroster_audit.changes SET xid = $2 WHERE id = ANY($1)",
-            &[&ids, &xid],
-        )
-        .map_err(&pg)?;
-        tx.commit().map_err(&pg)
+        let updated = self
+            .client
+            .execute(
+                "WITH started AS (
+                    SELECT id FROM pgroster_audit.changes
+                     WHERE id = ANY($1) AND outcome = 'started' FOR UPDATE
+                 )
+                 UPDATE pgroster_audit.changes c SET xid = $2
+                   FROM started
+                  WHERE c.id = started.id
+                    AND (SELECT count(*) FROM started) = cardinality($1::bigint[])",
+                &[&ids, &xid],
+            )
+            .map_err(pg_error(&self.log))?;
+        if updated != ids.len() as u64 {
+            return Err(not_started(&mut self.client, &self.log, ids));
+        }
+        Ok(())
     }
 
-    /// One UPDATE per distinct outcome: a unit that committed is one.
+    /// One statement for every outcome of the batch, all or none.
     pub(super) fn record_outcomes(
         &mut self,
         outcomes: &[(i64, Outcome)],
     ) -> Result<(), AuditError> {
-        let pg = pg_error(&self.log);
-        let mut tx = self.client.transaction().map_err(&pg)?;
+        if outcomes.is_empty() {
+            return Ok(());
+        }
         let ids: Vec<i64> = outcomes.iter().map(|(id, _)| *id).collect();
-        ensure_started(&mut tx, &self.log, &ids)?;
-        let mut by_outcome: Vec<(String, Vec<i64>)> = Vec::new();
-        for (id, outcome) in outcomes {
-            let text = outcome.to_string();
-            match by_outcome.iter_mut().find(|(o, _)| *o == text) {
-                Some((_, ids)) => ids.push(*id),
-                None => by_outcome.push((text, vec![*id])),
-            }
-        }
-        for (outcome, ids) in &by_outcome {
-            tx.execute(
-                "UPDATE pgroster_audit.changes SET outcome = $2 WHERE id = ANY($1)",
-                &[ids, outcome],
+        let texts: Vec<String> = outcomes.iter().map(|(_, o)| o.to_string()).collect();
+        let updated = self
+            .client
+            .execute(
+                "WITH started AS (
+                    SELECT id FROM pgroster_audit.changes
+                     WHERE id = ANY($1) AND outcome = 'started' FOR UPDATE
+                 )
+                 UPDATE pgroster_audit.changes c SET outcome = u.outcome
+                   FROM unnest($1::bigint[], $2::text[]) AS u (id, outcome), started
+                  WHERE c.id = u.id AND c.id = started.id
+                    AND (SELECT count(*) FROM started) = cardinality($1::bigint[])",
+                &[&ids, &texts],
             )
-            .map_err(&pg)?;
+            .map_err(pg_error(&self.log))?;
+        if updated != ids.len() as u64 {
+            return Err(not_started(&mut self.client, &self.log, &ids));
         }
-        tx.commit().map_err(&pg)
+        Ok(())
     }
 
     pub(super) fn finish_run(&mut self, run: &RunId, ok: bool) -> Result<(), AuditError> {
-        let pg = pg_error(&self.log);
-        let mut tx = self.client.transaction().map_err(&pg)?;
-        let run_key = running(&mut tx, &self.log, run)?;
-        tx.execute(
-            "UPDATE pgroster_audit.runs
-                SET status = $2, finished_at = date_trunc('second', now())
-              WHERE id = $1",
-            &[&run_key, &if ok { "ok" } else { "failed" }],
-        )
-        .map_err(&pg)?;
-        tx.commit().map_err(&pg)
+        let updated = self
+            .client
+            .execute(
+                "UPDATE pgroster_audit.runs
+                    SET status = $2, finished_at = date_trunc('second', now())
+                  WHERE run_id = $1 AND status = 'started'",
+                &[&run.as_str(), &if ok { "ok" } else { "failed" }],
+            )
+            .map_err(pg_error(&self.log))?;
+        if updated != 1 {
+            running(&mut self.client, &self.log, run)?;
+            return Err(AuditError::UnknownRun {
+                log: self.log.clone(),
+                run: run.to_string(),
+            });
+        }
+        Ok(())
     }
 
     pub(super) fn query(
@@ -296,8 +333,8 @@ fn port(log: &str, port: i32) -> Result<u16, AuditError> {
 }
 
 /// The run's key, if the run exists and is not finished.
-fn running(tx: &mut Transaction<'_>, log: &str, run: &RunId) -> Result<i64, AuditError> {
-    let found = tx
+fn running(client: &mut Client, log: &str, run: &RunId) -> Result<i64, AuditError> {
+    let found = client
         .query_opt(
             "SELECT id, status FROM pgroster_audit.runs WHERE run_id = $1",
             &[&run.as_str()],
@@ -317,36 +354,36 @@ fn running(tx: &mut Transaction<'_>, log: &str, run: &RunId) -> Result<i64, Audi
     }
 }
 
-/// Locks the changes `ids` for this transaction and checks that each is still `started`; the
-/// first that is not, in the given order, is the error. Locked, so that an `audit --run`
-/// resolving the same changes at once cannot give one two outcomes.
-fn ensure_started(tx: &mut Transaction<'_>, log: &str, ids: &[i64]) -> Result<(), AuditError> {
-    let outcomes: HashMap<i64, String> = tx
-        .query(
-            "SELECT id, outcome FROM pgroster_audit.changes WHERE id = ANY($1) FOR UPDATE",
-            &[&ids],
-        )
-        .map_err(pg_error(log))?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
+/// Why some change of `ids` could not take an outcome or a transaction id: the first, in the
+/// given order, that is unknown or no longer `started`.
+fn not_started(client: &mut Client, log: &str, ids: &[i64]) -> AuditError {
+    let outcomes: HashMap<i64, String> = match client.query(
+        "SELECT id, outcome FROM pgroster_audit.changes WHERE id = ANY($1)",
+        &[&ids],
+    ) {
+        Ok(rows) => rows.iter().map(|row| (row.get(0), row.get(1))).collect(),
+        Err(e) => return pg_error(log)(e),
+    };
     for id in ids {
         match outcomes.get(id) {
             None => {
-                return Err(AuditError::UnknownChange {
+                return AuditError::UnknownChange {
                     log: log.to_string(),
                     id: *id,
-                })
+                }
             }
             Some(outcome) if outcome != "started" => {
-                return Err(AuditError::ChangeFinished {
+                return AuditError::ChangeFinished {
                     log: log.to_string(),
                     id: *id,
                     outcome: outcome.clone(),
-                })
+                }
             }
             Some(_) => {}
         }
     }
-    Ok(())
+    AuditError::UnknownChange {
+        log: log.to_string(),
+        id: ids.first().copied().unwrap_or(0),
+    }
 }

@@ -122,7 +122,8 @@ fn assert_recorded_once(scenario: &Scenario, clusters: &[Cluster]) -> BTreeMap<u
 #[test]
 fn two_runners_on_disjoint_targets_share_the_postgres_sink_and_converge() {
     let (clusters, scenario, sink) = fleet(&["eu", "us"]);
-    let outs = apply_side_by_side(&clusters, &scenario, &[&["prod/*@eu"], &["prod/*@us"]]);
+    // The README's matrix form: every env on one region's clusters.
+    let outs = apply_side_by_side(&clusters, &scenario, &[&["*@eu"], &["*@us"]]);
     for out in &outs {
         out.expect_success();
     }
