@@ -195,7 +195,7 @@ pub struct AuditLog {
 
 enum Backend {
     Sqlite(sqlite::Sqlite),
-    Postgres(postgres::Postgres),
+    Postgres(Box<postgres::Postgres>),
 }
 
 impl fmt::Debug for AuditLog {
@@ -229,7 +229,7 @@ impl AuditLog {
     /// its schema if missing and bringing it up to date.
     pub fn connect(sink: &PgSink, connector: &Connector) -> Result<AuditLog, AuditError> {
         Ok(AuditLog {
-            backend: Backend::Postgres(postgres::Postgres::connect(sink, connector)?),
+            backend: Backend::Postgres(Box::new(postgres::Postgres::connect(sink, connector)?)),
         })
     }
 

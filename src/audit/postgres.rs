@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use postgres::types::ToSql;
-use postgres::Client;
+use postgres::{Client, Statement};
 
 use super::postgres_schema as schema;
 use super::resolve::{RunRow, RunRows};
@@ -20,10 +20,62 @@ use crate::connection::{describe_error, Connection, Connector};
 /// Times as SQLite writes them, so that both logs export the same text.
 const TIME_TEXT: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'";
 
+const START_RUN: &str = "INSERT INTO pgroster_audit.runs
+    (run_id, started_at, actor, command, status, records_xid)
+    VALUES ($1, date_trunc('second', now()), $2, $3, 'started', true)
+    ON CONFLICT (run_id) DO NOTHING";
+
+const RECORD_STARTED: &str = "WITH r AS (
+       SELECT id FROM pgroster_audit.runs WHERE run_id = $1 AND status = 'started'
+    ), u AS (
+       SELECT nextval(pg_get_serial_sequence('pgroster_audit.changes', 'id')) AS id,
+              x.*
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[],
+                     $7::text[], $8::text[])
+              WITH ORDINALITY AS x (env, dbname, host, port, role, action, detail, ord)
+        WHERE EXISTS (SELECT FROM r)
+    ), inserted AS (
+       INSERT INTO pgroster_audit.changes
+              (id, run, time, env, dbname, host, port, role, action, detail, outcome)
+       SELECT u.id, r.id, date_trunc('second', now()), u.env, u.dbname, u.host,
+              u.port, u.role, u.action, u.detail, 'started'
+         FROM u, r
+    )
+    SELECT id FROM u ORDER BY ord";
+
+const RECORD_XID: &str = "WITH started AS (
+       SELECT id FROM pgroster_audit.changes
+        WHERE id = ANY($1) AND outcome = 'started' FOR UPDATE
+    )
+    UPDATE pgroster_audit.changes c SET xid = $2
+      FROM started
+     WHERE c.id = started.id
+       AND (SELECT count(*) FROM started) = cardinality($1::bigint[])";
+
+const RECORD_OUTCOMES: &str = "WITH started AS (
+       SELECT id FROM pgroster_audit.changes
+        WHERE id = ANY($1) AND outcome = 'started' FOR UPDATE
+    )
+    UPDATE pgroster_audit.changes c SET outcome = u.outcome
+      FROM unnest($1::bigint[], $2::text[]) AS u (id, outcome), started
+     WHERE c.id = u.id AND c.id = started.id
+       AND (SELECT count(*) FROM started) = cardinality($1::bigint[])";
+
+const FINISH_RUN: &str = "UPDATE pgroster_audit.runs
+      SET status = $2, finished_at = date_trunc('second', now())
+    WHERE run_id = $1 AND status = 'started'";
+
+const RUN_CHANGES: &str = "SELECT c.id, c.host, c.port, c.dbname, c.xid, c.outcome
+     FROM pgroster_audit.changes c JOIN pgroster_audit.runs r ON r.id = c.run
+    WHERE r.run_id = $1 ORDER BY c.id";
+
 pub(super) struct Postgres {
     client: Connection,
     /// The URL, as errors name it; it holds no password.
     pub(super) log: String,
+    /// Each write's statement, prepared on first use: a query given as text costs a round trip
+    /// to prepare before the one that runs it, and a sink is often far from the runner.
+    statements: HashMap<&'static str, Statement>,
 }
 
 impl Postgres {
@@ -52,23 +104,27 @@ impl Postgres {
         Ok(Postgres {
             client,
             log: log.clone(),
+            statements: HashMap::new(),
         })
     }
 
+    fn prepared(&mut self, sql: &'static str) -> Result<Statement, AuditError> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql).map_err(pg_error(&self.log))?;
+        self.statements.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
     pub(super) fn start_run(&mut self, actor: &str, command: &str) -> Result<RunId, AuditError> {
-        let pg = pg_error(&self.log);
         for _ in 0..RUN_ID_ATTEMPTS {
             let run = RunId::random();
+            let statement = self.prepared(START_RUN)?;
             let inserted = self
                 .client
-                .execute(
-                    "INSERT INTO pgroster_audit.runs
-                     (run_id, started_at, actor, command, status, records_xid)
-                     VALUES ($1, date_trunc('second', now()), $2, $3, 'started', true)
-                     ON CONFLICT (run_id) DO NOTHING",
-                    &[&run.as_str(), &actor, &command],
-                )
-                .map_err(&pg)?;
+                .execute(&statement, &[&run.as_str(), &actor, &command])
+                .map_err(pg_error(&self.log))?;
             if inserted == 1 {
                 return Ok(run);
             }
@@ -87,7 +143,6 @@ impl Postgres {
         run: &RunId,
         changes: &[ChangeRecord],
     ) -> Result<Vec<i64>, AuditError> {
-        let pg = pg_error(&self.log);
         if changes.is_empty() {
             running(&mut self.client, &self.log, run)?;
             return Ok(Vec::new());
@@ -116,29 +171,11 @@ impl Postgres {
         ];
         // One time for the whole batch (`now()` is the statement's transaction's start): these
         // changes are about to run together.
+        let statement = self.prepared(RECORD_STARTED)?;
         let ids: Vec<i64> = self
             .client
-            .query(
-                "WITH r AS (
-                    SELECT id FROM pgroster_audit.runs WHERE run_id = $1 AND status = 'started'
-                 ), u AS (
-                    SELECT nextval(pg_get_serial_sequence('pgroster_audit.changes', 'id')) AS id,
-                           x.*
-                      FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[],
-                                  $7::text[], $8::text[])
-                           WITH ORDINALITY AS x (env, dbname, host, port, role, action, detail, ord)
-                     WHERE EXISTS (SELECT FROM r)
-                 ), inserted AS (
-                    INSERT INTO pgroster_audit.changes
-                           (id, run, time, env, dbname, host, port, role, action, detail, outcome)
-                    SELECT u.id, r.id, date_trunc('second', now()), u.env, u.dbname, u.host,
-                           u.port, u.role, u.action, u.detail, 'started'
-                      FROM u, r
-                 )
-                 SELECT id FROM u ORDER BY ord",
-                &params,
-            )
-            .map_err(&pg)?
+            .query(&statement, &params)
+            .map_err(pg_error(&self.log))?
             .iter()
             .map(|row| row.get(0))
             .collect();
@@ -155,19 +192,10 @@ impl Postgres {
 
     /// One statement: every change must still be `started`, or none is written.
     pub(super) fn record_xid(&mut self, ids: &[i64], xid: &str) -> Result<(), AuditError> {
+        let statement = self.prepared(RECORD_XID)?;
         let updated = self
             .client
-            .execute(
-                "WITH started AS (
-                    SELECT id FROM pgroster_audit.changes
-                     WHERE id = ANY($1) AND outcome = 'started' FOR UPDATE
-                 )
-                 UPDATE pgroster_audit.changes c SET xid = $2
-                   FROM started
-                  WHERE c.id = started.id
-                    AND (SELECT count(*) FROM started) = cardinality($1::bigint[])",
-                &[&ids, &xid],
-            )
+            .execute(&statement, &[&ids, &xid])
             .map_err(pg_error(&self.log))?;
         if updated != ids.len() as u64 {
             return Err(not_started(&mut self.client, &self.log, ids));
@@ -185,19 +213,10 @@ impl Postgres {
         }
         let ids: Vec<i64> = outcomes.iter().map(|(id, _)| *id).collect();
         let texts: Vec<String> = outcomes.iter().map(|(_, o)| o.to_string()).collect();
+        let statement = self.prepared(RECORD_OUTCOMES)?;
         let updated = self
             .client
-            .execute(
-                "WITH started AS (
-                    SELECT id FROM pgroster_audit.changes
-                     WHERE id = ANY($1) AND outcome = 'started' FOR UPDATE
-                 )
-                 UPDATE pgroster_audit.changes c SET outcome = u.outcome
-                   FROM unnest($1::bigint[], $2::text[]) AS u (id, outcome), started
-                  WHERE c.id = u.id AND c.id = started.id
-                    AND (SELECT count(*) FROM started) = cardinality($1::bigint[])",
-                &[&ids, &texts],
-            )
+            .execute(&statement, &[&ids, &texts])
             .map_err(pg_error(&self.log))?;
         if updated != ids.len() as u64 {
             return Err(not_started(&mut self.client, &self.log, &ids));
@@ -206,12 +225,11 @@ impl Postgres {
     }
 
     pub(super) fn finish_run(&mut self, run: &RunId, ok: bool) -> Result<(), AuditError> {
+        let statement = self.prepared(FINISH_RUN)?;
         let updated = self
             .client
             .execute(
-                "UPDATE pgroster_audit.runs
-                    SET status = $2, finished_at = date_trunc('second', now())
-                  WHERE run_id = $1 AND status = 'started'",
+                &statement,
                 &[&run.as_str(), &if ok { "ok" } else { "failed" }],
             )
             .map_err(pg_error(&self.log))?;
@@ -288,15 +306,7 @@ impl Postgres {
         else {
             return Ok(None);
         };
-        let rows = self
-            .client
-            .query(
-                "SELECT c.id, c.host, c.port, c.dbname, c.xid, c.outcome
-                   FROM pgroster_audit.changes c JOIN pgroster_audit.runs r ON r.id = c.run
-                  WHERE r.run_id = $1 ORDER BY c.id",
-                &[&run],
-            )
-            .map_err(&pg)?;
+        let rows = self.client.query(RUN_CHANGES, &[&run]).map_err(&pg)?;
         let rows = rows
             .iter()
             .map(|row| {
