@@ -157,10 +157,7 @@ on_both_backends! {
         assert!(all(&mut log).is_empty());
         drop(log);
         sink.set_schema_version(expected + 97);
-        let e = match sink.setting() {
-            path if !sink.is_postgres() => AuditLog::open(path.as_ref()).unwrap_err(),
-            _ => open_postgres(sink).unwrap_err(),
-        };
+        let e = sink.try_open().unwrap_err();
         assert!(
             matches!(e, AuditError::UnknownSchema { found, supported, .. }
                 if found == expected + 97 && supported == expected),
@@ -406,10 +403,7 @@ on_both_backends! {
                     let start = Arc::clone(&start);
                     scope.spawn(move || -> Result<Vec<String>, AuditError> {
                         start.wait();
-                        let mut log = match sink.is_postgres() {
-                            true => open_postgres(sink)?,
-                            false => AuditLog::open(sink.setting().as_ref())?,
-                        };
+                        let mut log = sink.try_open()?;
                         let mut runs = Vec::new();
                         for i in 0..RUNS {
                             let run = log.start_run(&format!("worker{t}"), "apply")?;
@@ -678,14 +672,6 @@ on_both_backends! {
     }
 }
 
-/// Opens a PostgreSQL sink, returning the error.
-fn open_postgres(sink: &Sink) -> Result<AuditLog, AuditError> {
-    match pgroster::audit::AuditSink::parse(&sink.setting(), "/".as_ref()).unwrap() {
-        pgroster::audit::AuditSink::Postgres(pg) => AuditLog::connect(&pg, &sink.connector()),
-        other => panic!("{other:?}"),
-    }
-}
-
 fn four_concurrent_applies(sink: &Sink) {
     const ROLES: usize = 40;
     let clusters: Vec<Cluster> = (0..4).map(|_| Cluster::start()).collect();
@@ -802,12 +788,12 @@ fn both_backends_export_the_same_rows_in_every_format() {
     let exports: Vec<BTreeMap<&str, String>> = [&sqlite, &postgres]
         .into_iter()
         .map(|sink| {
-            let (_dev, _prod, mut scenario) = dev_and_prod(sink);
+            let (dev, prod, mut scenario) = dev_and_prod(sink);
             // One cluster pair per backend: the host:port differ, and are normalised below.
             scenario.env("PGROSTER_ACTOR", "same-actor");
             scenario.file("roles.yaml", roles);
             let run = run_id(scenario.run(&["apply", "--auto-approve"]).expect_success());
-            let ports = [_dev.port.to_string(), _prod.port.to_string()];
+            let ports = [dev.port.to_string(), prod.port.to_string()];
             ["table", "json", "csv"]
                 .into_iter()
                 .map(|format| {
@@ -890,7 +876,7 @@ fn a_password_in_the_sink_url_is_refused_where_it_is_written() {
 #[test]
 fn a_sink_without_its_password_says_where_to_put_it() {
     let sink = Sink::postgres();
-    let (_dev, _prod, mut scenario) = dev_and_prod(&sink);
+    let (dev, _prod, mut scenario) = dev_and_prod(&sink);
     scenario.env("PGROSTER_AUDIT_PASSWORD", "");
     scenario.file(
         "roles.yaml",
@@ -901,10 +887,10 @@ fn a_sink_without_its_password_says_where_to_put_it() {
     assert_stderr_has(&out, &format!("audit log {}", sink.setting()));
     assert_stderr_has(&out, "PGROSTER_AUDIT_PASSWORD or PGPASSWORD");
     assert!(
-        !crate::harness::role_exists(&_dev, "not_yet"),
+        !crate::harness::role_exists(&dev, "not_yet"),
         "nothing runs without the log"
     );
-    let (_, admin_password) = _dev.admin(AdminKind::Superuser);
+    let (_, admin_password) = dev.admin(AdminKind::Superuser);
     assert_nowhere(&out, &admin_password);
 }
 

@@ -4,7 +4,7 @@
 use super::credentials::random_secret;
 use super::sql::{exec, lit};
 use super::{Cluster, Scenario};
-use pgroster::audit::{AuditLog, AuditSink};
+use pgroster::audit::{AuditError, AuditLog, AuditSink};
 use pgroster::connection::{AdminCredentials, Connector, TlsSettings};
 use pgroster::model::SslMode;
 use std::collections::BTreeMap;
@@ -80,14 +80,18 @@ impl Sink {
 
     /// The log, opened through the library as the CLI opens it.
     pub fn open(&self) -> AuditLog {
+        self.try_open().unwrap()
+    }
+
+    pub fn try_open(&self) -> Result<AuditLog, AuditError> {
         match AuditSink::parse(&self.setting(), Path::new("/")).unwrap() {
-            AuditSink::File(path) => AuditLog::open(&path).unwrap(),
-            AuditSink::Postgres(sink) => AuditLog::connect(&sink, &self.connector()).unwrap(),
+            AuditSink::File(path) => AuditLog::open(&path),
+            AuditSink::Postgres(sink) => AuditLog::connect(&sink, &self.connector()),
         }
     }
 
     /// How the library reaches the PostgreSQL sink: its user, its password from the variable.
-    pub fn connector(&self) -> Connector {
+    fn connector(&self) -> Connector {
         let password = match self {
             Sink::Postgres { password, .. } => password.clone(),
             Sink::Sqlite { .. } => String::new(),
