@@ -1,7 +1,8 @@
 //! The audit log in a PostgreSQL database that many runners share (CI runners are ephemeral,
 //! and a file dies with its runner). Reached through `connection::Connector`, like a managed
-//! cluster; its own SQL lives here, every value bound. Each write is one statement, committed
-//! on its own: one round trip to a sink that is often far from the runner. The server's MVCC
+//! cluster; its own SQL lives here, every value bound. Each write is one statement, prepared
+//! once per connection and committed on its own (synchronously): one round trip to a sink that
+//! is often far from the runner. The server's MVCC
 //! and row locks do what SQLite's file lock does: concurrent runs insert side by side, each
 //! updates only its own rows, and a change locked while it takes an outcome gets only one.
 
