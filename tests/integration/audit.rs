@@ -3,8 +3,9 @@
 //! `started` rows and their outcomes, filters, concurrent writers, resolving a run, the schema
 //! and its version. Through the `audit` command: the changes of an apply listed, filtered by
 //! role, env and date, and exported as JSON and CSV with no secret, the same on both backends; a
-//! failed apply's rows; concurrent applies sharing one log; `audit --run` after a crash. Then
-//! what only the PostgreSQL sink has: its URL's validation and its credentials.
+//! failed apply's rows; concurrent applies sharing one log; `audit --run` after a crash. Then one
+//! apply logged to each backend, exported alike; and what only the PostgreSQL sink has: its URL's
+//! validation, its credentials, and runners with row privileges only.
 
 use crate::harness::{
     assert_no_ansi, assert_nowhere, assert_stderr_has, assert_stdout_has, dump, exec, location,
@@ -372,7 +373,8 @@ on_both_backends! {
         );
         assert!(matches!(verdicts[2].3, Verdict::Unknown(why) if why.contains("still running")));
         assert!(
-            matches!(verdicts[3].3, Verdict::RolledBack(why) if why.contains("before its transaction ran"))
+            matches!(verdicts[3].3,
+                Verdict::RolledBack(why) if why.contains("before its transaction ran"))
         );
         let outcomes = outcomes(&mut log);
         assert_eq!(outcomes[..2], ["ok", "ok"]);
@@ -414,7 +416,8 @@ on_both_backends! {
                             ];
                             let ids = log.record_started(&run, &changes)?;
                             log.record_xid(&ids, &format!("{t}{i}"))?;
-                            let outcomes: Vec<_> = ids.into_iter().map(|id| (id, Outcome::Ok)).collect();
+                            let outcomes: Vec<_> =
+                                ids.into_iter().map(|id| (id, Outcome::Ok)).collect();
                             log.record_outcomes(&outcomes)?;
                             log.finish_run(&run, true)?;
                             runs.push(run.to_string());
@@ -619,7 +622,8 @@ on_both_backends! {
         assert_eq!(outcome_of("run_ok", "create_role"), "ok");
         assert!(outcome_of("run_bad", "set_setting").starts_with("failed: "), "{entries}");
         assert!(outcome_of("run_bad", "create_role").starts_with("rolled back: "), "{entries}");
-        assert_eq!(sink.value(&format!("SELECT status FROM runs WHERE run_id = '{run}'")).as_deref(), Some("failed"));
+        let status = sink.value(&format!("SELECT status FROM runs WHERE run_id = '{run}'"));
+        assert_eq!(status.as_deref(), Some("failed"));
 
         let out = scenario.run(&["audit", "--run", &run]);
         out.expect_success();
@@ -845,7 +849,6 @@ fn normalise_times(text: &str) -> String {
 fn a_password_in_the_sink_url_is_refused_where_it_is_written() {
     let (cluster, mut scenario) =
         crate::harness::single_cluster(&[("dev", "app")], AdminKind::Superuser);
-    let _ = &cluster;
     let secret = random_secret("Url-Secret-");
     let registry = std::fs::read_to_string(scenario.path().join("registry.toml")).unwrap();
     scenario.file(
