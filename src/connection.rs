@@ -20,7 +20,8 @@ pub(crate) const APPLICATION_NAME: &str = "pgroster";
 pub struct AdminCredentials {
     pub user: String,
     pub password: Option<Secret>,
-    /// The configured variable the password was looked for in, to name when none was found.
+    /// The configured variable the password was looked for in, and where it was configured,
+    /// to name when none was found.
     password_var: Option<String>,
     /// Where the password file lives, for per-host look-ups (libpq's ~/.pgpass or PGPASSFILE).
     passfile: Option<PathBuf>,
@@ -76,15 +77,30 @@ impl AdminCredentials {
         AdminCredentials {
             user,
             password,
-            password_var: password_var.map(str::to_string),
+            password_var: password_var.map(|var| format!("{var} (settings.admin_password_env)")),
             passfile,
         }
+    }
+
+    /// Credentials for another server (the PostgreSQL audit sink): `user` (else PGUSER, else
+    /// USER), the password from `password_var`, else libpq's PGPASSWORD and password file.
+    pub fn for_user(
+        user: Option<&str>,
+        password_var: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> AdminCredentials {
+        let mut credentials = AdminCredentials::from_env(None, Some(password_var), env);
+        if let Some(user) = user {
+            credentials.user = user.to_string();
+        }
+        credentials.password_var = Some(password_var.to_string());
+        credentials
     }
 
     /// Why no password was sent, and where one can be given: the server asked for one.
     fn password_missing(&self) -> String {
         let variables = match &self.password_var {
-            Some(var) => format!("{var} (settings.admin_password_env) or PGPASSWORD"),
+            Some(var) => format!("{var} or PGPASSWORD"),
             None => "PGPASSWORD, or name a variable in settings.admin_password_env".to_string(),
         };
         let passfile = match &self.passfile {

@@ -21,8 +21,9 @@
 //!   `apply::run`)
 //! - `saved`:    a plan written to a file with the config digest and each cluster's state
 //!   fingerprint; read back and checked before `apply FILE` runs it (`saved::SavedPlan`)
-//! - `audit`:    the SQLite audit log of every change (`audit::AuditLog`); what an interrupted
-//!   run committed, asked of the servers (`audit::resolve`)
+//! - `audit`:    the audit log of every change, a SQLite file or a PostgreSQL database many
+//!   runners share (`audit::AuditSink`, `audit::AuditLog`); what an interrupted run committed,
+//!   asked of the servers (`audit::resolve`)
 //! - `import`:   a cluster's current state -> a roles file that declares it (`import::import`)
 //! - `notify`:   an apply report or a plan -> events (`notify::event`), sent to the
 //!   `[[notify]]` webhooks and commands (`notify::notify_all`); failures are returned, not raised

@@ -435,7 +435,7 @@ fn run_cluster(
     stop: &AtomicBool,
     progress: &dyn Progress,
 ) -> Result<(), AuditError> {
-    // One writer at a time: the log is one SQLite file.
+    // One writer at a time: the log is one connection (a SQLite file or the sink's session).
     let log = || audit.lock().unwrap_or_else(PoisonError::into_inner);
     let mut roles_failed = false;
     for unit in &cluster.units {

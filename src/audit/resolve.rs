@@ -3,9 +3,8 @@
 //! run recorded before it committed. Resolved outcomes are written back, so the next reader
 //! need not ask again.
 
-use super::{sqlite_error, AuditError, AuditLog, Outcome};
+use super::{AuditError, AuditLog, Backend, Outcome};
 use crate::catalog::xact::XactStatus;
-use rusqlite::{params, OptionalExtension};
 
 /// What became of one transaction of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,13 +27,20 @@ pub struct RunTransaction {
     pub verdict: Verdict,
 }
 
-struct Row {
-    id: i64,
-    host: String,
-    port: u16,
-    database: String,
-    xid: Option<String>,
-    outcome: String,
+/// One change of a run as the backends read it for resolving, in recording order.
+pub(super) struct RunRow {
+    pub(super) id: i64,
+    pub(super) host: String,
+    pub(super) port: u16,
+    pub(super) database: String,
+    pub(super) xid: Option<String>,
+    pub(super) outcome: String,
+}
+
+/// A run's changes, and whether its pgroster recorded transaction ids.
+pub(super) struct RunRows {
+    pub(super) records_xid: bool,
+    pub(super) rows: Vec<RunRow>,
 }
 
 /// Asks a cluster (`host`, `port`, through `database`) what became of transaction `xid`.
@@ -56,46 +62,15 @@ impl AuditLog {
         run: &str,
         oracle: &mut dyn XactOracle,
     ) -> Result<Vec<RunTransaction>, AuditError> {
-        let path = self.path.clone();
-        let sqlite = sqlite_error(&path);
-        let records_xid: bool = self
-            .conn
-            .query_row(
-                "SELECT records_xid FROM runs WHERE run_id = ?1",
-                [run],
-                |row| row.get::<_, i64>(0),
-            )
-            .optional()
-            .map_err(&sqlite)?
-            .ok_or_else(|| AuditError::UnknownRun {
-                path: self.path.clone(),
-                run: run.to_string(),
-            })?
-            != 0;
-        let rows: Vec<Row> = {
-            let mut select = self
-                .conn
-                .prepare(
-                    "SELECT c.id, c.host, c.port, c.dbname, c.xid, c.outcome
-                       FROM changes c JOIN runs r ON r.id = c.run
-                      WHERE r.run_id = ?1 ORDER BY c.id",
-                )
-                .map_err(&sqlite)?;
-            let rows = select
-                .query_map(params![run], |row| {
-                    Ok(Row {
-                        id: row.get(0)?,
-                        host: row.get(1)?,
-                        port: row.get(2)?,
-                        database: row.get(3)?,
-                        xid: row.get(4)?,
-                        outcome: row.get(5)?,
-                    })
-                })
-                .map_err(&sqlite)?;
-            rows.collect::<Result<_, _>>().map_err(&sqlite)?
+        let found = match &mut self.backend {
+            Backend::Sqlite(db) => db.run_rows(run)?,
+            Backend::Postgres(db) => db.run_rows(run)?,
         };
-        let mut groups: Vec<Vec<&Row>> = Vec::new();
+        let RunRows { records_xid, rows } = found.ok_or_else(|| AuditError::UnknownRun {
+            log: self.name().to_string(),
+            run: run.to_string(),
+        })?;
+        let mut groups: Vec<Vec<&RunRow>> = Vec::new();
         for row in &rows {
             match groups
                 .iter_mut()
@@ -139,7 +114,7 @@ impl AuditLog {
 }
 
 /// The verdict of a group whose every change has an outcome.
-fn recorded_verdict(group: &[&Row]) -> Verdict {
+fn recorded_verdict(group: &[&RunRow]) -> Verdict {
     // The change that failed says why; the others only that they went with it.
     let failed = group.iter().find(|r| r.outcome.starts_with("failed"));
     match failed.or_else(|| group.iter().find(|r| r.outcome != "ok")) {
@@ -154,7 +129,7 @@ fn recorded_verdict(group: &[&Row]) -> Verdict {
 }
 
 /// The verdict of a group with `started` changes, and the outcome to record for them, if known.
-fn ask(oracle: &mut dyn XactOracle, row: &Row, records_xid: bool) -> (Verdict, Option<Outcome>) {
+fn ask(oracle: &mut dyn XactOracle, row: &RunRow, records_xid: bool) -> (Verdict, Option<Outcome>) {
     let Some(xid) = &row.xid else {
         return if records_xid {
             // The id is recorded before the transaction runs any change: without one, the

@@ -2,6 +2,7 @@
 
 use super::output::Output;
 use anyhow::{Context as _, Result};
+use pgroster::audit::{self, AuditError, AuditLog, AuditSink, PgSink};
 use pgroster::catalog;
 use pgroster::config::{self, Config, ConfigError, LowerInput, Lowered};
 use pgroster::connection::{AdminCredentials, Connection, Connector, TlsSettings};
@@ -10,12 +11,13 @@ use pgroster::fleet::Locking;
 use pgroster::model::{ClusterKey, CurrentCluster, SslMode, TargetName};
 use pgroster::registry::{DatabaseEntry, Registry, TargetGlob};
 use pgroster::saved::ConfigDigest;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub struct Context {
     pub lowered: Lowered,
     pub connector: Connector,
-    pub audit_log: PathBuf,
+    pub audit_log: AuditLogAt,
     /// Where apply and reset take pgroster's lock, and how long they wait for it.
     pub lock: LockSettings,
     /// The config files read, relative to the config directory, in the order merged.
@@ -88,7 +90,7 @@ pub fn env_var(name: &str) -> Option<String> {
 pub fn load(path: &Path) -> Result<Context> {
     let config = config::load(path)?;
     let credentials = admin_credentials(&config);
-    let audit_log = config.audit_log_path();
+    let audit_log = AuditLogAt::new(&config);
     let files = config
         .files
         .iter()
@@ -124,6 +126,8 @@ pub fn load(path: &Path) -> Result<Context> {
         },
     )
     .context("the configuration is invalid")?;
+    // Lowering reports a bad audit_log with the other errors; this only takes the value.
+    let audit_log = audit_log?;
     let tls = tls_settings(default_sslmode, root_cert, &lowered.registry)?;
     Ok(Context {
         lowered,
@@ -149,16 +153,74 @@ fn tls_settings(
     registry: &Registry,
 ) -> Result<TlsSettings> {
     Ok(TlsSettings {
-        default_mode: match (default_sslmode, env_var("PGSSLMODE")) {
-            (Some(mode), _) => mode,
-            (None, Some(text)) => text
-                .parse::<SslMode>()
-                .map_err(|e| anyhow::anyhow!("PGSSLMODE: {e}"))?,
-            (None, None) => SslMode::Prefer,
-        },
+        default_mode: default_sslmode_or_env(default_sslmode)?,
         per_cluster: registry.sslmodes(),
         root_cert: root_cert.or_else(|| env_var("PGSSLROOTCERT").map(Into::into)),
     })
+}
+
+/// `[settings] sslmode`, else PGSSLMODE, else libpq's default.
+fn default_sslmode_or_env(configured: Option<SslMode>) -> Result<SslMode> {
+    Ok(match (configured, env_var("PGSSLMODE")) {
+        (Some(mode), _) => mode,
+        (None, Some(text)) => text
+            .parse::<SslMode>()
+            .map_err(|e| anyhow::anyhow!("PGSSLMODE: {e}"))?,
+        (None, None) => SslMode::Prefer,
+    })
+}
+
+/// The audit log as configured, and for a PostgreSQL sink how to reach it: its URL's user and
+/// sslmode, the password from PGROSTER_AUDIT_PASSWORD, else libpq's PGPASSWORD and password
+/// file (never the admin's), the config's sslrootcert.
+pub enum AuditLogAt {
+    File(PathBuf),
+    Postgres {
+        sink: PgSink,
+        connector: Box<Connector>,
+    },
+}
+
+impl AuditLogAt {
+    /// Reads `[settings] audit_log` and the environment; contacts nothing.
+    pub fn new(config: &Config) -> Result<AuditLogAt> {
+        let sink = config
+            .audit_sink()
+            .map_err(|error| anyhow::anyhow!("{error}").context("the configuration is invalid"))?;
+        Ok(match sink {
+            AuditSink::File(path) => AuditLogAt::File(path),
+            AuditSink::Postgres(sink) => {
+                let credentials = AdminCredentials::for_user(
+                    sink.user.as_deref(),
+                    audit::sink::PASSWORD_ENV,
+                    env_var,
+                );
+                let tls = TlsSettings {
+                    default_mode: match sink.sslmode {
+                        Some(mode) => mode,
+                        None => default_sslmode_or_env(config.settings.sslmode)?,
+                    },
+                    per_cluster: BTreeMap::new(),
+                    root_cert: config
+                        .settings
+                        .sslrootcert
+                        .as_ref()
+                        .map(|p| config.dir.join(p))
+                        .or_else(|| env_var("PGSSLROOTCERT").map(Into::into)),
+                };
+                let connector = Box::new(Connector::new(credentials, tls));
+                AuditLogAt::Postgres { sink, connector }
+            }
+        })
+    }
+
+    /// Opens the file, or connects to the sink.
+    pub fn open(&self) -> Result<AuditLog, AuditError> {
+        match self {
+            AuditLogAt::File(path) => AuditLog::open(path),
+            AuditLogAt::Postgres { sink, connector } => AuditLog::connect(sink, connector),
+        }
+    }
 }
 
 /// Who is applying: PGROSTER_ACTOR, else the CI system's user, else the OS user.

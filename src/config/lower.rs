@@ -159,6 +159,9 @@ pub fn lower(config: Config, input: &LowerInput) -> Result<Lowered, ConfigErrors
     let policy = plan_policy(config, &mut errors);
     let notify = notify::notifiers(config, &mut errors);
     let deliver_command = notify::deliver_command(config, &mut errors);
+    if let Err(error) = config.audit_sink() {
+        errors.push(error);
+    }
     if !errors.is_empty() {
         return Err(ConfigErrors::Invalid(errors));
     }

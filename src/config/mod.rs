@@ -19,6 +19,7 @@ pub use merge::merge;
 pub use profiles::builtin_profile_names;
 pub use source::{Format, SourceFile};
 
+use crate::audit::AuditSink;
 use raw::{RawDatabase, RawEnv, RawProfile, RawRole, RawSettings};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -85,14 +86,18 @@ impl Config {
         }
     }
 
-    /// The audit log path, resolved against the config directory.
-    pub fn audit_log_path(&self) -> PathBuf {
-        self.dir.join(
-            self.settings
-                .audit_log
-                .as_deref()
-                .unwrap_or("pgroster-audit.db"),
-        )
+    /// Where the audit log is: a file resolved against the config directory, or a PostgreSQL
+    /// URL, which must not hold a password.
+    pub fn audit_sink(&self) -> Result<AuditSink, ConfigError> {
+        let text = self
+            .settings
+            .audit_log
+            .as_deref()
+            .unwrap_or(crate::audit::sink::DEFAULT_FILE);
+        AuditSink::parse(text, &self.dir).map_err(|message| ConfigError {
+            location: self.settings_location("audit_log"),
+            message: format!("audit_log: {message}"),
+        })
     }
 }
 

@@ -51,7 +51,10 @@ pub struct RawNotify {
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
-    /// SQLite audit log, relative to the config directory. Default `pgroster-audit.db`.
+    /// The audit log: a SQLite file, relative to the config directory (default
+    /// `pgroster-audit.db`), or a `postgresql://user@host:port/database?sslmode=...` URL shared
+    /// by many runners, without a password (PGROSTER_AUDIT_PASSWORD, PGPASSWORD or the password
+    /// file give it).
     pub audit_log: Option<String>,
     /// Environment variable holding the admin user name (credentials never live in files).
     pub admin_user_env: Option<String>,

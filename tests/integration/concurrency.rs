@@ -17,13 +17,13 @@ use std::time::{Duration, Instant};
 const LOCK_KEY: i64 = 0x7067_726f_7374_6572;
 
 /// A session of the test's own holding pgroster's lock in `db`, as another run would.
-struct HeldLock {
+pub(crate) struct HeldLock {
     client: Client,
     pid: i32,
 }
 
 impl HeldLock {
-    fn take(cluster: &Cluster, db: &str) -> HeldLock {
+    pub(crate) fn take(cluster: &Cluster, db: &str) -> HeldLock {
         let mut client = cluster.client(db);
         let acquired: bool = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
@@ -37,7 +37,7 @@ impl HeldLock {
         HeldLock { client, pid }
     }
 
-    fn release(mut self) {
+    pub(crate) fn release(mut self) {
         let released: bool = self
             .client
             .query_one("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
@@ -48,7 +48,7 @@ impl HeldLock {
 }
 
 /// Sessions waiting for pgroster's lock in `db`.
-fn waiting(cluster: &Cluster, db: &str) -> usize {
+pub(crate) fn waiting(cluster: &Cluster, db: &str) -> usize {
     scalar(
         cluster,
         db,
@@ -64,7 +64,7 @@ fn waiting(cluster: &Cluster, db: &str) -> usize {
 
 /// Polls the server until `count` sessions wait for the lock in `db`; fails at once when a run
 /// exits first (it did not wait).
-fn wait_for_waiters(cluster: &Cluster, db: &str, count: usize, runs: &mut [Child]) {
+pub(crate) fn wait_for_waiters(cluster: &Cluster, db: &str, count: usize, runs: &mut [Child]) {
     poll(&format!("{count} runs do not wait for the lock"), || {
         for run in runs.iter_mut() {
             if let Some(status) = run.try_wait().unwrap() {
@@ -76,7 +76,7 @@ fn wait_for_waiters(cluster: &Cluster, db: &str, count: usize, runs: &mut [Child
 }
 
 /// Polls the server until `condition` holds; fails after a minute.
-fn poll(what: &str, mut condition: impl FnMut() -> bool) {
+pub(crate) fn poll(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !condition() {
         assert!(Instant::now() < deadline, "{what} after a minute");
@@ -84,7 +84,7 @@ fn poll(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-fn spawn(s: &Scenario, args: &[&str]) -> Child {
+pub(crate) fn spawn(s: &Scenario, args: &[&str]) -> Child {
     s.pgroster(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -92,7 +92,7 @@ fn spawn(s: &Scenario, args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn finish(run: Child) -> Output {
+pub(crate) fn finish(run: Child) -> Output {
     Output::from(run.wait_with_output().unwrap())
 }
 

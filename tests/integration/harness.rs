@@ -13,8 +13,8 @@
 //! The helpers every scenario module uses, each defined once: `output` (a run's exit code and
 //! streams, assertions on them), `text` and `json` (reading what pgroster prints), `sql` (the tests'
 //! own queries), `catalog` (roles as the catalog holds them), `privileges` (grants as the catalog
-//! holds them), `credentials` (delivered passwords). Scenario configs that are not generated live in
-//! `tests/fixtures/<scenario>/`: see [`fixture!`].
+//! holds them), `credentials` (delivered passwords), `sink` (an audit log on either backend).
+//! Scenario configs that are not generated live in `tests/fixtures/<scenario>/`: see [`fixture!`].
 
 mod catalog;
 mod cluster;
@@ -23,6 +23,7 @@ mod json;
 mod output;
 mod privileges;
 mod scenario;
+mod sink;
 mod sql;
 mod template;
 mod text;
@@ -45,6 +46,7 @@ pub use scenario::{
     database_entry, inactive_entry, location, registry_toml, single_cluster, with_settings,
     Scenario,
 };
+pub use sink::{Sink, SINK_DATABASE, SINK_USER};
 pub use sql::{column, exec, exec_as, ident, lit, scalar, sqlstate};
 pub use text::{assert_has, assert_lacks, line_of, parse_table, squeezed_lines};
 

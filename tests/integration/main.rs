@@ -29,6 +29,7 @@ mod lifecycle;
 mod membership_cascade;
 mod memberships;
 mod multi_cluster;
+mod multi_runner;
 mod notifications;
 mod passwords;
 mod plan_output;

@@ -12,7 +12,6 @@ use crate::cli::progress;
 use crate::cli::{context, step_summary, EXIT_ERROR, EXIT_OK};
 use anyhow::{Context as _, Result};
 use pgroster::apply::{self, RunAs};
-use pgroster::audit::AuditLog;
 use pgroster::fleet::{open_databases, plan_fleet, ClusterConnections, Fleet};
 use pgroster::model::policy::Mode;
 use pgroster::model::ClusterKey;
@@ -131,7 +130,7 @@ fn execute(
     )? {
         return Ok(EXIT_ERROR);
     }
-    let mut audit = AuditLog::open(&ctx.audit_log)?;
+    let mut audit = ctx.audit_log.open()?;
     open_databases(plan, connections, &ctx.connector, ctx.lowered.parallelism);
     let actor = context::actor();
     let command = match plan.mode {

@@ -7,7 +7,7 @@ use crate::cli::output::Output;
 use crate::cli::EXIT_OK;
 use anyhow::Result;
 use pgroster::audit::resolve::{Verdict, XactOracle};
-use pgroster::audit::{self, AuditFilter, AuditLog};
+use pgroster::audit::{self, AuditFilter};
 use pgroster::catalog::xact::{xact_status, XactStatus};
 use pgroster::connection::Connector;
 use pgroster::model::ClusterKey;
@@ -25,7 +25,7 @@ pub fn run(config: &Path, args: &AuditArgs, output: &Output) -> Result<i32> {
         .as_deref()
         .map(audit::validate_since)
         .transpose()?;
-    let log = AuditLog::open(&config.audit_log_path())?;
+    let mut log = context::AuditLogAt::new(&config)?.open()?;
     let entries = log.query(&AuditFilter {
         since,
         role: args.role.clone(),
@@ -64,7 +64,7 @@ impl XactOracle for Clusters<'_> {
 
 fn run_outcome(config: &Path, run: &str, output: &Output) -> Result<i32> {
     let ctx = context::load(config)?;
-    let mut log = AuditLog::open(&ctx.audit_log)?;
+    let mut log = ctx.audit_log.open()?;
     let transactions = log.resolve_run(run, &mut Clusters(&ctx.connector))?;
     let mut text = format!("Run {run}:\n");
     if transactions.is_empty() {

@@ -8,7 +8,6 @@ use crate::cli::output::Output;
 use crate::cli::{context, EXIT_ERROR, EXIT_OK};
 use anyhow::{bail, Result};
 use pgroster::apply;
-use pgroster::audit::AuditLog;
 use pgroster::fleet::ClusterConnections;
 use pgroster::model::RoleName;
 use pgroster::plan::reset;
@@ -60,7 +59,7 @@ pub fn run(config: &Path, args: &ResetArgs, output: &Output) -> Result<i32> {
             unreachable: BTreeMap::new(),
         },
     )]);
-    let mut audit = AuditLog::open(&ctx.audit_log)?;
+    let mut audit = ctx.audit_log.open()?;
     let result = apply::run(
         &prepared,
         &mut connections,
