@@ -287,6 +287,57 @@ impl AuditLog {
     }
 }
 
+/// A run's key from its row (`key`, `status`), if it exists and is not finished.
+fn running_key(log: &str, run: &RunId, found: Option<(i64, String)>) -> Result<i64, AuditError> {
+    match found {
+        Some((key, status)) if status == "started" => Ok(key),
+        Some((_, status)) => Err(AuditError::RunFinished {
+            log: log.to_string(),
+            run: run.to_string(),
+            status,
+        }),
+        None => Err(AuditError::UnknownRun {
+            log: log.to_string(),
+            run: run.to_string(),
+        }),
+    }
+}
+
+/// Why some change of `ids` cannot take an outcome or a transaction id: the first, in order,
+/// that is unknown (`outcome_of` gives `None`) or no longer `started`.
+fn not_started<E>(
+    log: &str,
+    ids: impl IntoIterator<Item = i64>,
+    mut outcome_of: impl FnMut(i64) -> Result<Option<String>, E>,
+    error: impl Fn(E) -> AuditError,
+) -> AuditError {
+    let mut first = None;
+    for id in ids {
+        first.get_or_insert(id);
+        match outcome_of(id) {
+            Err(e) => return error(e),
+            Ok(None) => {
+                return AuditError::UnknownChange {
+                    log: log.to_string(),
+                    id,
+                }
+            }
+            Ok(Some(outcome)) if outcome != "started" => {
+                return AuditError::ChangeFinished {
+                    log: log.to_string(),
+                    id,
+                    outcome,
+                }
+            }
+            Ok(Some(_)) => {}
+        }
+    }
+    AuditError::UnknownChange {
+        log: log.to_string(),
+        id: first.unwrap_or(0),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;

@@ -351,22 +351,10 @@ fn running(client: &mut Client, log: &str, run: &RunId) -> Result<i64, AuditErro
             &[&run.as_str()],
         )
         .map_err(pg_error(log))?;
-    match found.map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1))) {
-        Some((key, status)) if status == "started" => Ok(key),
-        Some((_, status)) => Err(AuditError::RunFinished {
-            log: log.to_string(),
-            run: run.to_string(),
-            status,
-        }),
-        None => Err(AuditError::UnknownRun {
-            log: log.to_string(),
-            run: run.to_string(),
-        }),
-    }
+    super::running_key(log, run, found.map(|row| (row.get(0), row.get(1))))
 }
 
-/// Why some change of `ids` could not take an outcome or a transaction id: the first, in the
-/// given order, that is unknown or no longer `started`.
+/// Why some change of `ids` could not take an outcome or a transaction id.
 fn not_started(client: &mut Client, log: &str, ids: &[i64]) -> AuditError {
     let outcomes: HashMap<i64, String> = match client.query(
         "SELECT id, outcome FROM pgroster_audit.changes WHERE id = ANY($1)",
@@ -375,26 +363,6 @@ fn not_started(client: &mut Client, log: &str, ids: &[i64]) -> AuditError {
         Ok(rows) => rows.iter().map(|row| (row.get(0), row.get(1))).collect(),
         Err(e) => return pg_error(log)(e),
     };
-    for id in ids {
-        match outcomes.get(id) {
-            None => {
-                return AuditError::UnknownChange {
-                    log: log.to_string(),
-                    id: *id,
-                }
-            }
-            Some(outcome) if outcome != "started" => {
-                return AuditError::ChangeFinished {
-                    log: log.to_string(),
-                    id: *id,
-                    outcome: outcome.clone(),
-                }
-            }
-            Some(_) => {}
-        }
-    }
-    AuditError::UnknownChange {
-        log: log.to_string(),
-        id: ids.first().copied().unwrap_or(0),
-    }
+    let outcome_of = |id| Ok::<_, AuditError>(outcomes.get(&id).cloned());
+    super::not_started(log, ids.iter().copied(), outcome_of, |e| e)
 }

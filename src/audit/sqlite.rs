@@ -326,34 +326,18 @@ fn enable_wal(conn: &Connection) -> rusqlite::Result<String> {
 
 /// Why some change of `range` cannot take an outcome: unknown, or finished already.
 fn not_started(log: &str, tx: &Transaction<'_>, range: &[(i64, Outcome)]) -> AuditError {
-    for (id, _) in range {
-        let current: rusqlite::Result<Option<String>> = tx
-            .query_row("SELECT outcome FROM changes WHERE id = ?1", [id], |row| {
-                row.get(0)
-            })
-            .optional();
-        match current {
-            Err(e) => return sqlite_error(log)(e),
-            Ok(None) => {
-                return AuditError::UnknownChange {
-                    log: log.to_string(),
-                    id: *id,
-                }
-            }
-            Ok(Some(outcome)) if outcome != "started" => {
-                return AuditError::ChangeFinished {
-                    log: log.to_string(),
-                    id: *id,
-                    outcome,
-                }
-            }
-            Ok(Some(_)) => {}
-        }
-    }
-    AuditError::UnknownChange {
-        log: log.to_string(),
-        id: range.first().map_or(0, |(id, _)| *id),
-    }
+    let outcome_of = |id: i64| {
+        tx.query_row("SELECT outcome FROM changes WHERE id = ?1", [id], |row| {
+            row.get(0)
+        })
+        .optional()
+    };
+    super::not_started(
+        log,
+        range.iter().map(|(id, _)| *id),
+        outcome_of,
+        sqlite_error(log),
+    )
 }
 
 pub(super) fn sqlite_error(log: &str) -> impl Fn(rusqlite::Error) -> AuditError + '_ {
@@ -398,7 +382,7 @@ fn now(tx: &Transaction<'_>) -> rusqlite::Result<String> {
 
 /// The run's integer key, if the run exists and is not finished.
 fn ensure_running(tx: &Transaction<'_>, log: &str, run: &RunId) -> Result<i64, AuditError> {
-    let found: Option<(i64, String)> = tx
+    let found = tx
         .query_row(
             "SELECT id, status FROM runs WHERE run_id = ?1",
             [run.as_str()],
@@ -406,18 +390,7 @@ fn ensure_running(tx: &Transaction<'_>, log: &str, run: &RunId) -> Result<i64, A
         )
         .optional()
         .map_err(sqlite_error(log))?;
-    match found {
-        Some((key, status)) if status == "started" => Ok(key),
-        Some((_, status)) => Err(AuditError::RunFinished {
-            log: log.to_string(),
-            run: run.to_string(),
-            status,
-        }),
-        None => Err(AuditError::UnknownRun {
-            log: log.to_string(),
-            run: run.to_string(),
-        }),
-    }
+    super::running_key(log, run, found)
 }
 
 pub(super) fn is_unique_violation(e: &rusqlite::Error) -> bool {
