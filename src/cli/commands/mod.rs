@@ -41,7 +41,7 @@ pub fn dispatch(cli: &Cli, output: &Output) -> Result<i32> {
 pub fn report_plan_errors(plan: &pgroster::plan::Plan, output: &Output) {
     for cluster in &plan.clusters {
         for error in &cluster.errors {
-            output.error(&format!("{}: {error}", cluster.cluster));
+            output.error(&format!("{}: {error}", cluster.label()));
         }
     }
 }
