@@ -9,12 +9,17 @@ use crate::model::membership_graph::{conferred_by, cycle_through, Node};
 use crate::model::{Escalation, RoleName};
 use std::collections::BTreeMap;
 
+/// What membership in each group confers, found once per group: every member of a group
+/// (thousands, for a team's group) would otherwise walk the same groups again.
+pub(super) type ConferredByGroup<'a> = BTreeMap<&'a RoleName, BTreeMap<Escalation, &'a RoleName>>;
+
 /// Checks the memberships of the declared role `name` and marks the escalation of each one
 /// `plan` grants.
-pub(super) fn check_memberships(
-    input: &DiffInput,
+pub(super) fn check_memberships<'a>(
+    input: &DiffInput<'a>,
     name: &RoleName,
     plan: Option<&mut RolePlan>,
+    conferred_by_group: &mut ConferredByGroup<'a>,
     errors: &mut Vec<PlanError>,
 ) {
     let Some(role) = input.desired.roles.get(name) else {
@@ -23,7 +28,10 @@ pub(super) fn check_memberships(
     let node = |r: &RoleName| node_after(input, r);
     let mut escalations: BTreeMap<&RoleName, Vec<Escalation>> = BTreeMap::new();
     for group in role.member_of.keys() {
-        let conferred = conferred_by(group, node);
+        let conferred = conferred_by_group
+            .entry(group)
+            .or_insert_with(|| conferred_by(group, node))
+            .clone();
         let refused: Vec<(Escalation, RoleName)> = conferred
             .iter()
             .filter(|(escalation, _)| !escalation.allowed_by(&role.allow_escalation))
