@@ -91,6 +91,42 @@ pub struct Node<'a> {
     pub member_of: Vec<&'a RoleName>,
 }
 
+/// Every declared role's memberships checked in turn, over one graph: what a group confers is
+/// walked once per group rather than once per member (a team's group has thousands), and a
+/// role no role is a member of cannot be on a cycle, so it is not walked at all.
+pub struct MembershipGraph<'a, F> {
+    node: F,
+    groups: BTreeSet<&'a RoleName>,
+    conferred: BTreeMap<&'a RoleName, BTreeMap<Escalation, &'a RoleName>>,
+}
+
+impl<'a, F: Fn(&RoleName) -> Option<Node<'a>>> MembershipGraph<'a, F> {
+    /// `groups`: every role that `node` may list as a member_of, or more.
+    pub fn new(node: F, groups: impl IntoIterator<Item = &'a RoleName>) -> Self {
+        MembershipGraph {
+            node,
+            groups: groups.into_iter().collect(),
+            conferred: BTreeMap::new(),
+        }
+    }
+
+    /// See [`conferred_by`].
+    pub fn conferred_by(&mut self, group: &'a RoleName) -> &BTreeMap<Escalation, &'a RoleName> {
+        let node = &self.node;
+        self.conferred
+            .entry(group)
+            .or_insert_with(|| conferred_by(group, node))
+    }
+
+    /// See [`cycle_through`].
+    pub fn cycle_through(&self, role: &'a RoleName) -> Option<Vec<&'a RoleName>> {
+        if !self.groups.contains(role) {
+            return None;
+        }
+        cycle_through(role, &self.node)
+    }
+}
+
 /// What membership in `group` confers, each escalation with the role it comes from (`group`
 /// itself or a group it is in). `node` describes a role, `None` when it is unknown.
 pub fn conferred_by<'a>(

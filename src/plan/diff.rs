@@ -2,7 +2,7 @@
 
 use super::cascade;
 use super::drops::plan_drops;
-use super::memberships::{check_memberships, ConferredByGroup};
+use super::memberships::{check_memberships, membership_graph};
 use super::policy::{apply_mode, expiring, unmanaged};
 use super::privileges::{
     cascaded, diff_database, missing_everywhere, Cascaded, Context, DatabaseIndex,
@@ -111,7 +111,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
     let membership_cascades = removed_by_cascades(input);
     // Both sides are sorted by name: one walk pairs them, instead of a search per role.
     let mut current_roles = current.roles.values().peekable();
-    let mut conferred_by_group = ConferredByGroup::new();
+    let mut membership_graph = membership_graph(input);
     for role in desired.roles.values() {
         let role = &*supported_options(role, membership_options_supported, &mut plan.notes);
         while current_roles.next_if(|r| r.name < role.name).is_some() {}
@@ -137,7 +137,7 @@ pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput)
             input,
             &role.name,
             plan_for_role.as_mut(),
-            &mut conferred_by_group,
+            &mut membership_graph,
             &mut plan.errors,
         );
         if let Some(role_plan) = plan_for_role {

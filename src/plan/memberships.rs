@@ -5,13 +5,26 @@
 
 use super::diff::DiffInput;
 use super::{Change, PlanError, RolePlan};
-use crate::model::membership_graph::{conferred_by, cycle_through, Node};
+use crate::model::membership_graph::{MembershipGraph, Node};
 use crate::model::{Escalation, RoleName};
 use std::collections::BTreeMap;
 
-/// What membership in each group confers, found once per group: every member of a group
-/// (thousands, for a team's group) would otherwise walk the same groups again.
-pub(super) type ConferredByGroup<'a> = BTreeMap<&'a RoleName, BTreeMap<Escalation, &'a RoleName>>;
+/// The cluster's membership graph as the plan leaves it, for [`check_memberships`].
+pub(super) fn membership_graph<'a, 'i>(
+    input: &'i DiffInput<'a>,
+) -> MembershipGraph<'a, impl Fn(&RoleName) -> Option<Node<'a>> + 'i> {
+    let declared = input
+        .desired
+        .roles
+        .values()
+        .flat_map(|r| r.member_of.keys());
+    let current = input
+        .current
+        .roles
+        .values()
+        .flat_map(|r| r.member_of.keys());
+    MembershipGraph::new(|r| node_after(input, r), declared.chain(current))
+}
 
 /// Checks the memberships of the declared role `name` and marks the escalation of each one
 /// `plan` grants.
@@ -19,19 +32,15 @@ pub(super) fn check_memberships<'a>(
     input: &DiffInput<'a>,
     name: &RoleName,
     plan: Option<&mut RolePlan>,
-    conferred_by_group: &mut ConferredByGroup<'a>,
+    graph: &mut MembershipGraph<'a, impl Fn(&RoleName) -> Option<Node<'a>>>,
     errors: &mut Vec<PlanError>,
 ) {
     let Some(role) = input.desired.roles.get(name) else {
         return;
     };
-    let node = |r: &RoleName| node_after(input, r);
     let mut escalations: BTreeMap<&RoleName, Vec<Escalation>> = BTreeMap::new();
     for group in role.member_of.keys() {
-        let conferred = conferred_by_group
-            .entry(group)
-            .or_insert_with(|| conferred_by(group, node))
-            .clone();
+        let conferred = graph.conferred_by(group).clone();
         let refused: Vec<(Escalation, RoleName)> = conferred
             .iter()
             .filter(|(escalation, _)| !escalation.allowed_by(&role.allow_escalation))
@@ -47,7 +56,7 @@ pub(super) fn check_memberships<'a>(
         }
         escalations.insert(group, conferred.into_keys().collect());
     }
-    if let Some(path) = cycle_through(&role.name, node) {
+    if let Some(path) = graph.cycle_through(&role.name) {
         errors.push(PlanError::MembershipCycle {
             role: role.name.clone(),
             path: path.into_iter().cloned().collect(),

@@ -5,7 +5,7 @@
 
 use super::super::error::ConfigError;
 use super::super::{Config, Origin};
-use crate::model::membership_graph::{conferred_by, cycle_through, Node};
+use crate::model::membership_graph::{MembershipGraph, Node};
 use crate::model::{DesiredRole, RoleMap, RoleName};
 
 /// Checks every role of `roles`; `origins` are their declarations, in the same order.
@@ -21,6 +21,7 @@ pub(super) fn check_memberships(
             member_of: role.member_of.keys().collect(),
         })
     };
+    let mut graph = MembershipGraph::new(node, roles.values().flat_map(|r| r.member_of.keys()));
     for (role, origin) in roles.values().zip(origins) {
         let mut error = |message: String| {
             errors.push(ConfigError {
@@ -28,7 +29,7 @@ pub(super) fn check_memberships(
                 message: format!("role `{}`: {message}", role.name),
             })
         };
-        if let Some(path) = cycle_through(&role.name, node) {
+        if let Some(path) = graph.cycle_through(&role.name) {
             let path: Vec<String> = path.iter().map(|r| format!("`{r}`")).collect();
             error(format!(
                 "its memberships lead back to it ({}); PostgreSQL refuses a membership cycle",
@@ -37,8 +38,9 @@ pub(super) fn check_memberships(
             continue;
         }
         for group in role.member_of.keys() {
-            let refused: Vec<String> = conferred_by(group, node)
-                .into_iter()
+            let refused: Vec<String> = graph
+                .conferred_by(group)
+                .iter()
                 .filter(|(escalation, _)| !escalation.allowed_by(&role.allow_escalation))
                 .map(|(escalation, from)| format!("{escalation} (through `{from}`)"))
                 .collect();
