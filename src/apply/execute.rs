@@ -94,7 +94,9 @@ fn silence_statement_log(connection: &mut Connection, unit: &Unit<'_>) -> Result
     if !unit.changes.iter().any(|c| c.sets_password()) {
         return Ok(());
     }
-    let log = statement_log::read(connection).map_err(|e| e.to_string())?;
+    let log = statement_log::server_version_num(connection)
+        .and_then(|version| statement_log::read(connection, version))
+        .map_err(|e| e.to_string())?;
     if log.logs_statements && log.admin_may_silence {
         connection
             .batch_execute(ddl::SILENCE_STATEMENT_LOG)

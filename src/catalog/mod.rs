@@ -102,7 +102,7 @@ pub fn read_cluster(client: &mut postgres::Client) -> Result<CurrentCluster, Cat
     })?;
     let (server_version_num, mut admin) =
         admin.ok_or_else(|| CatalogError::Shape("the admin role is not in pg_roles".into()))?;
-    admin.statement_log = statement_log::read(client)?;
+    admin.statement_log = statement_log::read(client, server_version_num)?;
 
     // Roles in the order they come, found by oid; sorted by name at the end.
     let mut roles: Vec<CurrentRole> = Vec::new();

@@ -93,15 +93,16 @@ fn rows(
 }
 
 /// What the policy (when there is one) and the system-schema warnings need from the database
-/// `client` is connected to.
+/// `client` is connected to, `database` (as `catalog::privileges::read_database` found it).
 pub(crate) fn read_database(
     client: &mut postgres::Client,
+    database: &str,
     policy: Option<&PublicPolicy>,
 ) -> Result<PublicState, CatalogError> {
-    let mut state = PublicState::default();
-    for row in rows(client, "SELECT current_database()::text", &[])? {
-        state.database = get::<&str>(&row, 0)?.to_string();
-    }
+    let mut state = PublicState {
+        database: database.to_string(),
+        ..PublicState::default()
+    };
     if let Some(policy) = policy {
         let create: Vec<&str> = policy
             .revoke_create_on_schemas

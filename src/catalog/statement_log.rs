@@ -10,8 +10,8 @@ use crate::model::StatementLog;
 const LOGS: &str = "current_setting('log_statement') IN ('ddl', 'mod', 'all')
        OR current_setting('log_min_duration_statement') <> '-1'";
 
-/// Reads the server's statement logging and the admin's right to silence it.
-pub fn read(client: &mut postgres::Client) -> Result<StatementLog, CatalogError> {
+/// The server's version, for [`read`] where the caller has not read it already.
+pub fn server_version_num(client: &mut postgres::Client) -> Result<i32, CatalogError> {
     let mut version = 0;
     each_row(
         client,
@@ -21,6 +21,12 @@ pub fn read(client: &mut postgres::Client) -> Result<StatementLog, CatalogError>
             Ok(())
         },
     )?;
+    Ok(version)
+}
+
+/// Reads the server's statement logging and the admin's right to silence it, on a server of
+/// `version` (`server_version_num`).
+pub fn read(client: &mut postgres::Client, version: i32) -> Result<StatementLog, CatalogError> {
     // has_parameter_privilege is new in 15; before, only a superuser may.
     let granted = if version >= 150000 {
         "has_parameter_privilege('log_statement', 'SET')

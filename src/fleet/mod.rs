@@ -501,8 +501,9 @@ fn read(
                         let mut client = connector.connect(key, database)?;
                         let state = catalog::privileges::read_database(&mut client)
                             .map_err(|error| catalog_error(key, database, error))?;
-                        let public = catalog::public::read_database(&mut client, policy)
-                            .map_err(|error| catalog_error(key, database, error))?;
+                        let public =
+                            catalog::public::read_database(&mut client, &state.database, policy)
+                                .map_err(|error| catalog_error(key, database, error))?;
                         Ok((client, (state, public)))
                     },
                 )
