@@ -415,12 +415,7 @@ roles:
         "db_b",
         "CREATE SCHEMA reports; CREATE TABLE reports.daily (id int)",
     );
-    let out = s.plan_changes();
-    assert_has(
-        &out.stdout,
-        "+ grant SELECT on table reports.daily (in database db_b)",
-    );
-    s.apply(None).expect_success();
+    s.apply_planned(&["+ grant SELECT on table reports.daily (in database db_b)"]);
     assert_eq!(
         direct_privileges(&cluster, "db_b", "analyst"),
         ["schema reports: USAGE", "table reports.daily: SELECT"]

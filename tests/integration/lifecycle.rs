@@ -44,16 +44,10 @@ roles:
     s.assert_converged();
 
     s.file("roles.yaml", &roles(r#"["dev/a1"]"#));
-    let out = s.plan_changes();
-    assert_has(
-        &out.stdout,
+    s.apply_planned(&[
         "- revoke CONNECT, TEMPORARY on database a2 (in database a2)",
-    );
-    assert_has(
-        &out.stdout,
         "- revoke SELECT on table public.orders (in database a2)",
-    );
-    s.apply(None).expect_success();
+    ]);
     assert!(direct_privileges(&cluster, "a2", "jsmith").is_empty());
     assert!(default_privileges(&cluster, "a2", "jsmith").is_empty());
     assert_eq!(direct_privileges(&cluster, "a1", "jsmith").len(), 3);
@@ -504,10 +498,7 @@ fn a_member_keeps_a_membership_the_dropped_role_had_granted() {
     s.assert_converged();
 
     s.file("roles.yaml", &roles(false));
-    let out = s.plan_changes();
-    assert_has(&out.stdout, "- role \"lead\" (destroy");
-    assert_has(&out.stdout, "+ member_of \"team\"");
-    s.apply(None).expect_success();
+    s.apply_planned(&["- role \"lead\" (destroy", "+ member_of \"team\""]);
     assert!(!role_exists(&cluster, "lead"));
     assert_eq!(
         scalar(

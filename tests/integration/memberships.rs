@@ -19,10 +19,10 @@ fn memberships_are_granted_revoked_and_carry_admin(kind: AdminKind) {
     cluster.create_database("appdb");
     let registry = registry_toml(&[("dev", "appdb", &cluster)]);
     let s = Scenario::with_files(&cluster, kind, &registry, fixture!("memberships/v1.yaml"));
-    let out = s.plan_changes();
-    assert_has(&out.stdout, "+ member_of \"grp_read\"");
-    assert_has(&out.stdout, "+ member_of \"grp_admin\" (admin)");
-    s.apply(None).expect_success();
+    s.apply_planned(&[
+        "+ member_of \"grp_read\"",
+        "+ member_of \"grp_admin\" (admin)",
+    ]);
     let (tail_admin, tail_plain) = if cluster.major_version() >= 16 {
         (" inherit=true set=true", " inherit=true set=true")
     } else {
@@ -39,10 +39,10 @@ fn memberships_are_granted_revoked_and_carry_admin(kind: AdminKind) {
 
     // Removed from the config: revoked; admin: false takes the ADMIN OPTION back.
     s.file("roles.yaml", fixture!("memberships/v2.yaml"));
-    let out = s.plan_changes();
-    assert_has(&out.stdout, "- member_of \"grp_read\"");
-    assert_has(&out.stdout, "- member_of \"grp_admin\" admin option");
-    s.apply(None).expect_success();
+    s.apply_planned(&[
+        "- member_of \"grp_read\"",
+        "- member_of \"grp_admin\" admin option",
+    ]);
     assert_eq!(
         memberships(&cluster, "member1"),
         [format!("grp_admin admin=false{tail_plain}")]
@@ -130,9 +130,7 @@ roles:
             "postgres",
             "GRANT grp_opts TO member2 WITH INHERIT TRUE, SET TRUE",
         );
-        let out = s.plan_changes();
-        assert_has(&out.stdout, "~ member_of \"grp_opts\"");
-        s.apply(None).expect_success();
+        s.apply_planned(&["~ member_of \"grp_opts\""]);
         assert_eq!(
             memberships(&cluster, "member2"),
             ["grp_opts admin=false inherit=false set=false"]

@@ -80,8 +80,7 @@ fn every_privilege_class_is_granted_and_undeclared_ones_revoked_with_superuser_a
     let registry = registry_toml(&[("dev", "appdb", &cluster)]);
     let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, EVERY_CLASS);
 
-    let out = s.plan_changes();
-    for line in [
+    s.apply_planned(&[
         "+ grant SELECT on column public.orders.note (in database appdb)",
         "+ grant SELECT on table public.orders (in database appdb) with grant option",
         "+ grant USAGE on type public.mood, public.posint (in database appdb)",
@@ -90,10 +89,7 @@ fn every_privilege_class_is_granted_and_undeclared_ones_revoked_with_superuser_a
         "+ grant USAGE on foreign server srv (in database appdb)",
         "+ grant CREATE on tablespace ts (in database appdb)",
         "+ grant SET on parameter work_mem (in database appdb)",
-    ] {
-        assert_has(&out.stdout, line);
-    }
-    s.apply(None).expect_success();
+    ]);
     assert_eq!(
         direct_privileges(&cluster, "appdb", "worker"),
         EVERY_CLASS_HELD
@@ -118,8 +114,7 @@ fn every_privilege_class_is_granted_and_undeclared_ones_revoked_with_superuser_a
          REVOKE GRANT OPTION FOR SELECT ON public.orders FROM worker;
          ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT USAGE ON TYPES TO worker",
     );
-    let out = s.plan_changes();
-    for line in [
+    s.apply_planned(&[
         "- revoke UPDATE on column public.orders.amount, public.orders.note (in database appdb), granted by postgres",
         "- revoke UPDATE on large object 4242 (in database appdb), granted by postgres",
         "- revoke USAGE on type other.t (in database appdb), granted by postgres",
@@ -128,10 +123,7 @@ fn every_privilege_class_is_granted_and_undeclared_ones_revoked_with_superuser_a
         "- revoke SET on parameter statement_timeout (in database appdb), granted by postgres",
         "+ grant SELECT on table public.orders (in database appdb) with grant option",
         "- revoke USAGE on future types created by postgres (default privileges, in database appdb)",
-    ] {
-        assert_has(&out.stdout, line);
-    }
-    s.apply(None).expect_success();
+    ]);
     assert_eq!(
         direct_privileges(&cluster, "appdb", "worker"),
         EVERY_CLASS_HELD
@@ -244,12 +236,9 @@ roles:
         "appdb",
         "GRANT UPDATE (note) ON public.orders TO analyst",
     );
-    let out = s.plan_changes();
-    assert_has(
-        &out.stdout,
+    s.apply_planned(&[
         "- revoke UPDATE on column public.orders.note (in database appdb), granted by postgres",
-    );
-    s.apply(None).expect_success();
+    ]);
     let can = |privilege: &str| {
         scalar(
             &cluster,
@@ -289,12 +278,7 @@ roles:
       - { on: columns, names: [public.orders], columns: [note], privileges: [UPDATE] }
 "#;
     let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
-    let out = s.plan_changes();
-    assert_has(
-        &out.stdout,
-        "+ grant UPDATE on column public.orders.note (in database appdb)",
-    );
-    s.apply(None).expect_success();
+    s.apply_planned(&["+ grant UPDATE on column public.orders.note (in database appdb)"]);
     assert_eq!(
         direct_privileges(&cluster, "appdb", "worker"),
         ["column public.orders.note: UPDATE"]

@@ -251,9 +251,7 @@ fn issue9_a_placeholder_value_is_not_expanded_again() {
     let registry = registry_toml(&[("dev", "appdb", &cluster)]);
     let roles = "roles:\n  - profile: app\n    servername: \"{port}\"\n    port: 8080\n    password: none\n    targets: [\"dev/appdb\"]\n";
     let s = Scenario::with_files(&cluster, AdminKind::Superuser, &registry, roles);
-    let out = s.plan_changes();
-    assert_has(&out.stdout, "+ role \"{port}_8080\"");
-    s.apply(None).expect_success();
+    s.apply_planned(&["+ role \"{port}_8080\""]);
     assert!(role_exists(&cluster, "{port}_8080"));
     assert!(!role_exists(&cluster, "8080_8080"));
     s.assert_converged();

@@ -145,6 +145,18 @@ impl Scenario {
         self.run_delivering(&["apply", "--auto-approve"], creds)
     }
 
+    /// A plan that shows changes, each of `shown` among them (whitespace squeezed), then an
+    /// apply of them that succeeds. Returns the plan.
+    #[track_caller]
+    pub fn apply_planned(&self, shown: &[&str]) -> Output {
+        let plan = self.plan_changes();
+        for line in shown {
+            assert_has(&plan.stdout, line);
+        }
+        self.apply(None).expect_success();
+        plan
+    }
+
     /// `reset ROLE --target TARGET --auto-approve`, with `--credentials-out <dir>/<creds>` when
     /// `creds` is given.
     pub fn reset(&self, role: &str, target: &str, creds: Option<&str>) -> Output {
