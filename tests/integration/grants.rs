@@ -4,18 +4,14 @@
 
 use crate::harness::{
     assert_has, assert_lacks, can_table, default_privileges, direct_privileges, exec, exec_as,
-    fixture, ident, registry_toml, scalar, table_privileges, AdminKind, Cluster, Scenario,
+    fixture, registry_toml, scalar, table_privileges, AdminKind, Cluster, Scenario,
 };
 
 fn every_grant_kind(kind: AdminKind) {
     let cluster = Cluster::start();
     // The objects' owner is the admin: a CREATEROLE admin can only grant on what it owns.
     let owner = kind.user();
-    exec(
-        &cluster,
-        "postgres",
-        &format!("CREATE DATABASE appdb OWNER {}", ident(owner)),
-    );
+    cluster.create_database_owned_by("appdb", owner);
     exec_as(&cluster, "appdb", owner, fixture!("grants/objects.sql"));
     let registry = registry_toml(&[("dev", "appdb", &cluster)]);
     let s = Scenario::with_files(
@@ -428,11 +424,7 @@ fn function_grants_cover_and_revoke_aggregates(kind: AdminKind) {
     let cluster = Cluster::start();
     // The routines' owner is the admin: a CREATEROLE admin can only grant on what it owns.
     let owner = kind.user();
-    exec(
-        &cluster,
-        "postgres",
-        &format!("CREATE DATABASE appdb OWNER {}", ident(owner)),
-    );
+    cluster.create_database_owned_by("appdb", owner);
     exec_as(
         &cluster,
         "appdb",

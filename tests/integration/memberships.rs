@@ -152,11 +152,7 @@ fn roles_memberships_and_grants_in_one_apply(kind: AdminKind) {
     let cluster = Cluster::start();
     // The objects' owner is the admin: a CREATEROLE admin can only grant on what it owns.
     let owner = kind.user();
-    exec(
-        &cluster,
-        "postgres",
-        &format!("CREATE DATABASE appdb OWNER {}", ident(owner)),
-    );
+    cluster.create_database_owned_by("appdb", owner);
     exec_as(
         &cluster,
         "appdb",

@@ -10,11 +10,7 @@ use crate::harness::{
 /// The objects of every class in `appdb`, owned by `owner` where a non-superuser can own
 /// them; the foreign data wrapper, the tablespace and the parameters are the superuser's.
 fn objects(cluster: &Cluster, owner: &str) {
-    exec(
-        cluster,
-        "postgres",
-        &format!("CREATE DATABASE appdb OWNER {}", ident(owner)),
-    );
+    cluster.create_database_owned_by("appdb", owner);
     exec(
         cluster,
         "appdb",

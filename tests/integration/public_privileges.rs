@@ -97,11 +97,7 @@ fn assert_all(attempts: &[(&str, Result<(), SqlState>)], expected: Result<(), Sq
 /// PostgreSQL 15+ no longer gives PUBLIC (granted here to reproduce older clusters), and a
 /// SECURITY DEFINER function in `public` owned by `owner`.
 fn setup(cluster: &Cluster, owner: &str) {
-    exec(
-        cluster,
-        "postgres",
-        &format!("CREATE DATABASE appdb OWNER {owner}"),
-    );
+    cluster.create_database_owned_by("appdb", owner);
     exec(cluster, "appdb", "GRANT CREATE ON SCHEMA public TO PUBLIC");
     exec_as(
         cluster,

@@ -4,7 +4,7 @@
 
 use crate::harness::{
     assert_has, assert_lacks, can_table, default_privileges, direct_privileges, exec, exec_as,
-    fixture, ident, registry_toml, scalar, table_privileges, AdminKind, Cluster, Scenario,
+    fixture, registry_toml, scalar, table_privileges, AdminKind, Cluster, Scenario,
 };
 
 /// An undeclared privilege that another grantor gave is revoked for real: a REVOKE issued as the
@@ -250,11 +250,7 @@ fn a_managed_owner_keeps_its_own_default_privileges_with_createrole_admin() {
 fn a_passed_on_privilege_is_revoked_with_cascade(kind: AdminKind) {
     let cluster = Cluster::start();
     let owner = kind.user();
-    exec(
-        &cluster,
-        "postgres",
-        &format!("CREATE DATABASE appdb OWNER {}", ident(owner)),
-    );
+    cluster.create_database_owned_by("appdb", owner);
     exec(&cluster, "postgres", "CREATE ROLE guest");
     exec_as(
         &cluster,

@@ -109,6 +109,17 @@ impl Cluster {
             .unwrap();
     }
 
+    /// `CREATE DATABASE name OWNER owner`: what a CREATEROLE admin must own to grant on it.
+    pub fn create_database_owned_by(&self, name: &str, owner: &str) {
+        self.client("postgres")
+            .batch_execute(&format!(
+                "CREATE DATABASE {} OWNER {}",
+                escape_identifier(name),
+                escape_identifier(owner)
+            ))
+            .unwrap();
+    }
+
     /// A superuser connection to `db` for setup and assertions (over the Unix socket, no password).
     pub fn client(&self, db: &str) -> Client {
         socket_connect(&self.dir, self.port, db).unwrap()
