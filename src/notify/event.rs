@@ -4,7 +4,7 @@
 
 use super::EventKind;
 use crate::apply::{ApplyReport, GeneratedCredential};
-use crate::plan::{Plan, RoleAction};
+use crate::plan::Plan;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -265,20 +265,12 @@ pub fn drift(plan: &Plan) -> Event {
         .clusters
         .iter()
         .map(|c| {
-            let mut counts = Counts::default();
-            for role in &c.roles {
-                match role.action {
-                    RoleAction::Create => counts.added += 1,
-                    RoleAction::Update | RoleAction::Adopt => counts.changed += 1,
-                    RoleAction::Destroy => counts.destroyed += 1,
-                }
-            }
-            let databases: std::collections::BTreeSet<_> = c
-                .public
-                .iter()
-                .filter_map(crate::plan::Change::database)
-                .collect();
-            counts.changed += databases.len();
+            let summary = c.summary();
+            let counts = Counts {
+                added: summary.add,
+                changed: summary.change,
+                destroyed: summary.destroy,
+            };
             ClusterDrift {
                 cluster: c.cluster.to_string(),
                 counts,

@@ -303,6 +303,23 @@ pub struct ClusterPlan {
 }
 
 impl ClusterPlan {
+    /// What the cluster's changes count as: each role created, changed (adopted too) or
+    /// dropped once, and PUBLIC as changed once in each database where it loses privileges.
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for role in &self.roles {
+            match role.action {
+                RoleAction::Create => summary.add += 1,
+                RoleAction::Update | RoleAction::Adopt => summary.change += 1,
+                RoleAction::Destroy => summary.destroy += 1,
+            }
+        }
+        let databases: std::collections::BTreeSet<_> =
+            self.public.iter().filter_map(Change::database).collect();
+        summary.change += databases.len();
+        summary
+    }
+
     /// How output names the cluster: its registry name, with its address when the two differ
     /// (`eu-1 (10.0.0.7:5432)`), so that both the fleet's vocabulary and the server show.
     pub fn label(&self) -> String {
@@ -384,18 +401,11 @@ impl Plan {
         skipped_roles: Vec<SkippedRole>,
     ) -> Plan {
         let mut summary = Summary::default();
-        for role in clusters.iter().flat_map(|c| &c.roles) {
-            match role.action {
-                RoleAction::Create => summary.add += 1,
-                RoleAction::Update | RoleAction::Adopt => summary.change += 1,
-                RoleAction::Destroy => summary.destroy += 1,
-            }
-        }
-        // PUBLIC counts as one thing changed in each database where it loses privileges.
         for cluster in &clusters {
-            let databases: std::collections::BTreeSet<_> =
-                cluster.public.iter().filter_map(Change::database).collect();
-            summary.change += databases.len();
+            let counted = cluster.summary();
+            summary.add += counted.add;
+            summary.change += counted.change;
+            summary.destroy += counted.destroy;
         }
         Plan {
             mode: Mode::default(),

@@ -9,7 +9,7 @@ use super::text::{
     change_lines, expiring_text, public_groups, role_heading, unmanaged_text, Detail,
 };
 use crate::model::policy::Mode;
-use crate::plan::{ClusterPlan, Plan, PlanError, RoleAction, Summary};
+use crate::plan::{ClusterPlan, Plan, PlanError};
 use std::fmt::Write;
 
 /// GitHub refuses a comment (and a job summary) longer than this many characters.
@@ -204,7 +204,7 @@ fn counts_and_status(cluster: &ClusterPlan) -> String {
         };
         return format!(" |  |  | {status}");
     }
-    let s = cluster_summary(cluster);
+    let s = cluster.summary();
     let mut status = vec![if s.add + s.change + s.destroy > 0 {
         "changes".to_string()
     } else {
@@ -223,20 +223,6 @@ fn counts_and_status(cluster: &ClusterPlan) -> String {
         s.destroy,
         status.join(", ")
     )
-}
-
-/// A cluster's counts, as `Plan::new` counts the whole plan's.
-fn cluster_summary(cluster: &ClusterPlan) -> Summary {
-    let mut summary = Summary::default();
-    for role in &cluster.roles {
-        match role.action {
-            RoleAction::Create => summary.add += 1,
-            RoleAction::Update | RoleAction::Adopt => summary.change += 1,
-            RoleAction::Destroy => summary.destroy += 1,
-        }
-    }
-    summary.change += public_groups(&cluster.public).len();
-    summary
 }
 
 fn has_section(cluster: &ClusterPlan) -> bool {
@@ -291,7 +277,7 @@ fn section(cluster: &ClusterPlan, level: Level) -> String {
     if cluster.roles.is_empty() && cluster.public.is_empty() {
         return out;
     }
-    let s = cluster_summary(cluster);
+    let s = cluster.summary();
     let _ = writeln!(
         out,
         "<details><summary>{name}: {} to add, {} to change, {} to destroy{}</summary>\n",
