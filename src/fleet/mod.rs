@@ -5,8 +5,8 @@
 //! section of the plan while the others are still planned. Before any catalog is read, each
 //! cluster says which server it is: two registry addresses that reach one server would plan
 //! its roles twice, against each other, so both are refused. For apply, each cluster's lock is
-//! taken before its catalogs are read and kept with its connections (see `lock`). Each
-//! cluster read is fingerprinted, for saved plans (`saved::fingerprint`). `import` reads one
+//! taken before its catalogs are read and kept with its connections (see `lock`). For saved
+//! plans, each cluster read is fingerprinted when asked (`saved::fingerprint`). `import` reads one
 //! cluster the same way, without planning it (`read_cluster_state`).
 
 pub mod lock;
@@ -87,7 +87,8 @@ pub struct Fleet {
     pub plan: Plan,
     /// Open admin connections of the clusters that were read, for apply to reuse.
     pub connections: BTreeMap<ClusterKey, ClusterConnections>,
-    /// The fingerprint of each cluster that was read: what a saved plan is checked against.
+    /// The fingerprint of each cluster that was read, under `Fingerprints::Take`: what a saved
+    /// plan is checked against.
     pub fingerprints: BTreeMap<ClusterKey, String>,
 }
 
@@ -154,6 +155,15 @@ fn is_selected(selection: &[TargetGlob], target: &TargetName, cluster_name: &str
     selection.is_empty() || selection.iter().any(|g| g.matches_at(target, cluster_name))
 }
 
+/// Whether `plan_fleet` fingerprints what it read: only a saved plan needs that (`plan --out`
+/// writes the fingerprints, `apply FILE` compares them), and at 10,000 roles hashing the read
+/// state is a visible part of a plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fingerprints {
+    Take,
+    Skip,
+}
+
 /// Reads every cluster with a selected active target (all when `selection` is empty), in
 /// parallel, and plans each; under `locking`, only clusters whose lock was taken are read.
 pub fn plan_fleet(
@@ -161,6 +171,7 @@ pub fn plan_fleet(
     connector: &Connector,
     selection: &[TargetGlob],
     locking: Locking<'_>,
+    fingerprints_wanted: Fingerprints,
     progress: &dyn Progress,
 ) -> Fleet {
     let registry = &lowered.registry;
@@ -249,8 +260,10 @@ pub fn plan_fleet(
                 plan.name = cluster_name(&key);
                 clusters.push(plan);
                 read.lock = locks.remove(&key);
-                let read_state = fingerprint(&state.current, &state.databases, &state.public);
-                fingerprints.insert(key.clone(), read_state);
+                if fingerprints_wanted == Fingerprints::Take {
+                    let read_state = fingerprint(&state.current, &state.databases, &state.public);
+                    fingerprints.insert(key.clone(), read_state);
+                }
                 connections.insert(key, read);
             }
             Err(error) => {

@@ -12,7 +12,7 @@ use crate::cli::progress;
 use crate::cli::{context, step_summary, EXIT_ERROR, EXIT_OK};
 use anyhow::{Context as _, Result};
 use pgroster::apply::{self, RunAs};
-use pgroster::fleet::{open_databases, plan_fleet, ClusterConnections, Fleet};
+use pgroster::fleet::{open_databases, plan_fleet, ClusterConnections, Fingerprints, Fleet};
 use pgroster::model::policy::Mode;
 use pgroster::model::ClusterKey;
 use pgroster::plan::Plan;
@@ -31,7 +31,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     ctx.override_mode(args.mode);
     ctx.override_parallelism(args.parallelism);
     let selection = ctx.selection(&args.selection.targets)?;
-    let mut fleet = read_locked(&ctx, &selection, output);
+    let mut fleet = read_locked(&ctx, &selection, Fingerprints::Skip, output);
     let plan = &fleet.plan;
     output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
     step_summary::append(|| render::markdown::plan(plan, Detail::Full), output);
@@ -52,7 +52,7 @@ fn run_saved(config: &Path, path: &Path, args: &ApplyArgs, output: &Output) -> R
     ctx.lowered.policy.mode = saved.plan.mode;
     saved.check_config(&ctx.config_digest).context(refused)?;
     let selection = ctx.selection(&saved.selection)?;
-    let mut fleet = read_locked(&ctx, &selection, output);
+    let mut fleet = read_locked(&ctx, &selection, Fingerprints::Take, output);
     saved
         .check(&ReadNow {
             config: &ctx.config_digest,
@@ -73,7 +73,12 @@ fn run_saved(config: &Path, path: &Path, args: &ApplyArgs, output: &Output) -> R
 }
 
 /// Every selected cluster locked, read and planned, telling `output` which one is waited for.
-fn read_locked(ctx: &context::Context, selection: &[TargetGlob], output: &Output) -> Fleet {
+fn read_locked(
+    ctx: &context::Context,
+    selection: &[TargetGlob],
+    fingerprints: Fingerprints,
+    output: &Output,
+) -> Fleet {
     let on_wait = |message: &str| output.notice(message);
     let progress = progress::for_output(output);
     plan_fleet(
@@ -81,6 +86,7 @@ fn read_locked(ctx: &context::Context, selection: &[TargetGlob], output: &Output
         &ctx.connector,
         selection,
         ctx.locking(&on_wait),
+        fingerprints,
         progress.as_ref(),
     )
 }

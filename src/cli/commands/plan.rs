@@ -8,7 +8,7 @@ use crate::cli::notifications;
 use crate::cli::output::Output;
 use crate::cli::{context, step_summary, EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
 use anyhow::Result;
-use pgroster::fleet::{plan_fleet, Locking};
+use pgroster::fleet::{plan_fleet, Fingerprints, Locking};
 use pgroster::render;
 use pgroster::render::text::Detail;
 use pgroster::saved::{self, SavedPlan};
@@ -26,6 +26,10 @@ pub fn run(config: &Path, args: &PlanArgs, output: &Output) -> Result<i32> {
         &ctx.connector,
         &selection,
         Locking::None,
+        match args.out {
+            Some(_) => Fingerprints::Take,
+            None => Fingerprints::Skip,
+        },
         progress.as_ref(),
     );
     drop(progress);
