@@ -241,8 +241,9 @@ pub fn plan_fleet(
                     .iter()
                     .map(|(name, state)| (name.clone(), DatabaseIndex::new(state)))
                     .collect();
-                let mut plan = diff_cluster(
+                clusters.push(diff_cluster(
                     key.clone(),
+                    cluster_name(&key),
                     &DiffInput {
                         desired: cluster,
                         current: &state.current,
@@ -256,9 +257,7 @@ pub fn plan_fleet(
                         policy: &lowered.policy,
                         now,
                     },
-                );
-                plan.name = cluster_name(&key);
-                clusters.push(plan);
+                ));
                 read.lock = locks.remove(&key);
                 if fingerprints_wanted == Fingerprints::Take {
                     let read_state = fingerprint(&state.current, &state.databases, &state.public);

@@ -81,12 +81,17 @@ fn sets_password(role: &RolePlan) -> bool {
     })
 }
 
-pub(crate) fn diff_cluster(cluster: crate::model::ClusterKey, input: &DiffInput) -> ClusterPlan {
+/// The plan of `cluster`, which the registry calls `name`.
+pub(crate) fn diff_cluster(
+    cluster: crate::model::ClusterKey,
+    name: String,
+    input: &DiffInput,
+) -> ClusterPlan {
     let DiffInput {
         desired, current, ..
     } = input;
     let mut plan = ClusterPlan {
-        name: cluster.to_string(),
+        name,
         cluster,
         targets: desired.targets.iter().cloned().collect(),
         server_version_num: Some(current.server_version_num),

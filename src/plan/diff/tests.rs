@@ -114,6 +114,7 @@ fn plan_under(
             host: "h".into(),
             port: 5432,
         },
+        "h:5432".into(),
         &DiffInput {
             desired,
             current,
