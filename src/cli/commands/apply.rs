@@ -31,7 +31,7 @@ pub fn run(config: &Path, args: &ApplyArgs, output: &Output) -> Result<i32> {
     ctx.override_mode(args.mode);
     ctx.override_parallelism(args.parallelism);
     let selection = ctx.selection(&args.selection.targets)?;
-    let mut fleet = read_locked(&ctx, &selection, Fingerprints::Skip, output);
+    let mut fleet = read_locked(&mut ctx, &selection, Fingerprints::Skip, output);
     let plan = &fleet.plan;
     output.print_streamed(|out| render::text::write_plan(out, plan, output.color));
     step_summary::append(|| render::markdown::plan(plan, Detail::Full), output);
@@ -52,7 +52,7 @@ fn run_saved(config: &Path, path: &Path, args: &ApplyArgs, output: &Output) -> R
     ctx.lowered.policy.mode = saved.plan.mode;
     saved.check_config(&ctx.config_digest).context(refused)?;
     let selection = ctx.selection(&saved.selection)?;
-    let mut fleet = read_locked(&ctx, &selection, Fingerprints::Take, output);
+    let mut fleet = read_locked(&mut ctx, &selection, Fingerprints::Take, output);
     saved
         .check(&ReadNow {
             config: &ctx.config_digest,
@@ -73,22 +73,26 @@ fn run_saved(config: &Path, path: &Path, args: &ApplyArgs, output: &Output) -> R
 }
 
 /// Every selected cluster locked, read and planned, telling `output` which one is waited for.
+/// The desired roles are then freed: the run works from the plan alone, and at thousands of
+/// roles both together are most of the process's memory.
 fn read_locked(
-    ctx: &context::Context,
+    ctx: &mut context::Context,
     selection: &[TargetGlob],
     fingerprints: Fingerprints,
     output: &Output,
 ) -> Fleet {
     let on_wait = |message: &str| output.notice(message);
     let progress = progress::for_output(output);
-    plan_fleet(
+    let fleet = plan_fleet(
         &ctx.lowered,
         &ctx.connector,
         selection,
         ctx.locking(&on_wait),
         fingerprints,
         progress.as_ref(),
-    )
+    );
+    ctx.lowered.desired.clear();
+    fleet
 }
 
 /// Confirms and runs `plan` over the connections (and locks) of the clusters that were read.
