@@ -52,7 +52,7 @@ fn display_all(errors: &[ConfigError]) -> String {
     lines.join("\n")
 }
 
-pub use crate::model::spelling::nearest;
+use crate::model::spelling::nearest;
 
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
     match nearest(word, candidates) {

@@ -51,7 +51,7 @@ impl Escalation {
 
     /// Whether `allowed` (an `allow_escalation`) allows this. A superuser can do everything the
     /// others confer, so allowing `superuser` allows them all.
-    pub fn allowed_by(self, allowed: &BTreeSet<Escalation>) -> bool {
+    pub(crate) fn allowed_by(self, allowed: &BTreeSet<Escalation>) -> bool {
         allowed.contains(&self) || allowed.contains(&Escalation::Superuser)
     }
 
@@ -111,7 +111,10 @@ impl<'a, F: Fn(&RoleName) -> Option<Node<'a>>> MembershipGraph<'a, F> {
     }
 
     /// See [`conferred_by`].
-    pub fn conferred_by(&mut self, group: &'a RoleName) -> &BTreeMap<Escalation, &'a RoleName> {
+    pub(crate) fn conferred_by(
+        &mut self,
+        group: &'a RoleName,
+    ) -> &BTreeMap<Escalation, &'a RoleName> {
         let node = &self.node;
         self.conferred
             .entry(group)
@@ -119,7 +122,7 @@ impl<'a, F: Fn(&RoleName) -> Option<Node<'a>>> MembershipGraph<'a, F> {
     }
 
     /// See [`cycle_through`].
-    pub fn cycle_through(&self, role: &'a RoleName) -> Option<Vec<&'a RoleName>> {
+    pub(crate) fn cycle_through(&self, role: &'a RoleName) -> Option<Vec<&'a RoleName>> {
         if !self.groups.contains(role) {
             return None;
         }
@@ -129,7 +132,7 @@ impl<'a, F: Fn(&RoleName) -> Option<Node<'a>>> MembershipGraph<'a, F> {
 
 /// What membership in `group` confers, each escalation with the role it comes from (`group`
 /// itself or a group it is in). `node` describes a role, `None` when it is unknown.
-pub fn conferred_by<'a>(
+pub(crate) fn conferred_by<'a>(
     group: &'a RoleName,
     node: impl Fn(&RoleName) -> Option<Node<'a>>,
 ) -> BTreeMap<Escalation, &'a RoleName> {
@@ -158,7 +161,7 @@ pub fn conferred_by<'a>(
 
 /// The memberships that lead from `role` back to it, `role` first and last
 /// (`a -> b -> a`), or `None` when there is no such cycle.
-pub fn cycle_through<'a>(
+pub(crate) fn cycle_through<'a>(
     role: &'a RoleName,
     node: impl Fn(&RoleName) -> Option<Node<'a>>,
 ) -> Option<Vec<&'a RoleName>> {

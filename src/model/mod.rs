@@ -167,7 +167,7 @@ pub struct MembershipOptions {
 impl MembershipOptions {
     /// The options of a membership held through this grant and `other` (PostgreSQL 16+ keeps
     /// one grant per grantor): the member has an option if any grant gives it.
-    pub fn union(self, other: MembershipOptions) -> MembershipOptions {
+    pub(crate) fn union(self, other: MembershipOptions) -> MembershipOptions {
         let either = |a: Option<bool>, b: Option<bool>| match (a, b) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(false) || b.unwrap_or(false)),

@@ -419,7 +419,7 @@ impl Plan {
 
     /// The plan under `policy`: its mode and how unmanaged roles count are said in it (the
     /// clusters were planned with the same policy).
-    pub fn with_policy(mut self, policy: &crate::model::policy::PlanPolicy) -> Plan {
+    pub(crate) fn with_policy(mut self, policy: &crate::model::policy::PlanPolicy) -> Plan {
         self.mode = policy.mode;
         self.unmanaged_roles = policy.unmanaged_roles;
         self

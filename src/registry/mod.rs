@@ -23,7 +23,7 @@ pub struct DatabaseEntry {
 
 impl DatabaseEntry {
     /// `env/database@cluster`: how a command line picks this entry among others of its target.
-    pub fn qualified(&self) -> String {
+    pub(crate) fn qualified(&self) -> String {
         format!("{}@{}", self.target, self.cluster_name)
     }
 }
@@ -108,7 +108,7 @@ impl TargetGlob {
     }
 
     /// Whether `target` on the cluster the registry names `cluster_name` is selected.
-    pub fn matches_at(&self, target: &TargetName, cluster_name: &str) -> bool {
+    pub(crate) fn matches_at(&self, target: &TargetName, cluster_name: &str) -> bool {
         self.matcher.is_match(target.to_string())
             && self
                 .cluster
@@ -307,7 +307,7 @@ impl<'r> TargetSelector<'r> {
 }
 
 /// Parses `env/database` as given on the command line.
-pub fn parse_target(text: &str) -> Result<TargetName, RegistryError> {
+pub(crate) fn parse_target(text: &str) -> Result<TargetName, RegistryError> {
     match text.split_once('/') {
         Some((env, database)) if !env.is_empty() && !database.is_empty() => Ok(TargetName {
             env: env.to_string(),

@@ -50,7 +50,7 @@ pub fn statement(role: &RoleName, change: &Change, verifier: Option<&Secret>) ->
 
 /// The statement for a change to PUBLIC's privileges (`public_privileges`): the revoke a role
 /// would get, from PUBLIC.
-pub fn public_statement(change: &Change) -> Statement {
+pub(crate) fn public_statement(change: &Change) -> Statement {
     statement_to(None, change, None)
 }
 
@@ -379,19 +379,19 @@ pub const LOCK_KEY: i64 = 8_099_568_277_853_070_706;
 /// the run already holds (`fleet::lock`); a lock taken here as well would wait for that very
 /// lock when a target database is the lock database. `lock_timeout`: a unit that waits for a
 /// row or table another session holds fails and rolls back, instead of holding the run.
-pub fn begin() -> &'static str {
+pub(crate) fn begin() -> &'static str {
     "BEGIN; SET LOCAL lock_timeout = '30s'"
 }
 
 /// Takes pgroster's lock if it is free; answers whether it did.
-pub fn try_lock() -> String {
+pub(crate) fn try_lock() -> String {
     format!("SELECT pg_try_advisory_lock({LOCK_KEY})")
 }
 
 /// Waits up to `timeout_ms` (0: for ever) for pgroster's lock, then holds it for the session.
 /// The role's own `statement_timeout` would cut the wait short, and its `idle_session_timeout`
 /// (PostgreSQL 14+) would close the idle lock connection, and so release the lock, mid-run.
-pub fn lock_waiting(timeout_ms: u64) -> String {
+pub(crate) fn lock_waiting(timeout_ms: u64) -> String {
     format!(
         "SET statement_timeout = 0; SET lock_timeout = {}; \
          SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout'; \
@@ -401,7 +401,7 @@ pub fn lock_waiting(timeout_ms: u64) -> String {
 }
 
 /// Releases pgroster's lock, held by this session.
-pub fn unlock() -> String {
+pub(crate) fn unlock() -> String {
     format!("SELECT pg_advisory_unlock({LOCK_KEY})")
 }
 

@@ -9,7 +9,7 @@ pub fn ident(name: &str) -> String {
 /// An identifier as PostgreSQL's `quote_ident` prints it: bare when it reads back as itself
 /// (lower case, digits, `_`, not a keyword a bare name cannot be), else quoted as `ident` does.
 /// For display, where `"Odd Schema"."Tab le"` must not read as `Odd Schema.Tab le`.
-pub fn ident_if_needed(name: &str) -> String {
+pub(crate) fn ident_if_needed(name: &str) -> String {
     let mut chars = name.chars();
     let bare = chars
         .next()

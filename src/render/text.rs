@@ -343,7 +343,7 @@ pub(crate) fn role_heading(role: &RolePlan) -> (&'static str, String) {
 
 /// One change on one line without colour, for the audit log. Never holds a secret: the plan
 /// has none.
-pub fn change_detail(change: &Change) -> String {
+pub(crate) fn change_detail(change: &Change) -> String {
     let lines = change_lines(change);
     let squeezed: Vec<String> = lines
         .iter()
