@@ -10,7 +10,7 @@ pub mod event;
 pub mod send;
 
 pub use event::{apply_finished, credentials_delivered, drift, Event};
-pub use send::{notify_all, run_command, CommandError, NotifyFailure};
+pub use send::{notify_all, run_command, CommandError, NotifyFailure, SendError};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -55,18 +55,14 @@ pub struct WebhookUrl(String);
 
 impl WebhookUrl {
     /// An `http://` or `https://` URL with a host, or why not (without the URL's secret part).
-    pub fn new(url: &str) -> Result<WebhookUrl, String> {
+    pub fn new(url: &str) -> Result<WebhookUrl, WebhookUrlError> {
         let rest = url
             .strip_prefix("https://")
             .or_else(|| url.strip_prefix("http://"))
-            .ok_or_else(|| "a webhook URL starts with https:// or http://".to_string())?;
+            .ok_or(WebhookUrlError::Scheme)?;
         let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
         if host.is_empty() || host.contains('@') || host.chars().any(char::is_whitespace) {
-            return Err(format!(
-                "webhook URL {} has no valid host (user:password@ is not accepted: put a \
-                 token in the path or query)",
-                WebhookUrl(url.to_string())
-            ));
+            return Err(WebhookUrlError::Host(WebhookUrl(url.to_string())));
         }
         Ok(WebhookUrl(url.to_string()))
     }
@@ -87,6 +83,19 @@ impl WebhookUrl {
             format!("{scheme}://{host}")
         }
     }
+}
+
+/// Why a `webhook` is not a URL pgroster posts to. The caller locates it in the config; the
+/// URL is shown as its `Display` (scheme and host), never whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookUrlError {
+    #[error("a webhook URL starts with https:// or http://")]
+    Scheme,
+    #[error(
+        "webhook URL {0} has no valid host (user:password@ is not accepted: put a token in the \
+         path or query)"
+    )]
+    Host(WebhookUrl),
 }
 
 impl fmt::Display for WebhookUrl {
@@ -168,9 +177,11 @@ mod tests {
 
     #[test]
     fn a_webhook_url_is_checked_without_echoing_its_secret() {
-        let err = WebhookUrl::new("ftp://x/secret").unwrap_err();
+        let err = WebhookUrl::new("ftp://x/secret").unwrap_err().to_string();
         assert!(!err.contains("secret"), "{err}");
-        let err = WebhookUrl::new("https://user:pw@host/secret").unwrap_err();
+        let err = WebhookUrl::new("https://user:pw@host/secret")
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("secret") && !err.contains("pw"), "{err}");
         assert!(WebhookUrl::new("https:///path").is_err());
     }

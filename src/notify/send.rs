@@ -15,7 +15,7 @@ pub struct NotifyFailure {
     /// `webhook https://host/(redacted)` or `command /path/to/cmd`.
     pub channel: String,
     pub event: EventKind,
-    pub reason: String,
+    pub reason: SendError,
 }
 
 impl std::fmt::Display for NotifyFailure {
@@ -46,6 +46,27 @@ pub enum CommandError {
     Wait { program: String, reason: String },
 }
 
+/// Why one notification did not get through; `NotifyFailure` names the channel and the event.
+/// Nothing here shows a webhook URL's path or query, which may be its token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("cannot encode the event as JSON: {0}")]
+    Encode(String),
+    #[error("the server answered HTTP {0}")]
+    Status(ureq::http::StatusCode),
+    #[error("no answer within {}s", .0.as_secs_f32())]
+    Timeout(Duration),
+    #[error("host not found")]
+    HostNotFound,
+    #[error("connection failed")]
+    ConnectionFailed,
+    /// The HTTP client's message, the URL in it shown as `WebhookUrl` shows it.
+    #[error("{0}")]
+    Http(String),
+    #[error(transparent)]
+    Command(#[from] CommandError),
+}
+
 /// Sends every event to every notifier that wants it, one after the other, and returns what
 /// failed. Each attempt takes at most its notifier's timeout.
 pub fn notify_all(notifiers: &[Notifier], events: &[Event]) -> Vec<NotifyFailure> {
@@ -67,7 +88,7 @@ pub fn notify_all(notifiers: &[Notifier], events: &[Event]) -> Vec<NotifyFailure
     failures
 }
 
-fn send(notifier: &Notifier, event: &Event) -> Result<(), String> {
+fn send(notifier: &Notifier, event: &Event) -> Result<(), SendError> {
     match &notifier.channel {
         Channel::Webhook { url, format } => {
             let body = match format {
@@ -77,15 +98,15 @@ fn send(notifier: &Notifier, event: &Event) -> Result<(), String> {
             post(url, &body, notifier.timeout)
         }
         Channel::Command(command) => {
-            let input = serde_json::to_vec(&event.to_json()).map_err(|e| e.to_string())?;
-            run_command(command, &input, notifier.timeout).map_err(|e| e.to_string())
+            let input = encode(&event.to_json())?;
+            Ok(run_command(command, &input, notifier.timeout)?)
         }
     }
 }
 
 /// POSTs `body` as JSON; any status but 2xx is a failure. Errors never show the URL's path or
 /// query, which may be the webhook's token.
-fn post(url: &WebhookUrl, body: &serde_json::Value, timeout: Duration) -> Result<(), String> {
+fn post(url: &WebhookUrl, body: &serde_json::Value, timeout: Duration) -> Result<(), SendError> {
     let mut config = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
@@ -95,14 +116,14 @@ fn post(url: &WebhookUrl, body: &serde_json::Value, timeout: Duration) -> Result
         config = config.tls_config(tls_config());
     }
     let agent: ureq::Agent = config.build().into();
-    let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+    let body = encode(body)?;
     match agent
         .post(url.expose())
         .header("Content-Type", "application/json")
         .send(&body[..])
     {
         Ok(response) if response.status().is_success() => Ok(()),
-        Ok(response) => Err(format!("the server answered HTTP {}", response.status())),
+        Ok(response) => Err(SendError::Status(response.status())),
         Err(error) => Err(describe(&error, url, timeout)),
     }
 }
@@ -123,15 +144,19 @@ fn tls_config() -> ureq::tls::TlsConfig {
     ureq::tls::TlsConfig::builder().root_certs(roots).build()
 }
 
-fn describe(error: &ureq::Error, url: &WebhookUrl, timeout: Duration) -> String {
+fn describe(error: &ureq::Error, url: &WebhookUrl, timeout: Duration) -> SendError {
     match error {
-        ureq::Error::Timeout(_) => format!("no answer within {}s", timeout.as_secs_f32()),
-        ureq::Error::HostNotFound => "host not found".into(),
-        ureq::Error::ConnectionFailed => "connection failed".into(),
-        ureq::Error::Io(e) => e.to_string(),
+        ureq::Error::Timeout(_) => SendError::Timeout(timeout),
+        ureq::Error::HostNotFound => SendError::HostNotFound,
+        ureq::Error::ConnectionFailed => SendError::ConnectionFailed,
+        ureq::Error::Io(e) => SendError::Http(e.to_string()),
         // Other messages may quote the URL: keep only its shown part.
-        other => other.to_string().replace(url.expose(), &url.to_string()),
+        other => SendError::Http(other.to_string().replace(url.expose(), &url.to_string())),
     }
+}
+
+fn encode(body: &serde_json::Value) -> Result<Vec<u8>, SendError> {
+    serde_json::to_vec(body).map_err(|e| SendError::Encode(e.to_string()))
 }
 
 /// Runs `command` (no shell, without its hidden variables) with `input` on stdin, stdout
@@ -250,7 +275,9 @@ mod tests {
         drop(listener);
         let url = WebhookUrl::new(&format!("http://127.0.0.1:{port}/hook/s3cr3t"))
             .unwrap_or_else(|e| panic!("{e}"));
-        let err = post(&url, &serde_json::json!({}), Duration::from_secs(2)).unwrap_err();
+        let err = post(&url, &serde_json::json!({}), Duration::from_secs(2))
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("s3cr3t"), "{err}");
     }
 }

@@ -10,6 +10,25 @@ use crate::notify::{
 };
 use std::time::Duration;
 
+/// What is wrong with a `command` or `timeout`; the caller locates it (`notify:` or
+/// `deliver_command:` at the key).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum NotifyFieldError {
+    #[error("the command is empty: give the program, then its arguments")]
+    EmptyCommand,
+    #[error("the program name is empty")]
+    EmptyProgram,
+    #[error("timeout `{text}` is not a duration (`5s`, `1m`): {reason}")]
+    NotADuration { text: String, reason: String },
+    #[error("timeout `{text}` {reason}")]
+    BadDuration { text: String, reason: String },
+    #[error(
+        "timeout `{0}` must be more than zero and at most an hour (a notification never waits \
+         for ever)"
+    )]
+    TimeoutOutOfRange(String),
+}
+
 /// Every `[[notify]]` entry, in declaration order.
 pub(super) fn notifiers(config: &Config, errors: &mut Vec<ConfigError>) -> Vec<Notifier> {
     config
@@ -48,8 +67,8 @@ fn notifier(
                 url,
                 format: raw.format.unwrap_or_default(),
             },
-            Err(message) => {
-                error(Some("webhook"), message);
+            Err(problem) => {
+                error(Some("webhook"), problem.to_string());
                 return None;
             }
         },
@@ -59,8 +78,8 @@ fn notifier(
             }
             match command(config, argv) {
                 Ok(command) => Channel::Command(command),
-                Err(message) => {
-                    error(Some("command"), message);
+                Err(problem) => {
+                    error(Some("command"), problem.to_string());
                     return None;
                 }
             }
@@ -84,8 +103,8 @@ fn notifier(
     let timeout = match raw.timeout.as_deref().map(duration) {
         None => default,
         Some(Ok(timeout)) => timeout,
-        Some(Err(message)) => {
-            error(Some("timeout"), message);
+        Some(Err(problem)) => {
+            error(Some("timeout"), problem.to_string());
             return None;
         }
     };
@@ -103,10 +122,10 @@ pub(super) fn deliver_command(
 ) -> Option<CommandLine> {
     let argv = config.settings.deliver_command.as_ref()?;
     command(config, argv)
-        .map_err(|message| {
+        .map_err(|problem| {
             errors.push(ConfigError {
                 location: config.settings_location("deliver_command"),
-                message: format!("deliver_command: {message}"),
+                message: format!("deliver_command: {problem}"),
             });
         })
         .ok()
@@ -115,10 +134,10 @@ pub(super) fn deliver_command(
 /// A program and its arguments, run without a shell and without the admin password's
 /// variables: a command in the config is code the config's authors run with pgroster's
 /// environment, and the admin password is not theirs to read.
-fn command(config: &Config, argv: &[String]) -> Result<CommandLine, String> {
+fn command(config: &Config, argv: &[String]) -> Result<CommandLine, NotifyFieldError> {
     match argv.first() {
-        None => Err("the command is empty: give the program, then its arguments".into()),
-        Some(program) if program.trim().is_empty() => Err("the program name is empty".into()),
+        None => Err(NotifyFieldError::EmptyCommand),
+        Some(program) if program.trim().is_empty() => Err(NotifyFieldError::EmptyProgram),
         Some(_) => {
             let named = config.settings.admin_password_env.iter().cloned();
             Ok(CommandLine {
@@ -130,20 +149,23 @@ fn command(config: &Config, argv: &[String]) -> Result<CommandLine, String> {
 }
 
 /// `5s`, `1m30s`, `2 minutes`: a positive span of at most an hour.
-fn duration(text: &str) -> Result<Duration, String> {
-    let invalid = |why: String| format!("timeout `{text}` {why}");
+fn duration(text: &str) -> Result<Duration, NotifyFieldError> {
+    let invalid = |reason: String| NotifyFieldError::BadDuration {
+        text: text.to_string(),
+        reason,
+    };
     let span = text
         .parse::<jiff::Span>()
-        .map_err(|e| invalid(format!("is not a duration (`5s`, `1m`): {e}")))?;
+        .map_err(|e| NotifyFieldError::NotADuration {
+            text: text.to_string(),
+            reason: e.to_string(),
+        })?;
     let signed = span
         .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
         .map_err(|e| invalid(e.to_string()))?;
     let duration = Duration::try_from(signed).map_err(|e| invalid(e.to_string()))?;
     if duration.is_zero() || duration > Duration::from_secs(3600) {
-        return Err(invalid(
-            "must be more than zero and at most an hour (a notification never waits for ever)"
-                .into(),
-        ));
+        return Err(NotifyFieldError::TimeoutOutOfRange(text.to_string()));
     }
     Ok(duration)
 }
