@@ -18,7 +18,7 @@
 //! for targets outside the selection.
 
 use super::diff::{role_plan, DiffInput};
-use super::{Change, PlanError, RoleAction, RolePlan};
+use super::{Change, DropRefusal, PlanError, RoleAction, RolePlan};
 use crate::model::{CurrentRole, Dependencies, RoleName};
 use std::collections::BTreeSet;
 
@@ -106,18 +106,14 @@ fn keep_memberships_the_dropped_granted(input: &DiffInput, roles: &mut Vec<RoleP
     }
 }
 
-fn drop_steps(input: &DiffInput, role: &CurrentRole) -> Result<Vec<Change>, String> {
+fn drop_steps(input: &DiffInput, role: &CurrentRole) -> Result<Vec<Change>, DropRefusal> {
     let current = input.current;
     let admin = RoleName::existing(current.admin.name.as_str());
     if !role.admin_can_alter {
-        return Err(format!(
-            "the admin \"{admin}\" may not drop it ({})",
-            if role.attributes.superuser {
-                "it is a superuser; only a superuser admin may drop it"
-            } else {
-                "from PostgreSQL 16 a CREATEROLE admin needs ADMIN OPTION on it"
-            }
-        ));
+        return Err(DropRefusal::AdminMayNotDrop {
+            admin,
+            superuser: role.attributes.superuser,
+        });
     }
     let acts_as = |name: &RoleName| {
         current.admin.superuser
@@ -139,11 +135,11 @@ fn drop_steps(input: &DiffInput, role: &CurrentRole) -> Result<Vec<Change>, Stri
         let depends = here.owned + here.privileges > 0;
         if !info.allows_connections {
             if depends {
-                return Err(format!(
-                    "it owns {} object(s) and holds {} privilege(s) in database {database}, \
-                     which does not accept connections",
-                    here.owned, here.privileges
-                ));
+                return Err(DropRefusal::DatabaseClosed {
+                    database: database.clone(),
+                    owned: here.owned,
+                    privileges: here.privileges,
+                });
             }
             continue;
         }
@@ -161,13 +157,10 @@ fn drop_steps(input: &DiffInput, role: &CurrentRole) -> Result<Vec<Change>, Stri
                 .filter(|grantor| **grantor != role.name && !acts_as(grantor))
                 .collect();
             if !blocking.is_empty() {
-                let names: Vec<String> = blocking.iter().map(|g| format!("\"{g}\"")).collect();
-                return Err(format!(
-                    "in database {database} it holds privileges granted by {}, which the admin \
-                     cannot act as, so DROP OWNED cannot revoke them; revoke them as a \
-                     superuser first",
-                    names.join(", ")
-                ));
+                return Err(DropRefusal::GrantorsNotActable {
+                    database: database.clone(),
+                    grantors: blocking.into_iter().cloned().collect(),
+                });
             }
         }
         // Shared objects (databases, tablespaces) go with the first database's REASSIGN OWNED.
@@ -193,17 +186,14 @@ fn drop_steps(input: &DiffInput, role: &CurrentRole) -> Result<Vec<Change>, Stri
                 successor
             };
             if !current.roles.contains_key(&successor) {
-                return Err(format!(
-                    "reassign_owned_to names \"{successor}\", which does not exist on this cluster"
-                ));
+                return Err(DropRefusal::UnknownSuccessor { successor });
             }
             if !acts_as(&successor) {
-                return Err(format!(
-                    "its {} object(s) in database {database} would go to \"{successor}\", and \
-                     the admin cannot act as \"{successor}\" (REASSIGN OWNED needs its \
-                     privileges); set reassign_owned_to to a role the admin can act as",
-                    here.owned
-                ));
+                return Err(DropRefusal::SuccessorNotActable {
+                    database: database.clone(),
+                    owned: here.owned,
+                    successor,
+                });
             }
             Some(successor)
         } else {

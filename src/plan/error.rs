@@ -32,7 +32,7 @@ pub enum PlanError {
     #[error("role \"{role}\": the privileges of database {database} could not be read")]
     PrivilegesUnread { role: RoleName, database: String },
     #[error("role \"{role}\" is managed by pgroster and no longer declared, but cannot be dropped: {reason}")]
-    DropRefused { role: RoleName, reason: String },
+    DropRefused { role: RoleName, reason: DropRefusal },
     #[error("{}role \"{role}\": member_of \"{group}\", which neither exists on this cluster nor is declared for it", at_prefix(.at))]
     UnknownGroup {
         role: RoleName,
@@ -130,6 +130,51 @@ pub enum PlanError {
     /// plan prints: its code and message.
     #[error("{message}")]
     Saved { code: String, message: String },
+}
+
+/// Why a role that is no longer declared cannot be dropped (its `PlanError::DropRefused` names
+/// the role).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
+pub enum DropRefusal {
+    #[error(
+        "the admin \"{admin}\" may not drop it ({})",
+        if *.superuser {
+            "it is a superuser; only a superuser admin may drop it"
+        } else {
+            "from PostgreSQL 16 a CREATEROLE admin needs ADMIN OPTION on it"
+        }
+    )]
+    AdminMayNotDrop { admin: RoleName, superuser: bool },
+    #[error(
+        "it owns {owned} object(s) and holds {privileges} privilege(s) in database {database}, \
+         which does not accept connections"
+    )]
+    DatabaseClosed {
+        database: String,
+        owned: i64,
+        privileges: i64,
+    },
+    #[error(
+        "in database {database} it holds privileges granted by {}, which the admin cannot act \
+         as, so DROP OWNED cannot revoke them; revoke them as a superuser first",
+        quoted(.grantors)
+    )]
+    GrantorsNotActable {
+        database: String,
+        grantors: Vec<RoleName>,
+    },
+    #[error("reassign_owned_to names \"{successor}\", which does not exist on this cluster")]
+    UnknownSuccessor { successor: RoleName },
+    #[error(
+        "its {owned} object(s) in database {database} would go to \"{successor}\", and the admin \
+         cannot act as \"{successor}\" (REASSIGN OWNED needs its privileges); set \
+         reassign_owned_to to a role the admin can act as"
+    )]
+    SuccessorNotActable {
+        database: String,
+        owned: i64,
+        successor: RoleName,
+    },
 }
 
 /// What this admin cannot do about one role's privileges in one database.
@@ -279,6 +324,11 @@ fn conferred_text(conferred: &[(Escalation, RoleName)]) -> String {
 fn cycle_text(path: &[RoleName]) -> String {
     let names: Vec<String> = path.iter().map(|r| format!("\"{r}\"")).collect();
     names.join(" -> ")
+}
+
+fn quoted(roles: &[RoleName]) -> String {
+    let names: Vec<String> = roles.iter().map(|r| format!("\"{r}\"")).collect();
+    names.join(", ")
 }
 
 fn join(targets: &[TargetName]) -> String {

@@ -14,7 +14,7 @@ mod public;
 pub mod reset;
 
 pub(crate) use diff::{diff_cluster, DiffInput};
-pub use error::{PlanError, PrivilegeError};
+pub use error::{DropRefusal, PlanError, PrivilegeError};
 pub(crate) use order::phase;
 pub use order::Phase;
 
