@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::connection::{ConnectError, Connector};
 pub use since::{validate_since, InvalidSince};
-pub use sink::{AuditSink, PgSink};
+pub use sink::{AuditSink, PgSink, SinkError};
 
 /// Each variant names the audit log (its file, or its URL, which holds no password), because a
 /// CLI error is often all the user sees.

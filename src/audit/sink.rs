@@ -2,7 +2,7 @@
 //! database that many runners share (`postgresql://user@host:port/database?sslmode=...`). The
 //! URL never holds a password: credentials come from the environment.
 
-use crate::model::{ClusterKey, SslMode};
+use crate::model::{ClusterKey, SslMode, UnknownSslMode};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -41,10 +41,33 @@ impl fmt::Display for AuditSink {
     }
 }
 
+/// What is wrong with the audit log URL; the caller locates it (`audit_log` in the config).
+/// None of them repeats the URL, which may hold a password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    SslMode(#[from] UnknownSslMode),
+    #[error("the audit log URL holds a password: {}", credentials_elsewhere())]
+    Password,
+    #[error("the audit log URL has the parameter `{0}`; only `sslmode` is accepted")]
+    Parameter(String),
+    /// The driver's message, which names the part at fault, never the text.
+    #[error("the audit log URL is not a PostgreSQL URL: {0}")]
+    NotPostgres(String),
+    #[error("the audit log URL names no host")]
+    NoHost,
+    #[error("the audit log URL names several hosts; give one")]
+    SeveralHosts,
+    #[error("the audit log URL names several ports; give one")]
+    SeveralPorts,
+    #[error("the audit log URL names no database: postgresql://user@host:port/DATABASE")]
+    NoDatabase,
+}
+
 impl AuditSink {
     /// A `postgresql://` or `postgres://` URL is a PostgreSQL sink; anything else is a file
     /// path, relative to `dir`. The error says what is wrong, never the password.
-    pub fn parse(text: &str, dir: &Path) -> Result<AuditSink, String> {
+    pub fn parse(text: &str, dir: &Path) -> Result<AuditSink, SinkError> {
         let is_url = ["postgresql://", "postgres://"]
             .iter()
             .any(|scheme| text.starts_with(scheme));
@@ -62,55 +85,43 @@ fn credentials_elsewhere() -> String {
     )
 }
 
-fn parse_url(url: &str) -> Result<PgSink, String> {
+fn parse_url(url: &str) -> Result<PgSink, SinkError> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut sslmode = None;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
             "sslmode" => {
-                sslmode = Some(value.parse::<SslMode>().map_err(|e| e.to_string())?);
+                sslmode = Some(value.parse::<SslMode>()?);
             }
-            "password" => {
-                return Err(format!(
-                    "the audit log URL holds a password: {}",
-                    credentials_elsewhere()
-                ))
-            }
-            other => {
-                return Err(format!(
-                    "the audit log URL has the parameter `{other}`; only `sslmode` is accepted"
-                ))
-            }
+            "password" => return Err(SinkError::Password),
+            other => return Err(SinkError::Parameter(other.to_string())),
         }
     }
     // The driver parses the rest as libpq does (percent-decoding, IPv6 brackets); its errors
     // name the part at fault, never the text.
     let config: postgres::Config = base
         .parse()
-        .map_err(|e| format!("the audit log URL is not a PostgreSQL URL: {e}"))?;
+        .map_err(|e: postgres::Error| SinkError::NotPostgres(e.to_string()))?;
     if config.get_password().is_some() {
-        return Err(format!(
-            "the audit log URL holds a password: {}",
-            credentials_elsewhere()
-        ));
+        return Err(SinkError::Password);
     }
     let host = match config.get_hosts() {
         [postgres::config::Host::Tcp(host)] => host.clone(),
         #[cfg(unix)]
         [postgres::config::Host::Unix(dir)] => dir.display().to_string(),
-        [] => return Err("the audit log URL names no host".to_string()),
-        _ => return Err("the audit log URL names several hosts; give one".to_string()),
+        [] => return Err(SinkError::NoHost),
+        _ => return Err(SinkError::SeveralHosts),
     };
     let port = match config.get_ports() {
         [] => 5432,
         [port] => *port,
-        _ => return Err("the audit log URL names several ports; give one".to_string()),
+        _ => return Err(SinkError::SeveralPorts),
     };
     let database = config
         .get_dbname()
         .filter(|db| !db.is_empty())
-        .ok_or("the audit log URL names no database: postgresql://user@host:port/DATABASE")?
+        .ok_or(SinkError::NoDatabase)?
         .to_string();
     Ok(PgSink {
         url: url.to_string(),
@@ -182,7 +193,9 @@ mod tests {
             "postgresql://audit:@db/pgroster",
             "postgresql://audit@db/pgroster?password=Hunter2-secret",
         ] {
-            let e = AuditSink::parse(text, Path::new("/cfg")).unwrap_err();
+            let e = AuditSink::parse(text, Path::new("/cfg"))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("holds a password"), "{e}");
             assert!(e.contains("PGROSTER_AUDIT_PASSWORD"), "{e}");
             assert!(!e.contains("Hunter2"), "{e}");
@@ -205,7 +218,9 @@ mod tests {
             ),
             ("postgresql://db:port/pgroster", "not a PostgreSQL URL"),
         ] {
-            let e = AuditSink::parse(text, Path::new("/cfg")).unwrap_err();
+            let e = AuditSink::parse(text, Path::new("/cfg"))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(says), "{text}: {e}");
         }
     }

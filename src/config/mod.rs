@@ -94,9 +94,9 @@ impl Config {
             .audit_log
             .as_deref()
             .unwrap_or(crate::audit::sink::DEFAULT_FILE);
-        AuditSink::parse(text, &self.dir).map_err(|message| ConfigError {
+        AuditSink::parse(text, &self.dir).map_err(|problem| ConfigError {
             location: self.settings_location("audit_log"),
-            message: format!("audit_log: {message}"),
+            message: format!("audit_log: {problem}"),
         })
     }
 }
