@@ -43,7 +43,7 @@ pub enum TlsError {
     NoSystemRoots,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ConnectError {
     #[error("cannot connect to {cluster} (database {database}) as {user}: {reason}")]
     Failed {

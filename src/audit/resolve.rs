@@ -5,6 +5,8 @@
 
 use super::{AuditError, AuditLog, Backend, Outcome};
 use crate::catalog::xact::XactStatus;
+use crate::catalog::CatalogError;
+use crate::connection::ConnectError;
 
 /// What became of one transaction of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +53,17 @@ pub trait XactOracle {
         port: u16,
         database: &str,
         xid: &str,
-    ) -> Result<XactStatus, String>;
+    ) -> Result<XactStatus, XactStatusError>;
+}
+
+/// Why a cluster could not say what became of a transaction; the verdict it becomes is shown
+/// beside the cluster and the transaction id.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum XactStatusError {
+    #[error("cannot ask the server: {0}")]
+    Connect(#[from] ConnectError),
+    #[error("cannot ask the server: {0}")]
+    Catalog(#[from] CatalogError),
 }
 
 impl AuditLog {
@@ -167,6 +179,6 @@ fn ask(oracle: &mut dyn XactOracle, row: &RunRow, records_xid: bool) -> (Verdict
             )),
             None,
         ),
-        Err(why) => (Verdict::Unknown(why), None),
+        Err(why) => (Verdict::Unknown(why.to_string()), None),
     }
 }

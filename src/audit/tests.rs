@@ -197,23 +197,30 @@ fn concurrent_opens_of_a_new_file_all_succeed() {
 
 /// Answers from a fixed table, and counts the questions.
 struct Oracle {
-    answers: Vec<(String, Result<XactStatus, String>)>,
+    answers: Vec<(String, Result<XactStatus, XactStatusError>)>,
     asked: usize,
 }
 
 impl resolve::XactOracle for Oracle {
-    fn status(&mut self, _: &str, _: u16, _: &str, xid: &str) -> Result<XactStatus, String> {
+    fn status(
+        &mut self,
+        _: &str,
+        _: u16,
+        _: &str,
+        xid: &str,
+    ) -> Result<XactStatus, XactStatusError> {
         self.asked += 1;
         self.answers
             .iter()
             .find(|(x, _)| x == xid)
             .map(|(_, answer)| answer.clone())
-            .unwrap_or_else(|| Err(format!("no answer for {xid}")))
+            .unwrap_or_else(|| Err(CatalogError::Query(format!("no answer for {xid}")).into()))
     }
 }
 
 use crate::catalog::xact::XactStatus;
-use resolve::Verdict;
+use crate::catalog::CatalogError;
+use resolve::{Verdict, XactStatusError};
 
 #[test]
 fn a_file_of_schema_version_1_is_migrated_and_its_started_rows_are_not_guessed() {

@@ -24,7 +24,7 @@ use postgres::types::FromSql;
 use postgres::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CatalogError {
     #[error("reading the catalog failed: {0}")]
     Query(String),

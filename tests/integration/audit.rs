@@ -12,11 +12,12 @@ use crate::harness::{
     parse_json, parse_table, random_secret, registry_toml, run_id, AdminKind, Cluster, Output,
     Scenario, Sink, SINK_DATABASE, SINK_USER,
 };
-use pgroster::audit::resolve::{Verdict, XactOracle};
+use pgroster::audit::resolve::{Verdict, XactOracle, XactStatusError};
 use pgroster::audit::{
     validate_since, AuditEntry, AuditError, AuditFilter, AuditLog, ChangeRecord, Outcome,
 };
 use pgroster::catalog::xact::XactStatus;
+use pgroster::catalog::CatalogError;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
@@ -67,18 +68,24 @@ fn outcomes(log: &mut AuditLog) -> Vec<String> {
 
 /// Answers from a fixed table, and counts the questions.
 struct Oracle {
-    answers: Vec<(String, Result<XactStatus, String>)>,
+    answers: Vec<(String, Result<XactStatus, XactStatusError>)>,
     asked: usize,
 }
 
 impl XactOracle for Oracle {
-    fn status(&mut self, _: &str, _: u16, _: &str, xid: &str) -> Result<XactStatus, String> {
+    fn status(
+        &mut self,
+        _: &str,
+        _: u16,
+        _: &str,
+        xid: &str,
+    ) -> Result<XactStatus, XactStatusError> {
         self.asked += 1;
         self.answers
             .iter()
             .find(|(x, _)| x == xid)
             .map(|(_, answer)| answer.clone())
-            .unwrap_or_else(|| Err(format!("no answer for {xid}")))
+            .unwrap_or_else(|| Err(CatalogError::Query(format!("no answer for {xid}")).into()))
     }
 }
 

@@ -6,7 +6,7 @@ use crate::cli::context;
 use crate::cli::output::Output;
 use crate::cli::EXIT_OK;
 use anyhow::Result;
-use pgroster::audit::resolve::{Verdict, XactOracle};
+use pgroster::audit::resolve::{Verdict, XactOracle, XactStatusError};
 use pgroster::audit::{self, AuditFilter};
 use pgroster::catalog::xact::{xact_status, XactStatus};
 use pgroster::connection::Connector;
@@ -49,16 +49,13 @@ impl XactOracle for Clusters<'_> {
         port: u16,
         database: &str,
         xid: &str,
-    ) -> Result<XactStatus, String> {
+    ) -> Result<XactStatus, XactStatusError> {
         let cluster = ClusterKey {
             host: host.to_string(),
             port,
         };
-        let mut connection = self
-            .0
-            .connect(&cluster, database)
-            .map_err(|e| format!("cannot ask the server: {e}"))?;
-        xact_status(&mut connection, xid).map_err(|e| format!("cannot ask the server: {e}"))
+        let mut connection = self.0.connect(&cluster, database)?;
+        Ok(xact_status(&mut connection, xid)?)
     }
 }
 
