@@ -6,6 +6,7 @@ use super::fault;
 use super::prepare::Unit;
 use crate::catalog::statement_log;
 use crate::catalog::xact::current_xact_id;
+use crate::catalog::CatalogError;
 use crate::connection::{describe_error, Connection};
 use crate::render::ddl;
 
@@ -24,6 +25,27 @@ pub struct ExecuteError {
     pub message: String,
 }
 
+/// Why a unit's transaction stopped, before `ExecuteError` says which change and whether the
+/// COMMIT may have gone through. The unit's cluster and database are named by the caller.
+#[derive(Debug, thiserror::Error)]
+enum TransactionError {
+    /// The server's message, as `connection::describe_error` gives it.
+    #[error("{0}")]
+    Server(String),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("the audit log could not record the transaction")]
+    XidNotRecorded,
+    #[error("PostgreSQL did not carry it out: WARNING: {}", .0.join("; "))]
+    Warnings(Vec<String>),
+}
+
+impl From<postgres::Error> for TransactionError {
+    fn from(error: postgres::Error) -> Self {
+        TransactionError::Server(describe_error(&error))
+    }
+}
+
 /// Runs a unit's changes in one transaction, under pgroster's advisory lock, once `opened` has
 /// taken the transaction's id. A server error or WARNING rolls it back; the changes are then
 /// replayed one by one in a second transaction, also rolled back, to name the statement at
@@ -39,12 +61,10 @@ pub(crate) fn execute(
     let lock = ddl::begin();
     connection.take_warnings();
     let mut commit_unknown = false;
-    let mut run = |connection: &mut Connection| -> Result<(), String> {
-        connection
-            .batch_execute(lock)
-            .map_err(|e| describe_error(&e))?;
-        let xid = current_xact_id(connection).map_err(|e| e.to_string())?;
-        opened(&xid).map_err(|()| "the audit log could not record the transaction".to_string())?;
+    let mut run = |connection: &mut Connection| -> Result<(), TransactionError> {
+        connection.batch_execute(lock)?;
+        let xid = current_xact_id(connection)?;
+        opened(&xid).map_err(|()| TransactionError::XidNotRecorded)?;
         silence_statement_log(connection, unit)?;
         for chunk in unit.changes.chunks(BATCH) {
             fault::point("statement batch");
@@ -53,9 +73,7 @@ pub(crate) fn execute(
                 sql.push_str(change.statement().sql());
                 sql.push_str(";\n");
             }
-            connection
-                .batch_execute(&sql)
-                .map_err(|e| describe_error(&e))?;
+            connection.batch_execute(&sql)?;
             refuse_warnings(connection)?;
         }
         fault::point("before commit");
@@ -63,14 +81,15 @@ pub(crate) fn execute(
             // A server's refusal is an answer (the transaction rolled back); a broken
             // connection is none.
             commit_unknown = e.as_db_error().is_none();
-            describe_error(&e)
+            TransactionError::from(e)
         })?;
         fault::point("after commit");
         Ok(())
     };
-    let Err(message) = run(connection) else {
+    let Err(error) = run(connection) else {
         return Ok(());
     };
+    let message = error.to_string();
     if commit_unknown {
         return Err(ExecuteError {
             failed_index: None,
@@ -90,30 +109,27 @@ pub(crate) fn execute(
 /// unit, because its batches mix password statements with others and SET LOCAL ends with the
 /// transaction; the audit log holds every statement the unit runs. When the admin may not, the
 /// plan said so (a note on the cluster).
-fn silence_statement_log(connection: &mut Connection, unit: &Unit<'_>) -> Result<(), String> {
+fn silence_statement_log(
+    connection: &mut Connection,
+    unit: &Unit<'_>,
+) -> Result<(), TransactionError> {
     if !unit.changes.iter().any(|c| c.sets_password()) {
         return Ok(());
     }
     let log = statement_log::server_version_num(connection)
-        .and_then(|version| statement_log::read(connection, version))
-        .map_err(|e| e.to_string())?;
+        .and_then(|version| statement_log::read(connection, version))?;
     if log.logs_statements && log.admin_may_silence {
-        connection
-            .batch_execute(ddl::SILENCE_STATEMENT_LOG)
-            .map_err(|e| describe_error(&e))?;
+        connection.batch_execute(ddl::SILENCE_STATEMENT_LOG)?;
     }
     Ok(())
 }
 
-fn refuse_warnings(connection: &Connection) -> Result<(), String> {
+fn refuse_warnings(connection: &Connection) -> Result<(), TransactionError> {
     let warnings = connection.take_warnings();
     if warnings.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "PostgreSQL did not carry it out: WARNING: {}",
-            warnings.join("; ")
-        ))
+        Err(TransactionError::Warnings(warnings))
     }
 }
 

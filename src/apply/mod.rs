@@ -92,9 +92,34 @@ impl Executor for ClusterConnections {
 pub trait Deliver {
     /// Delivers every credential durably (a file written and synced), each with `run`'s id, or
     /// says why not; then nothing runs.
-    fn deliver(&mut self, run: &RunId, credentials: &[&GeneratedCredential]) -> Result<(), String>;
+    fn deliver(
+        &mut self,
+        run: &RunId,
+        credentials: &[&GeneratedCredential],
+    ) -> Result<(), DeliveryError>;
     /// Where the passwords went, for messages: "credentials file x.json", "the terminal".
     fn destination(&self) -> String;
+}
+
+/// Why the generated passwords did not all reach their destination. The cause names the part
+/// at fault (the file, the role whose delivery the command refused) and never a password; it
+/// is shown with its own causes, so that an I/O error is not lost behind its context.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", with_sources(.cause.as_ref()))]
+pub struct DeliveryError {
+    /// Where they were going, as `Deliver::destination` says it.
+    pub destination: String,
+    pub cause: Box<dyn std::error::Error + Send + Sync>,
+}
+
+fn with_sources(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// Why a run stopped.
@@ -104,9 +129,9 @@ pub enum ApplyError {
     Audit(AuditError),
     #[error(
         "delivering the generated passwords failed, so nothing was changed (audit run {run}): \
-         {message}"
+         {error}"
     )]
-    Delivery { run: RunId, message: String },
+    Delivery { run: RunId, error: DeliveryError },
     /// The audit log failed once something had committed: the report says what did.
     #[error("{}", after_commit(.error, .report, .destination.as_deref()))]
     AuditAfterCommit {
@@ -301,10 +326,10 @@ pub fn run<E: Executor + Send>(
         .collect();
     let destination = (!credentials.is_empty()).then(|| deliver.destination());
     if !credentials.is_empty() {
-        if let Err(message) = deliver.deliver(&run, &credentials) {
+        if let Err(error) = deliver.deliver(&run, &credentials) {
             // The delivery error is the one to report; the run's status is a courtesy.
             let _ = audit.finish_run(&run, false);
-            return Err(ApplyError::Delivery { run, message });
+            return Err(ApplyError::Delivery { run, error });
         }
         fault::point("delivered");
     }

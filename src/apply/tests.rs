@@ -139,13 +139,20 @@ struct Courier {
 }
 
 impl Deliver for Courier {
-    fn deliver(&mut self, run: &RunId, credentials: &[&GeneratedCredential]) -> Result<(), String> {
+    fn deliver(
+        &mut self,
+        run: &RunId,
+        credentials: &[&GeneratedCredential],
+    ) -> Result<(), DeliveryError> {
         let conn = rusqlite::Connection::open(&self.audit_path).unwrap();
         self.runs_in_log = conn
             .query_row("SELECT count(*) FROM runs", [], |row| row.get(0))
             .unwrap();
         if self.fail {
-            return Err("disk full".into());
+            return Err(DeliveryError {
+                destination: self.destination(),
+                cause: "disk full".into(),
+            });
         }
         self.delivered.extend(
             credentials

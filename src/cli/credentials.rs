@@ -10,7 +10,9 @@
 
 use crate::cli::output::Output;
 use anyhow::{bail, Context as _, Result};
-use pgroster::apply::{ApplyError, ApplyReport, Deliver, GeneratedCredential, Prepared};
+use pgroster::apply::{
+    ApplyError, ApplyReport, Deliver, DeliveryError, GeneratedCredential, Prepared,
+};
 use pgroster::audit::RunId;
 use pgroster::notify::{run_command, CommandLine, COMMAND_TIMEOUT};
 use serde::Serialize;
@@ -134,7 +136,7 @@ fn deliver_to_command(
     delivered: &mut Vec<(String, String)>,
     run: &RunId,
     credentials: &[&GeneratedCredential],
-) -> Result<(), String> {
+) -> Result<()> {
     for c in credentials {
         let entry = CommandEntry {
             role: c.role.as_str(),
@@ -145,7 +147,7 @@ fn deliver_to_command(
             targets: c.targets.iter().map(ToString::to_string).collect(),
             run: run.as_str(),
         };
-        let input = serde_json::to_vec(&entry).map_err(|e| e.to_string())?;
+        let input = serde_json::to_vec(&entry)?;
         if let Err(error) = run_command(command, &input, COMMAND_TIMEOUT) {
             let mut message = format!(
                 "deliver_command failed for role {} on {}: {error}",
@@ -163,7 +165,7 @@ fn deliver_to_command(
                 ));
             }
             delivered.clear();
-            return Err(message);
+            bail!(message);
         }
         delivered.push((c.role.to_string(), c.cluster.to_string()));
     }
@@ -171,7 +173,31 @@ fn deliver_to_command(
 }
 
 impl Deliver for Delivery<'_> {
-    fn deliver(&mut self, run: &RunId, credentials: &[&GeneratedCredential]) -> Result<(), String> {
+    fn deliver(
+        &mut self,
+        run: &RunId,
+        credentials: &[&GeneratedCredential],
+    ) -> Result<(), DeliveryError> {
+        let destination = self.destination();
+        self.deliver_all(run, credentials)
+            .map_err(|cause| DeliveryError {
+                destination,
+                cause: cause.into(),
+            })
+    }
+
+    fn destination(&self) -> String {
+        match self {
+            Delivery::File { path, .. } => format!("credentials file {}", path.display()),
+            Delivery::Terminal { .. } => "the terminal".into(),
+            Delivery::Command { command, .. } => format!("deliver_command {}", command.program()),
+            Delivery::Nowhere => "nowhere".into(),
+        }
+    }
+}
+
+impl Delivery<'_> {
+    fn deliver_all(&mut self, run: &RunId, credentials: &[&GeneratedCredential]) -> Result<()> {
         let entries = entries(run, credentials);
         match self {
             Delivery::Nowhere => Ok(()),
@@ -179,7 +205,7 @@ impl Deliver for Delivery<'_> {
                 deliver_to_command(command, delivered, run, credentials)
             }
             Delivery::File { path, delivered } => {
-                write_new(path, &entries, false).map_err(|e| format!("{e:#}"))?;
+                write_new(path, &entries, false)?;
                 *delivered = credentials.len();
                 Ok(())
             }
@@ -195,19 +221,10 @@ impl Deliver for Delivery<'_> {
                 }
                 output
                     .deliver(&text)
-                    .map_err(|e| format!("writing the passwords to the terminal: {e}"))?;
+                    .context("writing the passwords to the terminal")?;
                 *delivered = credentials.len();
                 Ok(())
             }
-        }
-    }
-
-    fn destination(&self) -> String {
-        match self {
-            Delivery::File { path, .. } => format!("credentials file {}", path.display()),
-            Delivery::Terminal { .. } => "the terminal".into(),
-            Delivery::Command { command, .. } => format!("deliver_command {}", command.program()),
-            Delivery::Nowhere => "nowhere".into(),
         }
     }
 }
