@@ -429,3 +429,18 @@ fn a_rolled_back_role_unit_makes_its_passwords_not_live() {
 
     assert_eq!(report.live_credentials(&prepared).count(), 0);
 }
+
+#[test]
+fn a_delivery_error_shows_its_cause_with_the_causes_behind_it() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("writing creds.json")]
+    struct Writing(#[source] std::io::Error);
+    let error = DeliveryError {
+        destination: "credentials file creds.json".into(),
+        cause: Box::new(Writing(std::io::Error::other("No space left on device"))),
+    };
+    assert_eq!(
+        error.to_string(),
+        "writing creds.json: No space left on device"
+    );
+}
