@@ -17,7 +17,7 @@ use crate::model::{
 pub(crate) mod privileges;
 pub(crate) mod public;
 pub(crate) mod server;
-pub mod statement_log;
+pub(crate) mod statement_log;
 pub mod xact;
 
 use postgres::types::FromSql;

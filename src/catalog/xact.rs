@@ -16,7 +16,7 @@ pub enum XactStatus {
 }
 
 /// The id of the transaction open on `client`, assigning one if it has none yet.
-pub fn current_xact_id(client: &mut postgres::Client) -> Result<String, CatalogError> {
+pub(crate) fn current_xact_id(client: &mut postgres::Client) -> Result<String, CatalogError> {
     let row = client
         .query_one("SELECT pg_current_xact_id()::text", &[])
         .map_err(|e| CatalogError::Query(describe_error(&e)))?;

@@ -86,7 +86,7 @@ impl Event {
     }
 
     /// One line for a chat message's headline.
-    pub fn headline(&self) -> String {
+    pub(crate) fn headline(&self) -> String {
         match self {
             Event::ApplyFinished {
                 run,
@@ -129,7 +129,7 @@ impl Event {
     }
 
     /// One line per cluster or credential, for a chat message's body.
-    pub fn details(&self) -> Vec<String> {
+    pub(crate) fn details(&self) -> Vec<String> {
         match self {
             Event::ApplyFinished {
                 clusters, not_run, ..
@@ -180,7 +180,7 @@ impl Event {
 
     /// Slack's incoming-webhook payload: the headline as `text` (what notifications show) and
     /// as the first block, the details in a second block.
-    pub fn slack_payload(&self) -> Value {
+    pub(crate) fn slack_payload(&self) -> Value {
         let headline = self.headline();
         let mut blocks = vec![json!({
             "type": "section",
