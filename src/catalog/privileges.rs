@@ -3,7 +3,7 @@
 //!
 //! ACLs are exploded with `aclexplode`, and a NULL ACL with `acldefault`, so an object that was
 //! never granted on still shows its owner's implicit privileges (docs: System Information
-//! Functions, Table 9.70). PUBLIC (grantee 0) is read only where a revoke can cascade to it:
+//! Functions, Table 9.70); a parameter never granted on shows none (`GRANTED_PARAMETERS`). PUBLIC (grantee 0) is read only where a revoke can cascade to it:
 //! pgroster does not manage it.
 //! Names come from `pg_get_userbyid`, a cache lookup: joining the `pg_roles` view instead
 //! scans every role once per branch. System schemas are out of scope.
@@ -37,11 +37,22 @@ const GRANTABLE_TYPES: &str = "t.typtype IN ('b', 'c', 'd', 'e', 'r') \
 /// Relations whose privileges `GRANT .. ON TABLE` sets, and whose columns can hold privileges.
 const TABLE_KINDS: &str = "c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')";
 
+/// Every parameter the server knows, and the custom ones only granted on so far: what a grant
+/// may name.
+const ALL_PARAMETERS: &str =
+    "SELECT lower(name) AS name FROM pg_settings UNION SELECT parname FROM pg_parameter_acl";
+
+/// The parameters someone was ever granted on. Any other holds only the implicit privileges of
+/// its owner, the bootstrap superuser, which no diff looks at (an owner's privileges are out of
+/// scope): reading them would be two rows for each of the server's hundreds of parameters.
+const GRANTED_PARAMETERS: &str = "SELECT parname AS name FROM pg_parameter_acl";
+
 /// One branch per privilege class: kind, schema, name, arguments, column, owner, and the ACL
 /// (NULL read as the owner's implicit default, `acldefault`); the two queries below select
 /// from it. A column's NULL ACL means no column privileges at all, not a default.
-/// Parameters have no owner: only superusers grant on them, as the bootstrap superuser (10).
-fn classes() -> [String; 11] {
+/// Parameters (`parameters` picks which) have no owner: only superusers grant on them, as the
+/// bootstrap superuser (10).
+fn classes(parameters: &str) -> [String; 11] {
     [
         "SELECT 'database' AS kind, NULL::name AS schema, d.datname AS name, NULL AS arguments,
                 NULL::name AS col, d.datdba AS owner, coalesce(d.datacl, acldefault('d', d.datdba)) AS acl
@@ -85,17 +96,16 @@ fn classes() -> [String; 11] {
         "SELECT 'tablespace', NULL, t.spcname, NULL, NULL, t.spcowner, coalesce(t.spcacl, acldefault('t', t.spcowner))
            FROM pg_tablespace t"
             .to_string(),
-        // Every parameter the server knows, and the custom ones only granted on so far.
-        "SELECT 'parameter', NULL, p.name, NULL, NULL, 10::oid, coalesce(a.paracl, acldefault('p', 10))
-           FROM (SELECT lower(name) AS name FROM pg_settings UNION SELECT parname FROM pg_parameter_acl) p
-           LEFT JOIN pg_parameter_acl a ON a.parname = p.name"
-            .to_string(),
+        format!(
+            "SELECT 'parameter', NULL, p.name, NULL, NULL, 10::oid, coalesce(a.paracl, acldefault('p', 10))
+               FROM ({parameters}) p LEFT JOIN pg_parameter_acl a ON a.parname = p.name"
+        ),
     ]
 }
 
 /// Every object in scope with its owner: kind, schema, name, arguments, column, owner.
 fn objects_query() -> String {
-    let branches = classes();
+    let branches = classes(ALL_PARAMETERS);
     format!(
         "SELECT kind, schema::text, name::text, arguments, col::text, pg_get_userbyid(owner)
            FROM ({}) o",
@@ -107,7 +117,7 @@ fn objects_query() -> String {
 /// privilege, grantor, grant option. PUBLIC's only when someone other than the owner granted
 /// it (a role passing on its grant option, which a revoke then cascades to), as `PUBLIC`.
 fn privileges_query() -> String {
-    let branches = classes();
+    let branches = classes(GRANTED_PARAMETERS);
     format!(
         "SELECT o.kind, o.schema::text, o.name::text, o.arguments, o.col::text,
                 CASE WHEN a.grantee = 0 THEN '{PUBLIC}' ELSE pg_get_userbyid(a.grantee) END,
