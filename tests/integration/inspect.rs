@@ -236,3 +236,33 @@ fn roles_and_show_read_a_targets_cluster() {
     outside.expect_code(1);
     assert_stderr_has(&outside, "nope/app_nope");
 }
+
+/// Parameters have no owner; PostgreSQL reads a parameter nobody granted on as the bootstrap
+/// superuser's implicit SET and ALTER SYSTEM. `show` lists parameter privileges where they were
+/// granted, not those hundreds of implicit ones.
+#[test]
+fn show_lists_parameter_privileges_only_where_granted() {
+    let (cluster, scenario) = single_cluster(&[("dev", "app_dev")], AdminKind::Superuser);
+    cluster
+        .client("postgres")
+        .batch_execute("CREATE ROLE legacy LOGIN; GRANT SET ON PARAMETER work_mem TO legacy")
+        .unwrap();
+    scenario.file("roles.yaml", "roles: []\n");
+
+    let out = scenario.run(&["show", "legacy", "--target", "dev/app_dev"]);
+    out.expect_success();
+    assert_stdout_has(&out, "parameter work_mem: SET (granted by postgres)");
+
+    let out = scenario.run(&["show", "postgres", "--target", "dev/app_dev"]);
+    out.expect_success();
+    let parameters: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("parameter "))
+        .collect();
+    assert!(
+        !parameters.is_empty() && parameters.iter().all(|l| l.contains("work_mem")),
+        "{}",
+        dump(&out)
+    );
+}
