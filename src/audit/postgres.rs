@@ -193,15 +193,7 @@ impl Postgres {
 
     /// One statement: every change must still be `started`, or none is written.
     pub(super) fn record_xid(&mut self, ids: &[i64], xid: &str) -> Result<(), AuditError> {
-        let statement = self.prepared(RECORD_XID)?;
-        let updated = self
-            .client
-            .execute(&statement, &[&ids, &xid])
-            .map_err(pg_error(&self.log))?;
-        if updated != ids.len() as u64 {
-            return Err(not_started(&mut self.client, &self.log, ids));
-        }
-        Ok(())
+        self.update_started(RECORD_XID, &[&ids, &xid], ids)
     }
 
     /// One statement for every outcome of the batch, all or none.
@@ -214,13 +206,25 @@ impl Postgres {
         }
         let ids: Vec<i64> = outcomes.iter().map(|(id, _)| *id).collect();
         let texts: Vec<String> = outcomes.iter().map(|(_, o)| o.to_string()).collect();
-        let statement = self.prepared(RECORD_OUTCOMES)?;
+        self.update_started(RECORD_OUTCOMES, &[&ids, &texts], &ids)
+    }
+
+    /// Runs `sql`, an UPDATE of the `started` changes among `ids`: unless it reached every one
+    /// of them, it wrote nothing (one statement, one transaction) and the error says which
+    /// change was not `started`.
+    fn update_started(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+        ids: &[i64],
+    ) -> Result<(), AuditError> {
+        let statement = self.prepared(sql)?;
         let updated = self
             .client
-            .execute(&statement, &[&ids, &texts])
+            .execute(&statement, params)
             .map_err(pg_error(&self.log))?;
         if updated != ids.len() as u64 {
-            return Err(not_started(&mut self.client, &self.log, &ids));
+            return Err(not_started(&mut self.client, &self.log, ids));
         }
         Ok(())
     }

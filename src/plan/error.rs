@@ -56,7 +56,7 @@ pub enum PlanError {
     #[error(
         "{}role \"{role}\": its memberships lead back to it ({}); PostgreSQL refuses a membership cycle",
         at_prefix(.at),
-        cycle_text(.path)
+        quoted(.path, " -> ")
     )]
     MembershipCycle {
         role: RoleName,
@@ -157,7 +157,7 @@ pub enum DropRefusal {
     #[error(
         "in database {database} it holds privileges granted by {}, which the admin cannot act \
          as, so DROP OWNED cannot revoke them; revoke them as a superuser first",
-        quoted(.grantors)
+        quoted(.grantors, ", ")
     )]
     GrantorsNotActable {
         database: String,
@@ -321,14 +321,10 @@ fn conferred_text(conferred: &[(Escalation, RoleName)]) -> String {
     parts.join(", ")
 }
 
-fn cycle_text(path: &[RoleName]) -> String {
-    let names: Vec<String> = path.iter().map(|r| format!("\"{r}\"")).collect();
-    names.join(" -> ")
-}
-
-fn quoted(roles: &[RoleName]) -> String {
+/// Each role in double quotes, joined by `separator` (a cycle's ` -> `, a list's `, `).
+fn quoted(roles: &[RoleName], separator: &str) -> String {
     let names: Vec<String> = roles.iter().map(|r| format!("\"{r}\"")).collect();
-    names.join(", ")
+    names.join(separator)
 }
 
 fn join(targets: &[TargetName]) -> String {
